@@ -1,0 +1,234 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { FeedEvent } from '../src/modules/feeds/feed.events.js';
+import type { TruthRecord } from '../src/modules/truths/truth.model.js';
+import { toTruthWire } from '../src/modules/truths/truth.wire.js';
+import type { UserRecord } from '../src/modules/users/user.model.js';
+import { toUserWire } from '../src/modules/users/user.wire.js';
+import type { Row, Scenario } from './lib/report.js';
+import { signUp, startStack } from './lib/stack.js';
+import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
+import { openWsLoad, type WsLoad } from './lib/ws-load.js';
+
+const subscription = `subscription { publicFeedUpdated { ... on TruthPosted { cursor truth {
+  id text createdAt hashtags author { id username displayName avatarUrl } counts { reactions replies retruths }
+} } } }`;
+
+/** Heap in use after two full collections (the runner starts node with --expose-gc). */
+async function settledHeap(): Promise<number> {
+  for (let i = 0; i < 2; i++) {
+    (globalThis as { gc?: () => void }).gc?.();
+    await sleep(200);
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+interface EventFigures {
+  p50: number;
+  p99: number;
+  perSecond: number;
+}
+
+/** Sends one event and returns its delivery latencies (ms from the publish to each arrival). */
+async function measureOne(
+  load: WsLoad,
+  publish: () => Promise<unknown>,
+): Promise<EventFigures & { sampleFrame: string }> {
+  const { arrivals } = await load.expect();
+  const sentAt = nowMs();
+  await publish();
+  const { times, sampleFrame } = await arrivals;
+  const latencies = times.map((time) => time - sentAt);
+  const last = Math.max(...latencies);
+  return {
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    perSecond: latencies.length / (last / 1000),
+    sampleFrame,
+  };
+}
+
+const summarise = (events: EventFigures[]): EventFigures => ({
+  p50: median(events.map((e) => e.p50)),
+  p99: median(events.map((e) => e.p99)),
+  perSecond: median(events.map((e) => e.perSecond)),
+});
+
+/**
+ * (a) One event to N graphql-ws subscribers of the same subscription, against plain `ws`
+ * broadcasting one pre-serialized frame to N sockets (in its own process). Both are triggered
+ * the same way, by a Redis PUBLISH, and timed by the same client processes from the publish to
+ * each arrival. Events alternate between the two, so background load on a shared machine falls
+ * on both alike; the first round warms up and is left out of the medians.
+ * (d) Heap per idle subscription at N subscriptions (one per connection, and ten per
+ * connection), against heap per idle plain WebSocket.
+ */
+export const fanoutScenario: Scenario = {
+  name: 'fanout',
+  description:
+    'one event to N graphql-ws subscribers vs a raw ws broadcast; heap per idle subscription',
+  async run() {
+    const subscribers = sizeFromEnv('BENCH_SUBSCRIBERS', 10_000);
+    const rounds = sizeFromEnv('BENCH_FANOUT_EVENTS', 12);
+    const processes = sizeFromEnv('BENCH_CLIENT_PROCESSES', 2);
+    const stack = await startStack();
+    const rows: Row[] = [];
+    try {
+      const server = await stack.startVerity({ WS_KEEPALIVE_MS: '600000' });
+      const viewer = await signUp(server, 'fanout_viewer');
+      const author = await signUp(server, 'fanout_author');
+      // Real truths, posted before anyone listens, then announced again during the measurement.
+      for (let i = 0; i < rounds; i++) {
+        await server.gql(
+          'mutation($t: String!) { postTruth(input: { text: $t }) { truth { id } } }',
+          { t: `Fan-out benchmark truth ${i} #launch` },
+          author.token,
+        );
+      }
+      const { models, live } = server.app.internals;
+      const truths = await models.Truth.find({}).sort({ _id: 1 }).lean<TruthRecord[]>().exec();
+      const authorRecord = (await models.User.findById(truths[0]!.authorId)
+        .lean<UserRecord>()
+        .exec())!;
+      const feedEvents = truths.map((truth): FeedEvent => ({
+        type: 'posted',
+        truth: toTruthWire(truth),
+        author: toUserWire(authorRecord),
+        originalAuthorId: null,
+      }));
+      const publisher = new Redis(stack.redisUrl);
+
+      // Memory: ten subscriptions per connection, then one.
+      const heapEmpty = await settledHeap();
+      const multi = await openWsLoad({
+        url: server.wsUrl,
+        protocol: 'graphql-ws',
+        count: subscribers / 10,
+        processes: 1,
+        token: viewer.token,
+        query: subscription,
+        subscriptionsPerConnection: 10,
+      });
+      while (live.subscribers < subscribers) await sleep(50);
+      const heapPerSubscriptionShared = ((await settledHeap()) - heapEmpty) / subscribers;
+      await multi.close();
+      while (live.subscribers > 0) await sleep(50);
+
+      const heapBefore = await settledHeap();
+      const load = await openWsLoad({
+        url: server.wsUrl,
+        protocol: 'graphql-ws',
+        count: subscribers,
+        processes,
+        token: viewer.token,
+        query: subscription,
+      });
+      while (live.subscribers < subscribers) await sleep(50);
+      const heapPerSubscription = ((await settledHeap()) - heapBefore) / subscribers;
+
+      // The baseline server, with its own clients, connected at the same time.
+      const rawChannel = `${server.namespace}:raw`;
+      const rawServer = fork(
+        fileURLToPath(new URL('./lib/raw-broadcast-server.ts', import.meta.url)),
+        [stack.redisUrl, rawChannel],
+        {
+          execArgv: ['--expose-gc', '--import', 'tsx'],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        },
+      );
+      const rawPort = await new Promise<number>((resolve) =>
+        rawServer.on('message', (message: { type: string; port?: number }) => {
+          if (message.type === 'listening') resolve(message.port!);
+        }),
+      );
+      const raw = await openWsLoad({
+        url: `ws://127.0.0.1:${rawPort}`,
+        protocol: 'raw',
+        count: subscribers,
+        processes,
+      });
+      const heapPerSocket = await new Promise<number>((resolve) => {
+        rawServer.on('message', (message: { type: string; bytesPerSocket?: number }) => {
+          if (message.type === 'heap') resolve(message.bytesPerSocket!);
+        });
+        rawServer.send({ type: 'heap', count: subscribers });
+      });
+
+      const channel = `${server.namespace}:ev:publicFeed:`;
+      const before = { ...live };
+      const verityEvents: EventFigures[] = [];
+      const rawEvents: EventFigures[] = [];
+      let frame = '';
+      for (let round = 0; round < rounds; round++) {
+        const event = feedEvents[round % feedEvents.length];
+        const verity = await measureOne(load, () =>
+          publisher.publish(channel, JSON.stringify(event)),
+        );
+        frame = verity.sampleFrame;
+        await sleep(100);
+        const baseline = await measureOne(raw, () => publisher.publish(rawChannel, frame));
+        await sleep(100);
+        if (round > 0) {
+          verityEvents.push(verity);
+          rawEvents.push(baseline);
+        }
+      }
+      const executionsPerEvent = (live.executions - before.executions) / rounds;
+      await Promise.all([load.close(), raw.close()]);
+      rawServer.send({ type: 'stop' });
+      publisher.disconnect();
+
+      const verity = summarise(verityEvents);
+      const baseline = summarise(rawEvents);
+      const what = `plain ws, one pre-serialized ${Buffer.byteLength(frame)}-byte frame`;
+      rows.push(
+        {
+          metric: `delivery p50, ${subscribers} subscribers`,
+          value: verity.p50,
+          unit: 'ms',
+          baseline: what,
+          baselineValue: baseline.p50,
+        },
+        {
+          metric: `delivery p99, ${subscribers} subscribers`,
+          value: verity.p99,
+          unit: 'ms',
+          baseline: what,
+          baselineValue: baseline.p99,
+          note: 'target: within 1.5× of the baseline',
+        },
+        {
+          metric: 'deliveries per second',
+          value: verity.perSecond,
+          unit: '/s',
+          baseline: what,
+          baselineValue: baseline.perSecond,
+        },
+        {
+          metric: 'executions per event (one shared operation)',
+          value: executionsPerEvent,
+          unit: '',
+          note: 'graphql-ws alone: one per subscriber',
+        },
+        {
+          metric: `heap per idle subscription, ${subscribers} on as many sockets`,
+          value: heapPerSubscription / 1024,
+          unit: 'KB',
+          baseline: 'idle plain ws socket',
+          baselineValue: heapPerSocket / 1024,
+          note: 'target: ≤ 10 KB; includes the socket and graphql-ws connection state',
+        },
+        {
+          metric: `heap per idle subscription, ${subscribers} on ${subscribers / 10} sockets`,
+          value: heapPerSubscriptionShared / 1024,
+          unit: 'KB',
+          note: 'ten subscriptions per connection, as a client with several feeds open',
+        },
+      );
+    } finally {
+      await stack.stop();
+    }
+    return rows;
+  },
+};

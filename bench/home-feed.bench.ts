@@ -1,0 +1,154 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { countRoundTrips } from '../test/helpers/round-trips.js';
+import type { Row, Scenario } from './lib/report.js';
+import { signUp, startStack } from './lib/stack.js';
+import { median, sizeFromEnv } from './lib/stats.js';
+
+const homeFeed = (first: number) => `{ homeFeed(first: ${first}) { edges { cursor node {
+  id text createdAt hashtags author { id username displayName avatarUrl }
+  counts { reactions replies retruths byKind { kind count } } viewerReaction viewerHasRetruthed
+} } pageInfo { hasNextPage endCursor } } }`;
+
+interface LoadFigures {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+/** Runs autocannon in a child process against `url` with one GraphQL query. */
+function load(
+  url: string,
+  token: string,
+  query: string,
+  durationSeconds: number,
+  connections: number,
+): Promise<LoadFigures> {
+  const child = fork(fileURLToPath(new URL('./lib/http-load-client.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve) => {
+    child.once('message', (figures: LoadFigures) => {
+      child.kill();
+      resolve(figures);
+    });
+    child.send({ url, token, body: JSON.stringify({ query }), durationSeconds, connections });
+  });
+}
+
+/**
+ * (b) `homeFeed(first: 20)` with authors, counts and the viewer's reaction, warm, under
+ * autocannon (its own process), against `{ __typename }` on the same server, runs alternating.
+ * Plus the MongoDB and Redis round trips of one page at first: 20 and first: 100.
+ */
+export const homeFeedScenario: Scenario = {
+  name: 'home-feed',
+  description: 'homeFeed(first: 20) under load vs { __typename }; round trips per page size',
+  async run() {
+    const durationSeconds = sizeFromEnv('BENCH_HTTP_SECONDS', 8);
+    const rounds = sizeFromEnv('BENCH_HTTP_ROUNDS', 2);
+    const connections = sizeFromEnv('BENCH_HTTP_CONNECTIONS', 16);
+    const stack = await startStack();
+    const rows: Row[] = [];
+    try {
+      const server = await stack.startVerity();
+      const viewer = await signUp(server, 'home_viewer');
+      const authors = [];
+      for (let i = 0; i < 20; i++) authors.push(await signUp(server, `home_author_${i}`));
+      for (const author of authors) {
+        await server.gql(
+          'mutation($id: ID!) { follow(input: { userId: $id }) { user { id } } }',
+          { id: author.id },
+          viewer.token,
+        );
+      }
+      for (let i = 0; i < 150; i++) {
+        const author = authors[i % authors.length]!;
+        const posted = await server.gql<{ postTruth: { truth: { id: string } } }>(
+          'mutation($t: String!) { postTruth(input: { text: $t }) { truth { id } } }',
+          { t: `Home feed truth ${i} #bench${i % 5}` },
+          author.token,
+        );
+        if (i % 5 === 0) {
+          await server.gql(
+            'mutation($id: ID!) { react(input: { truthId: $id, kind: LIKE }) { truth { id } } }',
+            { id: posted.data!.postTruth.truth.id },
+            viewer.token,
+          );
+        }
+      }
+      const warm = await server.gql(homeFeed(100), {}, viewer.token);
+      if (warm.errors) throw new Error(JSON.stringify(warm.errors));
+
+      const feed: LoadFigures[] = [];
+      const trivial: LoadFigures[] = [];
+      for (let round = 0; round < rounds; round++) {
+        trivial.push(
+          await load(server.url, viewer.token, '{ __typename }', durationSeconds, connections),
+        );
+        feed.push(await load(server.url, viewer.token, homeFeed(20), durationSeconds, connections));
+      }
+      const failures = [...feed, ...trivial].reduce(
+        (sum, f) => sum + f.non2xx + f.errors + f.timeouts,
+        0,
+      );
+
+      // Round trips, on a second instance of the same deployment that monitors its commands.
+      const monitored = await stack.startVerity({}, { monitorCommands: true });
+      const page = (first: number) => monitored.gql(homeFeed(first), {}, viewer.token);
+      await page(100);
+      const trips20 = await countRoundTrips(monitored.app, stack.redisUrl, () => page(20));
+      const trips100 = await countRoundTrips(monitored.app, stack.redisUrl, () => page(100));
+
+      const baseline = '{ __typename }, same server';
+      rows.push(
+        {
+          metric: 'homeFeed(first: 20) requests per second',
+          value: median(feed.map((f) => f.requestsPerSecond)),
+          unit: 'req/s',
+          baseline,
+          baselineValue: median(trivial.map((f) => f.requestsPerSecond)),
+          note: 'target: ≥ 0.5× the baseline',
+        },
+        {
+          metric: 'homeFeed(first: 20) latency p50',
+          value: median(feed.map((f) => f.p50)),
+          unit: 'ms',
+          baseline,
+          baselineValue: median(trivial.map((f) => f.p50)),
+        },
+        {
+          metric: 'homeFeed(first: 20) latency p99',
+          value: median(feed.map((f) => f.p99)),
+          unit: 'ms',
+          baseline,
+          baselineValue: median(trivial.map((f) => f.p99)),
+        },
+        { metric: 'failed requests (non-2xx, errors, timeouts)', value: failures, unit: '' },
+        {
+          metric: 'MongoDB round trips, first: 100',
+          value: trips100.mongo,
+          unit: '',
+          baseline: 'first: 20',
+          baselineValue: trips20.mongo,
+          note: 'must be equal',
+        },
+        {
+          metric: 'Redis round trips, first: 100',
+          value: trips100.redis,
+          unit: '',
+          baseline: 'first: 20',
+          baselineValue: trips20.redis,
+          note: 'must be equal',
+        },
+      );
+    } finally {
+      await stack.stop();
+    }
+    return rows;
+  },
+};

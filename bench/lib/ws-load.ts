@@ -1,0 +1,93 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const clientScript = fileURLToPath(new URL('./ws-load-client.ts', import.meta.url));
+
+type Reply = { type: string; [key: string]: unknown };
+
+/** A pool of load-client processes that together hold `count` WebSocket connections. */
+export interface WsLoad {
+  /** Arms every connection for one event; resolves with each connection's arrival time. */
+  expect(): Promise<{ arrivals: Promise<{ times: number[]; sampleFrame: string }> }>;
+  close(): Promise<void>;
+}
+
+function request(child: ChildProcess, message: object, replyType: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (reply: Reply) => {
+      if (reply.type === 'failed') {
+        child.off('message', onMessage);
+        reject(new Error(String(reply['error'])));
+      } else if (reply.type === replyType) {
+        child.off('message', onMessage);
+        resolve(reply);
+      }
+    };
+    child.on('message', onMessage);
+    child.send(message);
+  });
+}
+
+/** Opens `count` connections from `processes` forked clients. */
+export async function openWsLoad(options: {
+  url: string;
+  protocol: 'graphql-ws' | 'raw';
+  count: number;
+  processes: number;
+  token?: string;
+  query?: string;
+  subscriptionsPerConnection?: number;
+}): Promise<WsLoad> {
+  const children = Array.from({ length: options.processes }, () =>
+    fork(clientScript, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
+  const share = Math.ceil(options.count / options.processes);
+  await Promise.all(
+    children.map((child, i) =>
+      request(
+        child,
+        {
+          type: 'open',
+          url: options.url,
+          protocol: options.protocol,
+          count: Math.min(share, options.count - i * share),
+          token: options.token,
+          query: options.query,
+          subscriptionsPerConnection: options.subscriptionsPerConnection,
+        },
+        'opened',
+      ),
+    ),
+  );
+  return {
+    async expect() {
+      // Listen for the arrivals first, then arm every client; the caller triggers the event
+      // only once all of them have answered that they are armed.
+      const arrived = children.map(
+        (child) =>
+          new Promise<Reply>((resolve) => {
+            const onMessage = (reply: Reply) => {
+              if (reply.type !== 'arrived') return;
+              child.off('message', onMessage);
+              resolve(reply);
+            };
+            child.on('message', onMessage);
+          }),
+      );
+      await Promise.all(children.map((child) => request(child, { type: 'expect' }, 'expecting')));
+      return {
+        arrivals: Promise.all(arrived).then((all) => ({
+          times: all.flatMap((reply) => reply['times'] as number[]),
+          sampleFrame: (all[0]?.['sampleFrame'] as string | undefined) ?? '',
+        })),
+      };
+    },
+    async close() {
+      await Promise.all(children.map((child) => request(child, { type: 'close' }, 'closed')));
+      for (const child of children) child.kill();
+    },
+  };
+}

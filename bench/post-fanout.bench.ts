@@ -1,0 +1,153 @@
+import { Types } from 'mongoose';
+import { expectGlobalId } from '../src/graphql/global-id.js';
+import type { Row, Scenario } from './lib/report.js';
+import { signUp, startStack, type BenchServer } from './lib/stack.js';
+import { median, nowMs, sizeFromEnv } from './lib/stats.js';
+
+/** Inserts `count` followers straight into MongoDB (they never sign in) and returns their ids. */
+async function seedUsers(server: BenchServer, count: number): Promise<Types.ObjectId[]> {
+  const { User } = server.app.internals.models;
+  const ids: Types.ObjectId[] = [];
+  for (let start = 0; start < count; start += 5_000) {
+    const batch = [];
+    for (let i = start; i < Math.min(count, start + 5_000); i++) {
+      const _id = new Types.ObjectId();
+      ids.push(_id);
+      const now = new Date();
+      batch.push({
+        _id,
+        username: `f${i}`,
+        usernameKey: `f${i}`,
+        email: `f${i}@bench.example`,
+        passwordHash: 'not-a-real-hash',
+        displayName: `Follower ${i}`,
+        bio: '',
+        avatarUrl: null,
+        role: 'user',
+        isWhale: false,
+        createdAt: now,
+        updatedAt: now,
+      });
+    }
+    await User.collection.insertMany(batch, { ordered: false });
+  }
+  return ids;
+}
+
+async function seedFollows(
+  server: BenchServer,
+  followers: readonly Types.ObjectId[],
+  userId: string,
+): Promise<void> {
+  const { Relation } = server.app.internals.models;
+  const toId = new Types.ObjectId(userId);
+  for (let start = 0; start < followers.length; start += 5_000) {
+    const batch = followers.slice(start, start + 5_000).map((fromId) => ({
+      _id: new Types.ObjectId(),
+      fromId,
+      toId,
+      kind: 'follow',
+      createdAt: new Date(),
+    }));
+    await Relation.collection.insertMany(batch, { ordered: false });
+  }
+}
+
+/**
+ * (c) A post by an author with N followers reaches all N home timelines before the mutation
+ * returns (fan-out on write), timed against a post by an author with no followers; and a post by
+ * a whale costs the same with 10,000 or with 100,000 followers (no fan-out: merged on read).
+ */
+export const postFanoutScenario: Scenario = {
+  name: 'post-fanout',
+  description: 'a post reaching 10,000 home timelines; a whale post at 10,000 vs 100,000 followers',
+  async run() {
+    const fanout = sizeFromEnv('BENCH_FANOUT_FOLLOWERS', 10_000);
+    const whaleFollowers = sizeFromEnv('BENCH_WHALE_FOLLOWERS', 100_000);
+    const posts = sizeFromEnv('BENCH_POSTS', 7);
+    const stack = await startStack();
+    const rows: Row[] = [];
+    try {
+      const server = await stack.startVerity({ WHALE_FOLLOWER_THRESHOLD: String(fanout * 2) });
+      const loner = await signUp(server, 'loner');
+      const author = await signUp(server, 'author_with_followers');
+      const smallWhale = await signUp(server, 'whale_small');
+      const bigWhale = await signUp(server, 'whale_big');
+      const idOf = (user: { id: string }) => expectGlobalId(user.id, 'User', 'id');
+
+      const seededAt = nowMs();
+      const followers = await seedUsers(server, Math.max(fanout, whaleFollowers));
+      await seedFollows(server, followers.slice(0, fanout), idOf(author));
+      await seedFollows(server, followers.slice(0, fanout), idOf(smallWhale));
+      await seedFollows(server, followers.slice(0, whaleFollowers), idOf(bigWhale));
+      // Whales are accounts that crossed the threshold earlier; the flag is how Verity knows.
+      await server.app.internals.models.User.updateMany(
+        { _id: { $in: [idOf(smallWhale), idOf(bigWhale)].map((id) => new Types.ObjectId(id)) } },
+        { $set: { isWhale: true } },
+      ).exec();
+      const seedSeconds = (nowMs() - seededAt) / 1000;
+
+      const timePosts = async (token: string, label: string) => {
+        const times: number[] = [];
+        let lastId = '';
+        for (let i = 0; i < posts; i++) {
+          const started = nowMs();
+          const result = await server.gql<{ postTruth: { truth: { id: string } } }>(
+            'mutation($t: String!) { postTruth(input: { text: $t }) { truth { id } } }',
+            { t: `${label} post ${i}` },
+            token,
+          );
+          if (!result.data) throw new Error(JSON.stringify(result.errors));
+          times.push(nowMs() - started);
+          lastId = result.data.postTruth.truth.id;
+        }
+        // The first post of each author warms its counters; the medians leave it out.
+        return { ms: median(times.slice(1)), lastId };
+      };
+
+      const alone = await timePosts(loner.token, 'loner');
+      const fannedOut = await timePosts(author.token, 'author');
+      const small = await timePosts(smallWhale.token, 'small whale');
+      const big = await timePosts(bigWhale.token, 'big whale');
+
+      // Every follower's timeline holds the author's last post when the mutation has returned.
+      const { redis } = server.app.internals;
+      const truthHex = expectGlobalId(fannedOut.lastId, 'Truth', 'id');
+      const pipeline = redis.command.pipeline();
+      for (const follower of followers.slice(0, fanout))
+        pipeline.zscore(`${redis.namespace}:tl:${follower.toHexString()}`, truthHex);
+      const reached = ((await pipeline.exec()) ?? []).filter(([, score]) => score !== null).length;
+
+      rows.push(
+        {
+          metric: `post by an author with ${fanout} followers (fan-out to every home timeline)`,
+          value: fannedOut.ms,
+          unit: 'ms',
+          baseline: 'author with no followers',
+          baselineValue: alone.ms,
+        },
+        {
+          metric: 'home timelines holding it when the mutation returned',
+          value: reached,
+          unit: `of ${fanout}`,
+        },
+        {
+          metric: `post by a whale with ${whaleFollowers} followers`,
+          value: big.ms,
+          unit: 'ms',
+          baseline: `whale with ${fanout} followers`,
+          baselineValue: small.ms,
+          note: 'target: the same (no fan-out)',
+        },
+        {
+          metric: 'seeding followers and follows (setup, not measured)',
+          value: seedSeconds,
+          unit: 's',
+        },
+      );
+    } finally {
+      await stack.stop();
+    }
+    return rows;
+  },
+};

@@ -1,0 +1,248 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
+import type { DocumentNode } from 'graphql';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { Connection } from 'mongoose';
+import type { Config } from './config.js';
+import type { GraphQLContext } from './graphql/context.js';
+import { createDocumentCache } from './graphql/document-cache.js';
+import { formatClientError } from './graphql/errors.js';
+import { limitRules } from './graphql/limits.js';
+import type { LiveHub } from './graphql/live/live-hub.js';
+import { createSchema } from './graphql/schema.js';
+import type { Logger } from './infra/logger.js';
+import { connectMongo, pingMongo } from './infra/mongo.js';
+import { createEventBus } from './infra/pubsub.js';
+import { createRedisClients, pingRedis, type RedisClients } from './infra/redis.js';
+import { createTokenService } from './modules/auth/auth.tokens.js';
+import {
+  createLoaderFactory,
+  createModels,
+  createServices,
+  createStores,
+  ensureIndexes,
+  type AppEventBus,
+  type AppTopics,
+  type Models,
+  type Services,
+} from './modules/index.js';
+import { createHttpApp, type Readiness } from './transport/http.js';
+import { attachWebSocketTransport } from './transport/ws.js';
+
+export interface AppOptions {
+  config: Config;
+  logger: Logger;
+  /** MongoDB to use (the embedded FerretDB's, or `MONGODB_URI`). */
+  mongoUri: string;
+  /** Redis to use (a local or started redis-server, or `REDIS_URL`). */
+  redisUrl: string;
+  /** HS256 secret shared by every instance. */
+  jwtSecret: Uint8Array;
+  /** Emit MongoDB command events on `internals.connection.getClient()` (diagnostics, tests). */
+  monitorCommands?: boolean;
+}
+
+/**
+ * The lifecycle, in order: `created` → `starting` → `started` → `stopping` → `stopped`.
+ * `start` may be called once; `stop` at any time after, and more than once.
+ */
+export type AppState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+/** A running Verity instance; tests use `internals` to look behind the public surface. */
+export interface VerityApp {
+  readonly state: AppState;
+  start(): Promise<{ url: string; port: number }>;
+  stop(): Promise<void>;
+  readonly internals: {
+    readonly connection: Connection;
+    readonly redis: RedisClients;
+    readonly models: Models;
+    readonly services: Services;
+    readonly bus: AppEventBus;
+    readonly httpServer: Server;
+    /** Live delivery counters: executions, deliveries, slow consumers cut off, subscribers. */
+    readonly live: LiveHub['metrics'];
+  };
+}
+
+const graphqlPath = '/graphql';
+
+async function waitForRedis(redis: RedisClients, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pingRedis(redis.command, 1_000))) {
+    if (Date.now() > deadline) throw new Error(`Redis did not answer within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Builds one Verity instance: stateless, so any number can run against the same MongoDB and
+ * Redis. It owns its connections: `start` opens them and creates indexes before listening,
+ * `stop` drains HTTP and WebSocket clients, then closes them.
+ */
+export function createApp(options: AppOptions): VerityApp {
+  const { config, logger } = options;
+  let state: AppState = 'created';
+  let internals: VerityApp['internals'] | undefined;
+  let apollo: ApolloServer<GraphQLContext> | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const readiness = async (): Promise<Readiness> => {
+    if (!internals || state !== 'started') return { ready: false, checks: { state } };
+    const [mongo, redis] = await Promise.all([
+      pingMongo(internals.connection),
+      pingRedis(internals.redis.command),
+    ]);
+    return { ready: mongo && redis, checks: { state, mongo, redis } };
+  };
+
+  return {
+    get state() {
+      return state;
+    },
+
+    get internals() {
+      if (!internals) throw new Error('the app has not started');
+      return internals;
+    },
+
+    async start() {
+      if (state !== 'created') throw new Error(`cannot start an app that is ${state}`);
+      state = 'starting';
+
+      const connection = await connectMongo({
+        uri: options.mongoUri,
+        dbName: config.mongo.dbName,
+        logger,
+        monitorCommands: options.monitorCommands ?? false,
+      });
+      const redis = createRedisClients({
+        url: options.redisUrl,
+        namespace: config.redis.namespace,
+        logger,
+      });
+      try {
+        await waitForRedis(redis, 10_000);
+        const models = createModels(connection);
+        await ensureIndexes(models);
+
+        const bus = createEventBus<AppTopics>({ redis, logger });
+        const tokens = createTokenService({ secret: options.jwtSecret });
+        const stores = createStores({ models, redis, bus, logger });
+        const loaders = createLoaderFactory({ models, stores });
+        const services = createServices({
+          models,
+          stores,
+          redis,
+          bus,
+          tokens,
+          sessionTtlSeconds: config.auth.sessionTtlSeconds,
+          whaleFollowerThreshold: config.feeds.whaleFollowerThreshold,
+          logger,
+        });
+
+        const schema = createSchema();
+        const rules = limitRules(config.graphql);
+        const httpServer = createServer();
+        const ws = attachWebSocketTransport({
+          httpServer,
+          path: graphqlPath,
+          schema,
+          documents: createDocumentCache({
+            schema,
+            rules,
+            maxTokens: config.graphql.maxTokens,
+            maxSourceBytes: config.graphql.documentCacheBytes,
+          }),
+          loaders,
+          services,
+          config: config.ws,
+          logger: logger.child({ transport: 'ws' }),
+        });
+
+        apollo = new ApolloServer<GraphQLContext>({
+          schema,
+          introspection: config.graphql.introspection,
+          includeStacktraceInErrorResponses: false,
+          validationRules: rules,
+          // Parsed and validated documents, bounded like the WebSocket transport's cache.
+          documentStore: new InMemoryLRUCache<DocumentNode>({
+            maxSize: config.graphql.documentCacheBytes,
+          }),
+          parseOptions: { maxTokens: config.graphql.maxTokens },
+          formatError: (formatted, error) => formatClientError(formatted, error, logger),
+          logger: logger.child({ component: 'apollo' }),
+          plugins: [
+            ApolloServerPluginLandingPageDisabled(),
+            ApolloServerPluginDrainHttpServer({
+              httpServer,
+              stopGracePeriodMillis: config.shutdownTimeoutMs,
+            }),
+            { serverWillStart: () => Promise.resolve({ drainServer: () => ws.dispose() }) },
+          ],
+        });
+        await apollo.start();
+
+        httpServer.on(
+          'request',
+          createHttpApp({
+            apollo,
+            path: graphqlPath,
+            loaders,
+            services,
+            config,
+            readiness,
+            logger: logger.child({ transport: 'http' }),
+          }),
+        );
+        await new Promise<void>((resolve, reject) => {
+          httpServer.once('error', reject);
+          httpServer.listen(config.port, config.host, () => {
+            httpServer.off('error', reject);
+            resolve();
+          });
+        });
+
+        internals = { connection, redis, models, services, bus, httpServer, live: ws.live };
+        state = 'started';
+        const { port } = httpServer.address() as AddressInfo;
+        const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+        const url = `http://${host}:${port}${graphqlPath}`;
+        logger.info({ url }, 'Verity is listening');
+        return { url, port };
+      } catch (error) {
+        state = 'stopped';
+        await apollo?.stop().catch(() => undefined);
+        await redis.quit();
+        await connection.close();
+        throw error;
+      }
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        if (state === 'created') {
+          state = 'stopped';
+          return;
+        }
+        state = 'stopping';
+        logger.info('stopping: draining HTTP requests and WebSocket connections');
+        // Apollo's stop runs the drain hooks: the HTTP server stops accepting and waits for
+        // in-flight requests (up to SHUTDOWN_TIMEOUT_MS), and every WebSocket gets 1001.
+        await apollo?.stop();
+        if (internals) {
+          internals.services.stores.whales.close();
+          internals.bus.close();
+          await internals.redis.quit();
+          await internals.connection.close();
+        }
+        state = 'stopped';
+        logger.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,186 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Verity's settings, read from environment variables once at start-up. This is the only module
+ * that reads `process.env`; everything else receives a `Config`.
+ *
+ * A wrong value throws a `ConfigError` whose message names every offending variable, so an
+ * operator sees `PORT: expected an integer from 0 to 65535, got "80a"` and not a crash later.
+ */
+export type Config = Readonly<ReturnType<typeof parse>>;
+
+/** Thrown by `loadConfig` for a missing or malformed variable; the message names each variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const integer = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = Number(raw.replaceAll('_', ''));
+      if (!Number.isInteger(value) || value < min || value > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const boolean = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = raw.trim().toLowerCase();
+      if (['true', '1', 'yes'].includes(value)) return true;
+      if (['false', '0', 'no'].includes(value)) return false;
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected true or false, got ${JSON.stringify(raw)}`,
+      });
+      return z.NEVER;
+    });
+
+const url = (schemes: readonly string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      let parsed: URL;
+      try {
+        parsed = new URL(raw);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected a URL' });
+        return z.NEVER;
+      }
+      if (!schemes.includes(parsed.protocol.replace(/:$/, ''))) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}`,
+        });
+        return z.NEVER;
+      }
+      return raw.trim();
+    });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((raw) => (raw === undefined || raw.trim() === '' ? undefined : raw.trim()));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: integer(0, 65_535, 4000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().min(1).default('.verity'),
+  CACHE_DIR: optionalString,
+  XDG_CACHE_HOME: optionalString,
+  HOME: optionalString,
+
+  MONGODB_URI: url(['mongodb', 'mongodb+srv']),
+  MONGODB_DB: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'expected 1 to 63 letters, digits, _ or -')
+    .optional(),
+  FERRETDB_BIN: optionalString,
+  REDIS_URL: url(['redis', 'rediss']),
+  LOCAL_REDIS_URL: url(['redis']),
+  REDIS_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected 1 to 64 letters, digits, or _ . : -')
+    .default('verity'),
+
+  JWT_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
+  SESSION_TTL_SECONDS: integer(60, 365 * 24 * 3600, 7 * 24 * 3600),
+
+  GRAPHQL_IDE: boolean(true),
+  GRAPHQL_INTROSPECTION: boolean(true),
+  TRUST_PROXY: boolean(false),
+
+  MAX_QUERY_DEPTH: integer(2, 100, 12),
+  MAX_QUERY_ALIASES: integer(1, 1000, 30),
+  MAX_QUERY_TOKENS: integer(100, 100_000, 3_000),
+  GRAPHQL_DOCUMENT_CACHE_BYTES: integer(65_536, 4_294_967_296, 16_777_216),
+  HTTP_MAX_BODY_BYTES: integer(1_024, 10_000_000, 100_000),
+  WS_MAX_PAYLOAD_BYTES: integer(1_024, 10_000_000, 65_536),
+  WS_MAX_SUBSCRIPTIONS: integer(1, 10_000, 100),
+  WS_CONNECTION_INIT_TIMEOUT_MS: integer(100, 60_000, 3_000),
+  WS_KEEPALIVE_MS: integer(1_000, 600_000, 30_000),
+  WS_MAX_BUFFERED_BYTES: integer(16_384, 1_073_741_824, 1_048_576),
+  WS_MAX_PENDING_EVENTS: integer(1, 100_000, 100),
+  SUBSCRIPTION_SHARING: boolean(true),
+  WHALE_FOLLOWER_THRESHOLD: integer(1, 1_000_000_000, 50_000),
+  SHUTDOWN_TIMEOUT_MS: integer(100, 600_000, 10_000),
+});
+
+function parse(env: Record<string, string | undefined>) {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = result.data;
+  if (e.NODE_ENV === 'production' && e.JWT_SECRET === undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production (at least 32 characters)',
+    );
+  }
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    dataDir: path.resolve(e.DATA_DIR),
+    /** Where the embedded MongoDB binary is cached between runs. */
+    cacheDir: path.resolve(
+      e.CACHE_DIR ??
+        path.join(e.XDG_CACHE_HOME ?? path.join(e.HOME ?? os.tmpdir(), '.cache'), 'verity'),
+    ),
+    mongo: { uri: e.MONGODB_URI, dbName: e.MONGODB_DB, ferretdbBin: e.FERRETDB_BIN },
+    redis: {
+      url: e.REDIS_URL,
+      /** Probed when REDIS_URL is unset; redis-server is started only if nothing answers here. */
+      localUrl: e.LOCAL_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      namespace: e.REDIS_NAMESPACE,
+    },
+    auth: { jwtSecret: e.JWT_SECRET, sessionTtlSeconds: e.SESSION_TTL_SECONDS },
+    graphql: {
+      ide: e.GRAPHQL_IDE,
+      introspection: e.GRAPHQL_INTROSPECTION,
+      maxDepth: e.MAX_QUERY_DEPTH,
+      maxAliases: e.MAX_QUERY_ALIASES,
+      maxTokens: e.MAX_QUERY_TOKENS,
+      documentCacheBytes: e.GRAPHQL_DOCUMENT_CACHE_BYTES,
+    },
+    http: { trustProxy: e.TRUST_PROXY, maxBodyBytes: e.HTTP_MAX_BODY_BYTES },
+    ws: {
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+      maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
+      connectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
+      keepAliveMs: e.WS_KEEPALIVE_MS,
+      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      maxPendingEvents: e.WS_MAX_PENDING_EVENTS,
+      shareExecution: e.SUBSCRIPTION_SHARING,
+    },
+    feeds: { whaleFollowerThreshold: e.WHALE_FOLLOWER_THRESHOLD },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+/**
+ * Reads and validates the settings. Pass an explicit `env` in tests; it defaults to
+ * `process.env`. Throws `ConfigError` naming each bad variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  return parse(env);
+}

@@ -1,0 +1,42 @@
+import type { Logger } from '../infra/logger.js';
+import { unauthenticated, badUserInput } from '../lib/errors.js';
+import type { Loaders, Services } from '../modules/index.js';
+import type { Viewer } from '../modules/users/user.service.js';
+
+export type { Viewer };
+
+/**
+ * What every resolver receives. Over HTTP it is built once per request with caching loaders;
+ * over WebSocket once per operation with uncached loaders (see transport/ws.ts for why).
+ */
+export interface GraphQLContext {
+  readonly viewer: Viewer | null;
+  readonly loaders: Loaders;
+  readonly services: Services;
+  readonly logger: Logger;
+}
+
+/** The viewer, or UNAUTHENTICATED. */
+export function requireViewer(context: GraphQLContext): Viewer {
+  if (!context.viewer) throw unauthenticated();
+  return context.viewer;
+}
+
+/**
+ * The token in an `Authorization: Bearer <token>` value (or a bare token, as graphql-ws
+ * clients often send it); null when there is none. Another scheme is a BAD_USER_INPUT.
+ */
+export function bearerToken(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw badUserInput('Authorization must be a string.');
+  const trimmed = value.trim();
+  if (trimmed === '') return null;
+  const match = /^(\S+)\s*(.*)$/.exec(trimmed);
+  if (match && match[2] !== undefined && match[2] !== '') {
+    if (match[1]!.toLowerCase() !== 'bearer') {
+      throw badUserInput('Authorization must be "Bearer <token>".');
+    }
+    return match[2].trim() || null;
+  }
+  return trimmed.toLowerCase() === 'bearer' ? null : trimmed;
+}

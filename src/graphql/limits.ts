@@ -1,0 +1,106 @@
+import {
+  GraphQLError,
+  Kind,
+  type FragmentDefinitionNode,
+  type SelectionSetNode,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
+import { ErrorCode } from './errors.js';
+
+/** Limits applied to every document, on HTTP and WebSocket alike. */
+export interface DocumentLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+}
+
+function limitError(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } });
+}
+
+/**
+ * Rejects operations nested deeper than `maxDepth` fields. Fragments are followed, each at
+ * most once per path, so a fragment cycle (which validation also reports) cannot recurse
+ * forever. The rule reports errors and never throws: on graphql-ws a throwing rule closes the
+ * socket with 4500.
+ *
+ * Introspection (`__schema`, `__type`) is not counted: the standard introspection query that
+ * every IDE sends nests `ofType` about ten levels deep, it never touches the database, and the
+ * token limit and GRAPHQL_INTROSPECTION bound it instead.
+ */
+export function depthLimitRule(maxDepth: number): ValidationRule {
+  return (context: ValidationContext) => {
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const definition of context.getDocument().definitions) {
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+        fragments.set(definition.name.value, definition);
+      }
+    }
+
+    const depthOf = (selectionSet: SelectionSetNode, visiting: Set<string>): number => {
+      let deepest = 0;
+      for (const selection of selectionSet.selections) {
+        let depth = 0;
+        if (selection.kind === Kind.FIELD) {
+          const name = selection.name.value;
+          if (name === '__schema' || name === '__type') continue;
+          depth = selection.selectionSet ? 1 + depthOf(selection.selectionSet, visiting) : 1;
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+          depth = depthOf(selection.selectionSet, visiting);
+        } else {
+          const name = selection.name.value;
+          const fragment = fragments.get(name);
+          if (fragment && !visiting.has(name)) {
+            visiting.add(name);
+            depth = depthOf(fragment.selectionSet, visiting);
+            visiting.delete(name);
+          }
+        }
+        if (depth > deepest) deepest = depth;
+        if (deepest > maxDepth) return deepest;
+      }
+      return deepest;
+    };
+
+    return {
+      OperationDefinition(operation) {
+        const depth = depthOf(operation.selectionSet, new Set());
+        if (depth > maxDepth) {
+          context.reportError(
+            limitError(
+              `The operation is nested more than ${maxDepth} levels deep, the most Verity allows.`,
+            ),
+          );
+        }
+      },
+    };
+  };
+}
+
+/** Rejects documents with more than `maxAliases` aliased fields (alias-based amplification). */
+export function aliasLimitRule(maxAliases: number): ValidationRule {
+  return (context: ValidationContext) => {
+    let aliases = 0;
+    let reported = false;
+    return {
+      Field(node) {
+        if (!node.alias) return;
+        aliases += 1;
+        if (aliases > maxAliases && !reported) {
+          reported = true;
+          context.reportError(
+            limitError(
+              `The document uses more than ${maxAliases} aliases, the most Verity allows.`,
+            ),
+          );
+        }
+      },
+    };
+  };
+}
+
+/** The validation rules that enforce `limits`, in addition to the GraphQL specification's. */
+export function limitRules(limits: DocumentLimits): ValidationRule[] {
+  return [depthLimitRule(limits.maxDepth), aliasLimitRule(limits.maxAliases)];
+}

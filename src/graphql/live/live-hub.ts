@@ -1,0 +1,427 @@
+import {
+  createSourceEventStream,
+  execute,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLError,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
+import type { Logger } from '../../infra/logger.js';
+import { SlowConsumerError } from '../../lib/errors.js';
+import type { EventSink, EventStream } from '../../lib/event-stream.js';
+import type { GraphQLContext, Viewer } from '../context.js';
+import { canonicalJson, isShareable } from './shareable.js';
+
+/** One connection's end of the wire, provided by the transport (one object per connection). */
+export interface LiveConnection {
+  /** Writes one complete protocol message (a UTF-8 JSON text frame). */
+  send(frame: Buffer): void;
+  /** Bytes written to this connection and not yet handed to the network. */
+  bufferedBytes(): number;
+  /** Cuts the connection off because it fell behind (see VerityCloseCode.SlowConsumer). */
+  closeSlow(): void;
+}
+
+export interface LiveHubOptions {
+  schema: GraphQLSchema;
+  /**
+   * The context of one event's execution: `viewer` is the subscriber's, or null for a shared
+   * execution. Contexts for the same event must share their loaders, so that the per-viewer
+   * parts of many subscribers batch into one query.
+   */
+  contextFor(event: object, viewer: Viewer | null): GraphQLContext;
+  formatErrors(errors: readonly GraphQLError[]): GraphQLFormattedError[];
+  /** Share executions between subscribers of the same operation (off: one per subscriber). */
+  share: boolean;
+  /** Above this many unsent bytes on its connection, a subscriber's source is paused. */
+  maxBufferedBytes: number;
+  /** Above this many events waiting for execution, a subscriber's source is paused. */
+  maxPendingEvents: number;
+  logger: Logger;
+}
+
+type Source = AsyncIterableIterator<unknown> &
+  Partial<Pick<EventStream<unknown>, 'consume' | 'pause' | 'resume'>>;
+
+/** Live delivery counters: `subscribers` are attached now, the others count since start. */
+export interface LiveMetrics {
+  executions: number;
+  deliveries: number;
+  slowConsumers: number;
+  subscribers: number;
+}
+
+/** A result still executing, and the subscribers waiting for it. */
+interface Pending {
+  bytes?: Buffer;
+  failed?: unknown;
+  readonly waiters: Subscriber[];
+}
+
+type Payload = Buffer | Pending;
+
+interface Hub {
+  readonly options: LiveHubOptions;
+  readonly metrics: LiveMetrics;
+  /** Per event object: its serialised result per share key (or the pending execution). */
+  readonly results: WeakMap<object, Map<string, Payload>>;
+}
+
+const closingBrace = Buffer.from('}');
+const documentIds = new WeakMap<DocumentNode, number>();
+let nextDocumentId = 0;
+const resumeCheckMs = 20;
+const finished: IteratorResult<never> = { value: undefined, done: true };
+
+/**
+ * One subscription: the sink its source pushes into, and the iterator handle graphql-ws holds
+ * (which yields nothing; it settles when the subscription ends). A class because a server
+ * holds tens of thousands of these: its methods live once, on the prototype.
+ */
+class Subscriber implements EventSink<unknown>, AsyncIterableIterator<never> {
+  /** Payloads not yet written, oldest first; null while nothing waits. */
+  queue: Payload[] | null = null;
+  paused = false;
+  closed = false;
+  /** The source ended; settle once the queue is written. */
+  ending = false;
+  detached = false;
+  timer: NodeJS.Timeout | undefined;
+  #done: Promise<IteratorResult<never>> | undefined;
+  #settle:
+    { resolve(result: IteratorResult<never>): void; reject(error: unknown): void } | undefined;
+  #outcome: { error?: Error } | undefined;
+
+  constructor(
+    readonly hub: Hub,
+    readonly connection: LiveConnection,
+    readonly args: ExecutionArgs,
+    readonly viewer: Viewer | null,
+    /** Same key, same result for the same event; null when the operation is per viewer. */
+    readonly shareKey: string | null,
+    /** `{"id":"<id>","type":"next","payload":` */
+    readonly prefix: Buffer,
+    readonly source: Source,
+  ) {}
+
+  onEvent(event: unknown): void {
+    deliver(this, event);
+  }
+
+  onEnd(): void {
+    if (this.closed) return;
+    this.ending = true;
+    if (!this.queue) {
+      this.closed = true;
+      this.settle({});
+    }
+  }
+
+  onFail(error: Error): void {
+    fail(this, error);
+  }
+
+  /** Ends the subscription for graphql-ws: normally, or with an error it reports. */
+  settle(outcome: { error?: unknown }): void {
+    detach(this);
+    if (this.#outcome) return;
+    const { error } = outcome;
+    this.#outcome =
+      error === undefined
+        ? {}
+        : {
+            error:
+              error instanceof Error ? error : new Error('subscription failed', { cause: error }),
+          };
+    if (!this.#settle) return;
+    if (this.#outcome.error === undefined) this.#settle.resolve(finished);
+    else this.#settle.reject(this.#outcome.error);
+  }
+
+  next(): Promise<IteratorResult<never>> {
+    if (this.#outcome) {
+      return this.#outcome.error === undefined
+        ? Promise.resolve(finished)
+        : Promise.reject(this.#outcome.error);
+    }
+    this.#done ??= new Promise((resolve, reject) => {
+      this.#settle = { resolve, reject };
+    });
+    return this.#done;
+  }
+
+  return(): Promise<IteratorResult<never>> {
+    this.closed = true;
+    this.settle({});
+    return Promise.resolve(finished);
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<never>> {
+    await this.return();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** Executes `event` for `subscriber` (or its share group) into a pending payload. */
+function execution(
+  subscriber: Subscriber,
+  event: object,
+  viewer: Viewer | null,
+  onDone?: (bytes: Buffer) => void,
+): Pending {
+  const { options, metrics } = subscriber.hub;
+  metrics.executions += 1;
+  const pending: Pending = { waiters: [] };
+  void (async () => {
+    try {
+      const result = await execute({
+        ...subscriber.args,
+        rootValue: event,
+        contextValue: options.contextFor(event, viewer),
+      });
+      const body = result.errors
+        ? { ...result, errors: options.formatErrors(result.errors) }
+        : result;
+      pending.bytes = Buffer.from(JSON.stringify(body));
+    } catch (error) {
+      pending.failed = error ?? new Error('execution failed');
+      for (const waiter of pending.waiters) fail(waiter, pending.failed);
+      return;
+    }
+    onDone?.(pending.bytes);
+    for (const waiter of pending.waiters) flush(waiter);
+  })();
+  return pending;
+}
+
+function payloadFor(subscriber: Subscriber, event: unknown): Payload {
+  if (typeof event !== 'object' || event === null)
+    throw new TypeError('live events must be objects');
+  const key = subscriber.shareKey;
+  if (!key) return execution(subscriber, event, subscriber.viewer);
+  const { results } = subscriber.hub;
+  let byKey = results.get(event);
+  if (!byKey) {
+    byKey = new Map();
+    results.set(event, byKey);
+  }
+  const known = byKey.get(key);
+  if (known) return known;
+  const pending = execution(subscriber, event, null, (bytes) => byKey.set(key, bytes));
+  byKey.set(key, pending);
+  return pending;
+}
+
+function detach(subscriber: Subscriber): void {
+  if (subscriber.detached) return;
+  subscriber.detached = true;
+  clearTimeout(subscriber.timer);
+  subscriber.hub.metrics.subscribers -= 1;
+  void subscriber.source.return?.();
+}
+
+function cutOff(subscriber: Subscriber): void {
+  if (subscriber.closed) return;
+  subscriber.closed = true;
+  detach(subscriber);
+  subscriber.hub.metrics.slowConsumers += 1;
+  subscriber.hub.options.logger.info('cutting off a subscriber that fell behind');
+  subscriber.connection.closeSlow();
+}
+
+const queued = (subscriber: Subscriber) => subscriber.queue?.length ?? 0;
+
+function congested(subscriber: Subscriber): boolean {
+  const { maxPendingEvents, maxBufferedBytes } = subscriber.hub.options;
+  return (
+    queued(subscriber) >= maxPendingEvents ||
+    subscriber.connection.bufferedBytes() > maxBufferedBytes
+  );
+}
+
+function relieved(subscriber: Subscriber): boolean {
+  const { maxPendingEvents, maxBufferedBytes } = subscriber.hub.options;
+  return (
+    queued(subscriber) <= maxPendingEvents / 2 &&
+    subscriber.connection.bufferedBytes() <= maxBufferedBytes / 2
+  );
+}
+
+/** Pauses a congested subscriber's source, and resumes it once it has caught up. */
+function regulate(subscriber: Subscriber): void {
+  if (subscriber.closed || subscriber.paused || !congested(subscriber)) return;
+  const { source } = subscriber;
+  if (!source.pause || !source.resume) {
+    cutOff(subscriber);
+    return;
+  }
+  subscriber.paused = true;
+  source.pause();
+  const check = () => {
+    if (subscriber.closed) return;
+    if (!relieved(subscriber)) {
+      subscriber.timer = setTimeout(check, resumeCheckMs);
+      return;
+    }
+    subscriber.paused = false;
+    source.resume?.();
+  };
+  subscriber.timer = setTimeout(check, resumeCheckMs);
+}
+
+function write(subscriber: Subscriber, payload: Buffer): void {
+  subscriber.hub.metrics.deliveries += 1;
+  subscriber.connection.send(Buffer.concat([subscriber.prefix, payload, closingBrace]));
+  regulate(subscriber);
+}
+
+function fail(subscriber: Subscriber, error: unknown): void {
+  if (subscriber.closed) return;
+  if (error instanceof SlowConsumerError) {
+    cutOff(subscriber);
+    return;
+  }
+  subscriber.closed = true;
+  subscriber.settle({ error });
+}
+
+/** Writes the subscriber's queued payloads that are ready, in order, up to the first that is not. */
+function flush(subscriber: Subscriber): void {
+  const queue = subscriber.queue;
+  if (!queue || subscriber.closed) return;
+  while (queue.length > 0) {
+    const head = queue[0]!;
+    const bytes = Buffer.isBuffer(head) ? head : head.bytes;
+    if (!bytes) return;
+    queue.shift();
+    write(subscriber, bytes);
+    if (subscriber.closed) return;
+  }
+  subscriber.queue = null;
+  if (subscriber.ending) subscriber.onEnd();
+}
+
+function deliver(subscriber: Subscriber, event: unknown): void {
+  if (subscriber.closed) return;
+  let payload: Payload;
+  try {
+    payload = payloadFor(subscriber, event);
+  } catch (error) {
+    fail(subscriber, error);
+    return;
+  }
+  // The common case after the first subscriber of an event: bytes ready, nothing queued.
+  if (!subscriber.queue && Buffer.isBuffer(payload)) {
+    write(subscriber, payload);
+    return;
+  }
+  if (!Buffer.isBuffer(payload)) {
+    if (payload.failed !== undefined) {
+      fail(subscriber, payload.failed);
+      return;
+    }
+    // Executions run concurrently; each subscriber's queue keeps its events in arrival order,
+    // and a result that resolves writes to all its waiters in one pass.
+    if (!payload.bytes) payload.waiters.push(subscriber);
+  }
+  (subscriber.queue ??= []).push(payload);
+  flush(subscriber);
+  regulate(subscriber);
+}
+
+/**
+ * Delivers subscription events, executing each event once per distinct operation instead of
+ * once per subscriber.
+ *
+ * graphql-ws on its own runs `execute()` and `JSON.stringify` for every subscriber of every
+ * event. Here, subscribers of the same document and variables that select no `@perViewer`
+ * field are one group: the first of them to see an event executes it (with no viewer) and
+ * serialises the result once; every other member reuses those bytes, framed with its own
+ * subscription id. Operations with per-viewer fields execute per subscriber, on loaders shared
+ * by the whole event, so their per-viewer parts load in one query however many subscribers
+ * there are. "The same event" means the same object: services hand every subscriber of one
+ * event the same object, and filter per subscriber (blocks, mutes) before it gets here.
+ *
+ * Sources in push mode (EventStream) call in synchronously, so one Redis message reaches every
+ * local subscriber in a single pass, close to a raw broadcast.
+ *
+ * Backpressure, and why nothing grows without bound: when a subscriber's connection holds more
+ * than `maxBufferedBytes` unsent, or more than `maxPendingEvents` of its events wait for
+ * execution, its source is paused, and events wait in the source's own bounded queue (a
+ * reconnecting client's catch-up burst fits there). A client that stays behind until that queue
+ * overflows is cut off with 4420 and catches up with its cursor when it reconnects. A source
+ * that cannot pause is cut off at once.
+ */
+export function createLiveHub(options: LiveHubOptions) {
+  const hub: Hub = {
+    options,
+    metrics: { executions: 0, deliveries: 0, slowConsumers: 0, subscribers: 0 },
+    results: new WeakMap(),
+  };
+
+  return {
+    metrics: hub.metrics,
+
+    /**
+     * For graphql-ws's `subscribe` hook: resolves the source stream (running the root field's
+     * `subscribe`, which authorises and may fail with errors returned as a result), then feeds
+     * its events to `connection` as subscription `id`. The returned iterable yields nothing
+     * itself; it ends when the source ends (after the last event is written), and is how
+     * graphql-ws stops the subscription (`return()`) when the client completes it or the
+     * socket closes.
+     */
+    async subscribe(
+      args: ExecutionArgs,
+      target: { connection: LiveConnection; id: string; viewer: Viewer | null },
+    ): Promise<AsyncIterableIterator<never> | ExecutionResult> {
+      const result = await createSourceEventStream(args);
+      if (!(Symbol.asyncIterator in result)) return result;
+      const source = result as Source;
+
+      let documentId = documentIds.get(args.document);
+      if (documentId === undefined) {
+        documentId = nextDocumentId++;
+        documentIds.set(args.document, documentId);
+      }
+      const shareKey =
+        options.share && isShareable(options.schema, args.document)
+          ? `${documentId}:${args.operationName ?? ''}:${canonicalJson(args.variableValues ?? {})}`
+          : null;
+      const subscriber = new Subscriber(
+        hub,
+        target.connection,
+        args,
+        target.viewer,
+        shareKey,
+        Buffer.from(`{"id":${JSON.stringify(target.id)},"type":"next","payload":`),
+        source,
+      );
+      hub.metrics.subscribers += 1;
+
+      if (typeof source.consume === 'function') {
+        source.consume(subscriber);
+      } else {
+        void (async () => {
+          try {
+            for await (const event of source) {
+              if (subscriber.closed) break;
+              deliver(subscriber, event);
+            }
+            subscriber.onEnd();
+          } catch (error) {
+            fail(subscriber, error);
+          }
+        })();
+      }
+      return subscriber;
+    },
+  };
+}
+
+export type LiveHub = ReturnType<typeof createLiveHub>;

@@ -1,0 +1,113 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { access, constants, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Logger } from '../logger.js';
+import { spawnManaged, type ManagedProcess } from './managed-process.js';
+
+const execFileAsync = promisify(execFile);
+
+/** `tools/ferretdb`: the Go module that builds Verity's embedded MongoDB. */
+export const ferretdbModuleDir = fileURLToPath(
+  new URL('../../../tools/ferretdb/', import.meta.url),
+);
+
+async function isExecutable(file: string): Promise<boolean> {
+  try {
+    await access(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Returns the path of a FerretDB binary built from `tools/ferretdb`, building it with the Go
+ * module proxy only when the cache has none for the current sources. The cache entry is keyed by
+ * a hash of go.mod, go.sum and main.go, so a second start never rebuilds and a version bump
+ * always does. Concurrent callers are safe: each builds to a unique file and renames it in place.
+ */
+export async function ensureFerretDBBinary(options: {
+  cacheDir: string;
+  logger: Logger;
+}): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of ['go.mod', 'go.sum', 'main.go']) {
+    hash.update(await readFile(path.join(ferretdbModuleDir, file)));
+  }
+  const dir = path.join(options.cacheDir, `ferretdb-${hash.digest('hex').slice(0, 16)}`);
+  const binary = path.join(dir, 'verity-ferretdb');
+  if (await isExecutable(binary)) return binary;
+
+  options.logger.info(
+    { binary },
+    'building the embedded MongoDB (FerretDB v1) with Go; this happens once',
+  );
+  await mkdir(dir, { recursive: true });
+  const partial = `${binary}.${randomUUID()}.partial`;
+  try {
+    await execFileAsync('go', ['build', '-trimpath', '-o', partial, '.'], {
+      cwd: ferretdbModuleDir,
+      // Go must neither fetch another toolchain nor edit go.mod/go.sum while building.
+      env: { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    await rm(partial, { force: true });
+    const err = error as NodeJS.ErrnoException & { stderr?: string };
+    if (err.code === 'ENOENT') {
+      throw new Error(
+        'Building the embedded MongoDB needs Go 1.24 or newer on PATH. Install Go, or set MONGODB_URI to use your own MongoDB.',
+        { cause: error },
+      );
+    }
+    throw new Error(`Building the embedded MongoDB failed:\n${err.stderr ?? err.message}`, {
+      cause: error,
+    });
+  }
+  await rename(partial, binary);
+  return binary;
+}
+
+/** A running embedded FerretDB. */
+export interface EmbeddedFerretDB {
+  /** `mongodb://127.0.0.1:<port>/` */
+  readonly uri: string;
+  readonly process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts FerretDB on a free loopback port with its SQLite files in `dataDir` (created if
+ * missing; keep it for a persistent database, use a temporary one for tests) and resolves once
+ * it accepts connections.
+ */
+export async function startFerretDB(options: {
+  binary: string;
+  dataDir: string;
+  logger: Logger;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** A fixed port (to restart on the same address); a free one by default. */
+  port?: number;
+}): Promise<EmbeddedFerretDB> {
+  await mkdir(options.dataDir, { recursive: true });
+  // FerretDB wants a directory URI with a trailing slash. SQLite's mode=memory is avoided on
+  // purpose: concurrent updates can deadlock there.
+  const sqliteUrl = `file:${path.resolve(options.dataDir)}/`;
+  const child = await spawnManaged({
+    name: 'ferretdb',
+    command: options.binary,
+    args: [
+      `--sqlite-url=${sqliteUrl}`,
+      `--listen-addr=127.0.0.1:${options.port ?? 0}`,
+      `--log-level=${options.logLevel ?? 'error'}`,
+      '--lifeline',
+    ],
+    readyPattern: /^listening (mongodb:\/\/\S+)$/,
+    readyTimeoutMs: 30_000,
+    logger: options.logger,
+  });
+  return { uri: child.ready[1]!, process: child, stop: () => child.stop() };
+}

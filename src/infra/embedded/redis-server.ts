@@ -1,0 +1,87 @@
+import { createServer } from 'node:net';
+import type { Logger } from '../logger.js';
+import { spawnManaged, type ManagedProcess } from './managed-process.js';
+
+/** A free TCP port on loopback at the time of the call. */
+export async function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port assigned'));
+      });
+    });
+  });
+}
+
+/** A running redis-server that Verity started. */
+export interface EmbeddedRedis {
+  readonly url: string;
+  readonly port: number;
+  readonly process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+// redis-server has no lifeline of its own, so a small sh wrapper provides one: a background
+// reader stops the server when stdin closes (Verity stopping it, or dying), and the wrapper
+// exits with the server. Asynchronous lists get /dev/null as stdin, hence the fd 3 dance.
+const lifelineScript =
+  'exec 3<&0; redis-server "$@" </dev/null & pid=$!; ' +
+  '{ read -r _ <&3; kill -TERM "$pid" 2>/dev/null; } & wait "$pid"';
+
+/**
+ * Starts `redis-server` on loopback without persistence (everything Verity keeps in Redis can
+ * be rebuilt from MongoDB). Pass `port` to restart one on the same address, as the fault tests
+ * do; otherwise a free port is chosen.
+ */
+export async function startRedisServer(options: {
+  logger: Logger;
+  port?: number;
+}): Promise<EmbeddedRedis> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = options.port ?? (await findFreePort());
+    try {
+      const child = await spawnManaged({
+        name: 'redis-server',
+        command: 'sh',
+        args: [
+          '-c',
+          lifelineScript,
+          'redis-lifeline',
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--protected-mode',
+          'yes',
+          '--loglevel',
+          'notice',
+        ],
+        readyPattern: /Ready to accept connections/,
+        readyTimeoutMs: 10_000,
+        logger: options.logger,
+      });
+      return {
+        url: `redis://127.0.0.1:${port}`,
+        port,
+        process: child,
+        stop: () => child.stop(),
+      };
+    } catch (error) {
+      lastError = error;
+      if (options.port !== undefined) break;
+    }
+  }
+  throw new Error(`could not start redis-server: ${(lastError as Error).message}`, {
+    cause: lastError,
+  });
+}

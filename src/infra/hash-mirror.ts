@@ -1,0 +1,150 @@
+import DataLoader from 'dataloader';
+import type { RedisClients } from './redis.js';
+import { createScript } from './redis-script.js';
+
+/**
+ * A per-owner Redis hash that mirrors a set of MongoDB facts (a user's reactions, their
+ * retruths, their relations), so that hot reads need no query: `<ns>:<family>:<owner>`, with a
+ * `_built` marker, and a version counter `<ns>:<family>:v:<owner>`.
+ *
+ * Exact under concurrency: every change bumps the owner's version (and edits a built hash in
+ * the same script); a rebuild reads the version, loads from MongoDB, and stores its result only
+ * if the version has not moved, so a rebuild can never overwrite a change it did not see. A
+ * missing hash (never built, expired, or lost with Redis) is rebuilt on the next read.
+ */
+export interface HashMirror {
+  /** The values of `fields` for `owner`, null where absent. */
+  get(owner: string, fields: readonly string[]): Promise<(string | null)[]>;
+  /** Every field of `owner`'s mirror. */
+  getAll(owner: string): Promise<Map<string, string>>;
+  /** Records a change already written to MongoDB: sets `field`, or removes it for null. */
+  set(owner: string, field: string, value: string | null): Promise<void>;
+  /** Forgets `owner`'s mirror; the next read rebuilds it. */
+  invalidate(owner: string): Promise<void>;
+}
+
+const readFieldsScript = createScript(`
+if redis.call('HEXISTS', KEYS[1], '_built') == 0 then return false end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if #ARGV == 1 then return {} end
+return redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+`);
+
+const readAllScript = createScript(`
+if redis.call('HEXISTS', KEYS[1], '_built') == 0 then return false end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return redis.call('HGETALL', KEYS[1])
+`);
+
+// KEYS: hash, version. ARGV: ttl, expected version, then field/value pairs.
+const fillScript = createScript(`
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '_built', '1')
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+`);
+
+// KEYS: hash, version. ARGV: field, value ('' removes), version ttl.
+const setScript = createScript(`
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+if redis.call('HEXISTS', KEYS[1], '_built') == 1 then
+  if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+end
+return 1
+`);
+
+const invalidateScript = createScript(`
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
+`);
+
+export function createHashMirror(options: {
+  redis: RedisClients;
+  family: string;
+  ttlSeconds: number;
+  /** Every field of `owner`'s mirror, read from MongoDB. */
+  load(owner: string): Promise<Map<string, string>>;
+}): HashMirror {
+  const { redis, ttlSeconds } = options;
+  // Versions outlive the hashes they guard, so a rebuild racing with an expiry still sees changes.
+  const versionTtlSeconds = ttlSeconds * 2;
+  const keysOf = (owner: string) => [
+    `${redis.namespace}:${options.family}:${owner}`,
+    `${redis.namespace}:${options.family}:v:${owner}`,
+  ];
+
+  const rebuild = async (owner: string): Promise<Map<string, string>> => {
+    const keys = keysOf(owner);
+    const version = (await redis.command.get(keys[1]!)) ?? '0';
+    const fields = await options.load(owner);
+    const args: string[] = [String(ttlSeconds), version];
+    for (const [field, value] of fields) args.push(field, value);
+    await fillScript.run(redis.command, keys, args);
+    return fields;
+  };
+
+  return {
+    async get(owner, fields) {
+      const values = await readFieldsScript.run(redis.command, keysOf(owner), [
+        ttlSeconds,
+        ...fields,
+      ]);
+      if (Array.isArray(values)) return values as (string | null)[];
+      const all = await rebuild(owner);
+      return fields.map((field) => all.get(field) ?? null);
+    },
+
+    async getAll(owner) {
+      const flat = await readAllScript.run(redis.command, keysOf(owner), [ttlSeconds]);
+      if (!Array.isArray(flat)) return rebuild(owner);
+      const all = new Map<string, string>();
+      for (let i = 0; i < flat.length; i += 2) {
+        const field = String(flat[i]);
+        if (field !== '_built') all.set(field, String(flat[i + 1]));
+      }
+      return all;
+    },
+
+    async set(owner, field, value) {
+      await setScript.run(redis.command, keysOf(owner), [field, value ?? '', versionTtlSeconds]);
+    },
+
+    async invalidate(owner) {
+      await invalidateScript.run(redis.command, keysOf(owner), [versionTtlSeconds]);
+    },
+  };
+}
+
+/**
+ * A loader over a mirror keyed by `<owner>:<field>`, for any number of owners at once: one
+ * script call per owner in the batch, sent together (auto-pipelined) in one round trip.
+ */
+export function createMirrorByViewerLoader<V>(
+  mirror: HashMirror,
+  toValue: (raw: string | null) => V,
+  options: { cache: boolean },
+) {
+  return new DataLoader<string, V>(
+    async (keys) => {
+      const byOwner = new Map<string, string[]>();
+      for (const key of keys) {
+        const [owner, field] = key.split(':') as [string, string];
+        byOwner.set(owner, [...(byOwner.get(owner) ?? []), field]);
+      }
+      const values = new Map<string, string | null>();
+      await Promise.all(
+        [...byOwner].map(async ([owner, fields]) => {
+          const found = await mirror.get(owner, fields);
+          fields.forEach((field, i) => values.set(`${owner}:${field}`, found[i] ?? null));
+        }),
+      );
+      return keys.map((key) => toValue(values.get(key) ?? null));
+    },
+    { cache: options.cache, maxBatchSize: 1_000 },
+  );
+}

@@ -1,0 +1,173 @@
+import type { Logger } from './logger.js';
+import type { RedisClients } from './redis.js';
+
+/** Topic name → payload type. Payloads must survive JSON (no Date, no ObjectId). */
+export type TopicMap = object;
+
+export type Listener<T> = (payload: T) => void;
+
+/**
+ * Verity's event bus: publish on one instance, deliver on every instance.
+ *
+ * Each (topic, key) pair is one Redis channel, subscribed once per process however many local
+ * listeners it has, and unsubscribed when the last one leaves. A message is parsed once and
+ * the same object is handed to every listener, so listeners must treat payloads as read-only.
+ *
+ * Redis pub/sub is at-most-once: a message published while this process is reconnecting is
+ * lost. Consumers that must not miss anything (feeds) catch up from MongoDB or the timelines.
+ */
+export interface EventBus<M extends TopicMap> {
+  /**
+   * Sends an event to every instance. Never rejects: an event that Redis cannot take is logged
+   * and dropped (pub/sub is at-most-once anyway), so a write that already reached MongoDB is
+   * never reported to its client as failed.
+   */
+  publish<T extends keyof M & string>(topic: T, key: string, payload: M[T]): Promise<void>;
+  /** Sends the same event to many keys of one topic: serialised once, one pipelined batch. */
+  publishMany<T extends keyof M & string>(
+    topic: T,
+    keys: readonly string[],
+    payload: M[T],
+  ): Promise<void>;
+  /**
+   * Adds a listener; returns a function that removes it (idempotent). `ready` resolves once
+   * Redis has confirmed the channel, so a publish after it is guaranteed to be seen.
+   */
+  subscribe<T extends keyof M & string>(
+    topic: T,
+    key: string,
+    listener: Listener<M[T]>,
+  ): BusSubscription;
+  /** Number of channels this process is subscribed to (for tests and metrics). */
+  readonly channelCount: number;
+  close(): void;
+}
+
+/** One listener on one channel. Cheap: a server holds one per live feed. */
+export interface BusSubscription {
+  /** Resolves once Redis has confirmed the channel (shared by all its listeners). */
+  readonly ready: Promise<void>;
+  /** Removes the listener; the channel is unsubscribed with its last listener. Idempotent. */
+  unsubscribe(): void;
+}
+
+class ChannelSubscription implements BusSubscription {
+  #active = true;
+
+  constructor(
+    private readonly channel: string,
+    private readonly listener: Listener<unknown>,
+    readonly ready: Promise<void>,
+    private readonly remove: (channel: string, listener: Listener<unknown>) => void,
+  ) {}
+
+  unsubscribe(): void {
+    if (!this.#active) return;
+    this.#active = false;
+    this.remove(this.channel, this.listener);
+  }
+}
+
+export function createEventBus<M extends TopicMap>(options: {
+  redis: RedisClients;
+  logger: Logger;
+}): EventBus<M> {
+  const { redis, logger } = options;
+  const prefix = `${redis.namespace}:ev:`;
+  const listeners = new Map<string, Set<Listener<unknown>>>();
+  const confirmed = new Map<string, Promise<void>>();
+
+  const channelOf = (topic: string, key: string) => `${prefix}${topic}:${key}`;
+
+  const onMessage = (channel: string, message: string) => {
+    const set = listeners.get(channel);
+    if (!set || set.size === 0) return;
+    let payload: unknown;
+    try {
+      payload = JSON.parse(message);
+    } catch (error) {
+      logger.error({ channel, err: error }, 'dropping an event that is not JSON');
+      return;
+    }
+    for (const listener of [...set]) {
+      try {
+        listener(payload);
+      } catch (error) {
+        logger.error({ channel, err: error }, 'an event listener threw');
+      }
+    }
+  };
+  redis.subscriber.on('message', onMessage);
+
+  const removeListener = (channel: string, listener: Listener<unknown>) => {
+    const current = listeners.get(channel);
+    if (!current) return;
+    current.delete(listener);
+    if (current.size === 0) {
+      listeners.delete(channel);
+      confirmed.delete(channel);
+      redis.subscriber.unsubscribe(channel).catch(() => undefined);
+    }
+  };
+
+  return {
+    async publish(topic, key, payload) {
+      try {
+        await redis.publisher.publish(channelOf(topic, key), JSON.stringify(payload));
+      } catch (error) {
+        logger.warn({ topic, key, err: error }, 'event not published; Redis did not take it');
+      }
+    },
+
+    async publishMany(topic, keys, payload) {
+      if (keys.length === 0) return;
+      const message = JSON.stringify(payload);
+      try {
+        for (let i = 0; i < keys.length; i += 1_000) {
+          const pipeline = redis.publisher.pipeline();
+          for (const key of keys.slice(i, i + 1_000))
+            pipeline.publish(channelOf(topic, key), message);
+          await pipeline.exec();
+        }
+      } catch (error) {
+        logger.warn(
+          { topic, keys: keys.length, err: error },
+          'events not published; Redis did not take them',
+        );
+      }
+    },
+
+    subscribe(topic, key, listener) {
+      const channel = channelOf(topic, key);
+      let set = listeners.get(channel);
+      if (!set) {
+        set = new Set();
+        listeners.set(channel, set);
+        const ready = redis.subscriber.subscribe(channel).then(
+          () => undefined,
+          (error: unknown) => {
+            logger.warn({ channel, err: error }, 'SUBSCRIBE failed; it is retried on reconnect');
+          },
+        );
+        confirmed.set(channel, ready);
+      }
+      set.add(listener as Listener<unknown>);
+      return new ChannelSubscription(
+        channel,
+        listener as Listener<unknown>,
+        confirmed.get(channel) ?? Promise.resolve(),
+        removeListener,
+      );
+    },
+
+    get channelCount() {
+      return listeners.size;
+    },
+
+    close() {
+      redis.subscriber.off('message', onMessage);
+      listeners.clear();
+      confirmed.clear();
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import type { Logger } from './logger.js';
+import type { RedisClients } from './redis.js';
+
+/**
+ * A read-through cache of records in Redis, for reads too hot for MongoDB: the truths and
+ * authors of every feed page, the session's user on every request.
+ *
+ * Consistency: readers fill a miss with SET NX, writers put the fresh record with a plain SET
+ * after their MongoDB write. Whatever the interleaving, the cache ends with the writer's value: a
+ * reader that read MongoDB before the write either fills before the writer's SET (which then
+ * overwrites it) or after it (and its NX fill is refused). Records expire after `ttlSeconds`.
+ *
+ * With Redis unreachable, reads go to MongoDB and a write-through that fails is kept in this
+ * process and retried before its next successful read, so the change is never dropped here; a
+ * Redis that kept its data through the outage may serve the older record to other instances
+ * until this one retries or the entry expires.
+ */
+export interface RecordCache<T> {
+  /** The records for `ids` (missing ones absent), one Redis round trip when all are cached. */
+  getMany(ids: readonly string[]): Promise<Map<string, T>>;
+  /** Writes a changed record through (call after the MongoDB write). */
+  put(record: T): Promise<void>;
+}
+
+export function createRecordCache<T>(options: {
+  redis: RedisClients;
+  family: string;
+  ttlSeconds: number;
+  load(ids: readonly string[]): Promise<T[]>;
+  idOf(record: T): string;
+  encode(record: T): string;
+  decode(text: string): T;
+  logger: Logger;
+}): RecordCache<T> {
+  const { redis, ttlSeconds } = options;
+  const keyOf = (id: string) => `${redis.namespace}:rec:${options.family}:${id}`;
+  /** Write-throughs that failed, by id: retried, and preferred over what Redis holds. */
+  const unwritten = new Map<string, T>();
+
+  const write = (record: T) =>
+    redis.command.set(keyOf(options.idOf(record)), options.encode(record), 'EX', ttlSeconds);
+
+  const retryUnwritten = async () => {
+    for (const [id, record] of [...unwritten]) {
+      await write(record);
+      if (unwritten.get(id) === record) unwritten.delete(id);
+    }
+  };
+
+  const loadAndFill = async (ids: readonly string[], found: Map<string, T>) => {
+    const loaded = await options.load(ids);
+    if (loaded.length === 0) return;
+    const pipeline = redis.command.pipeline();
+    for (const record of loaded) {
+      const id = options.idOf(record);
+      found.set(id, record);
+      pipeline.set(keyOf(id), options.encode(record), 'EX', ttlSeconds, 'NX');
+    }
+    await pipeline.exec().catch((error: unknown) => {
+      options.logger.warn(
+        { err: error, family: options.family },
+        'could not fill the record cache',
+      );
+    });
+  };
+
+  return {
+    async getMany(ids) {
+      const found = new Map<string, T>();
+      if (ids.length === 0) return found;
+      let cached: (string | null)[];
+      try {
+        cached = await redis.command.mget(...ids.map(keyOf));
+      } catch (error) {
+        options.logger.warn(
+          { err: error, family: options.family },
+          'record cache unavailable; reading MongoDB',
+        );
+        for (const record of await options.load(ids)) found.set(options.idOf(record), record);
+        return found;
+      }
+      if (unwritten.size > 0) {
+        await retryUnwritten().catch((error: unknown) => {
+          options.logger.warn({ err: error, family: options.family }, 'record cache write failed');
+        });
+      }
+      const missing: string[] = [];
+      ids.forEach((id, i) => {
+        const text = cached[i];
+        const pending = unwritten.get(id);
+        if (pending) found.set(id, pending);
+        else if (text) found.set(id, options.decode(text));
+        else missing.push(id);
+      });
+      if (missing.length > 0) await loadAndFill(missing, found);
+      return found;
+    },
+
+    async put(record) {
+      const id = options.idOf(record);
+      unwritten.set(id, record);
+      try {
+        await write(record);
+        if (unwritten.get(id) === record) unwritten.delete(id);
+      } catch (error) {
+        options.logger.warn(
+          { err: error, family: options.family, id },
+          'record cache write failed; retrying on the next read',
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,24 @@
+import type { TruthWire } from '../truths/truth.wire.js';
+import type { UserWire } from '../users/user.wire.js';
+
+/**
+ * A change to a feed. A new truth travels with everything every subscriber would otherwise
+ * load (the truth and its author's public profile), so fanning it out to N subscribers costs
+ * no database reads; `originalAuthorId` lets a subscriber hide a retruth of someone it blocks.
+ */
+export type FeedEvent =
+  | { type: 'posted'; truth: TruthWire; author: UserWire; originalAuthorId: string | null }
+  | { type: 'deleted'; truthId: string; authorId: string };
+
+/**
+ * Feed channels: `homeFeed` keyed by the follower's id (fan-out), `authorPosted` keyed by a
+ * whale's id (their followers' home subscribers listen there instead), `publicFeed` by '',
+ * `hashtagFeed` by tag, and `whaleFlagged` by '' when an account becomes a whale.
+ */
+export interface FeedTopics {
+  homeFeed: FeedEvent;
+  authorPosted: FeedEvent;
+  publicFeed: FeedEvent;
+  hashtagFeed: FeedEvent;
+  whaleFlagged: { userId: string };
+}

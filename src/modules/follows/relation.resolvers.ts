@@ -1,0 +1,94 @@
+import { requireViewer, type GraphQLContext } from '../../graphql/context.js';
+import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
+import { expectGlobalId } from '../../graphql/global-id.js';
+import { pageRequest, toConnection } from '../../graphql/pagination.js';
+import { notFound } from '../../lib/errors.js';
+import type { UserRecord } from '../users/user.model.js';
+import type { Viewer } from '../users/user.service.js';
+
+type RelationAction = 'follow' | 'unfollow' | 'block' | 'unblock' | 'mute' | 'unmute';
+
+const act =
+  (action: RelationAction) =>
+  async (_parent: unknown, { input }: { input: { userId: string } }, context: GraphQLContext) => {
+    const viewer: Viewer = requireViewer(context);
+    const userId = expectGlobalId(input.userId, 'User', 'userId');
+    await context.services.relations[action](viewer, userId);
+    const user = await context.loaders.userById.load(userId);
+    if (!user) throw notFound('There is no such user.');
+    return { user };
+  };
+
+const flags = (user: UserRecord, context: GraphQLContext) =>
+  context.loaders.relationFlagsByUserId.load(user._id.toHexString());
+
+const counts = (user: UserRecord, context: GraphQLContext) =>
+  context.loaders.userCountsById.load(user._id.toHexString());
+
+const relatedUsers =
+  (direction: 'followers' | 'following') =>
+  async (
+    user: UserRecord,
+    args: { first?: number | null; after?: string | null },
+    context: GraphQLContext,
+  ) => {
+    const request = pageRequest(args);
+    const page = await context.services.relations.list(user._id.toHexString(), direction, request);
+    const people = await context.loaders.userById.loadMany(
+      page.items.map((relation) =>
+        (direction === 'followers' ? relation.fromId : relation.toId).toHexString(),
+      ),
+    );
+    const edges = page.items.flatMap((relation, i) => {
+      const node = people[i];
+      return node && !(node instanceof Error) ? [{ relation, node }] : [];
+    });
+    const connection = toConnection(
+      { items: edges, hasNextPage: page.hasNextPage },
+      request,
+      (edge) => edge.relation._id.toHexString(),
+    );
+    return {
+      pageInfo: connection.pageInfo,
+      edges: connection.edges.map(({ cursor, node }) => ({
+        cursor,
+        node: node.node,
+        since: node.relation.createdAt,
+      })),
+    };
+  };
+
+export const relationResolvers: Resolvers = {
+  Mutation: {
+    follow: act('follow'),
+    unfollow: act('unfollow'),
+    block: act('block'),
+    unblock: act('unblock'),
+    mute: act('mute'),
+    unmute: act('unmute'),
+  },
+
+  User: {
+    followerCount: async (user, _args, context) => (await counts(user, context)).followers,
+    followingCount: async (user, _args, context) => (await counts(user, context)).following,
+    truthCount: async (user, _args, context) => (await counts(user, context)).truths,
+    followers: relatedUsers('followers'),
+    following: relatedUsers('following'),
+    truths: async (user, args, context) => {
+      const request = pageRequest(args);
+      const page = await context.services.feeds.account(
+        context.viewer?.id ?? null,
+        user._id.toHexString(),
+        request,
+        args.includeReplies ?? false,
+      );
+      for (const truth of page.items)
+        context.loaders.truthById.prime(truth._id.toHexString(), truth);
+      return toConnection(page, request, (truth) => truth._id.toHexString());
+    },
+    viewerIsFollowing: async (user, _args, context) => (await flags(user, context)).following,
+    followsViewer: async (user, _args, context) => (await flags(user, context)).followedBy,
+    viewerHasBlocked: async (user, _args, context) => (await flags(user, context)).blocking,
+    viewerHasMuted: async (user, _args, context) => (await flags(user, context)).muting,
+  },
+};

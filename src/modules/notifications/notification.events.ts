@@ -1,0 +1,16 @@
+import type { NotificationKind } from './notification.model.js';
+
+/** A notification as it travels in events (JSON). */
+export interface NotificationWire {
+  id: string;
+  userId: string;
+  kind: NotificationKind;
+  actorId: string;
+  truthId: string | null;
+  createdAt: string;
+}
+
+/** Events of the notifications module; the key is the recipient's id. */
+export interface NotificationTopics {
+  notificationReceived: NotificationWire;
+}

@@ -1,0 +1,70 @@
+import { requireViewer } from '../../graphql/context.js';
+import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
+import { expectGlobalId, toGlobalId } from '../../graphql/global-id.js';
+import { pageRequest, toConnection } from '../../graphql/pagination.js';
+import { badUserInput } from '../../lib/errors.js';
+import type { NotificationRecord } from './notification.model.js';
+
+/** What the NotificationConnection type resolves from: a page, and whose it is. */
+export interface NotificationConnectionView extends ReturnType<
+  typeof toConnection<NotificationRecord>
+> {
+  userId: string;
+}
+
+export const notificationResolvers: Resolvers = {
+  Query: {
+    notifications: async (_parent, args, context) => {
+      const viewer = requireViewer(context);
+      const request = pageRequest(args);
+      const page = await context.services.notifications.list(
+        viewer.id,
+        request,
+        args.unreadOnly ?? false,
+      );
+      return { ...toConnection(page, request, (n) => n._id.toHexString()), userId: viewer.id };
+    },
+  },
+
+  NotificationConnection: {
+    unreadCount: (view, _args, context) => context.services.notifications.unreadCount(view.userId),
+  },
+
+  Mutation: {
+    markNotificationsRead: async (_parent, { input }, context) => {
+      const viewer = requireViewer(context);
+      if (input.all) {
+        return {
+          unreadCount: await context.services.notifications.markRead(viewer.id, { all: true }),
+        };
+      }
+      if (!input.ids || input.ids.length === 0) {
+        throw badUserInput('Give the ids to mark as read, or all: true.', 'ids');
+      }
+      const ids = input.ids.map((id) => expectGlobalId(id, 'Notification', 'ids'));
+      return { unreadCount: await context.services.notifications.markRead(viewer.id, { ids }) };
+    },
+  },
+
+  Subscription: {
+    notificationReceived: {
+      subscribe: (_parent, _args, context) =>
+        context.services.notifications.watch(requireViewer(context).id),
+      resolve: (notification: NotificationRecord) => notification,
+    },
+  },
+
+  Notification: {
+    id: (notification) => toGlobalId('Notification', notification._id),
+    actor: async (notification, _args, context) => {
+      const actor = await context.loaders.userById.load(notification.actorId.toHexString());
+      if (!actor) throw new Error('the actor of a notification is missing');
+      return actor;
+    },
+    truth: (notification, _args, context) =>
+      notification.truthId
+        ? context.loaders.truthById.load(notification.truthId.toHexString())
+        : null,
+    read: (notification) => notification.readAt !== null,
+  },
+};

@@ -1,0 +1,22 @@
+import { createHashMirror } from '../../infra/hash-mirror.js';
+import type { RedisClients } from '../../infra/redis.js';
+import { objectId } from '../../lib/ids.js';
+import type { TruthModel, TruthRecord } from './truth.model.js';
+
+/** Each user's live retruths (original truth id → '1') mirrored in Redis (see infra/hash-mirror.ts). */
+export function createRetruthMirror(deps: { redis: RedisClients; Truth: TruthModel }) {
+  return createHashMirror({
+    redis: deps.redis,
+    family: 'rt',
+    ttlSeconds: 24 * 3_600,
+    async load(userId) {
+      const rows = await deps.Truth.find(
+        { authorId: objectId(userId), kind: 'RETRUTH', deletedAt: null },
+        { retruthOfId: 1 },
+      )
+        .lean<Pick<TruthRecord, 'retruthOfId'>[]>()
+        .exec();
+      return new Map(rows.map((row) => [row.retruthOfId!.toHexString(), '1']));
+    },
+  });
+}

@@ -1,0 +1,58 @@
+import { badUserInput } from '../../lib/errors.js';
+
+const usernamePattern = /^[A-Za-z0-9_]{3,30}$/;
+// Deliberately pragmatic: one @, a dot in the domain, no spaces. Deliverability is the mail
+// system's business; this only rejects what cannot be an address.
+const emailPattern = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+
+/** The username, validated; throws BAD_USER_INPUT naming the rule it breaks. */
+export function validateUsername(raw: string): string {
+  const username = raw.trim();
+  if (!usernamePattern.test(username)) {
+    throw badUserInput(
+      'A username is 3 to 30 characters: letters, digits and underscores only.',
+      'username',
+    );
+  }
+  return username;
+}
+
+/** The case-insensitive key that makes usernames unique regardless of case. */
+export const usernameKeyOf = (username: string) => username.trim().toLowerCase();
+
+/** The email, normalised (Unicode NFKC, trimmed, lower-cased) and validated. */
+export function normalizeEmail(raw: string): string {
+  const email = raw.normalize('NFKC').trim().toLowerCase();
+  if (email.length > 254 || !emailPattern.test(email)) {
+    throw badUserInput('That is not a valid email address.', 'email');
+  }
+  return email;
+}
+
+export function validateDisplayName(raw: string): string {
+  const displayName = raw.normalize('NFC').trim();
+  if (displayName.length < 1 || displayName.length > 50) {
+    throw badUserInput('A display name is 1 to 50 characters.', 'displayName');
+  }
+  return displayName;
+}
+
+export function validateBio(raw: string): string {
+  const bio = raw.normalize('NFC').trim();
+  if (bio.length > 160) throw badUserInput('A bio is at most 160 characters.', 'bio');
+  return bio;
+}
+
+export function validateAvatarUrl(raw: string | null): string | null {
+  if (raw === null || raw.trim() === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw badUserInput('The avatar must be an https URL.', 'avatarUrl');
+  }
+  if (url.protocol !== 'https:' || url.href.length > 500) {
+    throw badUserInput('The avatar must be an https URL of at most 500 characters.', 'avatarUrl');
+  }
+  return url.href;
+}

@@ -1,0 +1,92 @@
+import { CloseCode, handleProtocols, type Server } from 'graphql-ws';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { Logger } from '../infra/logger.js';
+
+/** What the graphql-ws core sees of each connection besides the protocol itself. */
+export interface SocketExtra {
+  readonly socket: WebSocket;
+}
+
+/**
+ * Binds graphql-ws's transport-neutral protocol core (`makeServer`) to a `ws` server: the thin
+ * adapter graphql-ws ships as `graphql-ws/use/ws`, rewritten so that socket errors go to
+ * Verity's log (the stock adapter prints whole socket objects with console.error and may put
+ * an internal message into a close reason), and to keep idle connections small: the upgrade
+ * request is not retained, and one timer pings every socket instead of one timer per socket.
+ *
+ * Keep-alive: a ping every `keepAliveMs`; a socket that has not answered the previous ping by
+ * the next one is terminated, so dead peers do not hold subscriptions.
+ */
+export function serveGraphQLOverWs<E extends SocketExtra>(options: {
+  server: Server<E>;
+  wsServer: WebSocketServer;
+  keepAliveMs: number;
+  logger: Logger;
+  extra: (socket: WebSocket) => E;
+}) {
+  const { server, wsServer, keepAliveMs, logger } = options;
+  wsServer.options.handleProtocols = handleProtocols;
+  const unanswered = new WeakSet<WebSocket>();
+
+  wsServer.on('error', (error) => logger.error({ err: error }, 'WebSocket server error'));
+
+  const keepAlive = setInterval(() => {
+    for (const socket of wsServer.clients) {
+      if (unanswered.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      unanswered.add(socket);
+      socket.ping();
+    }
+  }, keepAliveMs);
+  keepAlive.unref();
+
+  wsServer.on('connection', (socket) => {
+    socket.on('error', onSocketError);
+    socket.on('pong', onPong);
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) {
+              resolve();
+              return;
+            }
+            socket.send(data, (error) => (error ? reject(error) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', (data: Buffer) => {
+            handle(data.toString()).catch((error: unknown) => {
+              logger.error({ err: error }, 'WebSocket message handling failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            });
+          }),
+      },
+      options.extra(socket),
+    );
+    socket.once('close', (code, reason) => void closed(code, reason.toString()));
+  });
+
+  function onPong(this: WebSocket) {
+    unanswered.delete(this);
+  }
+
+  function onSocketError(error: Error & { code?: string }) {
+    // ws has already closed the socket with the right code (1009 for an oversized message).
+    logger.debug({ err: error.message, code: error.code }, 'WebSocket error');
+  }
+
+  return {
+    /** Closes every connection with 1001 (going away) and stops the ws server. */
+    async dispose() {
+      clearInterval(keepAlive);
+      for (const client of wsServer.clients) client.close(1001, 'Going away');
+      await new Promise<void>((resolve, reject) => {
+        wsServer.close((error) => (error ? reject(error) : resolve()));
+      });
+    },
+  };
+}

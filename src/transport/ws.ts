@@ -1,0 +1,258 @@
+import type { Server } from 'node:http';
+import {
+  GraphQLError,
+  OperationTypeNode,
+  getOperationAST,
+  type ExecutionArgs,
+  type GraphQLSchema,
+} from 'graphql';
+import { getVariableValues } from 'graphql/execution/values.js';
+import { CloseCode, makeServer } from 'graphql-ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../config.js';
+import type { GraphQLContext, Viewer } from '../graphql/context.js';
+import { bearerToken } from '../graphql/context.js';
+import type { DocumentCache } from '../graphql/document-cache.js';
+import { ErrorCode, formatClientError } from '../graphql/errors.js';
+import { createLiveHub, type LiveConnection } from '../graphql/live/live-hub.js';
+import type { Logger } from '../infra/logger.js';
+import { VerityError, isUnavailableError } from '../lib/errors.js';
+import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
+import { serveGraphQLOverWs, type SocketExtra } from './ws-adapter.js';
+
+/**
+ * Close codes Verity uses on top of graphql-ws's own (4400 bad request, 4403 forbidden,
+ * 4408 init timeout, 4500 internal error, ...). Clients may reconnect after each of these.
+ */
+export const VerityCloseCode = {
+  /** The client fell too far behind its events; reconnect and catch up with a cursor. */
+  SlowConsumer: 4420,
+  /** The server is shutting down; reconnect (to another instance). */
+  GoingAway: 1001,
+  /** MongoDB or Redis did not answer while authenticating; reconnect with backoff. */
+  TryAgainLater: 1013,
+} as const;
+
+/** What Verity keeps per WebSocket connection. */
+interface ConnectionState extends SocketExtra {
+  /** Set once the connection is authenticated (before connection_ack). */
+  viewer?: Viewer;
+  /** Where the live hub writes this connection's subscription events; made on first use. */
+  live?: LiveConnection;
+}
+
+/**
+ * The context of one WebSocket operation. Its loaders are made on first use: most subscriptions
+ * never touch them after subscribing, and a subscription's context lives as long as it does.
+ */
+class OperationContext implements GraphQLContext {
+  #loaders: Loaders | undefined;
+
+  constructor(
+    readonly viewer: Viewer | null,
+    readonly services: Services,
+    readonly logger: Logger,
+    private readonly factory: LoaderFactory,
+  ) {}
+
+  get loaders(): Loaders {
+    this.#loaders ??= this.factory.operation(this.viewer?.id ?? null);
+    return this.#loaders;
+  }
+}
+
+/** A socket as the live hub sees it. */
+function liveConnection(socket: WebSocket): LiveConnection {
+  return {
+    send: (frame) => socket.send(frame, { binary: false }),
+    bufferedBytes: () => socket.bufferedAmount,
+    closeSlow: () => {
+      socket.close(VerityCloseCode.SlowConsumer, 'Slow consumer');
+      // A peer that does not read cannot complete the close handshake either: drop it after a
+      // grace period so that its buffers are freed.
+      setTimeout(() => socket.terminate(), slowConsumerGraceMs).unref();
+    },
+  };
+}
+
+type ConnectionParams = Record<string, unknown> | undefined;
+
+/** How long a cut-off subscriber's connection may take to acknowledge the close. */
+const slowConsumerGraceMs = 5_000;
+
+/**
+ * The WebSocket transport: graphql-ws on the HTTP server's `/graphql` path.
+ *
+ * - A connection needs a valid session token in `connectionParams.authorization` (or
+ *   `.token`); without one it is closed with 4403 before any operation runs.
+ * - Every document is parsed and validated once (shared cache) with the same depth, alias and
+ *   token limits as HTTP; failures are ordinary GraphQL errors, never a 4500 close.
+ * - Queries and mutations run through graphql-ws as usual; subscription events are delivered by
+ *   the live hub (graphql/live/live-hub.ts): one execution and one serialisation per distinct
+ *   operation per event, written straight to the sockets.
+ * - Errors are masked exactly as on HTTP; a subscriber that falls behind is closed with 4420.
+ */
+export function attachWebSocketTransport(deps: {
+  httpServer: Server;
+  path: string;
+  schema: GraphQLSchema;
+  documents: DocumentCache;
+  loaders: LoaderFactory;
+  services: Services;
+  config: Config['ws'];
+  logger: Logger;
+}) {
+  const { schema, documents, loaders, services, config, logger } = deps;
+  const wsServer = new WebSocketServer({
+    server: deps.httpServer,
+    path: deps.path,
+    maxPayload: config.maxPayloadBytes,
+  });
+
+  const format = (errors: readonly GraphQLError[]) =>
+    errors.map((error) => formatClientError(error.toJSON(), error, logger));
+
+  const hub = createLiveHub({
+    schema,
+    contextFor: (event, viewer) => ({
+      viewer,
+      loaders: loaders.event(event, viewer?.id ?? null),
+      services,
+      logger,
+    }),
+    formatErrors: format,
+    share: config.shareExecution,
+    maxBufferedBytes: config.maxBufferedBytes,
+    maxPendingEvents: config.maxPendingEvents,
+    logger,
+  });
+
+  // Where each subscription's events go, found by its context: graphql-ws's `subscribe` hook
+  // receives only the execution arguments.
+  const liveTargets = new WeakMap<
+    object,
+    { connection: LiveConnection; id: string; viewer: Viewer | null }
+  >();
+
+  const operationContext = (viewer: Viewer | null): GraphQLContext =>
+    new OperationContext(viewer, services, logger, loaders);
+
+  const server = makeServer<ConnectionParams, ConnectionState>({
+    schema,
+    connectionInitWaitTimeout: config.connectionInitTimeoutMs,
+
+    subscribe: (args) => {
+      const live = liveTargets.get(args.contextValue as object);
+      if (!live) throw new Error('a subscription without a live target');
+      return hub.subscribe(args, live);
+    },
+
+    onConnect: async (ctx) => {
+      const params = ctx.connectionParams ?? {};
+      try {
+        const token = bearerToken(
+          params['authorization'] ?? params['Authorization'] ?? params['token'],
+        );
+        if (!token) return false;
+        ctx.extra.viewer = await services.users.viewerFromToken(token);
+        // graphql-ws keeps the params (the whole token) for the connection's life otherwise.
+        Reflect.deleteProperty(ctx, 'connectionParams');
+        return true;
+      } catch (error) {
+        if (error instanceof VerityError) return false;
+        if (isUnavailableError(error)) {
+          logger.warn({ err: error }, 'cannot authenticate a WebSocket: a backing service is down');
+          ctx.extra.socket.close(VerityCloseCode.TryAgainLater, 'Service unavailable, retry');
+          return false;
+        }
+        logger.error({ err: error }, 'WebSocket authentication failed unexpectedly');
+        ctx.extra.socket.close(CloseCode.InternalServerError, 'Internal server error');
+        return false;
+      }
+    },
+
+    onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
+      if (Object.keys(ctx.subscriptions).length > config.maxSubscriptions) {
+        return [
+          new GraphQLError(
+            `A connection may run at most ${config.maxSubscriptions} operations at once.`,
+            { extensions: { code: ErrorCode.RATE_LIMITED } },
+          ),
+        ];
+      }
+      if (typeof payload.query !== 'string') {
+        return [
+          new GraphQLError('A query is required.', {
+            extensions: { code: ErrorCode.BAD_USER_INPUT },
+          }),
+        ];
+      }
+      const prepared = documents.prepare(payload.query);
+      if (!prepared.ok) return prepared.errors;
+      const operationName = payload.operationName ?? null;
+      const operation = getOperationAST(prepared.document, operationName);
+      if (!operation) {
+        return [
+          new GraphQLError('Unable to identify the operation to run.', {
+            extensions: { code: ErrorCode.BAD_USER_INPUT },
+          }),
+        ];
+      }
+      // Coerced here, as Apollo does over HTTP, so that a bad variable is a BAD_USER_INPUT
+      // rather than a code-less execution error.
+      const variables = getVariableValues(
+        schema,
+        operation.variableDefinitions ?? [],
+        payload.variables ?? {},
+        { maxErrors: 20 },
+      );
+      if (variables.errors) {
+        return variables.errors.map(
+          (error) =>
+            new GraphQLError(error.message, {
+              nodes: error.nodes ?? null,
+              extensions: { code: ErrorCode.BAD_USER_INPUT },
+            }),
+        );
+      }
+
+      const viewer = ctx.extra.viewer ?? null;
+      const contextValue = operationContext(viewer);
+      if (operation.operation === OperationTypeNode.SUBSCRIPTION) {
+        ctx.extra.live ??= liveConnection(ctx.extra.socket);
+        liveTargets.set(contextValue, { connection: ctx.extra.live, id, viewer });
+      }
+      return {
+        schema,
+        document: prepared.document,
+        operationName,
+        variableValues: payload.variables ?? null,
+        contextValue,
+      };
+    },
+
+    onNext: (_ctx, _id, _payload, _args, result) =>
+      result.errors ? { ...result, errors: format(result.errors) } : undefined,
+
+    onError: (_ctx, _id, _payload, errors) => format(errors),
+  });
+
+  const adapter = serveGraphQLOverWs({
+    server,
+    wsServer,
+    keepAliveMs: config.keepAliveMs,
+    logger,
+    extra: (socket) => ({ socket }),
+  });
+
+  return {
+    /** Live delivery counters. */
+    live: hub.metrics,
+    /** Number of open WebSocket connections. */
+    get connections() {
+      return wsServer.clients.size;
+    },
+    /** Closes every connection with 1001 (going away) and stops accepting new ones. */
+    dispose: () => adapter.dispose(),
+  };
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { createDocumentCache } from '../src/graphql/document-cache.js';
+import { limitRules } from '../src/graphql/limits.js';
+import { createSchema } from '../src/graphql/schema.js';
+
+describe('the WebSocket document cache', () => {
+  const schema = createSchema();
+  const rules = limitRules({ maxDepth: 12, maxAliases: 30, maxTokens: 3_000 });
+
+  it('parses and validates a document once, and remembers failures too', () => {
+    const cache = createDocumentCache({ schema, rules, maxTokens: 3_000 });
+    const first = cache.prepare('{ me { id } }');
+    expect(first.ok).toBe(true);
+    expect(cache.prepare('{ me { id } }')).toBe(first);
+    const invalid = cache.prepare('{ me { nope } }');
+    expect(invalid.ok).toBe(false);
+    expect(cache.prepare('{ me { nope } }')).toBe(invalid);
+    expect(cache.size).toBe(2);
+  });
+
+  it('stays within its size bound, evicting the least recently used', () => {
+    const cache = createDocumentCache({ schema, rules, maxTokens: 3_000, maxSourceBytes: 200 });
+    const sources = Array.from({ length: 50 }, (_, i) => `query Q${i} { me { id username } }`);
+    for (const source of sources) cache.prepare(source);
+    const total = sources.reduce((sum, source) => sum + source.length, 0);
+    expect(total).toBeGreaterThan(200);
+    expect(cache.size).toBeLessThan(sources.length);
+    expect(cache.size * sources[0]!.length).toBeLessThanOrEqual(200 + sources[0]!.length);
+  });
+});

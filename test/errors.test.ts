@@ -1,0 +1,272 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { getIntrospectionQuery } from 'graphql';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startFerretDB, type EmbeddedFerretDB } from '../src/infra/embedded/ferretdb.js';
+import {
+  findFreePort,
+  startRedisServer,
+  type EmbeddedRedis,
+} from '../src/infra/embedded/redis-server.js';
+import { createLogger } from '../src/infra/logger.js';
+import { errorCodes, signUpMutation, uniqueUsername } from './helpers/graphql.js';
+import { startVerity, useVerity, type TestServer } from './helpers/server.js';
+import { expiredSessionToken, forgedSessionToken, userIdHex } from './helpers/tokens.js';
+import { waitFor } from './helpers/wait.js';
+
+const leaksInternals = (text: string) =>
+  /mongo|ferret|E11000|sqlite|redis|ECONNREFUSED|\bat \w+ \(|node_modules|\.ts:\d+/i.test(text);
+
+describe('request errors over HTTP', () => {
+  const verity = useVerity();
+  const userCount = () => verity.app.internals.models.User.countDocuments().exec();
+
+  it('answers a malformed document with GRAPHQL_PARSE_FAILED', async () => {
+    const result = await verity.gql('mutation { signUp(input: { username: "x" ');
+    expect(result.status).toBe(400);
+    expect(errorCodes(result)).toEqual(['GRAPHQL_PARSE_FAILED']);
+  });
+
+  it('answers an unknown field with GRAPHQL_VALIDATION_FAILED', async () => {
+    const result = await verity.gql('{ me { passwordHash } }');
+    expect(result.status).toBe(400);
+    expect(errorCodes(result)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+  });
+
+  it('answers a variable of the wrong type with BAD_USER_INPUT and writes nothing', async () => {
+    const before = await userCount();
+    const result = await verity.gql(signUpMutation, {
+      input: { username: 42, email: 'a@example.com', password: 'a perfectly fine passphrase' },
+    });
+    expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
+    expect(await userCount()).toBe(before);
+  });
+
+  it('answers a missing required variable with BAD_USER_INPUT', async () => {
+    const result = await verity.gql(signUpMutation, {});
+    expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('rejects a forged session token with 401 UNAUTHENTICATED', async () => {
+    const result = await verity.gql('{ me { id } }', {}, { token: await forgedSessionToken() });
+    expect(result.status).toBe(401);
+    expect(errorCodes(result)).toEqual(['UNAUTHENTICATED']);
+    expect(result.errors![0]!.message).toBe('Invalid session token.');
+  });
+
+  it('rejects an expired session token with 401 UNAUTHENTICATED and says so', async () => {
+    const user = await verity.signUp();
+    const result = await verity.gql(
+      '{ me { id } }',
+      {},
+      { token: await expiredSessionToken(userIdHex(user.id)) },
+    );
+    expect(result.status).toBe(401);
+    expect(errorCodes(result)).toEqual(['UNAUTHENTICATED']);
+    expect(result.errors![0]!.message).toMatch(/expired/);
+  });
+
+  it('rejects garbage in the Authorization header, and a scheme other than Bearer', async () => {
+    const garbage = await verity.gql(
+      '{ me { id } }',
+      {},
+      { headers: { authorization: 'Bearer not.a.jwt' } },
+    );
+    expect(garbage.status).toBe(401);
+    const basic = await verity.gql(
+      '{ me { id } }',
+      {},
+      { headers: { authorization: 'Basic YWxhZGRpbjpvcGVu' } },
+    );
+    expect(basic.status).toBe(400);
+    expect(errorCodes(basic)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('does not run a mutation sent with a forged token', async () => {
+    const before = await userCount();
+    const result = await verity.gql(
+      signUpMutation,
+      {
+        input: {
+          username: uniqueUsername(),
+          email: `${uniqueUsername()}@example.com`,
+          password: 'a perfectly fine passphrase',
+        },
+      },
+      { token: await forgedSessionToken() },
+    );
+    expect(errorCodes(result)).toEqual(['UNAUTHENTICATED']);
+    expect(await userCount()).toBe(before);
+  });
+
+  it('answers a body that is not JSON, and one that is too large, with a JSON error', async () => {
+    const notJson = await fetch(verity.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query": ',
+    });
+    expect(notJson.status).toBe(400);
+    expect(await notJson.json()).toEqual({
+      errors: [
+        { message: 'The request body is not valid JSON.', extensions: { code: 'BAD_USER_INPUT' } },
+      ],
+    });
+
+    const huge = await fetch(verity.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ __typename } # ${'x'.repeat(200_000)}` }),
+    });
+    expect(huge.status).toBe(413);
+    const body = (await huge.json()) as { errors: { extensions: { code: string } }[] };
+    expect(body.errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('refuses a GET query without a CSRF preflight header', async () => {
+    const response = await fetch(`${verity.url}?query=${encodeURIComponent('{ __typename }')}`);
+    expect(response.status).toBe(400);
+    const ok = await fetch(`${verity.url}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(await ok.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  describe('limits', () => {
+    const shallow = useVerity({ env: { MAX_QUERY_DEPTH: '2' } });
+
+    it('rejects an operation nested deeper than the depth limit, before running it', async () => {
+      const user = await shallow.signUp();
+      const result = await shallow.gql(
+        `mutation($i: LogInInput!) { logIn(input: $i) { user { id } } }`,
+        { i: { login: user.username, password: user.password } },
+      );
+      expect(result.status).toBe(400);
+      expect(errorCodes(result)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+      expect(result.errors![0]!.message).toMatch(/more than 2 levels deep/);
+    });
+
+    it('does not count introspection against the depth limit, so IDEs can load the schema', async () => {
+      const result = await shallow.gql(getIntrospectionQuery());
+      expect(result.errors).toBeUndefined();
+      expect(result.data!['__schema'].queryType).toMatchObject({ name: 'Query' });
+    });
+
+    it('rejects a fragment cycle without overflowing', async () => {
+      const result = await verity.gql(`
+        query { me { ...A } }
+        fragment A on User { ...B }
+        fragment B on User { ...A }
+      `);
+      expect(errorCodes(result).every((code) => code === 'GRAPHQL_VALIDATION_FAILED')).toBe(true);
+    });
+
+    it('rejects a document with too many aliases', async () => {
+      const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: __typename`).join(' ');
+      const result = await verity.gql(`{ ${aliases} }`);
+      expect(errorCodes(result)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    });
+
+    it('rejects a document with too many tokens before validating it', async () => {
+      const result = await verity.gql(`{ ${'__typename '.repeat(4000)} }`);
+      expect(errorCodes(result)).toEqual(['GRAPHQL_PARSE_FAILED']);
+    });
+  });
+});
+
+describe('when the database goes away', () => {
+  let ferretdb: EmbeddedFerretDB;
+  let port: number;
+  let dataDir: string;
+  let verity: TestServer;
+  const logger = createLogger({ level: 'silent' });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'verity-outage-'));
+    port = await findFreePort();
+    ferretdb = await startFerretDB({ binary: inject('ferretdbBinary'), dataDir, port, logger });
+    verity = await startVerity({ mongoUri: ferretdb.uri });
+  });
+
+  afterAll(async () => {
+    await verity?.stop();
+    await ferretdb?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers with a retryable error that shows no database text, over HTTP and WebSocket, then recovers', async () => {
+    const user = await verity.signUp();
+    const client = verity.connect(user.token);
+    const query = `query($u: String!) { user(username: $u) { username } }`;
+    expect(await verity.execute(client, query, { u: user.username })).toEqual({
+      data: { user: { username: user.username } },
+    });
+
+    await ferretdb.stop();
+
+    const overHttp = await verity.gql(query, { u: user.username });
+    expect(errorCodes(overHttp)).toEqual(['INTERNAL_SERVER_ERROR']);
+    expect(overHttp.errors![0]!.extensions).toMatchObject({ retryable: true });
+    expect(leaksInternals(JSON.stringify(overHttp))).toBe(false);
+
+    const overWs = await verity.execute(client, query, { u: user.username });
+    expect(overWs.errors?.[0]?.extensions).toMatchObject({
+      code: 'INTERNAL_SERVER_ERROR',
+      retryable: true,
+    });
+    expect(leaksInternals(JSON.stringify(overWs))).toBe(false);
+
+    const ready = await fetch(verity.url.replace('/graphql', '/readyz'));
+    expect(ready.status).toBe(503);
+
+    ferretdb = await startFerretDB({ binary: inject('ferretdbBinary'), dataDir, port, logger });
+    const recovered = await waitFor(
+      async () => {
+        const result = await verity.gql(query, { u: user.username });
+        return result.data?.['user'] ? result : null;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(recovered.data).toEqual({ user: { username: user.username } });
+  });
+});
+
+describe('when Redis goes away', () => {
+  let redis: EmbeddedRedis;
+  let verity: TestServer;
+  const logger = createLogger({ level: 'silent' });
+
+  beforeAll(async () => {
+    redis = await startRedisServer({ logger });
+    verity = await startVerity({ redisUrl: redis.url });
+  });
+
+  afterAll(async () => {
+    await verity?.stop();
+    await redis?.stop();
+  });
+
+  it('keeps accepting writes that only need MongoDB, reports not ready, and recovers', async () => {
+    const user = await verity.signUp();
+    await redis.stop();
+
+    const ready = await fetch(verity.url.replace('/graphql', '/readyz'));
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ checks: { mongo: true, redis: false } });
+
+    // The profile change is stored; only its live event is lost (pub/sub is at-most-once).
+    const update = await verity.gql(
+      `mutation { updateProfile(input: { bio: "still here" }) { bio } }`,
+      {},
+      { token: user.token },
+    );
+    expect(update.data).toEqual({ updateProfile: { bio: 'still here' } });
+    const me = await verity.gql('{ me { bio } }', {}, { token: user.token });
+    expect(me.data).toEqual({ me: { bio: 'still here' } });
+
+    redis = await startRedisServer({ logger, port: redis.port });
+    await waitFor(async () => (await fetch(verity.url.replace('/graphql', '/readyz'))).ok, {
+      timeoutMs: 20_000,
+    });
+  });
+});

@@ -1,0 +1,110 @@
+import { expect } from 'vitest';
+import type { TestServer } from './server.js';
+import { userIdHex } from './tokens.js';
+import { waitFor } from './wait.js';
+
+export const truthFields = /* GraphQL */ `
+  id kind text hashtags createdAt deletedAt
+  author { id username displayName }
+  mentions { username }
+  counts { replies retruths quotes reactions byKind { kind count } }
+  viewerReaction viewerHasRetruthed
+`;
+
+const postMutation = `mutation($input: PostTruthInput!) { postTruth(input: $input) { truth { ${truthFields} } } }`;
+
+/** A truth as the tests read it back. */
+export type TruthResult = Record<string, any> & { id: string; text: string; kind: string };
+
+/** Posts a truth and returns it; fails the test on any error. */
+export async function post(
+  server: TestServer,
+  token: string,
+  text: string,
+  extra: { replyToId?: string; quoteOfId?: string; idempotencyKey?: string } = {},
+): Promise<TruthResult> {
+  const result = await server.gql(postMutation, { input: { text, ...extra } }, { token });
+  expect(result.errors).toBeUndefined();
+  return result.data!['postTruth'].truth;
+}
+
+/** Posts and returns the raw response, for tests of errors. */
+export const tryPost = (server: TestServer, token: string, input: Record<string, unknown>) =>
+  server.gql(postMutation, { input }, { token });
+
+/** Runs a user action mutation (follow, block, ...) and fails the test on any error. */
+export async function act(
+  server: TestServer,
+  token: string,
+  action: 'follow' | 'unfollow' | 'block' | 'unblock' | 'mute' | 'unmute',
+  userId: string,
+): Promise<void> {
+  const result = await server.gql(
+    `mutation($input: UserActionInput!) { ${action}(input: $input) { user { id } } }`,
+    { input: { userId } },
+    { token },
+  );
+  expect(result.errors).toBeUndefined();
+}
+
+export async function react(server: TestServer, token: string, truthId: string, kind: string) {
+  const result = await server.gql(
+    `mutation($input: ReactInput!) { react(input: $input) { truth { counts { reactions byKind { kind count } } viewerReaction } } }`,
+    { input: { truthId, kind } },
+    { token },
+  );
+  expect(result.errors).toBeUndefined();
+  return result.data!['react'].truth;
+}
+
+const feedQuery = (field: string, args = '') => `
+  query($first: Int, $after: String) {
+    ${field}(first: $first, after: $after${args}) {
+      edges { cursor node { ${truthFields} } }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    }
+  }
+`;
+
+/** A page of a feed: `homeFeed`, `publicFeed` or `hashtagFeed` (with `tag`). */
+export async function feed(
+  server: TestServer,
+  field: 'homeFeed' | 'publicFeed' | 'hashtagFeed',
+  options: { token?: string; first?: number; after?: string | null; tag?: string } = {},
+) {
+  const args = field === 'hashtagFeed' ? `, tag: ${JSON.stringify(options.tag)}` : '';
+  return server.gql(
+    feedQuery(field, args),
+    { first: options.first ?? 20, after: options.after ?? null },
+    {
+      token: options.token,
+    },
+  );
+}
+
+/** The texts of a feed page, newest first. */
+export async function feedTexts(
+  server: TestServer,
+  field: 'homeFeed' | 'publicFeed' | 'hashtagFeed',
+  options: { token?: string; first?: number; after?: string | null; tag?: string } = {},
+): Promise<string[]> {
+  const result = await feed(server, field, options);
+  expect(result.errors).toBeUndefined();
+  return result.data![field].edges.map((edge: { node: { text: string } }) => edge.node.text);
+}
+
+/**
+ * Waits until Redis has a subscriber on an event channel, e.g. `homeFeed:<userId hex>`: the
+ * point from which a live subscription cannot miss an event. GraphQL has no "subscribed"
+ * acknowledgement, so tests look at the channel.
+ */
+export async function channelReady(server: TestServer, channel: string): Promise<void> {
+  const redis = server.app.internals.redis;
+  const name = `${redis.namespace}:ev:${channel}`;
+  await waitFor(async () => {
+    const [, count] = (await redis.command.pubsub('NUMSUB', name)) as [string, number];
+    return Number(count) > 0;
+  });
+}
+
+export const homeChannel = (userGlobalId: string) => `homeFeed:${userIdHex(userGlobalId)}`;

@@ -1,0 +1,43 @@
+import { SignJWT } from 'jose';
+import { testJwtSecret } from './server.js';
+
+/** A token signed with another secret: well-formed, but forged. */
+export async function forgedSessionToken(userIdHex = '0123456789abcdef01234567'): Promise<string> {
+  return new SignJWT({ kind: 'session' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('verity')
+    .setAudience('session')
+    .setSubject(userIdHex)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode('not-the-secret-not-the-secret-not-the-secret'));
+}
+
+/** A genuine session token (the right secret) that expired an hour ago. */
+export async function expiredSessionToken(userIdHex: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ kind: 'session' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('verity')
+    .setAudience('session')
+    .setSubject(userIdHex)
+    .setIssuedAt(now - 7200)
+    .setExpirationTime(now - 3600)
+    .sign(new TextEncoder().encode(testJwtSecret));
+}
+
+/** A genuine, unexpired session token for any user id, existing or not. */
+export async function sessionTokenFor(userIdHex: string): Promise<string> {
+  return new SignJWT({ kind: 'session' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('verity')
+    .setAudience('session')
+    .setSubject(userIdHex)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(testJwtSecret));
+}
+
+/** The ObjectId hex inside a User global id. */
+export const userIdHex = (globalId: string) =>
+  Buffer.from(globalId, 'base64url').toString('utf8').split(':')[1]!;
