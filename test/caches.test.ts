@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { useVerity, type TestServer } from './helpers/server.js';
+import { act, feed, post, react } from './helpers/social.js';
+
+/**
+ * Feed pages read truths, users, relations and the viewer's reactions and retruths from Redis
+ * (written through by every change). These tests read a page first, so everything is cached,
+ * then change the facts and read again: the next page must show the change at once.
+ */
+describe('Redis caches on the read path', () => {
+  const verity = useVerity();
+
+  const homeNodes = async (token: string) => {
+    const result = await feed(verity, 'homeFeed', { token });
+    expect(result.errors).toBeUndefined();
+    return (result.data!['homeFeed'].edges as { node: Record<string, any> }[]).map(
+      (edge) => edge.node,
+    );
+  };
+
+  const mutate = async (server: TestServer, token: string, document: string, id: string) => {
+    const result = await server.gql(document, { id }, { token });
+    expect(result.errors).toBeUndefined();
+  };
+
+  it('shows a profile change in the next page', async () => {
+    const reader = await verity.signUp();
+    const author = await verity.signUp();
+    await act(verity, reader.token, 'follow', author.id);
+    await post(verity, author.token, 'before the rename');
+    expect((await homeNodes(reader.token))[0]!['author'].displayName).not.toBe('Renamed');
+
+    const update = await verity.gql(
+      `mutation { updateProfile(input: { displayName: "Renamed" }) { displayName } }`,
+      {},
+      { token: author.token },
+    );
+    expect(update.errors).toBeUndefined();
+    expect((await homeNodes(reader.token))[0]!['author'].displayName).toBe('Renamed');
+  });
+
+  it('shows the viewer’s reaction and retruth changes in the next page', async () => {
+    const reader = await verity.signUp();
+    const author = await verity.signUp();
+    await act(verity, reader.token, 'follow', author.id);
+    const truth = await post(verity, author.token, 'react to me');
+    const mine = () =>
+      homeNodes(reader.token).then((nodes) => nodes.find((n) => n['id'] === truth.id)!);
+    expect(await mine()).toMatchObject({ viewerReaction: null, viewerHasRetruthed: false });
+
+    await react(verity, reader.token, truth.id, 'LIKE');
+    expect(await mine()).toMatchObject({ viewerReaction: 'LIKE' });
+    await react(verity, reader.token, truth.id, 'HAHA');
+    expect(await mine()).toMatchObject({ viewerReaction: 'HAHA' });
+    await mutate(
+      verity,
+      reader.token,
+      `mutation($id: ID!) { removeReaction(input: { truthId: $id }) { truth { id } } }`,
+      truth.id,
+    );
+    expect(await mine()).toMatchObject({ viewerReaction: null });
+
+    const retruth = `mutation($id: ID!) { retruth(input: { truthId: $id }) { retruth { id } } }`;
+    const undo = `mutation($id: ID!) { undoRetruth(input: { truthId: $id }) { original { id } } }`;
+    await mutate(verity, reader.token, retruth, truth.id);
+    expect(await mine()).toMatchObject({ viewerHasRetruthed: true });
+    await mutate(verity, reader.token, undo, truth.id);
+    expect(await mine()).toMatchObject({ viewerHasRetruthed: false });
+  });
+
+  it('shows a deletion at once, in feeds and by id', async () => {
+    const reader = await verity.signUp();
+    const author = await verity.signUp();
+    await act(verity, reader.token, 'follow', author.id);
+    const truth = await post(verity, author.token, 'soon gone');
+    expect((await homeNodes(reader.token)).map((n) => n['id'])).toContain(truth.id);
+
+    await mutate(
+      verity,
+      author.token,
+      `mutation($id: ID!) { deleteTruth(input: { id: $id }) { deletedTruthId } }`,
+      truth.id,
+    );
+    expect((await homeNodes(reader.token)).map((n) => n['id'])).not.toContain(truth.id);
+    const byId = await verity.gql(`query($id: ID!) { truth(id: $id) { text deletedAt } }`, {
+      id: truth.id,
+    });
+    expect(byId.data!['truth']).toMatchObject({ text: '' });
+    expect(byId.data!['truth'].deletedAt).toEqual(expect.any(String));
+  });
+
+  it('hides a blocked account at once, and shows it again after unblocking and following', async () => {
+    const reader = await verity.signUp();
+    const author = await verity.signUp();
+    await act(verity, reader.token, 'follow', author.id);
+    await post(verity, author.token, 'you will not see me');
+    const publicTexts = async () => {
+      const result = await feed(verity, 'publicFeed', { token: reader.token, first: 100 });
+      return (result.data!['publicFeed'].edges as { node: { text: string } }[]).map(
+        (edge) => edge.node.text,
+      );
+    };
+    expect(await publicTexts()).toContain('you will not see me');
+
+    await act(verity, reader.token, 'block', author.id);
+    expect(await homeNodes(reader.token)).toEqual([]);
+    expect(await publicTexts()).not.toContain('you will not see me');
+
+    await act(verity, reader.token, 'unblock', author.id);
+    await act(verity, reader.token, 'follow', author.id);
+    expect((await homeNodes(reader.token)).map((n) => n['text'])).toEqual(['you will not see me']);
+  });
+
+  it('serves the same pages after Redis has lost every cache, and keeps them exact', async () => {
+    const reader = await verity.signUp();
+    const author = await verity.signUp();
+    await act(verity, reader.token, 'follow', author.id);
+    const liked = await post(verity, author.token, 'liked');
+    const shared = await post(verity, author.token, 'retruthed');
+    await react(verity, reader.token, liked.id, 'LIKE');
+    await mutate(
+      verity,
+      reader.token,
+      `mutation($id: ID!) { retruth(input: { truthId: $id }) { retruth { id } } }`,
+      shared.id,
+    );
+    const before = await homeNodes(reader.token);
+
+    const { redis } = verity.app.internals;
+    const keys = await redis.command.keys(`${redis.namespace}:*`);
+    await redis.command.del(...keys);
+    const after = await homeNodes(reader.token);
+    expect(after).toEqual(before);
+    expect(after.find((n) => n['id'] === liked.id)).toMatchObject({ viewerReaction: 'LIKE' });
+    expect(after.find((n) => n['id'] === shared.id)).toMatchObject({ viewerHasRetruthed: true });
+
+    // Changes after the loss are seen too.
+    await react(verity, reader.token, shared.id, 'LIKE');
+    expect((await homeNodes(reader.token)).find((n) => n['id'] === shared.id)).toMatchObject({
+      viewerReaction: 'LIKE',
+      counts: { reactions: 1 },
+    });
+  });
+});
