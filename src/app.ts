@@ -4,7 +4,10 @@ import { ApolloServer } from '@apollo/server';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import type { DocumentNode } from 'graphql';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { Connection } from 'mongoose';
 import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
@@ -177,6 +180,8 @@ export function createApp(options: AppOptions): VerityApp {
           logger: logger.child({ component: 'apollo' }),
           plugins: [
             ApolloServerPluginLandingPageDisabled(),
+            // Verity sets no cache hints; the plugin would otherwise wrap every field resolver.
+            ApolloServerPluginCacheControlDisabled(),
             ApolloServerPluginDrainHttpServer({
               httpServer,
               stopGracePeriodMillis: config.shutdownTimeoutMs,

@@ -40,7 +40,10 @@ export async function startStack(): Promise<Stack> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'verity-bench-'));
   const binary = process.env['MONGODB_URI']
     ? null
-    : await ensureFerretDBBinary({ cacheDir: loadConfig().cacheDir, logger });
+    : await ensureFerretDBBinary({
+        cacheDir: loadConfig({ ...process.env, JWT_SECRET: benchJwtSecret }).cacheDir,
+        logger,
+      });
   const ferretdb = binary
     ? await startFerretDB({ binary, dataDir: path.join(dir, 'db'), logger })
     : null;
