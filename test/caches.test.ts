@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useVerity, type TestServer } from './helpers/server.js';
 import { act, feed, post, react } from './helpers/social.js';
+import { userIdHex } from './helpers/tokens.js';
 
 /**
  * Feed pages read truths, users, relations and the viewer's reactions and retruths from Redis
@@ -109,6 +110,38 @@ describe('Redis caches on the read path', () => {
     await act(verity, reader.token, 'unblock', author.id);
     await act(verity, reader.token, 'follow', author.id);
     expect((await homeNodes(reader.token)).map((n) => n['text'])).toEqual(['you will not see me']);
+  });
+
+  it('fans a post out to exactly the current followers, also after their mirror is lost', async () => {
+    const author = await verity.signUp();
+    const stays = await verity.signUp();
+    const leaves = await verity.signUp();
+    const blocked = await verity.signUp();
+    for (const follower of [stays, leaves, blocked]) {
+      await act(verity, follower.token, 'follow', author.id);
+    }
+    await post(verity, author.token, 'to all three');
+    await act(verity, leaves.token, 'unfollow', author.id);
+    await act(verity, author.token, 'block', blocked.id);
+    await post(verity, author.token, 'to one');
+
+    const { redis } = verity.app.internals;
+    const timeline = (userId: string) =>
+      redis.command.zcard(`${redis.namespace}:tl:${userIdHex(userId)}`).then(Number);
+    const texts = async (token: string) =>
+      (await homeNodes(token)).map((node) => node['text'] as string);
+    expect(await texts(stays.token)).toEqual(['to one', 'to all three']);
+    expect(await texts(leaves.token)).not.toContain('to one');
+
+    const keys = await redis.command.keys(`${redis.namespace}:fol:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    await redis.command.del(...keys);
+    const before = await timeline(stays.id);
+    await post(verity, author.token, 'after the loss');
+    expect(await timeline(stays.id)).toBe(before + 1);
+    expect(await texts(stays.token)).toEqual(['after the loss', 'to one', 'to all three']);
+    expect(await texts(leaves.token)).not.toContain('after the loss');
+    expect(await texts(blocked.token)).toEqual([]);
   });
 
   it('serves the same pages after Redis has lost every cache, and keeps them exact', async () => {

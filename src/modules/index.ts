@@ -28,7 +28,7 @@ import { createTruthRecordCache } from './truths/truth.cache.js';
 import { createTruthByIdLoader, createTruthCountsLoader } from './truths/truth.loaders.js';
 import { createRetruthMirror } from './truths/retruth.mirror.js';
 import { createWhaleRegistry } from './feeds/whale.registry.js';
-import { createRelationSnapshots } from './follows/relation.snapshot.js';
+import { createFollowerMirror, createRelationSnapshots } from './follows/relation.snapshot.js';
 import { createUserRecordCache } from './users/user.cache.js';
 import { createIdempotencyModel, createTruthModel } from './truths/truth.model.js';
 import { truthResolvers } from './truths/truth.resolvers.js';
@@ -77,6 +77,7 @@ export function createStores(deps: {
     truthRecords: createTruthRecordCache({ redis, Truth: models.Truth, logger }),
     userRecords: createUserRecordCache({ redis, User: models.User, logger }),
     relationSnapshots: createRelationSnapshots({ redis, Relation: models.Relation }),
+    followers: createFollowerMirror({ redis, Relation: models.Relation }),
     reactionMirror: createReactionMirror({ redis, Reaction: models.Reaction }),
     retruthMirror: createRetruthMirror({ redis, Truth: models.Truth }),
     whales: createWhaleRegistry({ User: models.User, bus, logger }),
@@ -196,6 +197,7 @@ export function createServices(deps: {
     userCounts: stores.userCounts,
     timelines: stores.timelines,
     snapshots: stores.relationSnapshots,
+    followers: stores.followers,
     notifications,
     bus,
     logger: logger.child({ module: 'follows' }),

@@ -31,3 +31,11 @@ export async function hiddenAuthorIdsOf(
     .exec();
   return new Set(rows.map((row) => (row.fromId.equals(id) ? row.toId : row.fromId).toHexString()));
 }
+
+/** Ids (hex) of the users who follow `userId`. */
+export async function followerIdsOf(Relation: RelationModel, userId: string): Promise<string[]> {
+  const rows = await Relation.find({ toId: objectId(userId), kind: 'follow' }, { fromId: 1 })
+    .lean<Pick<RelationRecord, 'fromId'>[]>()
+    .exec();
+  return rows.map((row) => row.fromId.toHexString());
+}

@@ -10,7 +10,7 @@ import type { UserCountStore } from '../users/user.counts.js';
 import type { UserModel } from '../users/user.model.js';
 import type { Viewer } from '../users/user.service.js';
 import type { RelationTopics } from './relation.events.js';
-import type { RelationSnapshot, RelationSnapshots } from './relation.snapshot.js';
+import type { FollowerMirror, RelationSnapshot, RelationSnapshots } from './relation.snapshot.js';
 import type { RelationKind, RelationModel, RelationRecord } from './relation.model.js';
 
 /** What the viewer's relations to another user are, as the User type shows them. */
@@ -32,11 +32,12 @@ export function createRelationService(deps: {
   userCounts: UserCountStore;
   timelines: TimelineStore;
   snapshots: RelationSnapshots;
+  followers: FollowerMirror;
   notifications: NotificationService;
   bus: EventBus<RelationTopics>;
   logger: Logger;
 }) {
-  const { Relation, User, userCounts, timelines, snapshots, notifications, bus } = deps;
+  const { Relation, User, userCounts, timelines, snapshots, followers, notifications, bus } = deps;
 
   const exists = (fromId: string, kind: RelationKind, toId: string) =>
     Relation.exists({ fromId: objectId(fromId), kind, toId: objectId(toId) }).then(Boolean);
@@ -70,6 +71,7 @@ export function createRelationService(deps: {
 
   const followCountsChanged = async (followerId: string, followeeId: string, delta: 1 | -1) => {
     await Promise.all([
+      followers.changed(followeeId, followerId, delta === 1),
       userCounts.increment(followerId, { following: delta }),
       userCounts.increment(followeeId, { followers: delta }),
     ]);
@@ -144,12 +146,7 @@ export function createRelationService(deps: {
     snapshot: (userId: string): Promise<RelationSnapshot> => snapshots.get(userId),
 
     /** Ids (hex) of the users who follow `userId`. */
-    async followerIds(userId: string): Promise<string[]> {
-      const rows = await Relation.find({ toId: objectId(userId), kind: 'follow' }, { fromId: 1 })
-        .lean<Pick<RelationRecord, 'fromId'>[]>()
-        .exec();
-      return rows.map((row) => row.fromId.toHexString());
-    },
+    followerIds: (userId: string): Promise<string[]> => followers.followerIds(userId),
 
     /** Which of `candidateIds` follow `userId`. */
     async followersAmong(userId: string, candidateIds: readonly string[]): Promise<string[]> {

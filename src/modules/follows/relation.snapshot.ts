@@ -1,7 +1,7 @@
 import { createHashMirror } from '../../infra/hash-mirror.js';
 import type { RedisClients } from '../../infra/redis.js';
 import type { RelationModel } from './relation.model.js';
-import { followeeIdsOf, hiddenAuthorIdsOf } from './relation.queries.js';
+import { followeeIdsOf, followerIdsOf, hiddenAuthorIdsOf } from './relation.queries.js';
 
 /** What feeds need of a viewer's relations on every page. */
 export interface RelationSnapshot {
@@ -47,3 +47,31 @@ export function createRelationSnapshots(deps: { redis: RedisClients; Relation: R
 }
 
 export type RelationSnapshots = ReturnType<typeof createRelationSnapshots>;
+
+/**
+ * Each account's followers, mirrored in Redis (see infra/hash-mirror.ts) for fan-out on write,
+ * which reads them on every post. Only accounts below the whale threshold are ever read (whales
+ * are not fanned out), so a mirror holds at most that many followers. Each follow change is
+ * applied exactly; a lost mirror is rebuilt from MongoDB on the next post.
+ */
+export function createFollowerMirror(deps: { redis: RedisClients; Relation: RelationModel }) {
+  const mirror = createHashMirror({
+    redis: deps.redis,
+    family: 'fol',
+    ttlSeconds: 24 * 3_600,
+    async load(userId) {
+      const followers = await followerIdsOf(deps.Relation, userId);
+      return new Map(followers.map((id) => [id, '1']));
+    },
+  });
+  return {
+    async followerIds(userId: string): Promise<string[]> {
+      return [...(await mirror.getAll(userId)).keys()];
+    },
+    /** Call after the follow was written to (or deleted from) MongoDB. */
+    changed: (followeeId: string, followerId: string, following: boolean) =>
+      mirror.set(followeeId, followerId, following ? '1' : null),
+  };
+}
+
+export type FollowerMirror = ReturnType<typeof createFollowerMirror>;
