@@ -225,6 +225,7 @@ export function createServices(deps: {
     notifications,
     feeds,
     truthRecords: stores.truthRecords,
+    userRecords: stores.userRecords,
     retruthMirror: stores.retruthMirror,
     bus,
     logger: logger.child({ module: 'truths' }),

@@ -21,7 +21,7 @@ import type {
   NotificationService,
 } from '../notifications/notification.service.js';
 import type { UserCountStore } from '../users/user.counts.js';
-import { publicUserFields, type UserModel, type UserRecord } from '../users/user.model.js';
+import type { UserModel, UserRecord } from '../users/user.model.js';
 import type { Viewer } from '../users/user.service.js';
 import type { TruthCountField, TruthCountStore, TruthCounts } from './truth.counts.js';
 import type { TruthTopics } from './truth.events.js';
@@ -57,6 +57,7 @@ export function createTruthService(deps: {
   notifications: NotificationService;
   feeds: FeedService;
   truthRecords: RecordCache<TruthRecord>;
+  userRecords: RecordCache<UserRecord>;
   retruthMirror: HashMirror;
   bus: EventBus<TruthTopics>;
   logger: Logger;
@@ -71,6 +72,7 @@ export function createTruthService(deps: {
     notifications,
     feeds,
     truthRecords,
+    userRecords,
     retruthMirror,
     bus,
   } = deps;
@@ -104,7 +106,8 @@ export function createTruthService(deps: {
   };
 
   const loadAuthor = async (authorId: Types.ObjectId): Promise<UserRecord> => {
-    const author = await User.findById(authorId, publicUserFields).lean<UserRecord>().exec();
+    const id = authorId.toHexString();
+    const author = (await userRecords.getMany([id])).get(id);
     if (!author) throw notFound('The author no longer exists.');
     return author;
   };
