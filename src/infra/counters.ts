@@ -23,10 +23,18 @@ export interface CounterStore<F extends string> {
   invalidate(id: string): Promise<void>;
 }
 
+// ARGV: the field names. One string per key, its values in ARGV order joined by ',' ('' when
+// the hash is not built), so a page of counts is a handful of reply elements, not hundreds.
 const readScript = createScript(`
 local out = {}
 for i, key in ipairs(KEYS) do
-  out[i] = redis.call('HGETALL', key)
+  local values = redis.call('HMGET', key, '_built', unpack(ARGV))
+  if values[1] then
+    for j = 2, #values do values[j] = values[j] or '0' end
+    out[i] = table.concat(values, ',', 2)
+  else
+    out[i] = ''
+  end
 end
 return out
 `);
@@ -91,12 +99,20 @@ export function createCounterStore<F extends string>(options: {
       const result = new Map<string, Record<F, number>>();
       if (ids.length === 0) return result;
       const unique = [...new Set(ids)];
-      const raw = (await readScript.run(redis.command, unique.map(keyOf), [])) as unknown[];
+      const raw = (await readScript.run(redis.command, unique.map(keyOf), fields)) as string[];
       const missing: string[] = [];
       unique.forEach((id, i) => {
-        const values = parse(raw[i]);
-        if (values) result.set(id, values);
-        else missing.push(id);
+        const joined = raw[i];
+        if (!joined) {
+          missing.push(id);
+          return;
+        }
+        const parts = joined.split(',');
+        const values = {} as Record<F, number>;
+        fields.forEach((field, j) => {
+          values[field] = Math.max(0, Number(parts[j]));
+        });
+        result.set(id, values);
       });
       if (missing.length > 0) {
         const rebuilt = await options.rebuild(missing);

@@ -166,19 +166,25 @@ export function createFeedService(deps: {
     });
   };
 
-  /** Fills a page from a keyset source, topping it up when filtering removed items. */
+  /**
+   * Fills a page from a keyset source, topping it up when filtering removed items. The
+   * visibility may still be loading: the first fetch overlaps it.
+   */
   const fillPage = async (
     page: PageRequest,
     fetch: (afterId: string | null, limit: number) => Promise<TruthRecord[]>,
-    visibility: Visibility,
+    loading: Visibility | Promise<Visibility>,
   ): Promise<Page<TruthRecord>> => {
+    // Handled below, after the first fetch; a fetch that fails first must not leave it unhandled.
+    const pending = Promise.resolve(loading);
+    pending.catch(() => undefined);
     const want = page.first + 1;
     const visible: TruthRecord[] = [];
     let cursor = page.after;
     for (let round = 0; round < maxFillRounds && visible.length < want; round++) {
       const limit = want - visible.length + (round === 0 ? 0 : 10);
       const batch = await fetch(cursor, limit);
-      visible.push(...(await visibleOnly(batch, visibility)));
+      visible.push(...(await visibleOnly(batch, await pending)));
       if (batch.length < limit) break;
       cursor = batch.at(-1)!._id.toHexString();
     }
@@ -349,14 +355,18 @@ export function createFeedService(deps: {
      * whales, one MongoDB query for the whales' truths below the same cursor, merged.
      */
     async home(viewerId: string, page: PageRequest): Promise<Page<TruthRecord>> {
-      const visibility = await visibilityFor(viewerId, true);
-      const whales = visibility.whales ?? [];
+      // The timeline does not depend on the viewer's relations: read both at once.
+      const visibility = visibilityFor(viewerId, true);
+      const whaleTruthsBelow = async (afterId: string | null, limit: number) => {
+        const whales = (await visibility).whales ?? [];
+        return whales.length > 0 ? whaleTruths(whales, -1)(afterId, limit) : [];
+      };
       return fillPage(
         page,
         async (afterId, limit) => {
           const [fannedOut, merged] = await Promise.all([
             timelinePage(viewerId, afterId, limit).then(truthsInOrder),
-            whales.length > 0 ? whaleTruths(whales, -1)(afterId, limit) : Promise.resolve([]),
+            whaleTruthsBelow(afterId, limit),
           ]);
           return mergeById(fannedOut, merged, -1, limit);
         },
@@ -365,7 +375,7 @@ export function createFeedService(deps: {
     },
 
     async public(viewerId: string | null, page: PageRequest): Promise<Page<TruthRecord>> {
-      return fillPage(page, keysetFetch(publicFilter), await visibilityFor(viewerId));
+      return fillPage(page, keysetFetch(publicFilter), visibilityFor(viewerId));
     },
 
     async hashtag(
@@ -373,7 +383,7 @@ export function createFeedService(deps: {
       tag: string,
       page: PageRequest,
     ): Promise<Page<TruthRecord>> {
-      return fillPage(page, keysetFetch(hashtagFilter(tag)), await visibilityFor(viewerId));
+      return fillPage(page, keysetFetch(hashtagFilter(tag)), visibilityFor(viewerId));
     },
 
     /** A user's truths; empty when either blocks the other. */
