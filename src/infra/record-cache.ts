@@ -36,6 +36,7 @@ export function createRecordCache<T>(options: {
   const keyOf = (id: string) => `${redis.namespace}:rec:${options.family}:${id}`;
   /** Write-throughs that failed, by id: retried, and preferred over what Redis holds. */
   const unwritten = new Map<string, T>();
+  const maxUnwritten = 10_000;
 
   const write = (record: T) =>
     redis.command.set(keyOf(options.idOf(record)), options.encode(record), 'EX', ttlSeconds);
@@ -98,7 +99,10 @@ export function createRecordCache<T>(options: {
 
     async put(record) {
       const id = options.idOf(record);
+      unwritten.delete(id);
       unwritten.set(id, record);
+      // Bounded: past the cap the oldest change is left to expire from Redis (`ttlSeconds`).
+      if (unwritten.size > maxUnwritten) unwritten.delete(unwritten.keys().next().value!);
       try {
         await write(record);
         if (unwritten.get(id) === record) unwritten.delete(id);
