@@ -40,6 +40,10 @@ import { createUserByIdLoader } from './users/user.loaders.js';
 import { createUserModel } from './users/user.model.js';
 import { userResolvers } from './users/user.resolvers.js';
 import { createUserService } from './users/user.service.js';
+import type { WaitlistTopics } from './waitlist/waitlist.events.js';
+import { createWaitlistEntryModel, createWaitlistStateModel } from './waitlist/waitlist.model.js';
+import { waitlistResolvers } from './waitlist/waitlist.resolvers.js';
+import { createWaitlistService, type WaitlistConfig } from './waitlist/waitlist.service.js';
 
 /**
  * The feature registry: the one place that knows every module. The app builds models once per
@@ -54,12 +58,19 @@ export function createModels(connection: Connection) {
     Relation: createRelationModel(connection),
     Reaction: createReactionModel(connection),
     Notification: createNotificationModel(connection),
+    WaitlistEntry: createWaitlistEntryModel(connection),
+    WaitlistState: createWaitlistStateModel(connection),
   };
 }
 export type Models = ReturnType<typeof createModels>;
 
 /** Every event topic, by name; a topic belongs to the module that publishes it. */
-export type AppTopics = UserTopics & TruthTopics & FeedTopics & RelationTopics & NotificationTopics;
+export type AppTopics = UserTopics &
+  TruthTopics &
+  FeedTopics &
+  RelationTopics &
+  NotificationTopics &
+  WaitlistTopics;
 export type AppEventBus = EventBus<AppTopics>;
 
 /** Redis-backed stores shared by services and loaders. */
@@ -173,6 +184,8 @@ export function createServices(deps: {
   tokens: TokenService;
   sessionTtlSeconds: number;
   whaleFollowerThreshold: number;
+  adminUsernames: readonly string[];
+  waitlist: WaitlistConfig;
   logger: Logger;
 }) {
   const { models, stores, redis, bus, tokens, logger } = deps;
@@ -180,6 +193,7 @@ export function createServices(deps: {
     User: models.User,
     tokens,
     sessionTtlSeconds: deps.sessionTtlSeconds,
+    adminUsernames: new Set(deps.adminUsernames),
     userRecords: stores.userRecords,
     bus,
     logger: logger.child({ module: 'users' }),
@@ -235,7 +249,18 @@ export function createServices(deps: {
     redis,
     logger: logger.child({ module: 'reactions' }),
   });
-  return { users, notifications, relations, feeds, truths, reactions, stores };
+  const waitlist = createWaitlistService({
+    Entry: models.WaitlistEntry,
+    State: models.WaitlistState,
+    User: models.User,
+    users,
+    redis,
+    bus,
+    tokens,
+    config: deps.waitlist,
+    logger: logger.child({ module: 'waitlist' }),
+  });
+  return { users, notifications, relations, feeds, truths, reactions, waitlist, stores };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -254,4 +279,5 @@ export const moduleResolvers = [
   reactionResolvers,
   feedResolvers,
   notificationResolvers,
+  waitlistResolvers,
 ];
