@@ -40,7 +40,7 @@ const minuteMs = 60_000;
  * 2. Write the new watermark to MongoDB FIRST, conditional on the watermark it read and on a
  *    fence older than ours: a stale holder (its lease expired while it stalled) matches nothing
  *    and stops. The watermark is the fact: once written, those tickets are admitted.
- * 3. Mark the entries, raise the Redis mirror, publish ONE `waitlistAdvanced` event, and record
+ * 3. Raise the Redis mirror, publish ONE `waitlistAdvanced` event, mark the entries, and record
  *    `markedThrough`. A crash anywhere in 3 leaves `markedThrough < admittedThrough`, and the
  *    next tick (on any instance) redoes 3 for that range before admitting more: nobody is
  *    skipped, and nobody is admitted twice, since admission is "ticket <= watermark".
@@ -76,16 +76,21 @@ export function createAdmission(deps: {
     return Math.max(0, settings.maxActiveAccounts - accounts - (admittedThrough - completed));
   };
 
-  /** Step 3 for tickets (from, to]: idempotent, so a repeat after a crash is harmless. */
+  /**
+   * Step 3 for tickets (from, to]: idempotent, so a repeat after a crash is harmless (a
+   * subscriber ignores a watermark it has already seen). The event goes out before the entries
+   * are marked: positions depend on the watermark alone, and marking a range can be slow on a
+   * database that scans.
+   */
   const announce = async (from: number, to: number, fence: number): Promise<void> => {
+    await sequence.mirrorAdmittedThrough(to);
+    await bus.publish('waitlistAdvanced', '', { admittedThrough: to });
     if (to > from) {
       await Entry.updateMany(
         { ticket: { $gt: from, $lte: to }, admittedAt: null },
         { $set: { admittedAt: new Date() } },
       ).exec();
     }
-    await sequence.mirrorAdmittedThrough(to);
-    await bus.publish('waitlistAdvanced', '', { admittedThrough: to });
     await State.collection.updateOne(
       { _id: 'watermark' as never, fence: { $lte: fence }, markedThrough: { $lt: to } },
       { $set: { markedThrough: to } },
