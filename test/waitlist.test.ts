@@ -327,10 +327,14 @@ describe('positions, live updates and completing sign-up', () => {
     // The surviving instance's timer takes over once the lease expires and finishes the tick.
     const next = (await live.next(15_000)).data!.waitlistPosition;
     expect(next).toMatchObject({ ticket: tickets[1]!.ticket, position: 0, admitted: true });
-    const admitted = await survivor
-      .find({ ticket: { $gt: before }, admittedAt: { $ne: null } }, { ticket: 1 })
-      .lean<{ ticket: number }[]>()
-      .exec();
+    // The event goes out before the entries are marked; the marks follow.
+    const admitted = await waitFor(async () => {
+      const rows = await survivor
+        .find({ ticket: { $gt: before }, admittedAt: { $ne: null } }, { ticket: 1 })
+        .lean<{ ticket: number }[]>()
+        .exec();
+      return rows.length >= 2 ? rows : null;
+    });
     expect(admitted.map((e) => e.ticket).sort((a, b) => a - b)).toEqual([before + 1, before + 2]);
     expect(await stats(instances[1]!, adminToken)).toMatchObject({
       admittedThrough: before + 2,

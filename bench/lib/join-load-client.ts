@@ -79,7 +79,7 @@ process.on('message', (run: Run) => {
           if (errorSamples.length < 5) errorSamples.push(String(error).slice(0, 300));
         }
         doneAt[i] = now();
-        latencies[i] = doneAt[i]! - sentAt;
+        latencies[i] = doneAt[i] - sentAt;
       }
     };
     await Promise.all(Array.from({ length: run.concurrency }, worker));
