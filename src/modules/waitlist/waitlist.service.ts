@@ -23,6 +23,7 @@ import {
   validateDisplayName,
   validateUsername,
 } from '../users/user.validation.js';
+import { createGroupInserter } from './waitlist.inserts.js';
 import { createAdmission, type TickOptions, type TickOutcome } from './waitlist.admission.js';
 import type { WaitlistTopics } from './waitlist.events.js';
 import { waitlistKeys } from './waitlist.keys.js';
@@ -151,6 +152,11 @@ export function createWaitlistService(deps: {
     };
   };
 
+  const inserts = createGroupInserter<WaitlistEntryRecord>({
+    insertMany: (records) => Entry.collection.insertMany(records, { ordered: false }),
+    maxBatch: 500,
+  });
+
   const findByEmail = (email: string) =>
     Entry.findOne({ email }).lean<WaitlistEntryRecord>().exec();
 
@@ -178,7 +184,7 @@ export function createWaitlistService(deps: {
       completedAt: null,
     };
     try {
-      await Entry.collection.insertOne(record);
+      await inserts.insert(record);
       return record;
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
@@ -204,12 +210,14 @@ export function createWaitlistService(deps: {
     const username = validateUsername(input.username);
     const email = normalizeEmail(input.email);
     const usernameKey = usernameKeyOf(username);
-    const [emailTaken, usernameTaken] = await Promise.all([
-      User.exists({ email }),
-      User.exists({ usernameKey }),
-    ]);
-    if (emailTaken) throw conflict('An account with that email already exists.', 'email');
-    if (usernameTaken) throw conflict('That username is taken.', 'username');
+    // One query for both rules: this is the hot path of a sign-up surge.
+    const holder = await User.findOne({ $or: [{ email }, { usernameKey }] }, { email: 1 })
+      .lean<{ email: string }>()
+      .exec();
+    if (holder?.email === email) {
+      throw conflict('An account with that email already exists.', 'email');
+    }
+    if (holder) throw conflict('That username is taken.', 'username');
 
     for (let attempt = 0; attempt < 5; attempt++) {
       const claim = await sequence.claim(email, usernameKey);
