@@ -183,6 +183,10 @@ describe('joining through several instances', () => {
     expect(admitted.map((e) => e.ticket).sort((a, b) => a - b)).toEqual(
       Array.from({ length: 10 }, (_, i) => i + 1),
     );
+    const marks = await instances[0]!.app.internals.models.WaitlistState.collection.findOne({
+      _id: 'marks' as never,
+    });
+    expect(marks).toMatchObject({ markedThrough: 10 });
   });
 
   it('gives the same ticket to a retry of the same email on another instance, in any case', async () => {
@@ -338,6 +342,81 @@ describe('positions, live updates and completing sign-up', () => {
     expect(admitted.map((e) => e.ticket).sort((a, b) => a - b)).toEqual([before + 1, before + 2]);
     expect(await stats(instances[1]!, adminToken)).toMatchObject({
       admittedThrough: before + 2,
+      waiting: 1,
+    });
+  });
+});
+
+describe('admission by the timer and by a stale lease holder', () => {
+  const dbName = uniqueDbName('waitlist_tick');
+  const admin = uniqueUsername('adm');
+  const instances: TestServer[] = [];
+  let adminToken = '';
+
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) {
+      instances.push(
+        await startVerity({
+          dbName,
+          keepDatabase: i > 0,
+          env: waitlistEnv(admin, { WAITLIST_TICK_MS: '100' }),
+        }),
+      );
+    }
+    adminToken = (await instances[0]!.signUp({ username: admin })).token;
+  });
+
+  afterAll(async () => {
+    for (const instance of instances.reverse()) await instance.stop();
+  });
+
+  it('admits at the configured rate on its own and tells the subscriber live', async () => {
+    const ticket = await join(instances[0]!, uniqueEmail('timer'));
+    const client = instances[1]!.connect(null, {
+      connectionParams: { ticketToken: ticket.ticketToken },
+    });
+    const live = instances[1]!.subscribe<{ waitlistPosition: Ticket }>(
+      client,
+      positionSubscription,
+      { ticketToken: ticket.ticketToken },
+    );
+    expect((await live.next()).data!.waitlistPosition).toMatchObject({ position: 1 });
+    await instances[0]!.gql(
+      'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 0, admissionRatePerMinute: 6000 }) { paused } }',
+      {},
+      { token: adminToken },
+    );
+    expect((await live.next()).data!.waitlistPosition).toMatchObject({
+      position: 0,
+      admitted: true,
+    });
+    await instances[0]!.gql(
+      'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 0, admissionRatePerMinute: 0 }) { paused } }',
+      {},
+      { token: adminToken },
+    );
+  });
+
+  it('does not let a holder whose lease expired move the watermark', async () => {
+    await join(instances[0]!, uniqueEmail('stale'));
+    await join(instances[0]!, uniqueEmail('stale'));
+    const before = (await stats(instances[0]!, adminToken))['admittedThrough'] as number;
+    const staleTick = () =>
+      instances[0]!.app.internals.services.waitlist.tick({
+        count: 2,
+        leaseMs: 100,
+        afterRead: async () => {
+          // Stalled past its lease, while another instance admits one.
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await admitNext(instances[1]!, adminToken, 1);
+        },
+      });
+    let outcome = await staleTick();
+    // The instances' own timers may hold the lease for a moment.
+    while (outcome.status === 'busy') outcome = await staleTick();
+    expect(outcome).toEqual({ status: 'stale' });
+    expect(await stats(instances[1]!, adminToken)).toMatchObject({
+      admittedThrough: before + 1,
       waiting: 1,
     });
   });

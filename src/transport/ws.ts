@@ -160,7 +160,7 @@ export function attachWebSocketTransport(deps: {
           // watch their position (waitlistPosition), as a connection without a viewer.
           const ticketToken = params['ticketToken'];
           if (typeof ticketToken !== 'string' || ticketToken === '') return false;
-          await services.waitlist.ticket(ticketToken);
+          await services.waitlist.verifyTicketToken(ticketToken);
           Reflect.deleteProperty(ctx, 'connectionParams');
           return true;
         }

@@ -9,6 +9,7 @@ import type {
   WaitlistEntryModel,
   WaitlistSettingsRecord,
   WaitlistStateModel,
+  WaitlistMarksRecord,
   WaitlistWatermarkRecord,
 } from './waitlist.model.js';
 import type { WaitlistSequence } from './waitlist.sequence.js';
@@ -26,6 +27,13 @@ export interface TickOptions {
    * entries unmarked, nothing mirrored or published, the lease left to expire.
    */
   crashAfterWatermark?: boolean;
+  /** Test hook: a shorter lease for this tick. */
+  leaseMs?: number;
+  /**
+   * Test hook: runs after the tick has read the watermark under its lease, before it writes;
+   * a test stalls here past the lease to play a stale holder.
+   */
+  afterRead?: () => Promise<void>;
 }
 
 const minuteMs = 60_000;
@@ -40,10 +48,12 @@ const minuteMs = 60_000;
  * 2. Write the new watermark to MongoDB FIRST, conditional on the watermark it read and on a
  *    fence older than ours: a stale holder (its lease expired while it stalled) matches nothing
  *    and stops. The watermark is the fact: once written, those tickets are admitted.
- * 3. Raise the Redis mirror, publish ONE `waitlistAdvanced` event, mark the entries, and record
- *    `markedThrough`. A crash anywhere in 3 leaves `markedThrough < admittedThrough`, and the
- *    next tick (on any instance) redoes 3 for that range before admitting more: nobody is
- *    skipped, and nobody is admitted twice, since admission is "ticket <= watermark".
+ * 3. Raise the Redis mirror and publish ONE `waitlistAdvanced` event. A tick that died between
+ *    2 and 3 left the mirror behind the watermark; the next tick (on any instance) sees that
+ *    and announces it, in the same single event as its own advance.
+ * 4. Mark the entries `admittedAt`, in the background (see markThrough), and record how far
+ *    in the `marks` document. The next tick that finds the marks behind the watermark marks
+ *    the rest. Nobody is skipped and nobody admitted twice: admission is `ticket <= watermark`.
  *
  * How many per tick: the rate (per minute) times the time since the limiter's clock, at most
  * one minute's worth, and never more than the free capacity or the number waiting.
@@ -76,25 +86,55 @@ export function createAdmission(deps: {
     return Math.max(0, settings.maxActiveAccounts - accounts - (admittedThrough - completed));
   };
 
+  const readMarkedThrough = async (): Promise<number> => {
+    const marks = (await State.collection.findOne({
+      _id: 'marks' as never,
+    })) as unknown as WaitlistMarksRecord | null;
+    return marks?.markedThrough ?? 0;
+  };
+
+  // This instance's marking run, if one is going, and how far it has been asked to go.
+  let marking: Promise<void> | undefined;
+  let markWanted = 0;
+  let markDone = 0;
+
   /**
-   * Step 3 for tickets (from, to]: idempotent, so a repeat after a crash is harmless (a
-   * subscriber ignores a watermark it has already seen). The event goes out before the entries
-   * are marked: positions depend on the watermark alone, and marking a range can be slow on a
-   * database that scans.
+   * Marks the entries through `to` as admitted, in the background, one run per instance at a
+   * time. Idempotent: a range marked twice (two instances, or a retry after a crash) changes
+   * nothing the second time. It is off the tick's path because on a database that scans
+   * (FerretDB) an update over a large collection takes seconds, and positions depend on the
+   * watermark alone.
    */
-  const announce = async (from: number, to: number, fence: number): Promise<void> => {
-    await sequence.mirrorAdmittedThrough(to);
-    await bus.publish('waitlistAdvanced', '', { admittedThrough: to });
-    if (to > from) {
-      await Entry.updateMany(
-        { ticket: { $gt: from, $lte: to }, admittedAt: null },
-        { $set: { admittedAt: new Date() } },
-      ).exec();
-    }
-    await State.collection.updateOne(
-      { _id: 'watermark' as never, fence: { $lte: fence }, markedThrough: { $lt: to } },
-      { $set: { markedThrough: to } },
-    );
+  const markThrough = (to: number): Promise<void> => {
+    markWanted = Math.max(markWanted, to);
+    marking ??= (async () => {
+      try {
+        for (;;) {
+          const markedThrough = await readMarkedThrough();
+          const target = markWanted;
+          if (markedThrough >= target) {
+            markDone = Math.max(markDone, target);
+            return;
+          }
+          await Entry.updateMany(
+            { ticket: { $gt: markedThrough, $lte: target }, admittedAt: null },
+            { $set: { admittedAt: new Date() } },
+          ).exec();
+          // Racing markers may lose one of their writes here (FerretDB v1); the lower value
+          // only means a range is marked again, which changes nothing.
+          await State.collection.updateOne(
+            { _id: 'marks' as never },
+            { $max: { markedThrough: target } },
+            { upsert: true },
+          );
+        }
+      } catch (error) {
+        logger.warn({ err: error }, 'marking admitted entries failed; the next tick retries');
+      } finally {
+        marking = undefined;
+      }
+    })();
+    return marking;
   };
 
   const tick = async (options: TickOptions = {}): Promise<TickOutcome> => {
@@ -103,12 +143,14 @@ export function createAdmission(deps: {
       // The common case costs one Redis round trip: nobody is waiting.
       const { lastTicket, admittedThrough } = await sequence.snapshot();
       if (lastTicket !== null && admittedThrough !== null && lastTicket <= admittedThrough) {
+        // Finish a marking run of ours that failed.
+        if (markWanted > markDone && !marking) void markThrough(markWanted);
         return { status: 'idle' };
       }
     }
     const before = await sequence.durableWatermark();
     const lease = await tryAcquireLease(redis, keys.tickLease, {
-      ttlMs: deps.leaseMs,
+      ttlMs: options.leaseMs ?? deps.leaseMs,
       minFence: before.fence,
     });
     if (!lease) return { status: 'busy' };
@@ -116,10 +158,15 @@ export function createAdmission(deps: {
     try {
       // Read again under the lease: the previous holder may have moved it meanwhile.
       const mark: WaitlistWatermarkRecord = await sequence.durableWatermark();
-      const from = mark.markedThrough;
       const current = mark.admittedThrough;
-      const settings = await deps.settings();
-      const waiting = Math.max(0, (await sequence.lastTicket()) - current);
+      const [settings, lastTicket, mirrored, markedThrough] = await Promise.all([
+        deps.settings(),
+        sequence.lastTicket(),
+        sequence.snapshot().then((snapshot) => snapshot.admittedThrough ?? 0),
+        readMarkedThrough(),
+      ]);
+      const waiting = Math.max(0, lastTicket - current);
+      await options.afterRead?.();
       const now = Date.now();
 
       let count = 0;
@@ -136,25 +183,29 @@ export function createAdmission(deps: {
       }
       if (count > 0) count = Math.min(count, await freeSeats(settings, current));
 
-      if (count <= 0) {
-        if (from < current) await announce(from, current, lease.fence);
-        return { status: 'idle' };
+      let next = current;
+      if (count > 0) {
+        const moved = await State.collection.updateOne(
+          { _id: 'watermark' as never, admittedThrough: current, fence: { $lt: lease.fence } },
+          { $set: { admittedThrough: current + count, fence: lease.fence, admitClockMs } },
+        );
+        if (moved.matchedCount !== 1) {
+          logger.warn({ fence: lease.fence }, 'admission tick lost its lease; nothing admitted');
+          return { status: 'stale' };
+        }
+        next = current + count;
+        if (options.crashAfterWatermark) {
+          release = false;
+          throw new Error('simulated crash after the watermark write');
+        }
       }
-
-      const next = current + count;
-      const moved = await State.collection.updateOne(
-        { _id: 'watermark' as never, admittedThrough: current, fence: { $lt: lease.fence } },
-        { $set: { admittedThrough: next, fence: lease.fence, admitClockMs } },
-      );
-      if (moved.matchedCount !== 1) {
-        logger.warn({ fence: lease.fence }, 'admission tick lost its lease; nothing admitted');
-        return { status: 'stale' };
+      // Announce a new watermark, or one a crashed tick wrote and never announced: one event.
+      if (next > mirrored) {
+        await sequence.mirrorAdmittedThrough(next);
+        await bus.publish('waitlistAdvanced', '', { admittedThrough: next });
       }
-      if (options.crashAfterWatermark) {
-        release = false;
-        throw new Error('simulated crash after the watermark write');
-      }
-      await announce(from, next, lease.fence);
+      if (next > markedThrough) void markThrough(next);
+      if (count <= 0) return { status: 'idle' };
       logger.info({ admitted: count, admittedThrough: next }, 'waitlist admitted');
       return { status: 'done', admitted: count, admittedThrough: next };
     } finally {
@@ -162,7 +213,12 @@ export function createAdmission(deps: {
     }
   };
 
-  return { tick };
+  /** Resolves when this instance's marking run (if any) has finished. */
+  const settled = async (): Promise<void> => {
+    while (marking) await marking;
+  };
+
+  return { tick, settled };
 }
 
 export type Admission = ReturnType<typeof createAdmission>;

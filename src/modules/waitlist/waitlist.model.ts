@@ -65,15 +65,22 @@ export interface WaitlistWatermarkRecord {
   _id: 'watermark';
   /** Every ticket up to this number is admitted. */
   admittedThrough: number;
-  /** Entries up to here are marked admitted and announced; repaired when behind. */
-  markedThrough: number;
   /** The fencing token of the lease that last wrote this document. */
   fence: number;
   /** The rate limiter's clock (ms since the epoch): admissions are paid for up to here. */
   admitClockMs: number;
 }
 
-type WaitlistStateRecord = WaitlistSettingsRecord | WaitlistWatermarkRecord;
+/**
+ * How far the entries are marked `admittedAt`: one document, `_id: 'marks'`, apart from the
+ * watermark so that the background marking never writes the document the tick writes.
+ */
+export interface WaitlistMarksRecord {
+  _id: 'marks';
+  markedThrough: number;
+}
+
+type WaitlistStateRecord = WaitlistSettingsRecord | WaitlistWatermarkRecord | WaitlistMarksRecord;
 
 const waitlistStateSchema = new Schema<WaitlistStateRecord>(
   { _id: { type: String, required: true } },

@@ -72,7 +72,6 @@ export function createWaitlistSequence(deps: {
     const initial: WaitlistWatermarkRecord = {
       _id: 'watermark',
       admittedThrough: 0,
-      markedThrough: 0,
       fence: 0,
       admitClockMs: Date.now(),
     };
