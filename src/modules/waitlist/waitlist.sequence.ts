@@ -49,8 +49,8 @@ if current < wanted then redis.call('SET', KEYS[1], ARGV[1]) return wanted end
 return current
 `);
 
-export type Claim =
-  { kind: 'new' | 'existing'; ticket: number } | { kind: 'missing' } | { kind: 'username-taken' };
+/** The outcome of a claim: a ticket (new, or the email's existing one), or a refusal. */
+export type Claim = { kind: 'new' | 'existing'; ticket: number } | { kind: 'username-taken' };
 
 /**
  * The Redis side of the waitlist: the ticket sequence and the email index (both rebuilt from

@@ -222,7 +222,6 @@ export function createWaitlistService(deps: {
     for (let attempt = 0; attempt < 5; attempt++) {
       const claim = await sequence.claim(email, usernameKey);
       if (claim.kind === 'username-taken') throw usernameWaitlisted();
-      if (claim.kind === 'missing') continue;
       const entry = await store(claim.ticket, email, username, claim.kind);
       if (entry !== 'retry') return view(entry);
     }
