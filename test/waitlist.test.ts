@@ -145,6 +145,36 @@ describe('sign-up under and over capacity', () => {
   });
 });
 
+describe('usernames asked for on the waitlist', () => {
+  const admin = uniqueUsername('adm');
+  const verity = useVerity({ env: waitlistEnv(admin, { WAITLIST_PAUSED: 'true' }) });
+
+  it('stay reserved for an admitted ticket until it completes sign-up', async () => {
+    const boss = await verity.signUp({ username: admin }).catch(() => null);
+    // Paused: even the admin's own sign-up waits; let it in through the list.
+    expect(boss).toBeNull();
+    const adminTicket = await join(verity, `${admin}@example.com`, admin);
+    const wanted = uniqueUsername('want');
+    const ticket = await join(verity, uniqueEmail('want'), wanted);
+    await verity.app.internals.services.waitlist.admitNext(2);
+    const adminSession = await verity.gql<{ completeSignUp: { token: string } }>(completeMutation, {
+      input: { ticketToken: adminTicket.ticketToken, password },
+    });
+    const token = adminSession.data!.completeSignUp.token;
+    await verity.gql('mutation { resumeAdmissions { paused } }', {}, { token });
+
+    // Nobody waits now, so sign-up is direct, but the admitted ticket's username is held.
+    const taken = await verity.gql(signUpMutation, {
+      input: { username: wanted.toUpperCase(), email: uniqueEmail(), password },
+    });
+    expect(errorCodes(taken)).toEqual(['CONFLICT']);
+    const done = await verity.gql(completeMutation, {
+      input: { ticketToken: ticket.ticketToken, password },
+    });
+    expect(done.data?.['completeSignUp']).toMatchObject({ user: { username: wanted } });
+  });
+});
+
 describe('joining through several instances', () => {
   const dbName = uniqueDbName('waitlist_fifo');
   const admin = uniqueUsername('adm');

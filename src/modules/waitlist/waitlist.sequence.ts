@@ -172,6 +172,9 @@ export function createWaitlistSequence(deps: {
       await raise(keys.sequence, await highestTicket());
     },
 
+    /** The normalised email of the waiting (or admitted) entry that asked for a username. */
+    usernameHolder: (usernameKey: string) => redis.command.hget(keys.usernames, usernameKey),
+
     /** The highest ticket issued. */
     async lastTicket(): Promise<number> {
       const value = await redis.command.get(keys.sequence);

@@ -299,6 +299,9 @@ export function createWaitlistService(deps: {
       assertStrongPassword(input.password, { username, email });
       validateDisplayName(input.displayName ?? username);
       if (await isUnderCapacity(await settings())) {
+        // An admitted ticket that has not completed yet still holds the username it asked for.
+        const holder = await sequence.usernameHolder(usernameKeyOf(username));
+        if (holder !== null && holder !== email) throw usernameWaitlisted();
         return { __typename: 'Session', ...(await users.createAccount(input)) };
       }
       return { __typename: 'WaitlistTicket', ...(await join({ email, username })) };
