@@ -606,6 +606,15 @@ describe('waitlist with Redis killed mid-surge', () => {
         expect(JSON.stringify(outcome.errors)).not.toMatch(/redis|mongo|ECONNREFUSED/i);
       }
     }
+    // With Redis down, a join fails at once with a clear, retryable error and stores nothing.
+    const downEmail = emails[39]!;
+    const down = await attempt(downEmail, 39);
+    expect(down.errors?.[0]?.extensions).toMatchObject({
+      code: 'INTERNAL_SERVER_ERROR',
+      retryable: true,
+    });
+    expect(await WaitlistEntry.countDocuments({ email: downEmail }).exec()).toBe(0);
+
     const storedBefore = await WaitlistEntry.find({}, { ticket: 1 })
       .lean<{ ticket: number }[]>()
       .exec();
