@@ -41,7 +41,11 @@ import { createUserModel } from './users/user.model.js';
 import { userResolvers } from './users/user.resolvers.js';
 import { createUserService } from './users/user.service.js';
 import type { WaitlistTopics } from './waitlist/waitlist.events.js';
-import { createWaitlistEntryModel, createWaitlistStateModel } from './waitlist/waitlist.model.js';
+import {
+  createWaitlistAdmissionModel,
+  createWaitlistEntryModel,
+  createWaitlistStateModel,
+} from './waitlist/waitlist.model.js';
 import { waitlistResolvers } from './waitlist/waitlist.resolvers.js';
 import { createWaitlistService, type WaitlistConfig } from './waitlist/waitlist.service.js';
 
@@ -60,6 +64,7 @@ export function createModels(connection: Connection) {
     Notification: createNotificationModel(connection),
     WaitlistEntry: createWaitlistEntryModel(connection),
     WaitlistState: createWaitlistStateModel(connection),
+    WaitlistAdmission: createWaitlistAdmissionModel(connection),
   };
 }
 export type Models = ReturnType<typeof createModels>;
@@ -252,6 +257,7 @@ export function createServices(deps: {
   const waitlist = createWaitlistService({
     Entry: models.WaitlistEntry,
     State: models.WaitlistState,
+    Admission: models.WaitlistAdmission,
     User: models.User,
     users,
     redis,

@@ -2,10 +2,13 @@ import type { Logger } from '../../infra/logger.js';
 import { tryAcquireLease } from '../../infra/lock.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import type { RedisClients } from '../../infra/redis.js';
+import { isDuplicateKeyError } from '../../lib/errors.js';
 import type { UserModel } from '../users/user.model.js';
 import type { WaitlistTopics } from './waitlist.events.js';
 import type { WaitlistKeys } from './waitlist.keys.js';
 import type {
+  WaitlistAdmissionModel,
+  WaitlistAdmissionRecord,
   WaitlistEntryModel,
   WaitlistSettingsRecord,
   WaitlistStateModel,
@@ -39,6 +42,23 @@ export interface TickOptions {
 const minuteMs = 60_000;
 
 /**
+ * Runs a conditional write up to three times: the embedded database answers a write that
+ * meets another writer's transaction with SQLITE_BUSY. Safe because the write is conditional:
+ * if an attempt did land after all, the next matches nothing, the tick reports itself stale,
+ * and the next tick announces and records what it wrote.
+ */
+async function retried<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (attempt >= 3 || isDuplicateKeyError(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
+}
+
+/**
  * The admission tick: advances the durable watermark `admittedThrough`, one tick at a time
  * across the cluster.
  *
@@ -48,12 +68,13 @@ const minuteMs = 60_000;
  * 2. Write the new watermark to MongoDB FIRST, conditional on the watermark it read and on a
  *    fence older than ours: a stale holder (its lease expired while it stalled) matches nothing
  *    and stops. The watermark is the fact: once written, those tickets are admitted.
- * 3. Raise the Redis mirror and publish ONE `waitlistAdvanced` event. A tick that died between
- *    2 and 3 left the mirror behind the watermark; the next tick (on any instance) sees that
- *    and announces it, in the same single event as its own advance.
- * 4. Mark the entries `admittedAt`, in the background (see markThrough), and record how far
- *    in the `marks` document. The next tick that finds the marks behind the watermark marks
- *    the rest. Nobody is skipped and nobody admitted twice: admission is `ticket <= watermark`.
+ * 3. Record the admitted range in the admissions log (`waitlistadmissions`, one document per
+ *    advance, keyed by its end) and raise `marks.recordedThrough`.
+ * 4. Raise the Redis mirror and publish ONE `waitlistAdvanced` event.
+ * A tick that died after step 2 left the log or the mirror behind the watermark; the next tick
+ * (on any instance) sees that and finishes 3 and 4, in the same single event as its own
+ * advance. Nobody is skipped and nobody admitted twice: admission is `ticket <= watermark`,
+ * and the recorded ranges are contiguous.
  *
  * How many per tick: the rate (per minute) times the time since the limiter's clock, at most
  * one minute's worth, and never more than the free capacity or the number waiting.
@@ -63,6 +84,7 @@ export function createAdmission(deps: {
   keys: WaitlistKeys;
   Entry: WaitlistEntryModel;
   State: WaitlistStateModel;
+  Admission: WaitlistAdmissionModel;
   User: UserModel;
   sequence: WaitlistSequence;
   settings: () => Promise<WaitlistSettingsRecord>;
@@ -71,7 +93,7 @@ export function createAdmission(deps: {
   leaseMs: number;
   logger: Logger;
 }) {
-  const { redis, keys, Entry, State, User, sequence, bus, logger } = deps;
+  const { redis, keys, Entry, State, Admission, User, sequence, bus, logger } = deps;
 
   /** Seats left under maxActiveAccounts: accounts plus admitted tickets not yet completed. */
   const freeSeats = async (
@@ -86,55 +108,35 @@ export function createAdmission(deps: {
     return Math.max(0, settings.maxActiveAccounts - accounts - (admittedThrough - completed));
   };
 
-  const readMarkedThrough = async (): Promise<number> => {
+  const readRecordedThrough = async (): Promise<number> => {
     const marks = (await State.collection.findOne({
       _id: 'marks' as never,
     })) as unknown as WaitlistMarksRecord | null;
-    return marks?.markedThrough ?? 0;
+    return marks?.recordedThrough ?? 0;
   };
 
-  // This instance's marking run, if one is going, and how far it has been asked to go.
-  let marking: Promise<void> | undefined;
-  let markWanted = 0;
-  let markDone = 0;
-
   /**
-   * Marks the entries through `to` as admitted, in the background, one run per instance at a
-   * time. Idempotent: a range marked twice (two instances, or a retry after a crash) changes
-   * nothing the second time. It is off the tick's path because on a database that scans
-   * (FerretDB) an update over a large collection takes seconds, and positions depend on the
-   * watermark alone.
+   * Marks tickets (from, to] admitted: one insert into the admissions log, keyed by `to`, then
+   * `marks.recordedThrough` raised. Idempotent: a second record of the same range (a repair
+   * racing a slow holder) is refused by the key, and ranges stay contiguous because each
+   * starts where the recorded ones end.
+   *
+   * An insert, not an update of the entries: FerretDB v1 runs an update over a large
+   * collection as a scan inside one write transaction, seconds at launch-day sizes, during
+   * which every other write (joins, the watermark itself) fails with SQLITE_BUSY.
    */
-  const markThrough = (to: number): Promise<void> => {
-    markWanted = Math.max(markWanted, to);
-    marking ??= (async () => {
-      try {
-        for (;;) {
-          const markedThrough = await readMarkedThrough();
-          const target = markWanted;
-          if (markedThrough >= target) {
-            markDone = Math.max(markDone, target);
-            return;
-          }
-          await Entry.updateMany(
-            { ticket: { $gt: markedThrough, $lte: target }, admittedAt: null },
-            { $set: { admittedAt: new Date() } },
-          ).exec();
-          // Racing markers may lose one of their writes here (FerretDB v1); the lower value
-          // only means a range is marked again, which changes nothing.
-          await State.collection.updateOne(
-            { _id: 'marks' as never },
-            { $max: { markedThrough: target } },
-            { upsert: true },
-          );
-        }
-      } catch (error) {
-        logger.warn({ err: error }, 'marking admitted entries failed; the next tick retries');
-      } finally {
-        marking = undefined;
-      }
-    })();
-    return marking;
+  const record = async (from: number, to: number, fence: number): Promise<void> => {
+    try {
+      const entry: WaitlistAdmissionRecord = { _id: to, from, admittedAt: new Date(), fence };
+      await Admission.collection.insertOne(entry as never);
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+    }
+    await State.collection.updateOne(
+      { _id: 'marks' as never },
+      { $max: { recordedThrough: to } },
+      { upsert: true },
+    );
   };
 
   const tick = async (options: TickOptions = {}): Promise<TickOutcome> => {
@@ -143,8 +145,6 @@ export function createAdmission(deps: {
       // The common case costs one Redis round trip: nobody is waiting.
       const { lastTicket, admittedThrough } = await sequence.snapshot();
       if (lastTicket !== null && admittedThrough !== null && lastTicket <= admittedThrough) {
-        // Finish a marking run of ours that failed.
-        if (markWanted > markDone && !marking) void markThrough(markWanted);
         return { status: 'idle' };
       }
     }
@@ -159,11 +159,11 @@ export function createAdmission(deps: {
       // Read again under the lease: the previous holder may have moved it meanwhile.
       const mark: WaitlistWatermarkRecord = await sequence.durableWatermark();
       const current = mark.admittedThrough;
-      const [settings, lastTicket, mirrored, markedThrough] = await Promise.all([
+      const [settings, lastTicket, mirrored, recordedThrough] = await Promise.all([
         deps.settings(),
         sequence.lastTicket(),
         sequence.snapshot().then((snapshot) => snapshot.admittedThrough ?? 0),
-        readMarkedThrough(),
+        readRecordedThrough(),
       ]);
       const waiting = Math.max(0, lastTicket - current);
       await options.afterRead?.();
@@ -185,9 +185,11 @@ export function createAdmission(deps: {
 
       let next = current;
       if (count > 0) {
-        const moved = await State.collection.updateOne(
-          { _id: 'watermark' as never, admittedThrough: current, fence: { $lt: lease.fence } },
-          { $set: { admittedThrough: current + count, fence: lease.fence, admitClockMs } },
+        const moved = await retried(() =>
+          State.collection.updateOne(
+            { _id: 'watermark' as never, admittedThrough: current, fence: { $lt: lease.fence } },
+            { $set: { admittedThrough: current + count, fence: lease.fence, admitClockMs } },
+          ),
         );
         if (moved.matchedCount !== 1) {
           logger.warn({ fence: lease.fence }, 'admission tick lost its lease; nothing admitted');
@@ -199,12 +201,13 @@ export function createAdmission(deps: {
           throw new Error('simulated crash after the watermark write');
         }
       }
-      // Announce a new watermark, or one a crashed tick wrote and never announced: one event.
+      // Record, then announce, a new watermark or one a crashed tick wrote and left: whoever
+      // hears of an admission can find it in the log. One event either way.
+      if (next > recordedThrough) await record(recordedThrough, next, lease.fence);
       if (next > mirrored) {
         await sequence.mirrorAdmittedThrough(next);
         await bus.publish('waitlistAdvanced', '', { admittedThrough: next });
       }
-      if (next > markedThrough) void markThrough(next);
       if (count <= 0) return { status: 'idle' };
       logger.info({ admitted: count, admittedThrough: next }, 'waitlist admitted');
       return { status: 'done', admitted: count, admittedThrough: next };
@@ -213,12 +216,7 @@ export function createAdmission(deps: {
     }
   };
 
-  /** Resolves when this instance's marking run (if any) has finished. */
-  const settled = async (): Promise<void> => {
-    while (marking) await marking;
-  };
-
-  return { tick, settled };
+  return { tick };
 }
 
 export type Admission = ReturnType<typeof createAdmission>;

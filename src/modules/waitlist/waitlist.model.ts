@@ -15,7 +15,10 @@ export interface WaitlistEntryRecord {
   username: string;
   usernameKey: string;
   createdAt: Date;
-  /** Set by the admission tick once `ticket <= admittedThrough`. */
+  /**
+   * Set when the account is created (an entry is admitted once `ticket <= admittedThrough`;
+   * when is in the admissions log).
+   */
   admittedAt: Date | null;
   /** Set when the account was created with `completeSignUp`. */
   completedAt: Date | null;
@@ -72,12 +75,12 @@ export interface WaitlistWatermarkRecord {
 }
 
 /**
- * How far the entries are marked `admittedAt`: one document, `_id: 'marks'`, apart from the
- * watermark so that the background marking never writes the document the tick writes.
+ * How far the admissions log reaches: one document, `_id: 'marks'`, apart from the watermark
+ * so that recording an admission never writes the document a tick conditions on.
  */
 export interface WaitlistMarksRecord {
   _id: 'marks';
-  markedThrough: number;
+  recordedThrough: number;
 }
 
 type WaitlistStateRecord = WaitlistSettingsRecord | WaitlistWatermarkRecord | WaitlistMarksRecord;
@@ -91,4 +94,34 @@ export type WaitlistStateModel = Model<WaitlistStateRecord>;
 
 export function createWaitlistStateModel(connection: Connection): WaitlistStateModel {
   return connection.model<WaitlistStateRecord>('WaitlistState', waitlistStateSchema);
+}
+
+/**
+ * The admissions log, `waitlistadmissions`: one document per advance of the watermark, for
+ * tickets (from, _id]. Append-only; the key makes recording a range twice impossible.
+ */
+export interface WaitlistAdmissionRecord {
+  /** The last ticket of the range: the watermark after this advance. */
+  _id: number;
+  /** The range starts after this ticket. */
+  from: number;
+  admittedAt: Date;
+  /** The fencing token of the tick that recorded it. */
+  fence: number;
+}
+
+const waitlistAdmissionSchema = new Schema<WaitlistAdmissionRecord>(
+  {
+    _id: { type: Number, required: true },
+    from: { type: Number, required: true },
+    admittedAt: { type: Date, required: true },
+    fence: { type: Number, required: true },
+  },
+  { collection: 'waitlistadmissions', versionKey: false },
+);
+
+export type WaitlistAdmissionModel = Model<WaitlistAdmissionRecord>;
+
+export function createWaitlistAdmissionModel(connection: Connection): WaitlistAdmissionModel {
+  return connection.model<WaitlistAdmissionRecord>('WaitlistAdmission', waitlistAdmissionSchema);
 }

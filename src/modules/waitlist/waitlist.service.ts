@@ -28,6 +28,7 @@ import { createAdmission, type TickOptions, type TickOutcome } from './waitlist.
 import type { WaitlistTopics } from './waitlist.events.js';
 import { waitlistKeys } from './waitlist.keys.js';
 import type {
+  WaitlistAdmissionModel,
   WaitlistEntryModel,
   WaitlistEntryRecord,
   WaitlistSettingsRecord,
@@ -81,6 +82,7 @@ const maxAdmitCount = 100_000;
 export function createWaitlistService(deps: {
   Entry: WaitlistEntryModel;
   State: WaitlistStateModel;
+  Admission: WaitlistAdmissionModel;
   User: UserModel;
   users: UserService;
   redis: RedisClients;
@@ -89,7 +91,7 @@ export function createWaitlistService(deps: {
   config: WaitlistConfig;
   logger: Logger;
 }) {
-  const { Entry, State, User, users, redis, bus, tokens, config, logger } = deps;
+  const { Entry, State, Admission, User, users, redis, bus, tokens, config, logger } = deps;
   const keys = waitlistKeys(redis.namespace);
   const sequence = createWaitlistSequence({ redis, keys, Entry, State, logger });
 
@@ -123,6 +125,7 @@ export function createWaitlistService(deps: {
     keys,
     Entry,
     State,
+    Admission,
     User,
     sequence,
     settings,
@@ -384,8 +387,6 @@ export function createWaitlistService(deps: {
         if (Date.now() > deadline) throw new ServiceUnavailableError('admission lease is busy');
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
-      // An admin asked for this now: answer once the entries are marked too.
-      await admission.settled();
       return stats();
     },
 
