@@ -326,6 +326,8 @@ describe('positions, live updates and completing sign-up', () => {
     positions.push(last.position);
     expect(positions).toEqual([3, 2, 1, 0]);
     await expect(live.next(1_000)).rejects.toThrow(/completed/);
+    // No watcher and no channel listener is left behind on the instance.
+    await waitFor(() => instances[1]!.app.internals.services.waitlist.watchers.size === 0);
 
     const done = await instances[0]!.gql<{
       completeSignUp: { token: string; user: { username: string } };
