@@ -9,8 +9,14 @@ import { fanoutScenario } from './fanout.bench.js';
 import { homeFeedScenario } from './home-feed.bench.js';
 import { postFanoutScenario } from './post-fanout.bench.js';
 import { renderTable, type Scenario } from './lib/report.js';
+import { waitlistScenario } from './waitlist.bench.js';
 
-const scenarios: Scenario[] = [fanoutScenario, homeFeedScenario, postFanoutScenario];
+const scenarios: Scenario[] = [
+  fanoutScenario,
+  homeFeedScenario,
+  postFanoutScenario,
+  waitlistScenario,
+];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !scenarios.some((scenario) => scenario.name === name));

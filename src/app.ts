@@ -144,6 +144,8 @@ export function createApp(options: AppOptions): VerityApp {
           tokens,
           sessionTtlSeconds: config.auth.sessionTtlSeconds,
           whaleFollowerThreshold: config.feeds.whaleFollowerThreshold,
+          adminUsernames: config.adminUsernames,
+          waitlist: config.waitlist,
           logger,
         });
 
@@ -212,6 +214,7 @@ export function createApp(options: AppOptions): VerityApp {
         });
 
         internals = { connection, redis, models, services, bus, httpServer, live: ws.live };
+        services.waitlist.start();
         state = 'started';
         const { port } = httpServer.address() as AddressInfo;
         const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -237,6 +240,7 @@ export function createApp(options: AppOptions): VerityApp {
         logger.info('stopping: draining HTTP requests and WebSocket connections');
         // Apollo's stop runs the drain hooks: the HTTP server stops accepting and waits for
         // in-flight requests (up to SHUTDOWN_TIMEOUT_MS), and every WebSocket gets 1001.
+        internals?.services.waitlist.stop();
         await apollo?.stop();
         if (internals) {
           internals.services.stores.whales.close();

@@ -120,6 +120,12 @@ const envSchema = z.object({
   WS_MAX_PENDING_EVENTS: integer(1, 100_000, 100),
   SUBSCRIPTION_SHARING: boolean(true),
   WHALE_FOLLOWER_THRESHOLD: integer(1, 1_000_000_000, 50_000),
+  ADMIN_USERNAMES: optionalString,
+  WAITLIST_MAX_ACTIVE_ACCOUNTS: integer(0, 2_000_000_000, 0),
+  WAITLIST_ADMISSION_RATE_PER_MINUTE: integer(0, 10_000_000, 600),
+  WAITLIST_PAUSED: boolean(false),
+  WAITLIST_TICK_MS: integer(50, 600_000, 1_000),
+  WAITLIST_TICKET_TTL_SECONDS: integer(60, 365 * 24 * 3600, 30 * 24 * 3600),
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000, 10_000),
 });
 
@@ -173,6 +179,22 @@ function parse(env: Record<string, string | undefined>) {
       shareExecution: e.SUBSCRIPTION_SHARING,
     },
     feeds: { whaleFollowerThreshold: e.WHALE_FOLLOWER_THRESHOLD },
+    /** Lower-cased usernames that get the admin role when their account is created. */
+    adminUsernames: (e.ADMIN_USERNAMES ?? '')
+      .split(',')
+      .map((name) => name.trim().toLowerCase())
+      .filter((name) => name !== ''),
+    waitlist: {
+      /** Defaults for the durable settings document, used only when it does not exist yet. */
+      defaults: {
+        /** 0 means unlimited. */
+        maxActiveAccounts: e.WAITLIST_MAX_ACTIVE_ACCOUNTS,
+        admissionRatePerMinute: e.WAITLIST_ADMISSION_RATE_PER_MINUTE,
+        paused: e.WAITLIST_PAUSED,
+      },
+      tickMs: e.WAITLIST_TICK_MS,
+      ticketTtlSeconds: e.WAITLIST_TICKET_TTL_SECONDS,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }

@@ -17,6 +17,8 @@ type Command =
       token?: string;
       query?: string;
       subscriptionsPerConnection?: number;
+      /** Per connection: its own connection_init payload and subscription variables. */
+      items?: { connectionParams: Record<string, unknown>; variables: Record<string, unknown> }[];
     }
   | { type: 'expect' }
   | { type: 'close' };
@@ -56,7 +58,7 @@ async function open(command: Extract<Command, { type: 'open' }>) {
                     JSON.stringify({
                       id: `s${k}`,
                       type: 'subscribe',
-                      payload: { query: command.query },
+                      payload: { query: command.query, variables: command.items?.[i]?.variables },
                     }),
                   );
                 }
@@ -77,7 +79,9 @@ async function open(command: Extract<Command, { type: 'open' }>) {
               socket.send(
                 JSON.stringify({
                   type: 'connection_init',
-                  payload: { authorization: `Bearer ${command.token}` },
+                  payload: command.items?.[i]?.connectionParams ?? {
+                    authorization: `Bearer ${command.token}`,
+                  },
                 }),
               );
             } else {

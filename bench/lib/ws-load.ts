@@ -37,6 +37,8 @@ export async function openWsLoad(options: {
   token?: string;
   query?: string;
   subscriptionsPerConnection?: number;
+  /** Per connection: its own connection_init payload and variables (split among processes). */
+  items?: { connectionParams: Record<string, unknown>; variables: Record<string, unknown> }[];
 }): Promise<WsLoad> {
   const children = Array.from({ length: options.processes }, () =>
     fork(clientScript, [], {
@@ -57,6 +59,7 @@ export async function openWsLoad(options: {
           token: options.token,
           query: options.query,
           subscriptionsPerConnection: options.subscriptionsPerConnection,
+          items: options.items?.slice(i * share, (i + 1) * share),
         },
         'opened',
       ),

@@ -35,3 +35,51 @@ export async function withLock<T>(
     await releaseScript.run(redis.command, [key], [token]).catch(() => undefined);
   }
 }
+
+const acquireLeaseScript = createScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if current < tonumber(ARGV[3]) then redis.call('SET', KEYS[2], ARGV[3]) end
+return redis.call('INCR', KEYS[2])
+`);
+
+/** A held lease: its fencing token, and how to give it back early. */
+export interface Lease {
+  /**
+   * Strictly greater than the token of every earlier lease of the same name, even across a
+   * Redis restart (the caller passes the highest token it has stored durably as `minFence`).
+   */
+  readonly fence: number;
+  release(): Promise<void>;
+}
+
+/**
+ * Tries once to take the lease `name` for `ttlMs`; null when another instance holds it.
+ *
+ * A lease can outlive its usefulness: a holder that stalls past `ttlMs` (a GC pause, a slow
+ * database) may still act after another instance took over. So every durable write done under
+ * a lease must be conditional on its `fence` being newer than the one stored with the data;
+ * the stale holder's write then matches nothing. The fence counter lives in Redis; after a
+ * Redis loss it restarts from `minFence`, the highest fence the caller has stored durably.
+ */
+export async function tryAcquireLease(
+  redis: RedisClients,
+  name: string,
+  options: { ttlMs: number; minFence: number },
+): Promise<Lease | null> {
+  const key = `${redis.namespace}:lock:${name}`;
+  const fenceKey = `${redis.namespace}:fence:${name}`;
+  const token = randomUUID();
+  const fence = await acquireLeaseScript.run(
+    redis.command,
+    [key, fenceKey],
+    [token, options.ttlMs, options.minFence],
+  );
+  if (typeof fence !== 'number') return null;
+  return {
+    fence,
+    release: async () => {
+      await releaseScript.run(redis.command, [key], [token]).catch(() => undefined);
+    },
+  };
+}

@@ -28,7 +28,10 @@ const baseOptions: RedisOptions = {
   commandTimeout: 2_000,
   maxRetriesPerRequest: 1,
   retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1_000),
-  reconnectOnError: () => true,
+  // Reconnect only when a failover left us on a replica. Reconnecting on every error reply
+  // would drop the connection for an ordinary NOSCRIPT (the first EVALSHA of a script after a
+  // Redis restart, which redis-script.ts answers with EVAL).
+  reconnectOnError: (error) => error.message.startsWith('READONLY'),
 };
 
 export function createRedisClients(options: {

@@ -40,6 +40,14 @@ import { createUserByIdLoader } from './users/user.loaders.js';
 import { createUserModel } from './users/user.model.js';
 import { userResolvers } from './users/user.resolvers.js';
 import { createUserService } from './users/user.service.js';
+import type { WaitlistTopics } from './waitlist/waitlist.events.js';
+import {
+  createWaitlistAdmissionModel,
+  createWaitlistEntryModel,
+  createWaitlistStateModel,
+} from './waitlist/waitlist.model.js';
+import { waitlistResolvers } from './waitlist/waitlist.resolvers.js';
+import { createWaitlistService, type WaitlistConfig } from './waitlist/waitlist.service.js';
 
 /**
  * The feature registry: the one place that knows every module. The app builds models once per
@@ -54,12 +62,20 @@ export function createModels(connection: Connection) {
     Relation: createRelationModel(connection),
     Reaction: createReactionModel(connection),
     Notification: createNotificationModel(connection),
+    WaitlistEntry: createWaitlistEntryModel(connection),
+    WaitlistState: createWaitlistStateModel(connection),
+    WaitlistAdmission: createWaitlistAdmissionModel(connection),
   };
 }
 export type Models = ReturnType<typeof createModels>;
 
 /** Every event topic, by name; a topic belongs to the module that publishes it. */
-export type AppTopics = UserTopics & TruthTopics & FeedTopics & RelationTopics & NotificationTopics;
+export type AppTopics = UserTopics &
+  TruthTopics &
+  FeedTopics &
+  RelationTopics &
+  NotificationTopics &
+  WaitlistTopics;
 export type AppEventBus = EventBus<AppTopics>;
 
 /** Redis-backed stores shared by services and loaders. */
@@ -174,6 +190,8 @@ export function createServices(deps: {
   tokens: TokenService;
   sessionTtlSeconds: number;
   whaleFollowerThreshold: number;
+  adminUsernames: readonly string[];
+  waitlist: WaitlistConfig;
   logger: Logger;
 }) {
   const { models, stores, redis, bus, tokens, logger } = deps;
@@ -181,6 +199,7 @@ export function createServices(deps: {
     User: models.User,
     tokens,
     sessionTtlSeconds: deps.sessionTtlSeconds,
+    adminUsernames: new Set(deps.adminUsernames),
     userRecords: stores.userRecords,
     bus,
     logger: logger.child({ module: 'users' }),
@@ -238,7 +257,19 @@ export function createServices(deps: {
     redis,
     logger: logger.child({ module: 'reactions' }),
   });
-  return { users, notifications, relations, feeds, truths, reactions, stores };
+  const waitlist = createWaitlistService({
+    Entry: models.WaitlistEntry,
+    State: models.WaitlistState,
+    Admission: models.WaitlistAdmission,
+    User: models.User,
+    users,
+    redis,
+    bus,
+    tokens,
+    config: deps.waitlist,
+    logger: logger.child({ module: 'waitlist' }),
+  });
+  return { users, notifications, relations, feeds, truths, reactions, waitlist, stores };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -257,4 +288,5 @@ export const moduleResolvers = [
   reactionResolvers,
   feedResolvers,
   notificationResolvers,
+  waitlistResolvers,
 ];

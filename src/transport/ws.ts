@@ -84,7 +84,9 @@ const slowConsumerGraceMs = 5_000;
  * The WebSocket transport: graphql-ws on the HTTP server's `/graphql` path.
  *
  * - A connection needs a valid session token in `connectionParams.authorization` (or
- *   `.token`); without one it is closed with 4403 before any operation runs.
+ *   `.token`), or a valid waitlist ticket token in `connectionParams.ticketToken` (a waiting
+ *   person, who has no session); without either it is closed with 4403 before any operation
+ *   runs.
  * - Every document is parsed and validated once (shared cache) with the same depth, alias and
  *   token limits as HTTP; failures are ordinary GraphQL errors, never a 4500 close.
  * - Queries and mutations run through graphql-ws as usual; subscription events are delivered by
@@ -153,7 +155,15 @@ export function attachWebSocketTransport(deps: {
         const token = bearerToken(
           params['authorization'] ?? params['Authorization'] ?? params['token'],
         );
-        if (!token) return false;
+        if (!token) {
+          // A person on the waitlist has no session yet; their ticket token admits them to
+          // watch their position (waitlistPosition), as a connection without a viewer.
+          const ticketToken = params['ticketToken'];
+          if (typeof ticketToken !== 'string' || ticketToken === '') return false;
+          await services.waitlist.verifyTicketToken(ticketToken);
+          Reflect.deleteProperty(ctx, 'connectionParams');
+          return true;
+        }
         ctx.extra.viewer = await services.users.viewerFromToken(token);
         // graphql-ws keeps the params (the whole token) for the connection's life otherwise.
         Reflect.deleteProperty(ctx, 'connectionParams');

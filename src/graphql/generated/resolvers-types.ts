@@ -23,6 +23,13 @@ export type Scalars = {
   DateTime: { input: Date | string; output: Date | string; }
 };
 
+export type CompleteSignUpInput = {
+  /** Defaults to the username. */
+  displayName?: InputMaybe<Scalars['String']['input']>;
+  password: Scalars['String']['input'];
+  ticketToken: Scalars['String']['input'];
+};
+
 export type DeleteTruthInput = {
   id: Scalars['ID']['input'];
 };
@@ -34,6 +41,12 @@ export type DeleteTruthPayload = {
 
 /** A change to a feed, as delivered to its subscribers. */
 export type FeedUpdate = TruthDeleted | TruthPosted;
+
+export type JoinWaitlistInput = {
+  email: Scalars['String']['input'];
+  /** The username wanted; the same rules as for `signUp`. */
+  username: Scalars['String']['input'];
+};
 
 export type LogInInput = {
   /** A username (any case) or an email address. */
@@ -54,18 +67,36 @@ export type MarkNotificationsReadPayload = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Admins only: admits the next `count` (1 to 100,000) waiting tickets now, in ticket order,
+   * within capacity, through the same cluster-wide admission step as the timer.
+   */
+  admitNext: WaitlistStats;
   /** Blocks a user: both follows between you end and neither sees the other's truths. */
   block: UserActionPayload;
+  /**
+   * Creates the account of an admitted ticket and signs it in. Before admission: WAITLISTED;
+   * a second time: CONFLICT; a forged or unknown ticket token: UNAUTHENTICATED.
+   */
+  completeSignUp: Session;
   /** Deletes one of the viewer's truths. Replies stay; the thread shows a placeholder. */
   deleteTruth: DeleteTruthPayload;
   /** Follows a user. Following someone already followed changes nothing. */
   follow: UserActionPayload;
+  /**
+   * Joins the launch waitlist without a password. Idempotent per email (after normalisation):
+   * a retry, from any instance, returns the same ticket. Tickets are numbered 1, 2, 3, ... in
+   * the order people join.
+   */
+  joinWaitlist: WaitlistTicket;
   /** Signs in with a username or email and a password. */
   logIn: Session;
   /** Marks the given notifications, or all of them, as read. */
   markNotificationsRead: MarkNotificationsReadPayload;
   /** Mutes a user: their truths and notifications disappear for the viewer only. */
   mute: UserActionPayload;
+  /** Admins only: stops admitting from the waitlist (new sign-ups join the list). */
+  pauseAdmissions: WaitlistStats;
   /**
    * Posts a truth of 1 to 1,000 characters, optionally a reply to or a quote of another.
    * Hashtags (#word) and mentions (@username of an existing user) are parsed from the text.
@@ -77,12 +108,20 @@ export type Mutation = {
   react: ReactPayload;
   /** Removes the viewer's reaction, if any. */
   removeReaction: ReactPayload;
+  /** Admins only: admits from the waitlist again. */
+  resumeAdmissions: WaitlistStats;
   /** Reposts a truth to the viewer's followers. Retruthing twice is the same as once. */
   retruth: RetruthPayload;
+  /** Admins only: how many accounts may be active (0: unlimited) and how fast the list moves. */
+  setWaitlistCapacity: WaitlistStats;
   /**
    * Creates an account. Usernames are 3 to 30 letters, digits or underscores and unique
    * regardless of case; the email is normalised (trimmed, lower-cased); the password needs
    * at least 10 characters and must not be a common one.
+   *
+   * When Verity is at capacity, when admissions are paused, or while anyone is waiting (first
+   * come, first served), the account is not created: the result is a `WaitlistTicket` instead
+   * (the same as `joinWaitlist`). Once admitted, finish with `completeSignUp`.
    */
   signUp: SignUpResult;
   unblock: UserActionPayload;
@@ -95,8 +134,18 @@ export type Mutation = {
 };
 
 
+export type MutationAdmitNextArgs = {
+  count: Scalars['Int']['input'];
+};
+
+
 export type MutationBlockArgs = {
   input: UserActionInput;
+};
+
+
+export type MutationCompleteSignUpArgs = {
+  input: CompleteSignUpInput;
 };
 
 
@@ -107,6 +156,11 @@ export type MutationDeleteTruthArgs = {
 
 export type MutationFollowArgs = {
   input: UserActionInput;
+};
+
+
+export type MutationJoinWaitlistArgs = {
+  input: JoinWaitlistInput;
 };
 
 
@@ -142,6 +196,11 @@ export type MutationRemoveReactionArgs = {
 
 export type MutationRetruthArgs = {
   input: RetruthInput;
+};
+
+
+export type MutationSetWaitlistCapacityArgs = {
+  input: SetWaitlistCapacityInput;
 };
 
 
@@ -258,6 +317,10 @@ export type Query = {
   truth?: Maybe<Truth>;
   /** A user by username, matched regardless of case; null when there is none. */
   user?: Maybe<User>;
+  /** The waitlist's numbers and settings. Admins only. */
+  waitlistStats: WaitlistStats;
+  /** Where a waitlist ticket stands now. A forged or unknown ticket token is UNAUTHENTICATED. */
+  waitlistTicket: WaitlistTicket;
 };
 
 
@@ -346,6 +409,16 @@ export type QueryUserArgs = {
   username: Scalars['String']['input'];
 };
 
+
+/**
+ * Lists are Relay connections: `first` is 1 to 100 (default 20), `after` is the `endCursor`
+ * of the previous page. Cursors are opaque and stay valid while new items arrive; a cursor
+ * that Verity did not issue is a BAD_USER_INPUT.
+ */
+export type QueryWaitlistTicketArgs = {
+  ticketToken: Scalars['String']['input'];
+};
+
 export type ReactInput = {
   kind: ReactionKind;
   truthId: Scalars['ID']['input'];
@@ -393,6 +466,13 @@ export type Session = {
   user: User;
 };
 
+export type SetWaitlistCapacityInput = {
+  /** 0 admits only through `admitNext`. */
+  admissionRatePerMinute: Scalars['Int']['input'];
+  /** 0 means unlimited. */
+  maxActiveAccounts: Scalars['Int']['input'];
+};
+
 export type SignUpInput = {
   /** Defaults to the username. */
   displayName?: InputMaybe<Scalars['String']['input']>;
@@ -401,8 +481,8 @@ export type SignUpInput = {
   username: Scalars['String']['input'];
 };
 
-/** What sign-up gives: a session when the account is created. */
-export type SignUpResult = Session;
+/** What sign-up gives: a session when the account is created, else a waitlist ticket. */
+export type SignUpResult = Session | WaitlistTicket;
 
 export type Subscription = {
   __typename?: 'Subscription';
@@ -424,6 +504,14 @@ export type Subscription = {
    * Requires a session on the connection.
    */
   userUpdated: User;
+  /**
+   * A waitlist ticket's position, first as it is now, then each time it moves (it only goes
+   * down), and last with `admitted: true`, after which the subscription completes and
+   * `completeSignUp` works. A waiting person has no session: connect with
+   * `{ "ticketToken": "<token>" }` in the graphql-ws `connectionParams` instead. Admission is
+   * announced here rather than as a notification, since a waiting person has no account yet.
+   */
+  waitlistPosition: WaitlistTicket;
 };
 
 
@@ -450,6 +538,11 @@ export type SubscriptionTruthCountsChangedArgs = {
 
 export type SubscriptionUserUpdatedArgs = {
   username: Scalars['String']['input'];
+};
+
+
+export type SubscriptionWaitlistPositionArgs = {
+  ticketToken: Scalars['String']['input'];
 };
 
 export type Thread = {
@@ -625,6 +718,42 @@ export type UserEdge = {
   since: Scalars['DateTime']['output'];
 };
 
+/** The waitlist's state (admins only). */
+export type WaitlistStats = {
+  __typename?: 'WaitlistStats';
+  admissionRatePerMinute: Scalars['Int']['output'];
+  /** Tickets admitted so far (the same as `admittedThrough`). */
+  admitted: Scalars['Int']['output'];
+  /** Every ticket up to this number is admitted. */
+  admittedThrough: Scalars['Int']['output'];
+  /** How long the last ticket will wait at the current rate; null while paused or at rate 0. */
+  estimatedWaitSeconds?: Maybe<Scalars['Int']['output']>;
+  /** The highest ticket issued. */
+  lastTicket: Scalars['Int']['output'];
+  /** 0 means unlimited. */
+  maxActiveAccounts: Scalars['Int']['output'];
+  paused: Scalars['Boolean']['output'];
+  /** Tickets not yet admitted. */
+  waiting: Scalars['Int']['output'];
+};
+
+/** A place on the launch waitlist. */
+export type WaitlistTicket = {
+  __typename?: 'WaitlistTicket';
+  admitted: Scalars['Boolean']['output'];
+  /**
+   * How many admissions are still ahead of this ticket, itself included: ticket minus the
+   * number of tickets admitted so far; 0 once admitted. Exact, and it only ever goes down.
+   */
+  position: Scalars['Int']['output'];
+  /** 1, 2, 3, ... in the order people joined; never reused. */
+  ticket: Scalars['Int']['output'];
+  /** Proves this ticket: pass it to `waitlistTicket`, `waitlistPosition` and `completeSignUp`. */
+  ticketToken: Scalars['String']['output'];
+  /** The username asked for when joining. */
+  username: Scalars['String']['output'];
+};
+
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
@@ -700,7 +829,10 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
     | ( TruthDeleted & { __typename: 'TruthDeleted' } )
     | ( Omit<TruthPosted, 'truth'> & { truth: _RefType['Truth'] } & { __typename: 'TruthPosted' } )
   ;
-  SignUpResult: ( SessionResult & { __typename: 'Session' } );
+  SignUpResult:
+    | ( SessionResult & { __typename: 'Session' } )
+    | ( WaitlistTicket & { __typename: 'WaitlistTicket' } )
+  ;
 };
 
 /** Mapping of interface types */
@@ -715,12 +847,14 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CompleteSignUpInput: CompleteSignUpInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DeleteTruthInput: DeleteTruthInput;
   DeleteTruthPayload: ResolverTypeWrapper<DeleteTruthPayload>;
   FeedUpdate: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['FeedUpdate']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  JoinWaitlistInput: JoinWaitlistInput;
   LogInInput: LogInInput;
   MarkNotificationsReadInput: MarkNotificationsReadInput;
   MarkNotificationsReadPayload: ResolverTypeWrapper<MarkNotificationsReadPayload>;
@@ -742,6 +876,7 @@ export type ResolversTypes = {
   RetruthInput: RetruthInput;
   RetruthPayload: ResolverTypeWrapper<Omit<RetruthPayload, 'original' | 'retruth'> & { original: ResolversTypes['Truth'], retruth: ResolversTypes['Truth'] }>;
   Session: ResolverTypeWrapper<SessionResult>;
+  SetWaitlistCapacityInput: SetWaitlistCapacityInput;
   SignUpInput: SignUpInput;
   SignUpResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['SignUpResult']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
@@ -761,17 +896,21 @@ export type ResolversTypes = {
   UserActionPayload: ResolverTypeWrapper<Omit<UserActionPayload, 'user'> & { user: ResolversTypes['User'] }>;
   UserConnection: ResolverTypeWrapper<Omit<UserConnection, 'edges'> & { edges: Array<ResolversTypes['UserEdge']> }>;
   UserEdge: ResolverTypeWrapper<Omit<UserEdge, 'node'> & { node: ResolversTypes['User'] }>;
+  WaitlistStats: ResolverTypeWrapper<WaitlistStats>;
+  WaitlistTicket: ResolverTypeWrapper<WaitlistTicket>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
+  CompleteSignUpInput: CompleteSignUpInput;
   DateTime: Scalars['DateTime']['output'];
   DeleteTruthInput: DeleteTruthInput;
   DeleteTruthPayload: DeleteTruthPayload;
   FeedUpdate: ResolversUnionTypes<ResolversParentTypes>['FeedUpdate'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
+  JoinWaitlistInput: JoinWaitlistInput;
   LogInInput: LogInInput;
   MarkNotificationsReadInput: MarkNotificationsReadInput;
   MarkNotificationsReadPayload: MarkNotificationsReadPayload;
@@ -791,6 +930,7 @@ export type ResolversParentTypes = {
   RetruthInput: RetruthInput;
   RetruthPayload: Omit<RetruthPayload, 'original' | 'retruth'> & { original: ResolversParentTypes['Truth'], retruth: ResolversParentTypes['Truth'] };
   Session: SessionResult;
+  SetWaitlistCapacityInput: SetWaitlistCapacityInput;
   SignUpInput: SignUpInput;
   SignUpResult: ResolversUnionTypes<ResolversParentTypes>['SignUpResult'];
   String: Scalars['String']['output'];
@@ -809,6 +949,8 @@ export type ResolversParentTypes = {
   UserActionPayload: Omit<UserActionPayload, 'user'> & { user: ResolversParentTypes['User'] };
   UserConnection: Omit<UserConnection, 'edges'> & { edges: Array<ResolversParentTypes['UserEdge']> };
   UserEdge: Omit<UserEdge, 'node'> & { node: ResolversParentTypes['User'] };
+  WaitlistStats: WaitlistStats;
+  WaitlistTicket: WaitlistTicket;
 };
 
 export type PerViewerDirectiveArgs = { };
@@ -832,16 +974,22 @@ export type MarkNotificationsReadPayloadResolvers<ContextType = GraphQLContext, 
 };
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  admitNext?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType, RequireFields<MutationAdmitNextArgs, 'count'>>;
   block?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationBlockArgs, 'input'>>;
+  completeSignUp?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationCompleteSignUpArgs, 'input'>>;
   deleteTruth?: Resolver<ResolversTypes['DeleteTruthPayload'], ParentType, ContextType, RequireFields<MutationDeleteTruthArgs, 'input'>>;
   follow?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationFollowArgs, 'input'>>;
+  joinWaitlist?: Resolver<ResolversTypes['WaitlistTicket'], ParentType, ContextType, RequireFields<MutationJoinWaitlistArgs, 'input'>>;
   logIn?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'input'>>;
   markNotificationsRead?: Resolver<ResolversTypes['MarkNotificationsReadPayload'], ParentType, ContextType, RequireFields<MutationMarkNotificationsReadArgs, 'input'>>;
   mute?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationMuteArgs, 'input'>>;
+  pauseAdmissions?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType>;
   postTruth?: Resolver<ResolversTypes['PostTruthPayload'], ParentType, ContextType, RequireFields<MutationPostTruthArgs, 'input'>>;
   react?: Resolver<ResolversTypes['ReactPayload'], ParentType, ContextType, RequireFields<MutationReactArgs, 'input'>>;
   removeReaction?: Resolver<ResolversTypes['ReactPayload'], ParentType, ContextType, RequireFields<MutationRemoveReactionArgs, 'input'>>;
+  resumeAdmissions?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType>;
   retruth?: Resolver<ResolversTypes['RetruthPayload'], ParentType, ContextType, RequireFields<MutationRetruthArgs, 'input'>>;
+  setWaitlistCapacity?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType, RequireFields<MutationSetWaitlistCapacityArgs, 'input'>>;
   signUp?: Resolver<ResolversTypes['SignUpResult'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
   unblock?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationUnblockArgs, 'input'>>;
   undoRetruth?: Resolver<ResolversTypes['UndoRetruthPayload'], ParentType, ContextType, RequireFields<MutationUndoRetruthArgs, 'input'>>;
@@ -896,6 +1044,8 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   thread?: Resolver<ResolversTypes['Thread'], ParentType, ContextType, RequireFields<QueryThreadArgs, 'id'>>;
   truth?: Resolver<Maybe<ResolversTypes['Truth']>, ParentType, ContextType, RequireFields<QueryTruthArgs, 'id'>>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'username'>>;
+  waitlistStats?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType>;
+  waitlistTicket?: Resolver<ResolversTypes['WaitlistTicket'], ParentType, ContextType, RequireFields<QueryWaitlistTicketArgs, 'ticketToken'>>;
 };
 
 export type ReactPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReactPayload'] = ResolversParentTypes['ReactPayload']> = {
@@ -920,7 +1070,7 @@ export type SessionResolvers<ContextType = GraphQLContext, ParentType extends Re
 };
 
 export type SignUpResultResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SignUpResult'] = ResolversParentTypes['SignUpResult']> = {
-  __resolveType: TypeResolveFn<'Session', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'Session' | 'WaitlistTicket', ParentType, ContextType>;
 };
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
@@ -930,6 +1080,7 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
   publicFeedUpdated?: SubscriptionResolver<ResolversTypes['FeedUpdate'], "publicFeedUpdated", ParentType, ContextType, Partial<SubscriptionPublicFeedUpdatedArgs>>;
   truthCountsChanged?: SubscriptionResolver<ResolversTypes['TruthCounts'], "truthCountsChanged", ParentType, ContextType, RequireFields<SubscriptionTruthCountsChangedArgs, 'truthId'>>;
   userUpdated?: SubscriptionResolver<ResolversTypes['User'], "userUpdated", ParentType, ContextType, RequireFields<SubscriptionUserUpdatedArgs, 'username'>>;
+  waitlistPosition?: SubscriptionResolver<ResolversTypes['WaitlistTicket'], "waitlistPosition", ParentType, ContextType, RequireFields<SubscriptionWaitlistPositionArgs, 'ticketToken'>>;
 };
 
 export type ThreadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Thread'] = ResolversParentTypes['Thread']> = {
@@ -1026,6 +1177,26 @@ export type UserEdgeResolvers<ContextType = GraphQLContext, ParentType extends R
   since?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
+export type WaitlistStatsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WaitlistStats'] = ResolversParentTypes['WaitlistStats']> = {
+  admissionRatePerMinute?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  admitted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  admittedThrough?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  estimatedWaitSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  lastTicket?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  maxActiveAccounts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  paused?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  waiting?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type WaitlistTicketResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['WaitlistTicket'] = ResolversParentTypes['WaitlistTicket']> = {
+  admitted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  position?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ticket?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ticketToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  username?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = GraphQLContext> = {
   DateTime?: GraphQLScalarType;
   DeleteTruthPayload?: DeleteTruthPayloadResolvers<ContextType>;
@@ -1057,6 +1228,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   UserActionPayload?: UserActionPayloadResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;
+  WaitlistStats?: WaitlistStatsResolvers<ContextType>;
+  WaitlistTicket?: WaitlistTicketResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = GraphQLContext> = {

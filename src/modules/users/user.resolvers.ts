@@ -12,10 +12,6 @@ export const userResolvers: Resolvers = {
   },
 
   Mutation: {
-    signUp: async (_parent, { input }, context) => ({
-      __typename: 'Session' as const,
-      ...(await context.services.users.createAccount(input)),
-    }),
     logIn: (_parent, { input }, context) => context.services.users.logIn(input),
     updateProfile: (_parent, { input }, context) =>
       context.services.users.updateProfile(requireViewer(context), input),

@@ -63,6 +63,8 @@ export function createUserService(deps: {
   User: UserModel;
   tokens: TokenService;
   sessionTtlSeconds: number;
+  /** Lower-cased usernames whose accounts are created with the admin role (ADMIN_USERNAMES). */
+  adminUsernames: ReadonlySet<string>;
   userRecords: RecordCache<UserRecord>;
   bus: EventBus<UserTopics>;
   logger: Logger;
@@ -132,7 +134,7 @@ export function createUserService(deps: {
         displayName,
         bio: '',
         avatarUrl: null,
-        role: options.role ?? 'user',
+        role: options.role ?? (deps.adminUsernames.has(usernameKey) ? 'admin' : 'user'),
         createdAt: now,
         updatedAt: now,
       } satisfies UserRecord;

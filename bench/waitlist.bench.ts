@@ -1,0 +1,240 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { Row, Scenario } from './lib/report.js';
+import { startStack } from './lib/stack.js';
+import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
+import { openWsLoad, type WsLoad } from './lib/ws-load.js';
+
+interface JoinRun {
+  startedAt: number;
+  finishedAt: number;
+  errors: number;
+  errorSamples: string[];
+  latencies: number[];
+  doneAt: number[];
+  tickets: number[];
+  tokens: { ticket: number; token: string }[];
+}
+
+const positionSubscription =
+  'subscription($t: String!) { waitlistPosition(ticketToken: $t) { ticket position admitted } }';
+
+/** Runs the join load generator in its own process and waits for its figures. */
+function runJoins(options: {
+  url: string;
+  count: number;
+  concurrency: number;
+  keepTokens: number;
+}): Promise<JoinRun> {
+  const child = fork(fileURLToPath(new URL('./lib/join-load-client.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.on('message', (message: JoinRun & { type: string }) => {
+      if (message.type !== 'done') return;
+      child.kill();
+      resolve(message);
+    });
+    child.on('error', reject);
+    child.send({ ...options, label: 'wl_' });
+  });
+}
+
+/** PUBLISH commands Redis has executed so far (INFO commandstats). */
+async function publishCount(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats');
+  return Number(/cmdstat_publish:calls=(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+/** Arms the clients, runs `trigger`, and returns each arrival's latency from the trigger. */
+async function measure(load: WsLoad, trigger: () => Promise<unknown>) {
+  const { arrivals } = await load.expect();
+  const startedAt = nowMs();
+  await trigger();
+  const { times, sampleFrame } = await arrivals;
+  const latencies = times.map((time) => time - startedAt);
+  return {
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    sampleFrame,
+  };
+}
+
+/**
+ * (a) N waitlist joins at high concurrency from a separate process against one instance on the
+ * embedded stack: errors, joins per second (median of per-second buckets), latency, and
+ * whether the tickets are exactly 1..N.
+ * (b) S WebSocket subscribers waiting on their positions, one admission tick: how many Redis
+ * PUBLISH it costs, and how long until every subscriber has its new position (from the start
+ * of the tick), against one pre-serialized frame broadcast by plain `ws` to S sockets (from
+ * its PUBLISH), in the same run.
+ */
+export const waitlistScenario: Scenario = {
+  name: 'waitlist',
+  description: 'waitlist joins per second with dense tickets; one admission tick to S subscribers',
+  async run() {
+    const joins = sizeFromEnv('BENCH_WAITLIST_JOINS', 170_000);
+    const concurrency = sizeFromEnv('BENCH_WAITLIST_CONCURRENCY', 64);
+    const subscribers = Math.min(joins, sizeFromEnv('BENCH_SUBSCRIBERS', 10_000));
+    const rounds = sizeFromEnv('BENCH_WAITLIST_TICKS', 5);
+    const processes = sizeFromEnv('BENCH_CLIENT_PROCESSES', 2);
+    const stack = await startStack();
+    const rows: Row[] = [];
+    try {
+      const server = await stack.startVerity({
+        WS_KEEPALIVE_MS: '600000',
+        WS_MAX_SUBSCRIPTIONS: '10',
+        // Only the measured ticks admit anyone.
+        WAITLIST_ADMISSION_RATE_PER_MINUTE: '0',
+      });
+      const { models, services } = server.app.internals;
+
+      // (a) joins
+      console.log(`  ${joins} joins at concurrency ${concurrency}...`);
+      const run = await runJoins({
+        url: server.url,
+        count: joins,
+        concurrency,
+        keepTokens: subscribers,
+      });
+      const buckets = new Map<number, number>();
+      for (const at of run.doneAt) {
+        const second = Math.floor((at - run.startedAt) / 1000);
+        buckets.set(second, (buckets.get(second) ?? 0) + 1);
+      }
+      // Whole seconds only: the last, partial one would understate the rate.
+      const lastSecond = Math.floor((run.finishedAt - run.startedAt) / 1000);
+      const perSecond = [...buckets].filter(([second]) => second < lastSecond).map(([, n]) => n);
+      const stored = await models.WaitlistEntry.find({}, { _id: 0, ticket: 1 })
+        .lean<{ ticket: number }[]>()
+        .exec();
+      const seen = [...run.tickets].filter((t) => t > 0).sort((a, b) => a - b);
+      const storedSorted = stored.map((e) => e.ticket).sort((a, b) => a - b);
+      const dense = (list: number[]) =>
+        list.length === joins && list.every((ticket, i) => ticket === i + 1);
+      if (run.errors > 0) console.log('  join errors, for example:', run.errorSamples);
+      rows.push(
+        { metric: `join errors, ${joins} joins`, value: run.errors, unit: '', note: 'must be 0' },
+        {
+          metric: 'joins per second (median of whole seconds)',
+          value:
+            perSecond.length > 0
+              ? median(perSecond)
+              : joins / ((run.finishedAt - run.startedAt) / 1000),
+          unit: '/s',
+          note: `concurrency ${concurrency}; ${((run.finishedAt - run.startedAt) / 1000).toFixed(1)} s in all`,
+        },
+        { metric: 'join latency p50', value: quantile(run.latencies, 0.5), unit: 'ms' },
+        { metric: 'join latency p99', value: quantile(run.latencies, 0.99), unit: 'ms' },
+        {
+          metric: 'tickets exactly 1..N (answers and MongoDB)',
+          value: dense(seen) && dense(storedSorted) ? 1 : 0,
+          unit: '',
+          note: `1 = yes; ${storedSorted.length} stored, ${new Set(storedSorted).size} distinct`,
+        },
+      );
+
+      // The tick on its own, before anyone listens: lease, reads, watermark write, publish.
+      const soloTicks: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const startedAt = nowMs();
+        await services.waitlist.tick({ count: 10 });
+        if (i > 0) soloTicks.push(nowMs() - startedAt);
+        await sleep(200);
+      }
+
+      // (b) one admission tick to S waiting subscribers (the last S to join: still waiting)
+      console.log(`  ${subscribers} waiting subscribers...`);
+      const items = run.tokens.map(({ token }) => ({
+        connectionParams: { ticketToken: token },
+        variables: { t: token },
+      }));
+      const load = await openWsLoad({
+        url: server.wsUrl,
+        protocol: 'graphql-ws',
+        count: items.length,
+        processes,
+        query: positionSubscription,
+        items,
+      });
+      while (services.waitlist.watchers.size < items.length) await sleep(50);
+
+      const rawChannel = `${server.namespace}:raw`;
+      const rawServer = fork(
+        fileURLToPath(new URL('./lib/raw-broadcast-server.ts', import.meta.url)),
+        [stack.redisUrl, rawChannel],
+        { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+      );
+      const rawPort = await new Promise<number>((resolve) =>
+        rawServer.on('message', (message: { type: string; port?: number }) => {
+          if (message.type === 'listening') resolve(message.port!);
+        }),
+      );
+      const raw = await openWsLoad({
+        url: `ws://127.0.0.1:${rawPort}`,
+        protocol: 'raw',
+        count: items.length,
+        processes,
+      });
+      const redis = new Redis(stack.redisUrl);
+
+      const tickFigures: { p50: number; p99: number }[] = [];
+      const rawFigures: { p50: number; p99: number }[] = [];
+      const publishes: number[] = [];
+      let frame = '';
+      for (let round = 0; round <= rounds; round++) {
+        const before = await publishCount(redis);
+        const tick = await measure(load, () => services.waitlist.tick({ count: 10 }));
+        publishes.push((await publishCount(redis)) - before);
+        frame = tick.sampleFrame;
+        await sleep(200);
+        const baseline = await measure(raw, () => redis.publish(rawChannel, frame));
+        await sleep(200);
+        // The first round warms up.
+        if (round > 0) {
+          tickFigures.push(tick);
+          rawFigures.push(baseline);
+        }
+      }
+      await Promise.all([load.close(), raw.close()]);
+      rawServer.send({ type: 'stop' });
+      redis.disconnect();
+
+      const what = `plain ws, one pre-serialized ${Buffer.byteLength(frame)}-byte frame`;
+      rows.push(
+        {
+          metric: 'Redis PUBLISH per admission tick',
+          value: median(publishes),
+          unit: '',
+          note: `max ${Math.max(...publishes)} over ${publishes.length} ticks; must be 1`,
+        },
+        {
+          metric: `all ${items.length} subscribers updated, p50 (from tick start)`,
+          value: median(tickFigures.map((f) => f.p50)),
+          unit: 'ms',
+          baseline: what,
+          baselineValue: median(rawFigures.map((f) => f.p50)),
+        },
+        {
+          metric: `all ${items.length} subscribers updated, p99 (from tick start)`,
+          value: median(tickFigures.map((f) => f.p99)),
+          unit: 'ms',
+          baseline: what,
+          baselineValue: median(rawFigures.map((f) => f.p99)),
+          note: 'the tick includes its MongoDB watermark write; the baseline starts at PUBLISH',
+        },
+        {
+          metric: 'admission tick alone, no subscribers',
+          value: median(soloTicks),
+          unit: 'ms',
+          note: 'lease, reads, watermark write, admissions log, mirror, publish',
+        },
+      );
+    } finally {
+      await stack.stop();
+    }
+    return rows;
+  },
+};

@@ -1,0 +1,420 @@
+import { Types } from 'mongoose';
+import type { Logger } from '../../infra/logger.js';
+import { withLock } from '../../infra/lock.js';
+import type { EventBus } from '../../infra/pubsub.js';
+import type { RedisClients } from '../../infra/redis.js';
+import {
+  ErrorCode,
+  ServiceUnavailableError,
+  VerityError,
+  badUserInput,
+  conflict,
+  isDuplicateKeyError,
+  unauthenticated,
+} from '../../lib/errors.js';
+import type { EventStream } from '../../lib/event-stream.js';
+import { assertStrongPassword } from '../auth/auth.password.js';
+import type { TokenService } from '../auth/auth.tokens.js';
+import type { UserModel } from '../users/user.model.js';
+import type { NewAccount, SessionResult, UserService } from '../users/user.service.js';
+import {
+  normalizeEmail,
+  usernameKeyOf,
+  validateDisplayName,
+  validateUsername,
+} from '../users/user.validation.js';
+import { createGroupInserter } from './waitlist.inserts.js';
+import { createAdmission, type TickOptions, type TickOutcome } from './waitlist.admission.js';
+import type { WaitlistTopics } from './waitlist.events.js';
+import { waitlistKeys } from './waitlist.keys.js';
+import type {
+  WaitlistAdmissionModel,
+  WaitlistEntryModel,
+  WaitlistEntryRecord,
+  WaitlistSettingsRecord,
+  WaitlistStateModel,
+} from './waitlist.model.js';
+import { createWaitlistSequence, usernameWaitlisted } from './waitlist.sequence.js';
+import { createWaitlistWatch, positionOf, type TicketView } from './waitlist.watch.js';
+
+export type { TicketView };
+
+/** The waitlist's numbers and settings, as admins see them. */
+export interface WaitlistStats {
+  waiting: number;
+  admitted: number;
+  admittedThrough: number;
+  lastTicket: number;
+  maxActiveAccounts: number;
+  admissionRatePerMinute: number;
+  paused: boolean;
+  estimatedWaitSeconds: number | null;
+}
+
+/** What `signUp` gives: an account at once, or a place on the waitlist. */
+export type SignUpOutcome =
+  ({ __typename: 'Session' } & SessionResult) | ({ __typename: 'WaitlistTicket' } & TicketView);
+
+export interface WaitlistConfig {
+  defaults: Omit<WaitlistSettingsRecord, '_id' | 'updatedAt'>;
+  tickMs: number;
+  ticketTtlSeconds: number;
+}
+
+/** The claims inside a ticket token. */
+interface TicketClaims {
+  ticket: number;
+  email: string;
+  username: string;
+}
+
+const maxAdmitCount = 100_000;
+
+/**
+ * The launch waitlist (DESIGN.md, "Waitlist"): capacity settings, joining, positions, the
+ * cluster-wide admission tick and completing sign-up once admitted.
+ *
+ * Joining costs no password hashing and one Redis script (plus one MongoDB insert for a new
+ * ticket): the script draws the number and records the email in one step, so the same email
+ * always gets the same ticket and the numbers are dense. MongoDB holds every entry (unique on
+ * ticket and on email); the Redis side is rebuilt from it when lost.
+ */
+export function createWaitlistService(deps: {
+  Entry: WaitlistEntryModel;
+  State: WaitlistStateModel;
+  Admission: WaitlistAdmissionModel;
+  User: UserModel;
+  users: UserService;
+  redis: RedisClients;
+  bus: EventBus<WaitlistTopics>;
+  tokens: TokenService;
+  config: WaitlistConfig;
+  logger: Logger;
+}) {
+  const { Entry, State, Admission, User, users, redis, bus, tokens, config, logger } = deps;
+  const keys = waitlistKeys(redis.namespace);
+  const sequence = createWaitlistSequence({ redis, keys, Entry, State, logger });
+
+  const settings = async (): Promise<WaitlistSettingsRecord> => {
+    const found = await State.collection.findOne({ _id: 'settings' as never });
+    if (found) return found as unknown as WaitlistSettingsRecord;
+    const initial: WaitlistSettingsRecord = {
+      _id: 'settings',
+      ...config.defaults,
+      updatedAt: new Date(),
+    };
+    // Insert-if-absent: when two instances race, one insert wins and both read it.
+    await State.collection.insertOne(initial as never).catch(() => undefined);
+    return (await State.collection.findOne({
+      _id: 'settings' as never,
+    })) as unknown as WaitlistSettingsRecord;
+  };
+
+  // Changes are serialised: FerretDB v1 may lose one of two concurrent updates of a document.
+  const changeSettings = (changes: Partial<Omit<WaitlistSettingsRecord, '_id'>>) =>
+    withLock(redis, keys.settingsLock, async () => {
+      await settings();
+      await State.collection.updateOne(
+        { _id: 'settings' as never },
+        { $set: { ...changes, updatedAt: new Date() } },
+      );
+    });
+
+  const admission = createAdmission({
+    redis,
+    keys,
+    Entry,
+    State,
+    Admission,
+    User,
+    sequence,
+    settings,
+    bus,
+    leaseMs: Math.max(5_000, config.tickMs * 5),
+    logger,
+  });
+  const watch = createWaitlistWatch({ bus, admittedThrough: () => sequence.admittedThrough() });
+
+  const view = async (
+    entry: Pick<WaitlistEntryRecord, 'ticket' | 'email' | 'username'>,
+    admittedThrough?: number,
+  ): Promise<TicketView> => {
+    const through = admittedThrough ?? (await sequence.admittedThrough());
+    const { token } = await tokens.sign(
+      'waitlist-ticket',
+      String(entry.ticket),
+      config.ticketTtlSeconds,
+      { email: entry.email, username: entry.username },
+    );
+    return {
+      ticket: entry.ticket,
+      position: positionOf(entry.ticket, through),
+      admitted: entry.ticket <= through,
+      username: entry.username,
+      ticketToken: token,
+    };
+  };
+
+  const inserts = createGroupInserter<WaitlistEntryRecord>({
+    insertMany: (records) => Entry.collection.insertMany(records, { ordered: false }),
+    maxBatch: 500,
+  });
+
+  const findByEmail = (email: string) =>
+    Entry.findOne({ email }).lean<WaitlistEntryRecord>().exec();
+
+  /** Stores the entry for a claimed ticket; the stored entry (ours or a racing twin's). */
+  const store = async (
+    ticket: number,
+    email: string,
+    username: string,
+    kind: 'new' | 'existing',
+  ): Promise<WaitlistEntryRecord | 'retry'> => {
+    if (kind === 'existing') {
+      const stored = await findByEmail(email);
+      if (stored) return stored;
+      // Claimed before, but the insert never landed (or is landing now): insert it ourselves.
+    }
+    const usernameKey = usernameKeyOf(username);
+    const record: WaitlistEntryRecord = {
+      _id: new Types.ObjectId(),
+      ticket,
+      email,
+      username,
+      usernameKey,
+      createdAt: new Date(),
+      admittedAt: null,
+      completedAt: null,
+    };
+    try {
+      await inserts.insert(record);
+      return record;
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+    }
+    const stored = await findByEmail(email);
+    if (stored) {
+      // Same email, same ticket: a racing twin stored it first. Another ticket: the Redis
+      // index had lost this email, so our number goes back and the index learns the truth.
+      if (stored.ticket !== ticket && kind === 'new') {
+        await sequence.release(email, usernameKey, ticket);
+        await sequence.remember(email, stored.usernameKey, stored.ticket);
+      }
+      return stored;
+    }
+    // The ticket number is taken by someone else: the sequence lags behind MongoDB (Redis came
+    // back from an old snapshot, or was rebuilt while a claim was in flight). Move it past.
+    await sequence.release(email, usernameKey, ticket);
+    await sequence.catchUp();
+    return 'retry';
+  };
+
+  const join = async (input: { email: string; username: string }): Promise<TicketView> => {
+    const username = validateUsername(input.username);
+    const email = normalizeEmail(input.email);
+    const usernameKey = usernameKeyOf(username);
+    // One query for both rules: this is the hot path of a sign-up surge.
+    const holder = await User.findOne({ $or: [{ email }, { usernameKey }] }, { email: 1 })
+      .lean<{ email: string }>()
+      .exec();
+    if (holder?.email === email) {
+      throw conflict('An account with that email already exists.', 'email');
+    }
+    if (holder) throw conflict('That username is taken.', 'username');
+
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const claim = await sequence.claim(email, usernameKey);
+      if (claim.kind === 'username-taken') throw usernameWaitlisted();
+      const entry = await store(claim.ticket, email, username, claim.kind);
+      if (entry !== 'retry') return view(entry);
+    }
+    throw new ServiceUnavailableError('the waitlist sequence did not settle');
+  };
+
+  /** The claims of a genuine ticket token whose ticket exists; UNAUTHENTICATED otherwise. */
+  const verifyTicket = async (token: string): Promise<TicketClaims> => {
+    const { subject, claims } = await tokens.verify('waitlist-ticket', token);
+    const ticket = Number(subject);
+    const { email, username } = claims as { email?: unknown; username?: unknown };
+    if (!Number.isSafeInteger(ticket) || typeof email !== 'string' || typeof username !== 'string')
+      throw unauthenticated('Invalid ticket token.');
+    // The Redis index answers in one read; MongoDB only when the index does not know it.
+    if ((await redis.command.hget(keys.emails, email)) === String(ticket)) {
+      return { ticket, email, username };
+    }
+    const stored = await Entry.findOne({ ticket, email }).lean<WaitlistEntryRecord>().exec();
+    if (!stored) throw unauthenticated('Unknown ticket.');
+    return { ticket, email, username };
+  };
+
+  const isUnderCapacity = async (current: WaitlistSettingsRecord): Promise<boolean> => {
+    if (current.paused) return false;
+    let { lastTicket, admittedThrough } = await sequence.snapshot();
+    lastTicket ??= await sequence.lastTicket();
+    admittedThrough ??= await sequence.admittedThrough();
+    // First come, first served: nobody skips the people already waiting.
+    if (lastTicket > admittedThrough) return false;
+    if (current.maxActiveAccounts === 0) return true;
+    const [accounts, completed] = await Promise.all([
+      User.estimatedDocumentCount().exec(),
+      Entry.countDocuments({ completedAt: { $ne: null } }).exec(),
+    ]);
+    return accounts + (admittedThrough - completed) < current.maxActiveAccounts;
+  };
+
+  const stats = async (): Promise<WaitlistStats> => {
+    const [current, mark, lastTicket] = await Promise.all([
+      settings(),
+      sequence.durableWatermark(),
+      sequence.lastTicket(),
+    ]);
+    const waiting = Math.max(0, lastTicket - mark.admittedThrough);
+    const rate = current.admissionRatePerMinute;
+    return {
+      waiting,
+      admitted: mark.admittedThrough,
+      admittedThrough: mark.admittedThrough,
+      lastTicket,
+      maxActiveAccounts: current.maxActiveAccounts,
+      admissionRatePerMinute: rate,
+      paused: current.paused,
+      estimatedWaitSeconds: current.paused || rate === 0 ? null : Math.ceil((waiting * 60) / rate),
+    };
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  let ticking = false;
+
+  return {
+    join,
+    stats,
+    /** The local subscriber index (for tests and metrics). */
+    watchers: watch,
+
+    /**
+     * Creates the account when there is room and nobody is waiting; otherwise joins the
+     * waitlist (no password hashing: that happens at `completeSignUp`). Every input is
+     * validated first either way, so the outcome never depends on a bad value.
+     */
+    async signUp(input: NewAccount): Promise<SignUpOutcome> {
+      const username = validateUsername(input.username);
+      const email = normalizeEmail(input.email);
+      assertStrongPassword(input.password, { username, email });
+      validateDisplayName(input.displayName ?? username);
+      if (await isUnderCapacity(await settings())) {
+        // An admitted ticket that has not completed yet still holds the username it asked for.
+        const holder = await sequence.usernameHolder(usernameKeyOf(username));
+        if (holder !== null && holder !== email) throw usernameWaitlisted();
+        return { __typename: 'Session', ...(await users.createAccount(input)) };
+      }
+      return { __typename: 'WaitlistTicket', ...(await join({ email, username })) };
+    },
+
+    /** Throws UNAUTHENTICATED unless the token is genuine and its ticket exists. */
+    async verifyTicketToken(token: string): Promise<void> {
+      await verifyTicket(token);
+    },
+
+    /** Where a ticket stands now. */
+    async ticket(token: string): Promise<TicketView> {
+      return view(await verifyTicket(token));
+    },
+
+    /** A ticket's position now, then on each move, ending with the admitted value. */
+    async watch(token: string): Promise<EventStream<TicketView>> {
+      const claims = await verifyTicket(token);
+      return watch.watch({
+        ticket: claims.ticket,
+        username: claims.username,
+        ticketToken: token,
+      });
+    },
+
+    /** Creates the account of an admitted ticket. */
+    async completeSignUp(input: {
+      ticketToken: string;
+      password: string;
+      displayName?: string | null | undefined;
+    }): Promise<SessionResult> {
+      const { ticket, email } = await verifyTicket(input.ticketToken);
+      const entry = await Entry.findOne({ ticket, email }).lean<WaitlistEntryRecord>().exec();
+      if (!entry) throw unauthenticated('Unknown ticket.');
+      if (entry.completedAt) throw conflict('This ticket has already been used to sign up.');
+      const { admittedThrough } = await sequence.durableWatermark();
+      if (ticket > admittedThrough) {
+        const position = positionOf(ticket, admittedThrough);
+        throw new VerityError(
+          ErrorCode.WAITLISTED,
+          `You are still on the waitlist, at position ${position}.`,
+          { position },
+        );
+      }
+      // The users' unique indexes decide a race between two completions of one ticket.
+      const session = await users.createAccount({
+        username: entry.username,
+        email: entry.email,
+        password: input.password,
+        displayName: input.displayName,
+      });
+      const now = new Date();
+      await Entry.updateOne(
+        { _id: entry._id },
+        { $set: { completedAt: now, admittedAt: entry.admittedAt ?? now } },
+      ).exec();
+      return session;
+    },
+
+    setCapacity: async (input: { maxActiveAccounts: number; admissionRatePerMinute: number }) => {
+      if (!Number.isSafeInteger(input.maxActiveAccounts) || input.maxActiveAccounts < 0)
+        throw badUserInput('maxActiveAccounts is 0 (unlimited) or more.', 'maxActiveAccounts');
+      if (!Number.isSafeInteger(input.admissionRatePerMinute) || input.admissionRatePerMinute < 0)
+        throw badUserInput('admissionRatePerMinute is 0 or more.', 'admissionRatePerMinute');
+      await changeSettings(input);
+      return stats();
+    },
+
+    setPaused: async (paused: boolean) => {
+      await changeSettings({ paused });
+      return stats();
+    },
+
+    /** Admits the next `count` tickets now, through the same leased, fenced tick. */
+    async admitNext(count: number): Promise<WaitlistStats> {
+      if (!Number.isSafeInteger(count) || count < 1 || count > maxAdmitCount)
+        throw badUserInput(`count is 1 to ${maxAdmitCount.toLocaleString('en')}.`, 'count');
+      const deadline = Date.now() + 10_000;
+      while ((await admission.tick({ count })).status === 'busy') {
+        if (Date.now() > deadline) throw new ServiceUnavailableError('admission lease is busy');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      return stats();
+    },
+
+    /** One admission tick (what the timer runs); options are for admitNext and tests. */
+    tick: (options?: TickOptions): Promise<TickOutcome> => admission.tick(options),
+
+    /** Starts this instance's admission timer (every WAITLIST_TICK_MS; one tick at a time). */
+    start() {
+      timer ??= setInterval(() => {
+        if (ticking) return;
+        ticking = true;
+        admission
+          .tick()
+          .catch((error: unknown) => logger.warn({ err: error }, 'admission tick failed'))
+          .finally(() => {
+            ticking = false;
+          });
+      }, config.tickMs);
+      timer.unref();
+    },
+
+    /** Stops the timer and ends every local position subscription. */
+    stop() {
+      clearInterval(timer);
+      timer = undefined;
+      watch.close();
+    },
+  };
+}
+
+export type WaitlistService = ReturnType<typeof createWaitlistService>;

@@ -1,0 +1,660 @@
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
+import { createLogger } from '../src/infra/logger.js';
+import { errorCodes, signUpMutation, uniqueUsername } from './helpers/graphql.js';
+import {
+  startVerity,
+  testJwtSecret,
+  uniqueDbName,
+  useVerity,
+  type TestServer,
+} from './helpers/server.js';
+import { waitFor } from './helpers/wait.js';
+
+const ticketFields = 'ticket position admitted username ticketToken';
+
+const joinMutation = /* GraphQL */ `
+  mutation Join($input: JoinWaitlistInput!) {
+    joinWaitlist(input: $input) { ${ticketFields} }
+  }
+`;
+
+const statsFields = /* GraphQL */ `
+  waiting admitted admittedThrough lastTicket maxActiveAccounts admissionRatePerMinute paused
+  estimatedWaitSeconds
+`;
+
+const positionSubscription = /* GraphQL */ `
+  subscription Position($ticketToken: String!) {
+    waitlistPosition(ticketToken: $ticketToken) { ${ticketFields} }
+  }
+`;
+
+const completeMutation = /* GraphQL */ `
+  mutation Complete($input: CompleteSignUpInput!) {
+    completeSignUp(input: $input) {
+      token
+      user {
+        username
+      }
+    }
+  }
+`;
+
+interface Ticket {
+  ticket: number;
+  position: number;
+  admitted: boolean;
+  username: string;
+  ticketToken: string;
+}
+
+const password = 'correct horse battery staple';
+
+/** Settings every waitlist test starts from: admission only through admitNext. */
+const waitlistEnv = (admin: string, extra: Record<string, string> = {}) => ({
+  ADMIN_USERNAMES: admin,
+  WAITLIST_ADMISSION_RATE_PER_MINUTE: '0',
+  ...extra,
+});
+
+async function join(server: TestServer, email: string, username = uniqueUsername('w')) {
+  const result = await server.gql<{ joinWaitlist: Ticket }>(joinMutation, {
+    input: { email, username },
+  });
+  if (!result.data?.joinWaitlist) throw new Error(`join failed: ${JSON.stringify(result)}`);
+  return result.data.joinWaitlist;
+}
+
+async function admitNext(server: TestServer, token: string, count: number) {
+  const result = await server.gql(
+    `mutation($count: Int!) { admitNext(count: $count) { ${statsFields} } }`,
+    { count },
+    { token },
+  );
+  if (!result.data) throw new Error(`admitNext failed: ${JSON.stringify(result)}`);
+  return result.data['admitNext'] as Record<string, number>;
+}
+
+async function stats(server: TestServer, token: string) {
+  const result = await server.gql(`{ waitlistStats { ${statsFields} } }`, {}, { token });
+  return result.data!['waitlistStats'] as Record<string, number | boolean | null>;
+}
+
+/**
+ * Every ticket in the admissions log, in order, after checking that its ranges are contiguous
+ * from 1 (so none was skipped or admitted twice) and match `marks.recordedThrough`.
+ */
+async function admittedTickets(server: TestServer): Promise<number[]> {
+  const { WaitlistAdmission, WaitlistState } = server.app.internals.models;
+  const ranges = await WaitlistAdmission.find({})
+    .sort({ _id: 1 })
+    .lean<{ _id: number; from: number }[]>()
+    .exec();
+  const tickets: number[] = [];
+  let through = 0;
+  for (const range of ranges) {
+    expect(range.from, 'admission ranges are contiguous').toBe(through);
+    for (let ticket = range.from + 1; ticket <= range._id; ticket++) tickets.push(ticket);
+    through = range._id;
+  }
+  const marks = await WaitlistState.collection.findOne({ _id: 'marks' as never });
+  expect(marks?.['recordedThrough'] ?? 0).toBe(through);
+  return tickets;
+}
+
+const uniqueEmail = (label = 'w') => `${label}_${randomBytes(5).toString('hex')}@example.com`;
+
+describe('sign-up under and over capacity', () => {
+  const admin = uniqueUsername('adm');
+  const verity = useVerity({
+    env: waitlistEnv(admin, { WAITLIST_MAX_ACTIVE_ACCOUNTS: '2' }),
+  });
+
+  it('creates accounts at once under capacity, then hands out waitlist tickets', async () => {
+    const boss = await verity.signUp({ username: admin });
+    const second = await verity.gql(signUpMutation, {
+      input: { username: uniqueUsername(), email: uniqueEmail(), password },
+    });
+    expect(second.data?.['signUp']).toMatchObject({ __typename: 'Session' });
+
+    const username = uniqueUsername('late');
+    const email = uniqueEmail('late');
+    const third = await verity.gql(
+      `mutation($input: SignUpInput!) { signUp(input: $input) { __typename ... on WaitlistTicket { ${ticketFields} } } }`,
+      { input: { username, email, password } },
+    );
+    expect(third.data?.['signUp']).toMatchObject({
+      __typename: 'WaitlistTicket',
+      ticket: 1,
+      position: 1,
+      admitted: false,
+      username,
+    });
+    // Nothing was created for the waiting person, and a retry gets the same ticket.
+    expect(await verity.app.internals.models.User.countDocuments({ email }).exec()).toBe(0);
+    const again = await join(verity, ` ${email.toUpperCase()} `, username);
+    expect(again).toMatchObject({ ticket: 1, position: 1 });
+
+    expect(await stats(verity, boss.token)).toMatchObject({
+      waiting: 1,
+      admittedThrough: 0,
+      lastTicket: 1,
+      maxActiveAccounts: 2,
+      admissionRatePerMinute: 0,
+      paused: false,
+      estimatedWaitSeconds: null,
+    });
+  });
+
+  it('makes newcomers queue behind whoever is waiting, even when there is room', async () => {
+    const boss = await verity.gql<{ logIn: { token: string } }>(
+      'mutation($input: LogInInput!) { logIn(input: $input) { token } }',
+      { input: { login: admin, password } },
+    );
+    const token = boss.data!.logIn.token;
+    await verity.gql(
+      'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 0, admissionRatePerMinute: 0 }) { paused } }',
+      {},
+      { token },
+    );
+    const result = await verity.gql(signUpMutation, {
+      input: { username: uniqueUsername(), email: uniqueEmail(), password },
+    });
+    expect(result.data?.['signUp']).toMatchObject({ __typename: 'WaitlistTicket' });
+  });
+});
+
+describe('usernames asked for on the waitlist', () => {
+  const admin = uniqueUsername('adm');
+  const verity = useVerity({ env: waitlistEnv(admin, { WAITLIST_PAUSED: 'true' }) });
+
+  it('stay reserved for an admitted ticket until it completes sign-up', async () => {
+    const boss = await verity.signUp({ username: admin }).catch(() => null);
+    // Paused: even the admin's own sign-up waits; let it in through the list.
+    expect(boss).toBeNull();
+    const adminTicket = await join(verity, `${admin}@example.com`, admin);
+    const wanted = uniqueUsername('want');
+    const ticket = await join(verity, uniqueEmail('want'), wanted);
+    await verity.app.internals.services.waitlist.admitNext(2);
+    const adminSession = await verity.gql<{ completeSignUp: { token: string } }>(completeMutation, {
+      input: { ticketToken: adminTicket.ticketToken, password },
+    });
+    const token = adminSession.data!.completeSignUp.token;
+    await verity.gql('mutation { resumeAdmissions { paused } }', {}, { token });
+
+    // Nobody waits now, so sign-up is direct, but the admitted ticket's username is held.
+    const taken = await verity.gql(signUpMutation, {
+      input: { username: wanted.toUpperCase(), email: uniqueEmail(), password },
+    });
+    expect(errorCodes(taken)).toEqual(['CONFLICT']);
+    const done = await verity.gql(completeMutation, {
+      input: { ticketToken: ticket.ticketToken, password },
+    });
+    expect(done.data?.['completeSignUp']).toMatchObject({ user: { username: wanted } });
+  });
+});
+
+describe('joining through several instances', () => {
+  const dbName = uniqueDbName('waitlist_fifo');
+  const admin = uniqueUsername('adm');
+  const instances: TestServer[] = [];
+  let adminToken = '';
+
+  beforeAll(async () => {
+    for (let i = 0; i < 3; i++) {
+      instances.push(await startVerity({ dbName, keepDatabase: i > 0, env: waitlistEnv(admin) }));
+    }
+    adminToken = (await instances[0]!.signUp({ username: admin })).token;
+  });
+
+  afterAll(async () => {
+    for (const instance of instances.reverse()) await instance.stop();
+  });
+
+  it('numbers 30 concurrent joins 1..30 with no gap or duplicate, and admits them in order', async () => {
+    const emails = Array.from({ length: 30 }, (_, i) => uniqueEmail(`fifo${i}`));
+    const tickets = await Promise.all(
+      emails.map((email, i) => join(instances[i % instances.length]!, email)),
+    );
+    expect(tickets.map((t) => t.ticket).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
+    for (const t of tickets) expect(t.position).toBe(t.ticket);
+
+    const after = await admitNext(instances[1]!, adminToken, 10);
+    expect(after).toMatchObject({ admittedThrough: 10, waiting: 20, lastTicket: 30 });
+    expect(await admittedTickets(instances[0]!)).toEqual(
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
+  });
+
+  it('gives the same ticket to a retry of the same email on another instance, in any case', async () => {
+    const email = uniqueEmail('retry');
+    const username = uniqueUsername('retry');
+    const [a, b] = await Promise.all([
+      join(instances[0]!, email, username),
+      join(instances[1]!, `  ${email.toUpperCase()}`, username),
+    ]);
+    const c = await join(instances[2]!, email.replace('retry', 'RETRY'), username);
+    expect(new Set([a.ticket, b.ticket, c.ticket]).size).toBe(1);
+    const entries = await instances[0]!.app.internals.models.WaitlistEntry.countDocuments({
+      email,
+    }).exec();
+    expect(entries).toBe(1);
+    expect(
+      (await stats(instances[2]!, adminToken))['lastTicket'],
+      'no second ticket was drawn',
+    ).toBe(a.ticket);
+  });
+
+  it('refuses a username another waiting email asked for', async () => {
+    const username = uniqueUsername('dup');
+    await join(instances[0]!, uniqueEmail(), username);
+    const result = await instances[1]!.gql(joinMutation, {
+      input: { email: uniqueEmail(), username: username.toUpperCase() },
+    });
+    expect(errorCodes(result)).toEqual(['CONFLICT']);
+  });
+});
+
+describe('positions, live updates and completing sign-up', () => {
+  const dbName = uniqueDbName('waitlist_live');
+  const admin = uniqueUsername('adm');
+  const instances: TestServer[] = [];
+  let adminToken = '';
+
+  beforeAll(async () => {
+    // Instance 1 owns (and drops) the database: instance 0 is stopped mid-test.
+    for (let i = 0; i < 2; i++) {
+      instances.push(await startVerity({ dbName, keepDatabase: i !== 1, env: waitlistEnv(admin) }));
+    }
+    adminToken = (await instances[0]!.signUp({ username: admin })).token;
+  });
+
+  afterAll(async () => {
+    for (const instance of instances.reverse()) await instance.stop();
+  });
+
+  it('pushes each new position, never higher, then admission; then sign-up completes once', async () => {
+    const [a, b, c] = [
+      await join(instances[0]!, uniqueEmail('a')),
+      await join(instances[0]!, uniqueEmail('b')),
+      await join(instances[1]!, uniqueEmail('c')),
+    ];
+    expect([a.ticket, b.ticket, c.ticket]).toEqual([1, 2, 3]);
+
+    // C watches from the other instance, connected with only its ticket token.
+    const client = instances[1]!.connect(null, {
+      connectionParams: { ticketToken: c.ticketToken },
+    });
+    const live = instances[1]!.subscribe<{ waitlistPosition: Ticket }>(
+      client,
+      positionSubscription,
+      { ticketToken: c.ticketToken },
+    );
+    const positions: number[] = [];
+    const first = (await live.next()).data!.waitlistPosition;
+    expect(first).toMatchObject({ ticket: 3, position: 3, admitted: false });
+    positions.push(first.position);
+
+    const early = await instances[1]!.gql(completeMutation, {
+      input: { ticketToken: c.ticketToken, password },
+    });
+    expect(errorCodes(early)).toEqual(['WAITLISTED']);
+    expect(early.errors![0]!.extensions).toMatchObject({ position: 3 });
+
+    for (const expected of [2, 1]) {
+      const through = (await admitNext(instances[0]!, adminToken, 1))['admittedThrough']!;
+      const next = (await live.next()).data!.waitlistPosition;
+      expect(next.position).toBe(expected);
+      expect(next.position).toBe(c.ticket - through);
+      positions.push(next.position);
+      // The query says the same number as the subscription.
+      const queried = await instances[0]!.gql(
+        `query($t: String!) { waitlistTicket(ticketToken: $t) { position admitted } }`,
+        { t: c.ticketToken },
+      );
+      expect(queried.data?.['waitlistTicket']).toEqual({ position: expected, admitted: false });
+    }
+
+    await admitNext(instances[0]!, adminToken, 5);
+    const last = (await live.next()).data!.waitlistPosition;
+    expect(last).toMatchObject({ ticket: 3, position: 0, admitted: true });
+    positions.push(last.position);
+    expect(positions).toEqual([3, 2, 1, 0]);
+    await expect(live.next(1_000)).rejects.toThrow(/completed/);
+    // No watcher and no channel listener is left behind on the instance.
+    await waitFor(() => instances[1]!.app.internals.services.waitlist.watchers.size === 0);
+
+    const done = await instances[0]!.gql<{
+      completeSignUp: { token: string; user: { username: string } };
+    }>(completeMutation, {
+      input: { ticketToken: c.ticketToken, password, displayName: 'Cee' },
+    });
+    expect(done.data?.completeSignUp.user.username).toBe(c.username);
+    const me = await instances[1]!.gql(
+      '{ me { username displayName } }',
+      {},
+      { token: done.data!.completeSignUp.token },
+    );
+    expect(me.data).toEqual({ me: { username: c.username, displayName: 'Cee' } });
+
+    const twice = await instances[1]!.gql(completeMutation, {
+      input: { ticketToken: c.ticketToken, password },
+    });
+    expect(errorCodes(twice)).toEqual(['CONFLICT']);
+  });
+
+  it('repairs a tick that died after writing the watermark: nobody skipped or admitted twice', async () => {
+    const tickets = [];
+    for (let i = 0; i < 3; i++) tickets.push(await join(instances[0]!, uniqueEmail('crash')));
+    const before = (await stats(instances[0]!, adminToken))['admittedThrough'] as number;
+    expect(tickets[0]!.ticket).toBe(before + 1);
+
+    const client = instances[1]!.connect(adminToken);
+    const live = instances[1]!.subscribe<{ waitlistPosition: Ticket }>(
+      client,
+      positionSubscription,
+      { ticketToken: tickets[1]!.ticketToken },
+    );
+    expect((await live.next()).data!.waitlistPosition.position).toBe(2);
+
+    // Instance 0 "dies" right after its durable watermark write: its lease is left to expire.
+    await expect(
+      instances[0]!.app.internals.services.waitlist.tick({ count: 2, crashAfterWatermark: true }),
+    ).rejects.toThrow(/simulated crash/);
+    await instances[0]!.stop();
+    // Written, but not announced and not recorded.
+    const recordedBefore = await admittedTickets(instances[1]!);
+    expect(recordedBefore.at(-1)).toBe(before);
+
+    // The surviving instance's timer takes over once the lease expires and finishes the tick.
+    const next = (await live.next(15_000)).data!.waitlistPosition;
+    expect(next).toMatchObject({ ticket: tickets[1]!.ticket, position: 0, admitted: true });
+    expect(await admittedTickets(instances[1]!)).toEqual([
+      ...recordedBefore,
+      before + 1,
+      before + 2,
+    ]);
+    expect(await stats(instances[1]!, adminToken)).toMatchObject({
+      admittedThrough: before + 2,
+      waiting: 1,
+    });
+  });
+});
+
+describe('admission by the timer and by a stale lease holder', () => {
+  const dbName = uniqueDbName('waitlist_tick');
+  const admin = uniqueUsername('adm');
+  const instances: TestServer[] = [];
+  let adminToken = '';
+
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) {
+      instances.push(
+        await startVerity({
+          dbName,
+          keepDatabase: i > 0,
+          env: waitlistEnv(admin, { WAITLIST_TICK_MS: '100' }),
+        }),
+      );
+    }
+    adminToken = (await instances[0]!.signUp({ username: admin })).token;
+  });
+
+  afterAll(async () => {
+    for (const instance of instances.reverse()) await instance.stop();
+  });
+
+  it('admits at the configured rate on its own and tells the subscriber live', async () => {
+    const ticket = await join(instances[0]!, uniqueEmail('timer'));
+    const client = instances[1]!.connect(null, {
+      connectionParams: { ticketToken: ticket.ticketToken },
+    });
+    const live = instances[1]!.subscribe<{ waitlistPosition: Ticket }>(
+      client,
+      positionSubscription,
+      { ticketToken: ticket.ticketToken },
+    );
+    expect((await live.next()).data!.waitlistPosition).toMatchObject({ position: 1 });
+    await instances[0]!.gql(
+      'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 0, admissionRatePerMinute: 6000 }) { paused } }',
+      {},
+      { token: adminToken },
+    );
+    expect((await live.next()).data!.waitlistPosition).toMatchObject({
+      position: 0,
+      admitted: true,
+    });
+    await instances[0]!.gql(
+      'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 0, admissionRatePerMinute: 0 }) { paused } }',
+      {},
+      { token: adminToken },
+    );
+  });
+
+  it('does not let a holder whose lease expired move the watermark', async () => {
+    await join(instances[0]!, uniqueEmail('stale'));
+    await join(instances[0]!, uniqueEmail('stale'));
+    const before = (await stats(instances[0]!, adminToken))['admittedThrough'] as number;
+    const staleTick = () =>
+      instances[0]!.app.internals.services.waitlist.tick({
+        count: 2,
+        leaseMs: 100,
+        afterRead: async () => {
+          // Stalled past its lease, while another instance admits one.
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await admitNext(instances[1]!, adminToken, 1);
+        },
+      });
+    let outcome = await staleTick();
+    // The instances' own timers may hold the lease for a moment.
+    while (outcome.status === 'busy') outcome = await staleTick();
+    expect(outcome).toEqual({ status: 'stale' });
+    expect(await stats(instances[1]!, adminToken)).toMatchObject({
+      admittedThrough: before + 1,
+      waiting: 1,
+    });
+  });
+});
+
+describe('waitlist errors', () => {
+  const admin = uniqueUsername('adm');
+  const verity = useVerity({ env: waitlistEnv(admin) });
+  const entryCount = () => verity.app.internals.models.WaitlistEntry.countDocuments().exec();
+
+  it('answers a malformed email or username with BAD_USER_INPUT and writes nothing', async () => {
+    const before = await entryCount();
+    for (const input of [
+      { email: 'not-an-email', username: uniqueUsername() },
+      { email: 'a@b', username: uniqueUsername() },
+      { email: uniqueEmail(), username: 'x!' },
+    ]) {
+      const result = await verity.gql(joinMutation, { input });
+      expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
+    }
+    expect(await entryCount()).toBe(before);
+  });
+
+  it('refuses a forged or unknown ticket token with UNAUTHENTICATED, changing nothing', async () => {
+    const forged = await new SignJWT({
+      kind: 'waitlist-ticket',
+      email: 'x@example.com',
+      username: 'x_x',
+    })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('verity')
+      .setAudience('waitlist-ticket')
+      .setSubject('1')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('not-the-secret-not-the-secret-not-the-secret'));
+    const unknown = await new SignJWT({
+      kind: 'waitlist-ticket',
+      email: 'x@example.com',
+      username: 'x_x',
+    })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('verity')
+      .setAudience('waitlist-ticket')
+      .setSubject('999999')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(testJwtSecret));
+    const users = await verity.app.internals.models.User.countDocuments().exec();
+    for (const token of [forged, unknown, 'garbage']) {
+      const complete = await verity.gql(completeMutation, {
+        input: { ticketToken: token, password },
+      });
+      expect(errorCodes(complete)).toEqual(['UNAUTHENTICATED']);
+      const query = await verity.gql(
+        `query($t: String!) { waitlistTicket(ticketToken: $t) { position } }`,
+        { t: token },
+      );
+      expect(errorCodes(query)).toEqual(['UNAUTHENTICATED']);
+      expect(await verity.connectionOutcome({ ticketToken: token })).toMatchObject({
+        acknowledged: false,
+        closeCode: 4403,
+      });
+    }
+    expect(await verity.app.internals.models.User.countDocuments().exec()).toBe(users);
+  });
+
+  it('keeps admin operations to admins: UNAUTHENTICATED anonymously, FORBIDDEN for others', async () => {
+    const user = await verity.signUp();
+    const operations = [
+      '{ waitlistStats { waiting } }',
+      'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 1, admissionRatePerMinute: 1 }) { paused } }',
+      'mutation { pauseAdmissions { paused } }',
+      'mutation { resumeAdmissions { paused } }',
+      'mutation { admitNext(count: 1) { admittedThrough } }',
+    ];
+    for (const operation of operations) {
+      expect(errorCodes(await verity.gql(operation))).toEqual(['UNAUTHENTICATED']);
+      expect(errorCodes(await verity.gql(operation, {}, { token: user.token }))).toEqual([
+        'FORBIDDEN',
+      ]);
+    }
+    const boss = await verity.signUp({ username: admin });
+    expect(
+      errorCodes(
+        await verity.gql(
+          'mutation { admitNext(count: 0) { admittedThrough } }',
+          {},
+          {
+            token: boss.token,
+          },
+        ),
+      ),
+    ).toEqual(['BAD_USER_INPUT']);
+    const paused = await verity.gql(
+      'mutation { pauseAdmissions { paused } }',
+      {},
+      {
+        token: boss.token,
+      },
+    );
+    expect(paused.data).toEqual({ pauseAdmissions: { paused: true } });
+    const resumed = await verity.gql(
+      'mutation { resumeAdmissions { paused } }',
+      {},
+      {
+        token: boss.token,
+      },
+    );
+    expect(resumed.data).toEqual({ resumeAdmissions: { paused: false } });
+  });
+});
+
+describe('waitlist with Redis killed mid-surge', () => {
+  let redis: EmbeddedRedis;
+  const instances: TestServer[] = [];
+  const dbName = uniqueDbName('waitlist_redis');
+  const logger = createLogger({ level: 'silent' });
+
+  beforeAll(async () => {
+    redis = await startRedisServer({ logger });
+    for (let i = 0; i < 2; i++) {
+      instances.push(
+        await startVerity({
+          dbName,
+          keepDatabase: i > 0,
+          redisUrl: redis.url,
+          env: waitlistEnv('nobody_here'),
+        }),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    for (const instance of instances.reverse()) await instance.stop();
+    await redis?.stop();
+  });
+
+  it('loses and duplicates no ticket, and numbering resumes after the highest stored one', async () => {
+    const { WaitlistEntry } = instances[0]!.app.internals.models;
+    const emails = Array.from({ length: 40 }, (_, i) => uniqueEmail(`surge${i}`));
+    const attempt = (email: string, i: number) =>
+      instances[i % 2]!.gql<{ joinWaitlist: Ticket }>(joinMutation, {
+        input: { email, username: `s_${email.slice(0, 16).replace(/\W/g, '_')}` },
+      });
+
+    const firstWave = await Promise.all(emails.slice(0, 10).map(attempt));
+    expect(firstWave.every((r) => r.data?.joinWaitlist)).toBe(true);
+
+    // Kill Redis while the second wave is in flight.
+    const secondWave = Promise.all(emails.slice(10, 30).map((e, i) => attempt(e, i + 10)));
+    await redis.stop();
+    const outcomes = await secondWave;
+    for (const outcome of outcomes) {
+      if (outcome.errors) {
+        // A clear, retryable error that names nothing internal.
+        expect(JSON.stringify(outcome.errors)).not.toMatch(/redis|mongo|ECONNREFUSED/i);
+      }
+    }
+    // With Redis down, a join fails at once with a clear, retryable error and stores nothing.
+    const downEmail = emails[39]!;
+    const down = await attempt(downEmail, 39);
+    expect(down.errors?.[0]?.extensions).toMatchObject({
+      code: 'INTERNAL_SERVER_ERROR',
+      retryable: true,
+    });
+    expect(await WaitlistEntry.countDocuments({ email: downEmail }).exec()).toBe(0);
+
+    const storedBefore = await WaitlistEntry.find({}, { ticket: 1 })
+      .lean<{ ticket: number }[]>()
+      .exec();
+    const highestBefore = Math.max(...storedBefore.map((e) => e.ticket));
+
+    redis = await startRedisServer({ logger, port: redis.port });
+    // Everyone retries (same emails: the same ticket when it was stored), then newcomers join.
+    const retried = await waitFor(
+      async () => {
+        const results = await Promise.all(emails.slice(0, 30).map(attempt));
+        return results.every((r) => r.data?.joinWaitlist) ? results : null;
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    const newcomers = await Promise.all(emails.slice(30).map((e, i) => attempt(e, i + 30)));
+    for (const r of newcomers) expect(r.data?.joinWaitlist.ticket).toBeGreaterThan(highestBefore);
+
+    // A stored ticket was kept on retry.
+    const byEmail = new Map(
+      (
+        await WaitlistEntry.find({}, { ticket: 1, email: 1 })
+          .lean<{ ticket: number; email: string }[]>()
+          .exec()
+      ).map((e) => [e.email, e.ticket]),
+    );
+    retried.forEach((r, i) =>
+      expect(r.data!.joinWaitlist.ticket).toBe(byEmail.get(emails[i]!.toLowerCase())),
+    );
+    expect(byEmail.size).toBe(40);
+    const all = [...byEmail.values()].sort((a, b) => a - b);
+    expect(new Set(all).size).toBe(40);
+    expect(all).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+});
