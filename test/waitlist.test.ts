@@ -341,6 +341,15 @@ describe('positions, live updates and completing sign-up', () => {
       { token: done.data!.completeSignUp.token },
     );
     expect(me.data).toEqual({ me: { username: c.username, displayName: 'Cee' } });
+    // The new account's first notification says it was admitted, with the same ticket number.
+    const inbox = await instances[0]!.gql(
+      '{ notifications(first: 5) { edges { node { kind waitlistTicket actor { username } } } } }',
+      {},
+      { token: done.data!.completeSignUp.token },
+    );
+    expect(inbox.data?.['notifications'].edges).toEqual([
+      { node: { kind: 'ADMITTED', waitlistTicket: 3, actor: { username: c.username } } },
+    ]);
 
     const twice = await instances[1]!.gql(completeMutation, {
       input: { ticketToken: c.ticketToken, password },

@@ -263,6 +263,7 @@ export function createServices(deps: {
     Admission: models.WaitlistAdmission,
     User: models.User,
     users,
+    notifications,
     redis,
     bus,
     tokens,

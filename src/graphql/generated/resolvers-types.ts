@@ -240,7 +240,7 @@ export type Node = {
 
 export type Notification = Node & {
   __typename?: 'Notification';
-  /** Who did it. */
+  /** Who did it (for ADMITTED, the admitted user). */
   actor: User;
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
@@ -248,6 +248,8 @@ export type Notification = Node & {
   read: Scalars['Boolean']['output'];
   /** The truth it is about: the reply, quote or mention itself, or the viewer's truth that was reacted to or retruthed. */
   truth?: Maybe<Truth>;
+  /** For ADMITTED: the waitlist ticket that was admitted, the number shown while waiting. */
+  waitlistTicket?: Maybe<Scalars['Int']['output']>;
 };
 
 export type NotificationConnection = {
@@ -264,6 +266,8 @@ export type NotificationEdge = {
 };
 
 export type NotificationKind =
+  /** Admitted from the waitlist: the first notification of an account created with a ticket. */
+  | 'ADMITTED'
   | 'FOLLOWED'
   | 'MENTIONED'
   | 'QUOTED'
@@ -1009,6 +1013,7 @@ export type NotificationResolvers<ContextType = GraphQLContext, ParentType exten
   kind?: Resolver<ResolversTypes['NotificationKind'], ParentType, ContextType>;
   read?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   truth?: Resolver<Maybe<ResolversTypes['Truth']>, ParentType, ContextType>;
+  waitlistTicket?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 

@@ -7,6 +7,7 @@ export interface NotificationWire {
   kind: NotificationKind;
   actorId: string;
   truthId: string | null;
+  ticket?: number | null;
   createdAt: string;
 }
 

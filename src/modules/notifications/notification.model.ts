@@ -1,7 +1,7 @@
 import { Schema, type Connection, type Model, type Types } from 'mongoose';
 
 export type NotificationKind =
-  'FOLLOWED' | 'REACTED' | 'REPLIED' | 'RETRUTHED' | 'QUOTED' | 'MENTIONED';
+  'FOLLOWED' | 'REACTED' | 'REPLIED' | 'RETRUTHED' | 'QUOTED' | 'MENTIONED' | 'ADMITTED';
 
 /** One notification for one user, in `notifications`. */
 export interface NotificationRecord {
@@ -10,6 +10,8 @@ export interface NotificationRecord {
   kind: NotificationKind;
   actorId: Types.ObjectId;
   truthId: Types.ObjectId | null;
+  /** ADMITTED: the waitlist ticket that was admitted. */
+  ticket?: number | null;
   createdAt: Date;
   readAt: Date | null;
 }
@@ -20,6 +22,7 @@ export const notificationSchema = new Schema<NotificationRecord>(
     kind: { type: String, required: true },
     actorId: { type: Schema.Types.ObjectId, required: true },
     truthId: { type: Schema.Types.ObjectId, default: null },
+    ticket: { type: Number, default: null },
     createdAt: { type: Date, required: true },
     readAt: { type: Date, default: null },
   },

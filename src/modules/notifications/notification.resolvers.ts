@@ -66,5 +66,6 @@ export const notificationResolvers: Resolvers = {
         ? context.loaders.truthById.load(notification.truthId.toHexString())
         : null,
     read: (notification) => notification.readAt !== null,
+    waitlistTicket: (notification) => notification.ticket ?? null,
   },
 };

@@ -27,6 +27,7 @@ const fromWire = (wire: NotificationWire): NotificationRecord => ({
   kind: wire.kind,
   actorId: objectId(wire.actorId),
   truthId: wire.truthId ? objectId(wire.truthId) : null,
+  ticket: wire.ticket ?? null,
   createdAt: new Date(wire.createdAt),
   readAt: null,
 });
@@ -97,6 +98,11 @@ export function createNotificationService(deps: {
         });
       }
     }
+    await store(records);
+  };
+
+  /** Inserts notifications and announces each to its recipient. */
+  const store = async (records: NotificationRecord[]): Promise<void> => {
     if (records.length === 0) return;
     await Notification.collection.insertMany(records);
     await Promise.all(
@@ -107,6 +113,7 @@ export function createNotificationService(deps: {
           kind: record.kind,
           actorId: record.actorId.toHexString(),
           truthId: record.truthId?.toHexString() ?? null,
+          ticket: record.ticket ?? null,
           createdAt: record.createdAt.toISOString(),
         }),
       ),
@@ -116,6 +123,24 @@ export function createNotificationService(deps: {
   return {
     /** Records and announces one notification (unless suppressed; see above). */
     notify: (notification: NewNotification) => notifyAll([notification]),
+
+    /**
+     * Welcomes someone admitted from the waitlist, in their new account: the one notification
+     * whose actor is its recipient, carrying the ticket they waited with.
+     */
+    notifyAdmitted: (userId: string, ticket: number) =>
+      store([
+        {
+          _id: new Types.ObjectId(),
+          userId: objectId(userId),
+          kind: 'ADMITTED',
+          actorId: objectId(userId),
+          truthId: null,
+          ticket,
+          createdAt: new Date(),
+          readAt: null,
+        },
+      ]),
     notifyAll,
 
     async list(

@@ -15,6 +15,7 @@ import {
 import type { EventStream } from '../../lib/event-stream.js';
 import { assertStrongPassword } from '../auth/auth.password.js';
 import type { TokenService } from '../auth/auth.tokens.js';
+import type { NotificationService } from '../notifications/notification.service.js';
 import type { UserModel } from '../users/user.model.js';
 import type { NewAccount, SessionResult, UserService } from '../users/user.service.js';
 import {
@@ -85,13 +86,26 @@ export function createWaitlistService(deps: {
   Admission: WaitlistAdmissionModel;
   User: UserModel;
   users: UserService;
+  notifications: NotificationService;
   redis: RedisClients;
   bus: EventBus<WaitlistTopics>;
   tokens: TokenService;
   config: WaitlistConfig;
   logger: Logger;
 }) {
-  const { Entry, State, Admission, User, users, redis, bus, tokens, config, logger } = deps;
+  const {
+    Entry,
+    State,
+    Admission,
+    User,
+    users,
+    notifications,
+    redis,
+    bus,
+    tokens,
+    config,
+    logger,
+  } = deps;
   const keys = waitlistKeys(redis.namespace);
   const sequence = createWaitlistSequence({ redis, keys, Entry, State, logger });
 
@@ -361,6 +375,7 @@ export function createWaitlistService(deps: {
         { _id: entry._id },
         { $set: { completedAt: now, admittedAt: entry.admittedAt ?? now } },
       ).exec();
+      await notifications.notifyAdmitted(session.user._id.toHexString(), ticket);
       return session;
     },
 
