@@ -17,7 +17,9 @@ export async function countRoundTrips(
   const onCommand = (event: { commandName: string }) => mongo.push(event.commandName);
   client.on('commandStarted', onCommand);
 
-  const monitor = await new Redis(redisUrl).monitor();
+  // `monitor()` opens a second connection in monitor mode; both are closed below.
+  const base = new Redis(redisUrl);
+  const monitor = await base.monitor();
   const redis: string[] = [];
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
     if (source !== 'lua') redis.push(String(args[0]).toLowerCase());
@@ -35,6 +37,7 @@ export async function countRoundTrips(
   } finally {
     client.off('commandStarted', onCommand);
     monitor.disconnect();
+    base.disconnect();
     marker.disconnect();
   }
   return {
