@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Logger } from './logger.js';
 import type { RedisClients } from './redis.js';
 
@@ -37,6 +38,18 @@ export function createRecordCache<T>(options: {
   /** Write-throughs that failed, by id: retried, and preferred over what Redis holds. */
   const unwritten = new Map<string, T>();
   const maxUnwritten = 10_000;
+  /**
+   * Hot records decoded once per process, reused only while Redis returns exactly the text they
+   * were decoded from. They are shared between requests, so they are frozen.
+   */
+  const decoded = new LRUCache<string, { text: string; record: T }>({ max: 5_000 });
+  const decode = (id: string, text: string): T => {
+    const memo = decoded.get(id);
+    if (memo?.text === text) return memo.record;
+    const record = Object.freeze(options.decode(text));
+    decoded.set(id, { text, record });
+    return record;
+  };
 
   const write = (record: T) =>
     redis.command.set(keyOf(options.idOf(record)), options.encode(record), 'EX', ttlSeconds);
@@ -90,7 +103,7 @@ export function createRecordCache<T>(options: {
         const text = cached[i];
         const pending = unwritten.get(id);
         if (pending) found.set(id, pending);
-        else if (text) found.set(id, options.decode(text));
+        else if (text) found.set(id, decode(id, text));
         else missing.push(id);
       });
       if (missing.length > 0) await loadAndFill(missing, found);
