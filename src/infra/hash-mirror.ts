@@ -133,8 +133,11 @@ export function createMirrorByViewerLoader<V>(
     async (keys) => {
       const byOwner = new Map<string, string[]>();
       for (const key of keys) {
-        const [owner, field] = key.split(':') as [string, string];
-        byOwner.set(owner, [...(byOwner.get(owner) ?? []), field]);
+        const colon = key.indexOf(':');
+        const owner = key.slice(0, colon);
+        const fields = byOwner.get(owner);
+        if (fields) fields.push(key.slice(colon + 1));
+        else byOwner.set(owner, [key.slice(colon + 1)]);
       }
       const values = new Map<string, string | null>();
       await Promise.all(
