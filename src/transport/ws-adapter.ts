@@ -17,6 +17,43 @@ export interface SocketExtra {
  * Keep-alive: a ping every `keepAliveMs`; a socket that has not answered the previous ping by
  * the next one is terminated, so dead peers do not hold subscriptions.
  */
+/** A `ws` socket as graphql-ws's core sees it; a class, so an idle socket holds no closures. */
+class ProtocolSocket {
+  readonly protocol: string;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly logger: Logger,
+  ) {
+    this.protocol = socket.protocol;
+  }
+
+  send(data: string): Promise<void> {
+    const { socket } = this;
+    return new Promise<void>((resolve, reject) => {
+      if (socket.readyState !== socket.OPEN) {
+        resolve();
+        return;
+      }
+      socket.send(data, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  onMessage(handle: (data: string) => Promise<void>): void {
+    const { socket, logger } = this;
+    socket.on('message', (data: Buffer) => {
+      handle(data.toString()).catch((error: unknown) => {
+        logger.error({ err: error }, 'WebSocket message handling failed');
+        socket.close(CloseCode.InternalServerError, 'Internal server error');
+      });
+    });
+  }
+}
+
 export function serveGraphQLOverWs<E extends SocketExtra>(options: {
   server: Server<E>;
   wsServer: WebSocketServer;
@@ -45,28 +82,7 @@ export function serveGraphQLOverWs<E extends SocketExtra>(options: {
   wsServer.on('connection', (socket) => {
     socket.on('error', onSocketError);
     socket.on('pong', onPong);
-    const closed = server.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve, reject) => {
-            if (socket.readyState !== socket.OPEN) {
-              resolve();
-              return;
-            }
-            socket.send(data, (error) => (error ? reject(error) : resolve()));
-          }),
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (handle) =>
-          socket.on('message', (data: Buffer) => {
-            handle(data.toString()).catch((error: unknown) => {
-              logger.error({ err: error }, 'WebSocket message handling failed');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            });
-          }),
-      },
-      options.extra(socket),
-    );
+    const closed = server.opened(new ProtocolSocket(socket, logger), options.extra(socket));
     socket.once('close', (code, reason) => void closed(code, reason.toString()));
   });
 

@@ -61,18 +61,25 @@ class OperationContext implements GraphQLContext {
   }
 }
 
-/** A socket as the live hub sees it. */
-function liveConnection(socket: WebSocket): LiveConnection {
-  return {
-    send: (frame) => socket.send(frame, { binary: false }),
-    bufferedBytes: () => socket.bufferedAmount,
-    closeSlow: () => {
-      socket.close(VerityCloseCode.SlowConsumer, 'Slow consumer');
-      // A peer that does not read cannot complete the close handshake either: drop it after a
-      // grace period so that its buffers are freed.
-      setTimeout(() => socket.terminate(), slowConsumerGraceMs).unref();
-    },
-  };
+/** A socket as the live hub sees it (a class: one per socket, its methods shared). */
+class SocketLiveConnection implements LiveConnection {
+  constructor(private readonly socket: WebSocket) {}
+
+  send(frame: Buffer): void {
+    this.socket.send(frame, { binary: false });
+  }
+
+  bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  closeSlow(): void {
+    const { socket } = this;
+    socket.close(VerityCloseCode.SlowConsumer, 'Slow consumer');
+    // A peer that does not read cannot complete the close handshake either: drop it after a
+    // grace period so that its buffers are freed.
+    setTimeout(() => socket.terminate(), slowConsumerGraceMs).unref();
+  }
 }
 
 type ConnectionParams = Record<string, unknown> | undefined;
@@ -229,7 +236,7 @@ export function attachWebSocketTransport(deps: {
       const viewer = ctx.extra.viewer ?? null;
       const contextValue = operationContext(viewer);
       if (operation.operation === OperationTypeNode.SUBSCRIPTION) {
-        ctx.extra.live ??= liveConnection(ctx.extra.socket);
+        ctx.extra.live ??= new SocketLiveConnection(ctx.extra.socket);
         liveTargets.set(contextValue, { connection: ctx.extra.live, id, viewer });
       }
       return {
