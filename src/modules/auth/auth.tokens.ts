@@ -1,4 +1,6 @@
-import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { webcrypto } from 'node:crypto';
+import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { unauthenticated } from '../../lib/errors.js';
 
 /** What a token is for; a token of one kind is never accepted as another. */
@@ -11,7 +13,29 @@ const issuer = 'verity';
  * token issued by one is accepted by all.
  */
 export function createTokenService(options: { secret: Uint8Array }) {
-  const { secret } = options;
+  // Imported once: jose would otherwise import a raw secret on every call.
+  const key = webcrypto.subtle.importKey(
+    'raw',
+    options.secret,
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign', 'verify'],
+  );
+  /**
+   * Tokens this process has verified: verification is pure, so a token seen before (the same
+   * session on every request) needs only its kind and expiry checked again. Bounded.
+   */
+  const verified = new LRUCache<string, { kind: TokenKind; payload: JWTPayload }>({
+    max: 10_000,
+  });
+
+  const expired = (kind: TokenKind) =>
+    unauthenticated(
+      kind === 'session'
+        ? 'Your session has expired. Sign in again.'
+        : 'That ticket token has expired.',
+    );
+
   return {
     async sign(
       kind: TokenKind,
@@ -28,7 +52,7 @@ export function createTokenService(options: { secret: Uint8Array }) {
         .setSubject(subject)
         .setIssuedAt(issuedAt)
         .setExpirationTime(expiresAt)
-        .sign(secret);
+        .sign(await key);
       return { token, expiresAt };
     },
 
@@ -37,8 +61,16 @@ export function createTokenService(options: { secret: Uint8Array }) {
      * else (forged, expired, of another kind, malformed), with a message that says which.
      */
     async verify(kind: TokenKind, token: string) {
+      const known = verified.get(token);
+      if (known && known.kind === kind) {
+        if ((known.payload.exp ?? 0) * 1000 <= Date.now()) {
+          verified.delete(token);
+          throw expired(kind);
+        }
+        return { subject: known.payload.sub!, claims: known.payload };
+      }
       try {
-        const { payload } = await jwtVerify(token, secret, {
+        const { payload } = await jwtVerify(token, await key, {
           algorithms: ['HS256'],
           issuer,
           audience: kind,
@@ -46,15 +78,10 @@ export function createTokenService(options: { secret: Uint8Array }) {
         if (payload['kind'] !== kind || typeof payload.sub !== 'string') {
           throw unauthenticated('That token is not valid here.');
         }
+        verified.set(token, { kind, payload });
         return { subject: payload.sub, claims: payload };
       } catch (error) {
-        if (error instanceof joseErrors.JWTExpired) {
-          throw unauthenticated(
-            kind === 'session'
-              ? 'Your session has expired. Sign in again.'
-              : 'That ticket token has expired.',
-          );
-        }
+        if (error instanceof joseErrors.JWTExpired) throw expired(kind);
         if (error instanceof joseErrors.JOSEError) {
           throw unauthenticated(
             kind === 'session' ? 'Invalid session token.' : 'Invalid ticket token.',
