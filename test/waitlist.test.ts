@@ -357,6 +357,30 @@ describe('positions, live updates and completing sign-up', () => {
     expect(errorCodes(twice)).toEqual(['CONFLICT']);
   });
 
+  it('completes sign-up under another username when asked, and frees the one asked for', async () => {
+    const first = uniqueUsername('first');
+    const ticket = await join(instances[0]!, uniqueEmail('rename'), first);
+    await admitNext(instances[0]!, adminToken, 1);
+
+    const malformed = await instances[1]!.gql(completeMutation, {
+      input: { ticketToken: ticket.ticketToken, password, username: 'no spaces allowed' },
+    });
+    expect(errorCodes(malformed)).toEqual(['BAD_USER_INPUT']);
+
+    const renamed = uniqueUsername('renamed');
+    const done = await instances[1]!.gql<{
+      completeSignUp: { token: string; user: { username: string } };
+    }>(completeMutation, {
+      input: { ticketToken: ticket.ticketToken, password, username: renamed },
+    });
+    expect(done.data?.completeSignUp.user.username).toBe(renamed);
+
+    // The name first asked for is free again: someone else may take it.
+    const other = await join(instances[0]!, uniqueEmail('other'), first);
+    expect(other.ticket).toBe(ticket.ticket + 1);
+    await admitNext(instances[0]!, adminToken, 1);
+  });
+
   it('repairs a tick that died after writing the watermark: nobody skipped or admitted twice', async () => {
     const tickets = [];
     for (let i = 0; i < 3; i++) tickets.push(await join(instances[0]!, uniqueEmail('crash')));

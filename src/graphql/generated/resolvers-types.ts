@@ -28,6 +28,11 @@ export type CompleteSignUpInput = {
   displayName?: InputMaybe<Scalars['String']['input']>;
   password: Scalars['String']['input'];
   ticketToken: Scalars['String']['input'];
+  /**
+   * Another username than the one asked for when joining, for when that one was taken meanwhile
+   * (CONFLICT with `field: "username"`). Omit it to keep the one asked for.
+   */
+  username?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type DeleteTruthInput = {

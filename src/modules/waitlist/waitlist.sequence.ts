@@ -41,6 +41,12 @@ if redis.call('GET', KEYS[1]) == ARGV[3] then redis.call('DECR', KEYS[1]) end
 return 1
 `);
 
+// KEYS: the username index. ARGV: username key, email. Removes the entry only if it is theirs.
+const releaseUsernameScript = createScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1
+`);
+
 /** Raises an integer key to at least ARGV[1] (creating it); never lowers it. Returns it. */
 const raiseScript = createScript(`
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
@@ -174,6 +180,10 @@ export function createWaitlistSequence(deps: {
 
     /** The normalised email of the waiting (or admitted) entry that asked for a username. */
     usernameHolder: (usernameKey: string) => redis.command.hget(keys.usernames, usernameKey),
+
+    /** Frees a username `email` asked for (and completed sign-up under another name). */
+    releaseUsername: (usernameKey: string, email: string) =>
+      releaseUsernameScript.run(redis.command, [keys.usernames], [usernameKey, email]),
 
     /** The highest ticket issued. */
     async lastTicket(): Promise<number> {

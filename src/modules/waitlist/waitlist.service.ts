@@ -349,6 +349,7 @@ export function createWaitlistService(deps: {
       ticketToken: string;
       password: string;
       displayName?: string | null | undefined;
+      username?: string | null | undefined;
     }): Promise<SessionResult> {
       const { ticket, email } = await verifyTicket(input.ticketToken);
       const entry = await Entry.findOne({ ticket, email }).lean<WaitlistEntryRecord>().exec();
@@ -363,18 +364,28 @@ export function createWaitlistService(deps: {
           { position },
         );
       }
+      let username = entry.username;
+      if (input.username !== undefined && input.username !== null) {
+        username = validateUsername(input.username);
+        // Another waiting or admitted email may hold the new name.
+        const holder = await sequence.usernameHolder(usernameKeyOf(username));
+        if (holder !== null && holder !== email) throw usernameWaitlisted();
+      }
       // The users' unique indexes decide a race between two completions of one ticket.
       const session = await users.createAccount({
-        username: entry.username,
+        username,
         email: entry.email,
         password: input.password,
         displayName: input.displayName,
       });
       const now = new Date();
+      const usernameKey = usernameKeyOf(username);
       await Entry.updateOne(
         { _id: entry._id },
-        { $set: { completedAt: now, admittedAt: entry.admittedAt ?? now } },
+        { $set: { completedAt: now, admittedAt: entry.admittedAt ?? now, username, usernameKey } },
       ).exec();
+      if (usernameKey !== entry.usernameKey)
+        await sequence.releaseUsername(entry.usernameKey, email);
       await notifications.notifyAdmitted(session.user._id.toHexString(), ticket);
       return session;
     },
