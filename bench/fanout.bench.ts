@@ -1,5 +1,3 @@
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { FeedEvent } from '../src/modules/feeds/feed.events.js';
 import type { TruthRecord } from '../src/modules/truths/truth.model.js';
@@ -9,7 +7,7 @@ import { toUserWire } from '../src/modules/users/user.wire.js';
 import type { Row, Scenario } from './lib/report.js';
 import { signUp, startStack } from './lib/stack.js';
 import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
-import { openWsLoad, type WsLoad } from './lib/ws-load.js';
+import { openWsLoad, startRawBroadcastServer, type WsLoad } from './lib/ws-load.js';
 
 const subscription = `subscription { publicFeedUpdated { ... on TruthPosted { cursor truth {
   id text createdAt hashtags author { id username displayName avatarUrl } counts { reactions replies retruths }
@@ -129,19 +127,11 @@ export const fanoutScenario: Scenario = {
 
       // The baseline server, with its own clients, connected at the same time.
       const rawChannel = `${server.namespace}:raw`;
-      const rawServer = fork(
-        fileURLToPath(new URL('./lib/raw-broadcast-server.ts', import.meta.url)),
-        [stack.redisUrl, rawChannel],
-        {
-          execArgv: ['--expose-gc', '--import', 'tsx'],
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        },
-      );
-      const rawPort = await new Promise<number>((resolve) =>
-        rawServer.on('message', (message: { type: string; port?: number }) => {
-          if (message.type === 'listening') resolve(message.port!);
-        }),
-      );
+      const { child: rawServer, port: rawPort } = await startRawBroadcastServer({
+        redisUrl: stack.redisUrl,
+        channel: rawChannel,
+        execArgv: ['--expose-gc', '--import', 'tsx'],
+      });
       const raw = await openWsLoad({
         url: `ws://127.0.0.1:${rawPort}`,
         protocol: 'raw',

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { Row, Scenario } from './lib/report.js';
 import { startStack } from './lib/stack.js';
 import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
-import { openWsLoad, type WsLoad } from './lib/ws-load.js';
+import { openWsLoad, startRawBroadcastServer, type WsLoad } from './lib/ws-load.js';
 
 interface JoinRun {
   startedAt: number;
@@ -162,16 +162,10 @@ export const waitlistScenario: Scenario = {
       while (services.waitlist.watchers.size < items.length) await sleep(50);
 
       const rawChannel = `${server.namespace}:raw`;
-      const rawServer = fork(
-        fileURLToPath(new URL('./lib/raw-broadcast-server.ts', import.meta.url)),
-        [stack.redisUrl, rawChannel],
-        { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-      );
-      const rawPort = await new Promise<number>((resolve) =>
-        rawServer.on('message', (message: { type: string; port?: number }) => {
-          if (message.type === 'listening') resolve(message.port!);
-        }),
-      );
+      const { child: rawServer, port: rawPort } = await startRawBroadcastServer({
+        redisUrl: stack.redisUrl,
+        channel: rawChannel,
+      });
       const raw = await openWsLoad({
         url: `ws://127.0.0.1:${rawPort}`,
         protocol: 'raw',

@@ -94,3 +94,26 @@ export async function openWsLoad(options: {
     },
   };
 }
+
+const rawServerScript = fileURLToPath(new URL('./raw-broadcast-server.ts', import.meta.url));
+
+/**
+ * Forks the baseline: a plain `ws` server that broadcasts each message of the Redis `channel`
+ * as one pre-serialized frame (raw-broadcast-server.ts). Resolves once it listens.
+ */
+export async function startRawBroadcastServer(options: {
+  redisUrl: string;
+  channel: string;
+  execArgv?: string[];
+}): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(rawServerScript, [options.redisUrl, options.channel], {
+    execArgv: options.execArgv ?? ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve) =>
+    child.on('message', (message: { type: string; port?: number }) => {
+      if (message.type === 'listening') resolve(message.port!);
+    }),
+  );
+  return { child, port };
+}

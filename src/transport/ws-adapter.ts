@@ -7,16 +7,6 @@ export interface SocketExtra {
   readonly socket: WebSocket;
 }
 
-/**
- * Binds graphql-ws's transport-neutral protocol core (`makeServer`) to a `ws` server: the thin
- * adapter graphql-ws ships as `graphql-ws/use/ws`, rewritten so that socket errors go to
- * Verity's log (the stock adapter prints whole socket objects with console.error and may put
- * an internal message into a close reason), and to keep idle connections small: the upgrade
- * request is not retained, and one timer pings every socket instead of one timer per socket.
- *
- * Keep-alive: a ping every `keepAliveMs`; a socket that has not answered the previous ping by
- * the next one is terminated, so dead peers do not hold subscriptions.
- */
 /** A `ws` socket as graphql-ws's core sees it; a class, so an idle socket holds no closures. */
 class ProtocolSocket {
   readonly protocol: string;
@@ -54,6 +44,16 @@ class ProtocolSocket {
   }
 }
 
+/**
+ * Binds graphql-ws's transport-neutral protocol core (`makeServer`) to a `ws` server: the thin
+ * adapter graphql-ws ships as `graphql-ws/use/ws`, rewritten so that socket errors go to
+ * Verity's log (the stock adapter prints whole socket objects with console.error and may put
+ * an internal message into a close reason), and to keep idle connections small: the upgrade
+ * request is not retained, and one timer pings every socket instead of one timer per socket.
+ *
+ * Keep-alive: a ping every `keepAliveMs`; a socket that has not answered the previous ping by
+ * the next one is terminated, so dead peers do not hold subscriptions.
+ */
 export function serveGraphQLOverWs<E extends SocketExtra>(options: {
   server: Server<E>;
   wsServer: WebSocketServer;

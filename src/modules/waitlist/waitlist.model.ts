@@ -92,6 +92,21 @@ const waitlistStateSchema = new Schema<WaitlistStateRecord>(
 
 export type WaitlistStateModel = Model<WaitlistStateRecord>;
 
+/**
+ * The state document `initial._id`, created from `initial` if there is none yet. Insert-if-absent:
+ * when instances race, one insert wins (the others fail on the `_id`) and all read it.
+ */
+export async function stateDocument<T extends WaitlistStateRecord>(
+  State: WaitlistStateModel,
+  initial: T,
+): Promise<T> {
+  const filter = { _id: initial._id as never };
+  const found = await State.collection.findOne(filter);
+  if (found) return found as unknown as T;
+  await State.collection.insertOne(initial as never).catch(() => undefined);
+  return (await State.collection.findOne(filter)) as unknown as T;
+}
+
 export function createWaitlistStateModel(connection: Connection): WaitlistStateModel {
   return connection.model<WaitlistStateRecord>('WaitlistState', waitlistStateSchema);
 }

@@ -4,10 +4,11 @@ import type { RedisClients } from '../../infra/redis.js';
 import { createScript } from '../../infra/redis-script.js';
 import { conflict } from '../../lib/errors.js';
 import type { WaitlistKeys } from './waitlist.keys.js';
-import type {
-  WaitlistEntryModel,
-  WaitlistStateModel,
-  WaitlistWatermarkRecord,
+import {
+  stateDocument,
+  type WaitlistEntryModel,
+  type WaitlistStateModel,
+  type WaitlistWatermarkRecord,
 } from './waitlist.model.js';
 
 /**
@@ -72,21 +73,13 @@ export function createWaitlistSequence(deps: {
   const { redis, keys, Entry, State, logger } = deps;
   const claimKeys = [keys.sequence, keys.emails, keys.usernames];
 
-  const durableWatermark = async (): Promise<WaitlistWatermarkRecord> => {
-    const found = await State.collection.findOne({ _id: 'watermark' as never });
-    if (found) return found as unknown as WaitlistWatermarkRecord;
-    const initial: WaitlistWatermarkRecord = {
+  const durableWatermark = (): Promise<WaitlistWatermarkRecord> =>
+    stateDocument<WaitlistWatermarkRecord>(State, {
       _id: 'watermark',
       admittedThrough: 0,
       fence: 0,
       admitClockMs: Date.now(),
-    };
-    // Insert-if-absent: a racing instance's insert wins and ours fails on the _id.
-    await State.collection.insertOne(initial as never).catch(() => undefined);
-    return (await State.collection.findOne({
-      _id: 'watermark' as never,
-    })) as unknown as WaitlistWatermarkRecord;
-  };
+    });
 
   const highestTicket = async (): Promise<number> => {
     const top = await Entry.findOne({}, { ticket: 1 })

@@ -28,12 +28,13 @@ import { createGroupInserter } from './waitlist.inserts.js';
 import { createAdmission, type TickOptions, type TickOutcome } from './waitlist.admission.js';
 import type { WaitlistTopics } from './waitlist.events.js';
 import { waitlistKeys } from './waitlist.keys.js';
-import type {
-  WaitlistAdmissionModel,
-  WaitlistEntryModel,
-  WaitlistEntryRecord,
-  WaitlistSettingsRecord,
-  WaitlistStateModel,
+import {
+  stateDocument,
+  type WaitlistAdmissionModel,
+  type WaitlistEntryModel,
+  type WaitlistEntryRecord,
+  type WaitlistSettingsRecord,
+  type WaitlistStateModel,
 } from './waitlist.model.js';
 import { createWaitlistSequence, usernameWaitlisted } from './waitlist.sequence.js';
 import { createWaitlistWatch, positionOf, type TicketView } from './waitlist.watch.js';
@@ -109,20 +110,12 @@ export function createWaitlistService(deps: {
   const keys = waitlistKeys(redis.namespace);
   const sequence = createWaitlistSequence({ redis, keys, Entry, State, logger });
 
-  const settings = async (): Promise<WaitlistSettingsRecord> => {
-    const found = await State.collection.findOne({ _id: 'settings' as never });
-    if (found) return found as unknown as WaitlistSettingsRecord;
-    const initial: WaitlistSettingsRecord = {
+  const settings = (): Promise<WaitlistSettingsRecord> =>
+    stateDocument<WaitlistSettingsRecord>(State, {
       _id: 'settings',
       ...config.defaults,
       updatedAt: new Date(),
-    };
-    // Insert-if-absent: when two instances race, one insert wins and both read it.
-    await State.collection.insertOne(initial as never).catch(() => undefined);
-    return (await State.collection.findOne({
-      _id: 'settings' as never,
-    })) as unknown as WaitlistSettingsRecord;
-  };
+    });
 
   // Changes are serialised: FerretDB v1 may lose one of two concurrent updates of a document.
   const changeSettings = (changes: Partial<Omit<WaitlistSettingsRecord, '_id'>>) =>

@@ -43,7 +43,7 @@ export function createWaitlistWatch(deps: {
   let latest = 0;
 
   const deliver = (watcher: Watcher, admittedThrough: number) => {
-    if (admittedThrough <= watcher.seen && watcher.seen !== -1) return;
+    if (admittedThrough <= watcher.seen) return;
     watcher.seen = admittedThrough;
     const admitted = watcher.base.ticket <= admittedThrough;
     watcher.stream.push({
