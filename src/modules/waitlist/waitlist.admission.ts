@@ -216,7 +216,7 @@ export function createAdmission(deps: {
     }
   };
 
-  return { tick };
+  return { tick, freeSeats };
 }
 
 export type Admission = ReturnType<typeof createAdmission>;

@@ -261,12 +261,7 @@ export function createWaitlistService(deps: {
     admittedThrough ??= await sequence.admittedThrough();
     // First come, first served: nobody skips the people already waiting.
     if (lastTicket > admittedThrough) return false;
-    if (current.maxActiveAccounts === 0) return true;
-    const [accounts, completed] = await Promise.all([
-      User.estimatedDocumentCount().exec(),
-      Entry.countDocuments({ completedAt: { $ne: null } }).exec(),
-    ]);
-    return accounts + (admittedThrough - completed) < current.maxActiveAccounts;
+    return (await admission.freeSeats(current, admittedThrough)) > 0;
   };
 
   const stats = async (): Promise<WaitlistStats> => {
