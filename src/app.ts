@@ -15,6 +15,7 @@ import { createDocumentCache } from './graphql/document-cache.js';
 import { formatClientError } from './graphql/errors.js';
 import { limitRules } from './graphql/limits.js';
 import type { LiveHub } from './graphql/live/live-hub.js';
+import { createCompiledExecutionGateway } from './graphql/executor.js';
 import { createSchema } from './graphql/schema.js';
 import type { Logger } from './infra/logger.js';
 import { connectMongo, pingMongo } from './infra/mongo.js';
@@ -169,7 +170,10 @@ export function createApp(options: AppOptions): VerityApp {
         });
 
         apollo = new ApolloServer<GraphQLContext>({
-          schema,
+          gateway: createCompiledExecutionGateway(schema, {
+            compileAfter: config.graphql.compileAfter,
+            maxCompiledQueries: 1_000,
+          }),
           introspection: config.graphql.introspection,
           includeStacktraceInErrorResponses: false,
           validationRules: rules,

@@ -111,6 +111,7 @@ const envSchema = z.object({
   MAX_QUERY_ALIASES: integer(1, 1000, 30),
   MAX_QUERY_TOKENS: integer(100, 100_000, 3_000),
   GRAPHQL_DOCUMENT_CACHE_BYTES: integer(65_536, 4_294_967_296, 16_777_216),
+  GRAPHQL_COMPILE_AFTER: integer(0, 1_000_000, 2),
   HTTP_MAX_BODY_BYTES: integer(1_024, 10_000_000, 100_000),
   WS_MAX_PAYLOAD_BYTES: integer(1_024, 10_000_000, 65_536),
   WS_MAX_SUBSCRIPTIONS: integer(1, 10_000, 100),
@@ -167,6 +168,7 @@ function parse(env: Record<string, string | undefined>) {
       maxAliases: e.MAX_QUERY_ALIASES,
       maxTokens: e.MAX_QUERY_TOKENS,
       documentCacheBytes: e.GRAPHQL_DOCUMENT_CACHE_BYTES,
+      compileAfter: e.GRAPHQL_COMPILE_AFTER,
     },
     http: { trustProxy: e.TRUST_PROXY, maxBodyBytes: e.HTTP_MAX_BODY_BYTES },
     ws: {

@@ -50,6 +50,9 @@ export async function startVerity(options: StartOptions = {}): Promise<TestServe
     REDIS_NAMESPACE: `test:${dbName}`,
     JWT_SECRET: testJwtSecret,
     SHUTDOWN_TIMEOUT_MS: '2000',
+    // Every query compiles at once, so the suite runs the compiled path (test/executor.test.ts
+    // holds it to graphql-js's results).
+    GRAPHQL_COMPILE_AFTER: '1',
     ...options.env,
   });
   const logger = createLogger({ level: config.logLevel, name: 'verity-test' });
