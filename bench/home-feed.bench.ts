@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { countRoundTrips } from '../test/helpers/round-trips.js';
 import type { Row, Scenario } from './lib/report.js';
+import { startMemoryFeedServer } from './lib/memory-feed-server.js';
 import { signUp, startStack } from './lib/stack.js';
 import { median, sizeFromEnv } from './lib/stats.js';
 
@@ -12,6 +13,9 @@ const homeFeed = (first: number) => `{ homeFeed(first: ${first}) { edges { curso
 
 interface LoadFigures {
   requestsPerSecond: number;
+  requests: number;
+  /** CPU time of this process (the server's) per request, over the run. */
+  cpuMicrosPerRequest: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -32,9 +36,11 @@ function load(
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve) => {
-    child.once('message', (figures: LoadFigures) => {
+    const cpuBefore = process.cpuUsage();
+    child.once('message', (figures: Omit<LoadFigures, 'cpuMicrosPerRequest'>) => {
+      const cpu = process.cpuUsage(cpuBefore);
       child.kill();
-      resolve(figures);
+      resolve({ ...figures, cpuMicrosPerRequest: (cpu.user + cpu.system) / figures.requests });
     });
     child.send({ url, token, body: JSON.stringify({ query }), durationSeconds, connections });
   });
@@ -43,6 +49,7 @@ function load(
 /**
  * (b) `homeFeed(first: 20)` with authors, counts and the viewer's reaction, warm, under
  * autocannon (its own process), against `{ __typename }` on the same server, runs alternating.
+ * Then the same page from a server whose resolvers answer from memory (the execution ceiling).
  * Plus the MongoDB and Redis round trips of one page at first: 20 and first: 100.
  */
 export const homeFeedScenario: Scenario = {
@@ -92,7 +99,24 @@ export const homeFeedScenario: Scenario = {
         );
         feed.push(await load(server.url, viewer.token, homeFeed(20), durationSeconds, connections));
       }
-      const failures = [...feed, ...trivial].reduce(
+
+      // The same page from resolvers answering from memory: how far execution alone goes.
+      const memory = await startMemoryFeedServer();
+      const memoryFeed: LoadFigures[] = [];
+      const memoryTrivial: LoadFigures[] = [];
+      try {
+        for (let round = 0; round < rounds; round++) {
+          memoryTrivial.push(
+            await load(memory.url, viewer.token, '{ __typename }', durationSeconds, connections),
+          );
+          memoryFeed.push(
+            await load(memory.url, viewer.token, homeFeed(20), durationSeconds, connections),
+          );
+        }
+      } finally {
+        await memory.stop();
+      }
+      const failures = [...feed, ...trivial, ...memoryFeed, ...memoryTrivial].reduce(
         (sum, f) => sum + f.non2xx + f.errors + f.timeouts,
         0,
       );
@@ -115,6 +139,14 @@ export const homeFeedScenario: Scenario = {
           note: 'target: ≥ 0.5× the baseline',
         },
         {
+          metric: 'server CPU time per request',
+          value: median(feed.map((f) => f.cpuMicrosPerRequest)),
+          unit: 'µs',
+          baseline,
+          baselineValue: median(trivial.map((f) => f.cpuMicrosPerRequest)),
+          note: 'steadier than req/s on a noisy machine',
+        },
+        {
           metric: 'homeFeed(first: 20) latency p50',
           value: median(feed.map((f) => f.p50)),
           unit: 'ms',
@@ -127,6 +159,21 @@ export const homeFeedScenario: Scenario = {
           unit: 'ms',
           baseline,
           baselineValue: median(trivial.map((f) => f.p99)),
+        },
+        {
+          metric: 'same page, resolvers answering from memory',
+          value: median(memoryFeed.map((f) => f.requestsPerSecond)),
+          unit: 'req/s',
+          baseline: '{ __typename }, that server',
+          baselineValue: median(memoryTrivial.map((f) => f.requestsPerSecond)),
+          note: 'the ceiling: no session, Redis or loaders',
+        },
+        {
+          metric: 'server CPU time per request, from memory',
+          value: median(memoryFeed.map((f) => f.cpuMicrosPerRequest)),
+          unit: 'µs',
+          baseline: '{ __typename }, that server',
+          baselineValue: median(memoryTrivial.map((f) => f.cpuMicrosPerRequest)),
         },
         { metric: 'failed requests (non-2xx, errors, timeouts)', value: failures, unit: '' },
         {

@@ -23,6 +23,7 @@ process.on('message', (run: Run) => {
   }).then((result) => {
     process.send!({
       requestsPerSecond: result.requests.average,
+      requests: result.requests.total,
       p50: result.latency.p50,
       p99: result.latency.p99,
       non2xx: result.non2xx,
