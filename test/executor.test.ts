@@ -82,6 +82,17 @@ describe('compiled query execution', () => {
       { id: truthId, user: author.id, withCounts: true },
       viewer.token,
     );
+    for (const hide of [true, false]) {
+      await expectSameAnswers(
+        `query($hide: Boolean!) { me {
+          username ...Counts @skip(if: $hide) ... on User @include(if: $hide) { bio }
+          truths(first: 2) { edges { node { id ... @skip(if: $hide) { text } } } }
+        } }
+        fragment Counts on User { followerCount followingCount truthCount }`,
+        { hide },
+        author.token,
+      );
+    }
   });
 
   it('gives the same errors for bad arguments, a missing session and rejected variables', async () => {
