@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
-import type { DocumentNode } from 'graphql';
+import { OperationTypeNode, type DocumentNode } from 'graphql';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -15,7 +15,7 @@ import { createDocumentCache } from './graphql/document-cache.js';
 import { formatClientError } from './graphql/errors.js';
 import { limitRules } from './graphql/limits.js';
 import type { LiveHub } from './graphql/live/live-hub.js';
-import { createCompiledExecutionGateway } from './graphql/executor.js';
+import { createCompiledExecutionGateway, createExecutor } from './graphql/executor.js';
 import { createSchema } from './graphql/schema.js';
 import type { Logger } from './infra/logger.js';
 import { connectMongo, pingMongo } from './infra/mongo.js';
@@ -163,6 +163,12 @@ export function createApp(options: AppOptions): VerityApp {
             maxTokens: config.graphql.maxTokens,
             maxSourceBytes: config.graphql.documentCacheBytes,
           }),
+          // Subscription events execute again and again: they compile like hot HTTP queries.
+          execute: createExecutor(schema, {
+            compileAfter: config.graphql.compileAfter,
+            maxCompiled: 1_000,
+            compiles: [OperationTypeNode.SUBSCRIPTION],
+          }),
           loaders,
           services,
           config: config.ws,
@@ -172,7 +178,7 @@ export function createApp(options: AppOptions): VerityApp {
         apollo = new ApolloServer<GraphQLContext>({
           gateway: createCompiledExecutionGateway(schema, {
             compileAfter: config.graphql.compileAfter,
-            maxCompiledQueries: 1_000,
+            maxCompiled: 1_000,
           }),
           introspection: config.graphql.introspection,
           includeStacktraceInErrorResponses: false,

@@ -54,8 +54,9 @@ const perViewer = /* GraphQL */ `
 
 /**
  * Two instances on one database and one Redis: `shared` executes each event once per distinct
- * operation, `unshared` once per subscriber (SUBSCRIPTION_SHARING=false). The same viewers
- * subscribe to both with the same operations; every one of them must receive the same bytes.
+ * operation, compiled (graphql-jit), `unshared` once per subscriber, on graphql-js
+ * (SUBSCRIPTION_SHARING=false, GRAPHQL_COMPILE_AFTER=0). The same viewers subscribe to both with
+ * the same operations; every one of them must receive the same bytes.
  */
 describe('shared subscription execution', () => {
   const dbName = uniqueDbName('sharing');
@@ -68,7 +69,7 @@ describe('shared subscription execution', () => {
     unshared = await startVerity({
       dbName,
       keepDatabase: true,
-      env: { SUBSCRIPTION_SHARING: 'false' },
+      env: { SUBSCRIPTION_SHARING: 'false', GRAPHQL_COMPILE_AFTER: '0' },
     });
     poster = await startVerity({ dbName, keepDatabase: true });
   });

@@ -51,7 +51,7 @@ export async function startMemoryFeedServer(): Promise<{ url: string; stop(): Pr
     },
   });
   const apollo = new ApolloServer({
-    gateway: createCompiledExecutionGateway(schema, { compileAfter: 2, maxCompiledQueries: 10 }),
+    gateway: createCompiledExecutionGateway(schema, { compileAfter: 2, maxCompiled: 10 }),
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled()],
   });
   await apollo.start();

@@ -1,6 +1,5 @@
 import type {
   GatewayExecutionResult,
-  GatewayExecutor,
   GatewayInterface,
   GatewaySchemaLoadOrUpdateCallback,
 } from '@apollo/server-gateway-interface';
@@ -8,7 +7,11 @@ import {
   GraphQLError,
   OperationTypeNode,
   execute,
+  getOperationAST,
   printSchema,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
@@ -32,77 +35,97 @@ function asGraphQLJsError(error: GraphQLError): GraphQLError {
   return rebuilt;
 }
 
+export interface ExecutorOptions {
+  /** Compile a document's operation once it has run this many times; 0 never compiles. */
+  compileAfter: number;
+  /** Compiled operations kept (least recently used go first). */
+  maxCompiled: number;
+  /** The kinds of operation that may compile (the others always run on graphql-js). */
+  compiles: readonly OperationTypeNode[];
+}
+
+/** Runs operations, compiled once they are hot, otherwise through graphql-js. */
+export type Executor = (
+  args: ExecutionArgs,
+  operation?: OperationDefinitionNode | null,
+) => Promise<ExecutionResult>;
+
 /**
- * How Apollo Server runs HTTP operations: queries that are asked for again and again run as
- * JavaScript compiled for their exact selection (graphql-jit), everything else through graphql-js.
+ * Executes operations as graphql-js would, running the hot ones as JavaScript compiled for their
+ * exact selection (graphql-jit).
  *
  * graphql-js walks the document for every field of every result: a home feed page (some 400
- * fields) spends most of its execution time there, not in resolvers. A compiled query does that
- * walk once. Compiling costs far more than one execution, so a document compiles only once it
- * has been asked for `compileAfter` times (one-off documents never pay for it; 0 never compiles),
- * and compiled queries are kept in a bounded LRU keyed by Apollo's hash of the query text and the
- * operation name. Only queries compile: they have no side effects, so a query whose variables
- * the compiled form rejects is simply run again through graphql-js, which words the errors as
- * clients see them everywhere else. Mutations and subscriptions always take graphql-js.
+ * fields) spends most of its execution time there, not in resolvers; so does every subscriber's
+ * execution of an event with per-viewer fields. A compiled operation does that walk once.
+ * Compiling costs far more than one execution, so an operation compiles only once it has run
+ * `compileAfter` times (one-off documents never pay for it), and compiled operations are kept
+ * in a bounded LRU keyed by the document object (both transports keep one object per cached
+ * document text) and the operation name.
  *
- * Apollo Server 5 takes a custom executor through its `gateway` option (its migration guide's
- * replacement for the removed `executor`); parsing, validation, the document cache, plugins and
- * error formatting stay Apollo's.
+ * Executions must be free of side effects (queries, subscription events): a result with errors
+ * and no data (variables the compiled form rejects, before any resolver ran) is produced again by
+ * graphql-js, which words errors as clients see them everywhere else.
  */
-export function createCompiledExecutionGateway(
-  schema: GraphQLSchema,
-  options: { compileAfter: number; maxCompiledQueries: number },
-): GatewayInterface {
-  const { compileAfter, maxCompiledQueries } = options;
-  /** How often each not yet compiled document has been asked for. */
-  const sightings = new LRUCache<string, number>({ max: maxCompiledQueries * 4 });
-  const compiled = new LRUCache<string, CompiledQuery | typeof notCompilable>({
-    max: maxCompiledQueries,
+export function createExecutor(schema: GraphQLSchema, options: ExecutorOptions): Executor {
+  const { compileAfter, maxCompiled, compiles } = options;
+  // Keyed by document object, then operation name. Runs are counted apart, so that a stream of
+  // one-off documents cannot push hot compiled operations out.
+  const compiled = new LRUCache<DocumentNode, Map<string, CompiledQuery | typeof notCompilable>>({
+    max: maxCompiled,
   });
-  let onSchema: GatewaySchemaLoadOrUpdateCallback | undefined;
+  const runs = new LRUCache<DocumentNode, Map<string, number>>({ max: maxCompiled * 4 });
 
-  const compiledFor = (
-    key: string,
-    request: Parameters<GatewayExecutor>[0],
-  ): CompiledQuery | undefined => {
-    if (compileAfter === 0) return undefined;
-    const known = compiled.get(key);
+  const compiledFor = (args: ExecutionArgs): CompiledQuery | undefined => {
+    const name = args.operationName ?? '';
+    const known = compiled.get(args.document)?.get(name);
     if (known) return known === notCompilable ? undefined : known;
-    const seen = (sightings.get(key) ?? 0) + 1;
-    if (seen < compileAfter) {
-      sightings.set(key, seen);
-      return undefined;
-    }
-    sightings.delete(key);
-    const result = compileQuery(schema, request.document, request.operationName ?? undefined, {
+    let counts = runs.get(args.document);
+    if (!counts) runs.set(args.document, (counts = new Map()));
+    const count = (counts.get(name) ?? 0) + 1;
+    counts.set(name, count);
+    if (count < compileAfter) return undefined;
+    counts.delete(name);
+    const result = compileQuery(schema, args.document, args.operationName ?? undefined, {
       disablingCapturingStackErrors: true,
     });
     const query = isCompiledQuery(result) ? result : undefined;
-    compiled.set(key, query ?? notCompilable);
+    let byName = compiled.get(args.document);
+    if (!byName) compiled.set(args.document, (byName = new Map()));
+    byName.set(name, query ?? notCompilable);
     return query;
   };
 
-  const executor: GatewayExecutor = async (request) => {
-    const runWithGraphQLJs = () =>
-      execute({
-        schema,
-        document: request.document,
-        contextValue: request.context,
-        variableValues: request.request.variables,
-        operationName: request.operationName,
-      }) as GatewayExecutionResult | Promise<GatewayExecutionResult>;
-
+  return async (args, known) => {
+    const runWithGraphQLJs = () => execute(args);
+    if (compileAfter === 0) return runWithGraphQLJs();
     // No operation: graphql-js reports why (several operations and no name, or no such name).
-    const operation = request.operation as OperationDefinitionNode | undefined;
-    if (operation?.operation !== OperationTypeNode.QUERY) return runWithGraphQLJs();
-    const query = compiledFor(`${request.queryHash}:${request.operationName ?? ''}`, request);
-    if (!query) return runWithGraphQLJs();
-    const result = await query.query(undefined, request.context, request.request.variables ?? {});
-    // Rejected variables: no resolver ran; graphql-js words the errors as it does elsewhere.
+    const operation =
+      known === undefined ? getOperationAST(args.document, args.operationName) : known;
+    if (!operation || !compiles.includes(operation.operation)) return runWithGraphQLJs();
+    const compiled = compiledFor(args);
+    if (!compiled) return runWithGraphQLJs();
+    const result = await compiled.query(
+      args.rootValue,
+      args.contextValue,
+      args.variableValues ?? {},
+    );
     if (!('data' in result) && result.errors) return runWithGraphQLJs();
     return result.errors ? { ...result, errors: result.errors.map(asGraphQLJsError) } : result;
   };
+}
 
+/**
+ * How Apollo Server runs HTTP operations: queries through `createExecutor` (mutations and
+ * subscriptions on graphql-js). Apollo Server 5 takes a custom executor through its `gateway`
+ * option (its migration guide's replacement for the removed `executor`); parsing, validation,
+ * the document cache, plugins and error formatting stay Apollo's.
+ */
+export function createCompiledExecutionGateway(
+  schema: GraphQLSchema,
+  options: Omit<ExecutorOptions, 'compiles'>,
+): GatewayInterface {
+  const run = createExecutor(schema, { ...options, compiles: [OperationTypeNode.QUERY] });
+  let onSchema: GatewaySchemaLoadOrUpdateCallback | undefined;
   return {
     onSchemaLoadOrUpdate(callback) {
       onSchema = callback;
@@ -112,7 +135,20 @@ export function createCompiledExecutionGateway(
     },
     load() {
       onSchema?.({ apiSchema: schema, coreSupergraphSdl: printSchema(schema) });
-      return Promise.resolve({ executor });
+      return Promise.resolve({
+        executor: (request) =>
+          run(
+            {
+              schema,
+              document: request.document,
+              contextValue: request.context,
+              variableValues: request.request.variables,
+              operationName: request.operationName,
+            },
+            // Apollo leaves it unset when the document names no usable operation.
+            (request.operation as OperationDefinitionNode | undefined) ?? null,
+          ) as Promise<GatewayExecutionResult>,
+      });
     },
     stop: () => Promise.resolve(),
   };

@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import type { GraphQLContext, Viewer } from '../graphql/context.js';
 import { bearerToken } from '../graphql/context.js';
 import type { DocumentCache } from '../graphql/document-cache.js';
+import type { Executor } from '../graphql/executor.js';
 import { ErrorCode, formatClientError } from '../graphql/errors.js';
 import { createLiveHub, type LiveConnection } from '../graphql/live/live-hub.js';
 import type { Logger } from '../infra/logger.js';
@@ -106,6 +107,8 @@ export function attachWebSocketTransport(deps: {
   path: string;
   schema: GraphQLSchema;
   documents: DocumentCache;
+  /** Runs each event's execution for the live hub. */
+  execute: Executor;
   loaders: LoaderFactory;
   services: Services;
   config: Config['ws'];
@@ -123,6 +126,7 @@ export function attachWebSocketTransport(deps: {
 
   const hub = createLiveHub({
     schema,
+    execute: deps.execute,
     contextFor: (event, viewer) => ({
       viewer,
       loaders: loaders.event(event, viewer?.id ?? null),

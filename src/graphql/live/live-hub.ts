@@ -1,6 +1,5 @@
 import {
   createSourceEventStream,
-  execute,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
@@ -26,6 +25,8 @@ export interface LiveConnection {
 
 export interface LiveHubOptions {
   schema: GraphQLSchema;
+  /** Runs one event's execution (graphql-js's `execute`, or a compiling executor). */
+  execute(args: ExecutionArgs): Promise<ExecutionResult>;
   /**
    * The context of one event's execution: `viewer` is the subscriber's, or null for a shared
    * execution. Contexts for the same event must share their loaders, so that the per-viewer
@@ -180,7 +181,7 @@ function execution(
   const pending: Pending = { waiters: [] };
   void (async () => {
     try {
-      const result = await execute({
+      const result = await options.execute({
         ...subscriber.args,
         rootValue: event,
         contextValue: options.contextFor(event, viewer),
