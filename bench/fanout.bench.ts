@@ -1,13 +1,9 @@
 import { Redis } from 'ioredis';
-import type { FeedEvent } from '../src/modules/feeds/feed.events.js';
-import type { TruthRecord } from '../src/modules/truths/truth.model.js';
-import { toTruthWire } from '../src/modules/truths/truth.wire.js';
-import type { UserRecord } from '../src/modules/users/user.model.js';
-import { toUserWire } from '../src/modules/users/user.wire.js';
 import type { Row, Scenario } from './lib/report.js';
 import { signUp, startStack } from './lib/stack.js';
-import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
-import { openWsLoad, startRawBroadcastServer, type WsLoad } from './lib/ws-load.js';
+import { announcements, measureOne, summarise, type EventFigures } from './lib/live-events.js';
+import { sizeFromEnv, sleep } from './lib/stats.js';
+import { openWsLoad, startRawBroadcastServer } from './lib/ws-load.js';
 
 const subscription = `subscription { publicFeedUpdated { ... on TruthPosted { cursor truth {
   id text createdAt hashtags author { id username displayName avatarUrl } counts { reactions replies retruths }
@@ -21,37 +17,6 @@ async function settledHeap(): Promise<number> {
   }
   return process.memoryUsage().heapUsed;
 }
-
-interface EventFigures {
-  p50: number;
-  p99: number;
-  perSecond: number;
-}
-
-/** Sends one event and returns its delivery latencies (ms from the publish to each arrival). */
-async function measureOne(
-  load: WsLoad,
-  publish: () => Promise<unknown>,
-): Promise<EventFigures & { sampleFrame: string }> {
-  const { arrivals } = await load.expect();
-  const sentAt = nowMs();
-  await publish();
-  const { times, sampleFrame } = await arrivals;
-  const latencies = times.map((time) => time - sentAt);
-  const last = Math.max(...latencies);
-  return {
-    p50: quantile(latencies, 0.5),
-    p99: quantile(latencies, 0.99),
-    perSecond: latencies.length / (last / 1000),
-    sampleFrame,
-  };
-}
-
-const summarise = (events: EventFigures[]): EventFigures => ({
-  p50: median(events.map((e) => e.p50)),
-  p99: median(events.map((e) => e.p99)),
-  perSecond: median(events.map((e) => e.perSecond)),
-});
 
 /**
  * (a) One event to N graphql-ws subscribers of the same subscription, against plain `ws`
@@ -76,25 +41,8 @@ export const fanoutScenario: Scenario = {
       const server = await stack.startVerity({ WS_KEEPALIVE_MS: '600000' });
       const viewer = await signUp(server, 'fanout_viewer');
       const author = await signUp(server, 'fanout_author');
-      // Real truths, posted before anyone listens, then announced again during the measurement.
-      for (let i = 0; i < rounds; i++) {
-        await server.gql(
-          'mutation($t: String!) { postTruth(input: { text: $t }) { truth { id } } }',
-          { t: `Fan-out benchmark truth ${i} #launch` },
-          author.token,
-        );
-      }
-      const { models, live } = server.app.internals;
-      const truths = await models.Truth.find({}).sort({ _id: 1 }).lean<TruthRecord[]>().exec();
-      const authorRecord = (await models.User.findById(truths[0]!.authorId)
-        .lean<UserRecord>()
-        .exec())!;
-      const feedEvents = truths.map((truth): FeedEvent => ({
-        type: 'posted',
-        truth: toTruthWire(truth),
-        author: toUserWire(authorRecord),
-        originalAuthorId: null,
-      }));
+      const feedEvents = await announcements(server, author, rounds);
+      const { live } = server.app.internals;
       const publisher = new Redis(stack.redisUrl);
 
       // Memory: ten subscriptions per connection, then one.

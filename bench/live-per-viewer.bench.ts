@@ -1,0 +1,128 @@
+import { Redis } from 'ioredis';
+import { announcements, measureOne, summarise, type EventFigures } from './lib/live-events.js';
+import type { Row, Scenario } from './lib/report.js';
+import { signUp, startStack } from './lib/stack.js';
+import { sizeFromEnv, sleep } from './lib/stats.js';
+import { openWsLoad } from './lib/ws-load.js';
+
+/** Selects per-viewer fields, so every subscriber's execution is its own. */
+const subscription = `subscription { publicFeedUpdated { ... on TruthPosted { cursor truth {
+  id text createdAt hashtags author { id username displayName avatarUrl viewerIsFollowing }
+  counts { reactions replies retruths } viewerReaction viewerHasRetruthed
+} } } }`;
+
+/**
+ * One event to N subscribers of an operation with per-viewer fields, which cannot share an
+ * execution: each subscriber's runs compiled (graphql-jit) on one instance, through graphql-js
+ * on another (GRAPHQL_COMPILE_AFTER=0). Both instances serve the same database in this process,
+ * under their own Redis namespaces so that each event reaches one of them; events alternate.
+ */
+export const livePerViewerScenario: Scenario = {
+  name: 'live-per-viewer',
+  description: 'one event to N subscribers of a per-viewer operation: compiled vs graphql-js',
+  async run() {
+    const subscribers = sizeFromEnv('BENCH_PER_VIEWER_SUBSCRIBERS', 2_000);
+    const rounds = sizeFromEnv('BENCH_FANOUT_EVENTS', 12);
+    const processes = sizeFromEnv('BENCH_CLIENT_PROCESSES', 2);
+    const stack = await startStack();
+    const rows: Row[] = [];
+    try {
+      const setup = await stack.startVerity();
+      const viewer = await signUp(setup, 'per_viewer_viewer');
+      const author = await signUp(setup, 'per_viewer_author');
+      await setup.gql(
+        'mutation($id: ID!) { follow(input: { userId: $id }) { user { id } } }',
+        { id: author.id },
+        viewer.token,
+      );
+      const feedEvents = await announcements(setup, author, rounds);
+      await setup.stop();
+
+      const variants: { label: string; namespace: string; env: Record<string, string> }[] = [
+        { label: 'compiled', namespace: `${setup.namespace}_jit`, env: {} },
+        {
+          label: 'graphql-js',
+          namespace: `${setup.namespace}_js`,
+          env: { GRAPHQL_COMPILE_AFTER: '0' },
+        },
+      ];
+      const running = [];
+      for (const variant of variants) {
+        const server = await stack.startVerity({
+          WS_KEEPALIVE_MS: '600000',
+          REDIS_NAMESPACE: variant.namespace,
+          ...variant.env,
+        });
+        const load = await openWsLoad({
+          url: server.wsUrl,
+          protocol: 'graphql-ws',
+          count: subscribers,
+          processes,
+          token: viewer.token,
+          query: subscription,
+        });
+        const { live } = server.app.internals;
+        while (live.subscribers < subscribers) await sleep(50);
+        running.push({ ...variant, load, live, events: [] as EventFigures[], executions: 0 });
+      }
+
+      const publisher = new Redis(stack.redisUrl);
+      for (let round = 0; round < rounds; round++) {
+        const event = JSON.stringify(feedEvents[round % feedEvents.length]);
+        for (const variant of running) {
+          const executionsBefore = variant.live.executions;
+          const figures = await measureOne(variant.load, () =>
+            publisher.publish(`${variant.namespace}:ev:publicFeed:`, event),
+          );
+          if (round > 0) {
+            variant.events.push(figures);
+            variant.executions += variant.live.executions - executionsBefore;
+          }
+          await sleep(100);
+        }
+      }
+      publisher.disconnect();
+      await Promise.all(running.map((variant) => variant.load.close()));
+
+      const [compiled, interpreted] = running.map((variant) => ({
+        ...summarise(variant.events),
+        executionsPerEvent: variant.executions / variant.events.length,
+      }));
+      const baseline = 'graphql-js, same operation and subscribers';
+      rows.push(
+        {
+          metric: `delivery p50, ${subscribers} per-viewer subscribers`,
+          value: compiled!.p50,
+          unit: 'ms',
+          baseline,
+          baselineValue: interpreted!.p50,
+        },
+        {
+          metric: `delivery p99, ${subscribers} per-viewer subscribers`,
+          value: compiled!.p99,
+          unit: 'ms',
+          baseline,
+          baselineValue: interpreted!.p99,
+        },
+        {
+          metric: 'deliveries per second',
+          value: compiled!.perSecond,
+          unit: '/s',
+          baseline,
+          baselineValue: interpreted!.perSecond,
+        },
+        {
+          metric: 'executions per event',
+          value: compiled!.executionsPerEvent,
+          unit: '',
+          baseline,
+          baselineValue: interpreted!.executionsPerEvent,
+          note: 'one per subscriber: per-viewer fields cannot share',
+        },
+      );
+    } finally {
+      await stack.stop();
+    }
+    return rows;
+  },
+};
