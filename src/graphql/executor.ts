@@ -102,13 +102,9 @@ export function createExecutor(schema: GraphQLSchema, options: ExecutorOptions):
     const operation =
       known === undefined ? getOperationAST(args.document, args.operationName) : known;
     if (!operation || !compiles.includes(operation.operation)) return runWithGraphQLJs();
-    const compiled = compiledFor(args);
-    if (!compiled) return runWithGraphQLJs();
-    const result = await compiled.query(
-      args.rootValue,
-      args.contextValue,
-      args.variableValues ?? {},
-    );
+    const query = compiledFor(args);
+    if (!query) return runWithGraphQLJs();
+    const result = await query.query(args.rootValue, args.contextValue, args.variableValues ?? {});
     if (!('data' in result) && result.errors) return runWithGraphQLJs();
     return result.errors ? { ...result, errors: result.errors.map(asGraphQLJsError) } : result;
   };
