@@ -152,6 +152,8 @@ export function createApp(options: AppOptions): VerityApp {
 
         const schema = createSchema();
         const rules = limitRules(config.graphql);
+        // Each transport keeps its own compiled operations (see graphql/executor.ts).
+        const compilation = { compileAfter: config.graphql.compileAfter, maxCompiled: 1_000 };
         const httpServer = createServer();
         const ws = attachWebSocketTransport({
           httpServer,
@@ -165,8 +167,7 @@ export function createApp(options: AppOptions): VerityApp {
           }),
           // Subscription events execute again and again: they compile like hot HTTP queries.
           execute: createExecutor(schema, {
-            compileAfter: config.graphql.compileAfter,
-            maxCompiled: 1_000,
+            ...compilation,
             compiles: [OperationTypeNode.SUBSCRIPTION],
           }),
           loaders,
@@ -176,10 +177,7 @@ export function createApp(options: AppOptions): VerityApp {
         });
 
         apollo = new ApolloServer<GraphQLContext>({
-          gateway: createCompiledExecutionGateway(schema, {
-            compileAfter: config.graphql.compileAfter,
-            maxCompiled: 1_000,
-          }),
+          gateway: createCompiledExecutionGateway(schema, compilation),
           introspection: config.graphql.introspection,
           includeStacktraceInErrorResponses: false,
           validationRules: rules,

@@ -75,10 +75,8 @@ export function createExecutor(schema: GraphQLSchema, options: ExecutorOptions):
   });
   const runs = new LRUCache<DocumentNode, Map<string, number>>({ max: maxCompiled * 4 });
 
-  const compiledFor = (args: ExecutionArgs): CompiledQuery | undefined => {
-    const name = args.operationName ?? '';
-    const known = compiled.get(args.document)?.get(name);
-    if (known) return known === notCompilable ? undefined : known;
+  /** Counts a run of an operation that may compile, and compiles it once it is hot. */
+  const compileWhenHot = (args: ExecutionArgs, name: string): CompiledQuery | undefined => {
     let counts = runs.get(args.document);
     if (!counts) runs.set(args.document, (counts = new Map()));
     const count = (counts.get(name) ?? 0) + 1;
@@ -95,14 +93,25 @@ export function createExecutor(schema: GraphQLSchema, options: ExecutorOptions):
     return query;
   };
 
-  return async (args, known) => {
-    const runWithGraphQLJs = () => execute(args);
-    if (compileAfter === 0) return runWithGraphQLJs();
+  /** The compiled form of `args`' operation, when it is compilable and hot. */
+  const compiledFor = (
+    args: ExecutionArgs,
+    known: OperationDefinitionNode | null | undefined,
+  ): CompiledQuery | undefined => {
+    const name = args.operationName ?? '';
+    // The hot path (every request, every subscriber's event) ends here.
+    const ready = compiled.get(args.document)?.get(name);
+    if (ready) return ready === notCompilable ? undefined : ready;
     // No operation: graphql-js reports why (several operations and no name, or no such name).
     const operation =
       known === undefined ? getOperationAST(args.document, args.operationName) : known;
-    if (!operation || !compiles.includes(operation.operation)) return runWithGraphQLJs();
-    const query = compiledFor(args);
+    if (!operation || !compiles.includes(operation.operation)) return undefined;
+    return compileWhenHot(args, name);
+  };
+
+  return async (args, known) => {
+    const runWithGraphQLJs = () => execute(args);
+    const query = compileAfter === 0 ? undefined : compiledFor(args, known);
     if (!query) return runWithGraphQLJs();
     const result = await query.query(args.rootValue, args.contextValue, args.variableValues ?? {});
     if (!('data' in result) && result.errors) return runWithGraphQLJs();
