@@ -60,6 +60,36 @@ const waitlistEnv = (admin: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
+/**
+ * `count` instances on one database, with an admin (ADMIN_USERNAMES) signed up through the
+ * first; instance `owner` drops the database when it stops, the others keep it.
+ */
+function useWaitlistInstances(
+  label: string,
+  count: number,
+  options: { env?: Record<string, string>; owner?: number } = {},
+) {
+  const dbName = uniqueDbName(label);
+  const admin = uniqueUsername('adm');
+  const cluster = { instances: [] as TestServer[], adminToken: '' };
+  beforeAll(async () => {
+    for (let i = 0; i < count; i++) {
+      cluster.instances.push(
+        await startVerity({
+          dbName,
+          keepDatabase: i !== (options.owner ?? 0),
+          env: waitlistEnv(admin, options.env),
+        }),
+      );
+    }
+    cluster.adminToken = (await cluster.instances[0]!.signUp({ username: admin })).token;
+  });
+  afterAll(async () => {
+    for (const instance of [...cluster.instances].reverse()) await instance.stop();
+  });
+  return cluster;
+}
+
 async function join(server: TestServer, email: string, username = uniqueUsername('w')) {
   const result = await server.gql<{ joinWaitlist: Ticket }>(joinMutation, {
     input: { email, username },
@@ -198,21 +228,8 @@ describe('usernames asked for on the waitlist', () => {
 });
 
 describe('joining through several instances', () => {
-  const dbName = uniqueDbName('waitlist_fifo');
-  const admin = uniqueUsername('adm');
-  const instances: TestServer[] = [];
-  let adminToken = '';
-
-  beforeAll(async () => {
-    for (let i = 0; i < 3; i++) {
-      instances.push(await startVerity({ dbName, keepDatabase: i > 0, env: waitlistEnv(admin) }));
-    }
-    adminToken = (await instances[0]!.signUp({ username: admin })).token;
-  });
-
-  afterAll(async () => {
-    for (const instance of instances.reverse()) await instance.stop();
-  });
+  const cluster = useWaitlistInstances('waitlist_fifo', 3);
+  const { instances } = cluster;
 
   it('numbers 30 concurrent joins 1..30 with no gap or duplicate, and admits them in order', async () => {
     const emails = Array.from({ length: 30 }, (_, i) => uniqueEmail(`fifo${i}`));
@@ -224,7 +241,7 @@ describe('joining through several instances', () => {
     );
     for (const t of tickets) expect(t.position).toBe(t.ticket);
 
-    const after = await admitNext(instances[1]!, adminToken, 10);
+    const after = await admitNext(instances[1]!, cluster.adminToken, 10);
     expect(after).toMatchObject({ admittedThrough: 10, waiting: 20, lastTicket: 30 });
     expect(await admittedTickets(instances[0]!)).toEqual(
       Array.from({ length: 10 }, (_, i) => i + 1),
@@ -245,7 +262,7 @@ describe('joining through several instances', () => {
     }).exec();
     expect(entries).toBe(1);
     expect(
-      (await stats(instances[2]!, adminToken))['lastTicket'],
+      (await stats(instances[2]!, cluster.adminToken))['lastTicket'],
       'no second ticket was drawn',
     ).toBe(a.ticket);
   });
@@ -261,22 +278,9 @@ describe('joining through several instances', () => {
 });
 
 describe('positions, live updates and completing sign-up', () => {
-  const dbName = uniqueDbName('waitlist_live');
-  const admin = uniqueUsername('adm');
-  const instances: TestServer[] = [];
-  let adminToken = '';
-
-  beforeAll(async () => {
-    // Instance 1 owns (and drops) the database: instance 0 is stopped mid-test.
-    for (let i = 0; i < 2; i++) {
-      instances.push(await startVerity({ dbName, keepDatabase: i !== 1, env: waitlistEnv(admin) }));
-    }
-    adminToken = (await instances[0]!.signUp({ username: admin })).token;
-  });
-
-  afterAll(async () => {
-    for (const instance of instances.reverse()) await instance.stop();
-  });
+  // Instance 1 owns (and drops) the database: instance 0 is stopped mid-test.
+  const cluster = useWaitlistInstances('waitlist_live', 2, { owner: 1 });
+  const { instances } = cluster;
 
   it('pushes each new position, never higher, then admission; then sign-up completes once', async () => {
     const [a, b, c] = [
@@ -307,7 +311,7 @@ describe('positions, live updates and completing sign-up', () => {
     expect(early.errors![0]!.extensions).toMatchObject({ position: 3 });
 
     for (const expected of [2, 1]) {
-      const through = (await admitNext(instances[0]!, adminToken, 1))['admittedThrough']!;
+      const through = (await admitNext(instances[0]!, cluster.adminToken, 1))['admittedThrough']!;
       const next = (await live.next()).data!.waitlistPosition;
       expect(next.position).toBe(expected);
       expect(next.position).toBe(c.ticket - through);
@@ -320,7 +324,7 @@ describe('positions, live updates and completing sign-up', () => {
       expect(queried.data?.['waitlistTicket']).toEqual({ position: expected, admitted: false });
     }
 
-    await admitNext(instances[0]!, adminToken, 5);
+    await admitNext(instances[0]!, cluster.adminToken, 5);
     const last = (await live.next()).data!.waitlistPosition;
     expect(last).toMatchObject({ ticket: 3, position: 0, admitted: true });
     positions.push(last.position);
@@ -360,7 +364,7 @@ describe('positions, live updates and completing sign-up', () => {
   it('completes sign-up under another username when asked, and frees the one asked for', async () => {
     const first = uniqueUsername('first');
     const ticket = await join(instances[0]!, uniqueEmail('rename'), first);
-    await admitNext(instances[0]!, adminToken, 1);
+    await admitNext(instances[0]!, cluster.adminToken, 1);
 
     const malformed = await instances[1]!.gql(completeMutation, {
       input: { ticketToken: ticket.ticketToken, password, username: 'no spaces allowed' },
@@ -378,16 +382,16 @@ describe('positions, live updates and completing sign-up', () => {
     // The name first asked for is free again: someone else may take it.
     const other = await join(instances[0]!, uniqueEmail('other'), first);
     expect(other.ticket).toBe(ticket.ticket + 1);
-    await admitNext(instances[0]!, adminToken, 1);
+    await admitNext(instances[0]!, cluster.adminToken, 1);
   });
 
   it('repairs a tick that died after writing the watermark: nobody skipped or admitted twice', async () => {
     const tickets = [];
     for (let i = 0; i < 3; i++) tickets.push(await join(instances[0]!, uniqueEmail('crash')));
-    const before = (await stats(instances[0]!, adminToken))['admittedThrough'] as number;
+    const before = (await stats(instances[0]!, cluster.adminToken))['admittedThrough'] as number;
     expect(tickets[0]!.ticket).toBe(before + 1);
 
-    const client = instances[1]!.connect(adminToken);
+    const client = instances[1]!.connect(cluster.adminToken);
     const live = instances[1]!.subscribe<{ waitlistPosition: Ticket }>(
       client,
       positionSubscription,
@@ -412,7 +416,7 @@ describe('positions, live updates and completing sign-up', () => {
       before + 1,
       before + 2,
     ]);
-    expect(await stats(instances[1]!, adminToken)).toMatchObject({
+    expect(await stats(instances[1]!, cluster.adminToken)).toMatchObject({
       admittedThrough: before + 2,
       waiting: 1,
     });
@@ -420,27 +424,8 @@ describe('positions, live updates and completing sign-up', () => {
 });
 
 describe('admission by the timer and by a stale lease holder', () => {
-  const dbName = uniqueDbName('waitlist_tick');
-  const admin = uniqueUsername('adm');
-  const instances: TestServer[] = [];
-  let adminToken = '';
-
-  beforeAll(async () => {
-    for (let i = 0; i < 2; i++) {
-      instances.push(
-        await startVerity({
-          dbName,
-          keepDatabase: i > 0,
-          env: waitlistEnv(admin, { WAITLIST_TICK_MS: '100' }),
-        }),
-      );
-    }
-    adminToken = (await instances[0]!.signUp({ username: admin })).token;
-  });
-
-  afterAll(async () => {
-    for (const instance of instances.reverse()) await instance.stop();
-  });
+  const cluster = useWaitlistInstances('waitlist_tick', 2, { env: { WAITLIST_TICK_MS: '100' } });
+  const { instances } = cluster;
 
   it('admits at the configured rate on its own and tells the subscriber live', async () => {
     const ticket = await join(instances[0]!, uniqueEmail('timer'));
@@ -456,7 +441,7 @@ describe('admission by the timer and by a stale lease holder', () => {
     await instances[0]!.gql(
       'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 0, admissionRatePerMinute: 6000 }) { paused } }',
       {},
-      { token: adminToken },
+      { token: cluster.adminToken },
     );
     expect((await live.next()).data!.waitlistPosition).toMatchObject({
       position: 0,
@@ -465,14 +450,14 @@ describe('admission by the timer and by a stale lease holder', () => {
     await instances[0]!.gql(
       'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 0, admissionRatePerMinute: 0 }) { paused } }',
       {},
-      { token: adminToken },
+      { token: cluster.adminToken },
     );
   });
 
   it('does not let a holder whose lease expired move the watermark', async () => {
     await join(instances[0]!, uniqueEmail('stale'));
     await join(instances[0]!, uniqueEmail('stale'));
-    const before = (await stats(instances[0]!, adminToken))['admittedThrough'] as number;
+    const before = (await stats(instances[0]!, cluster.adminToken))['admittedThrough'] as number;
     const staleTick = () =>
       instances[0]!.app.internals.services.waitlist.tick({
         count: 2,
@@ -480,14 +465,14 @@ describe('admission by the timer and by a stale lease holder', () => {
         afterRead: async () => {
           // Stalled past its lease, while another instance admits one.
           await new Promise((resolve) => setTimeout(resolve, 200));
-          await admitNext(instances[1]!, adminToken, 1);
+          await admitNext(instances[1]!, cluster.adminToken, 1);
         },
       });
     let outcome = await staleTick();
     // The instances' own timers may hold the lease for a moment.
     while (outcome.status === 'busy') outcome = await staleTick();
     expect(outcome).toEqual({ status: 'stale' });
-    expect(await stats(instances[1]!, adminToken)).toMatchObject({
+    expect(await stats(instances[1]!, cluster.adminToken)).toMatchObject({
       admittedThrough: before + 1,
       waiting: 1,
     });
