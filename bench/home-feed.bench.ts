@@ -91,31 +91,24 @@ export const homeFeedScenario: Scenario = {
       const warm = await server.gql(homeFeed(100), {}, viewer.token);
       if (warm.errors) throw new Error(JSON.stringify(warm.errors));
 
-      const feed: LoadFigures[] = [];
-      const trivial: LoadFigures[] = [];
-      for (let round = 0; round < rounds; round++) {
-        trivial.push(
-          await load(server.url, viewer.token, '{ __typename }', durationSeconds, connections),
-        );
-        feed.push(await load(server.url, viewer.token, homeFeed(20), durationSeconds, connections));
-      }
+      /** `{ __typename }` then the page against `url`, `rounds` times in alternation. */
+      const alternate = async (url: string) => {
+        const runs = { feed: [] as LoadFigures[], trivial: [] as LoadFigures[] };
+        for (let round = 0; round < rounds; round++) {
+          const run = (query: string) =>
+            load(url, viewer.token, query, durationSeconds, connections);
+          runs.trivial.push(await run('{ __typename }'));
+          runs.feed.push(await run(homeFeed(20)));
+        }
+        return runs;
+      };
+      const { feed, trivial } = await alternate(server.url);
 
       // The same page from resolvers answering from memory: how far execution alone goes.
       const memory = await startMemoryFeedServer();
-      const memoryFeed: LoadFigures[] = [];
-      const memoryTrivial: LoadFigures[] = [];
-      try {
-        for (let round = 0; round < rounds; round++) {
-          memoryTrivial.push(
-            await load(memory.url, viewer.token, '{ __typename }', durationSeconds, connections),
-          );
-          memoryFeed.push(
-            await load(memory.url, viewer.token, homeFeed(20), durationSeconds, connections),
-          );
-        }
-      } finally {
-        await memory.stop();
-      }
+      const { feed: memoryFeed, trivial: memoryTrivial } = await alternate(memory.url).finally(() =>
+        memory.stop(),
+      );
       const failures = [...feed, ...trivial, ...memoryFeed, ...memoryTrivial].reduce(
         (sum, f) => sum + f.non2xx + f.errors + f.timeouts,
         0,
