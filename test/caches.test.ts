@@ -1,12 +1,19 @@
-import { describe, expect, it } from 'vitest';
-import { useVerity, type TestServer } from './helpers/server.js';
-import { act, feed, post, react } from './helpers/social.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startVerity, useVerity, type TestServer } from './helpers/server.js';
+import { act, feed, loseRedisKeys, post, react } from './helpers/social.js';
 import { userIdHex } from './helpers/tokens.js';
+import { waitFor } from './helpers/wait.js';
+
+const mutate = async (server: TestServer, token: string, document: string, id: string) => {
+  const result = await server.gql(document, { id }, { token });
+  expect(result.errors).toBeUndefined();
+};
 
 /**
  * Feed pages read truths, users, relations and the viewer's reactions and retruths from Redis
- * (written through by every change). These tests read a page first, so everything is cached,
- * then change the facts and read again: the next page must show the change at once.
+ * (written through by every change) and keep what they read in the process until it changes
+ * (src/infra/near-cache.ts). These tests read a page first, so everything is cached, then
+ * change the facts and read again: the next page must show the change at once.
  */
 describe('Redis caches on the read path', () => {
   const verity = useVerity();
@@ -17,11 +24,6 @@ describe('Redis caches on the read path', () => {
     return (result.data!['homeFeed'].edges as { node: Record<string, any> }[]).map(
       (edge) => edge.node,
     );
-  };
-
-  const mutate = async (server: TestServer, token: string, document: string, id: string) => {
-    const result = await server.gql(document, { id }, { token });
-    expect(result.errors).toBeUndefined();
   };
 
   it('shows a profile change in the next page', async () => {
@@ -133,9 +135,7 @@ describe('Redis caches on the read path', () => {
     expect(await texts(stays.token)).toEqual(['to one', 'to all three']);
     expect(await texts(leaves.token)).not.toContain('to one');
 
-    const keys = await redis.command.keys(`${redis.namespace}:fol:*`);
-    expect(keys.length).toBeGreaterThan(0);
-    await redis.command.del(...keys);
+    expect(await loseRedisKeys(verity, 'fol:*')).toBeGreaterThan(0);
     const before = await timeline(stays.id);
     await post(verity, author.token, 'after the loss');
     expect(await timeline(stays.id)).toBe(before + 1);
@@ -159,9 +159,7 @@ describe('Redis caches on the read path', () => {
     );
     const before = await homeNodes(reader.token);
 
-    const { redis } = verity.app.internals;
-    const keys = await redis.command.keys(`${redis.namespace}:*`);
-    await redis.command.del(...keys);
+    expect(await loseRedisKeys(verity, '*')).toBeGreaterThan(0);
     const after = await homeNodes(reader.token);
     expect(after).toEqual(before);
     expect(after.find((n) => n['id'] === liked.id)).toMatchObject({ viewerReaction: 'LIKE' });
@@ -173,5 +171,79 @@ describe('Redis caches on the read path', () => {
       viewerReaction: 'LIKE',
       counts: { reactions: 1 },
     });
+  });
+});
+
+describe('in-process copies across instances', () => {
+  const reader = useVerity();
+  let writer: TestServer;
+  beforeAll(async () => {
+    writer = await startVerity({ dbName: reader.dbName, keepDatabase: true });
+  });
+  afterAll(() => writer.stop());
+
+  it('shows on one instance every change made through another', async () => {
+    const me = await writer.signUp();
+    const author = await writer.signUp();
+    const fan = await writer.signUp();
+    await act(writer, me.token, 'follow', author.id);
+    const truth = await post(writer, author.token, 'watched from afar');
+    const other = await post(writer, author.token, 'soon gone');
+    const node = async (id = truth.id) => {
+      const result = await feed(reader, 'homeFeed', { token: me.token });
+      expect(result.errors).toBeUndefined();
+      const nodes = (result.data!['homeFeed'].edges as { node: Record<string, any> }[]).map(
+        (edge) => edge.node,
+      );
+      return nodes.find((n) => n['id'] === id);
+    };
+    // Read twice: the second page comes from the reader's copies.
+    await node();
+    expect(await node()).toMatchObject({
+      counts: { reactions: 0 },
+      viewerReaction: null,
+      viewerHasRetruthed: false,
+    });
+    const eventually = (id: string, expected: Record<string, unknown>) =>
+      waitFor(async () => {
+        const found = await node(id);
+        try {
+          expect(found).toMatchObject(expected);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+
+    const rename = await writer.gql(
+      `mutation { updateProfile(input: { displayName: "Far away" }) { displayName } }`,
+      {},
+      { token: author.token },
+    );
+    expect(rename.errors).toBeUndefined();
+    await eventually(truth.id, { author: { displayName: 'Far away' } });
+
+    await react(writer, fan.token, truth.id, 'WOW');
+    await eventually(truth.id, { counts: { reactions: 1 }, viewerReaction: null });
+    await react(writer, me.token, truth.id, 'LIKE');
+    await eventually(truth.id, { counts: { reactions: 2 }, viewerReaction: 'LIKE' });
+    await mutate(
+      writer,
+      me.token,
+      `mutation($id: ID!) { retruth(input: { truthId: $id }) { retruth { id } } }`,
+      truth.id,
+    );
+    await eventually(truth.id, { viewerHasRetruthed: true });
+
+    await mutate(
+      writer,
+      author.token,
+      `mutation($id: ID!) { deleteTruth(input: { id: $id }) { deletedTruthId } }`,
+      other.id,
+    );
+    await waitFor(async () => (await node(other.id)) === undefined);
+
+    await act(writer, me.token, 'mute', author.id);
+    await waitFor(async () => (await node(truth.id)) === undefined);
   });
 });

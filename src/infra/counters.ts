@@ -1,3 +1,5 @@
+import type { Logger } from './logger.js';
+import { createNearCache } from './near-cache.js';
 import type { RedisClients } from './redis.js';
 import { createScript } from './redis-script.js';
 
@@ -13,10 +15,14 @@ import { createScript } from './redis-script.js';
  * Known window: a fact written after the rebuild's MongoDB read whose increment lands before
  * the rebuilt hash is stored is missed until the hash expires (`ttlSeconds` after its last
  * change) and is rebuilt.
+ *
+ * Counts read from Redis are kept in this process (infra/near-cache.ts) until they change:
+ * every increment and every invalidation publishes the id from inside its script, built hash or
+ * not, so no instance keeps a count that moved.
  */
 export interface CounterStore<F extends string> {
   /** Counts for each id (one Redis round trip; MongoDB only for hashes that must be rebuilt). */
-  get(ids: readonly string[]): Promise<Map<string, Record<F, number>>>;
+  get(ids: readonly string[]): Promise<Map<string, Readonly<Record<F, number>>>>;
   /** Applies deltas atomically; returns the new counts, or null when the hash is not built. */
   increment(id: string, deltas: Partial<Record<F, number>>): Promise<Record<F, number> | null>;
   /** Forgets the counts of `id` (the next read rebuilds them). */
@@ -39,13 +45,22 @@ end
 return out
 `);
 
+// KEYS: the hash. ARGV: ttl, the invalidation channel, the id, then field/delta pairs.
 const incrementScript = createScript(`
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 if redis.call('HEXISTS', KEYS[1], '_built') == 0 then return false end
-for i = 2, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGETALL', KEYS[1])
+`);
+
+// KEYS: the hash. ARGV: the invalidation channel, the id.
+const invalidateScript = createScript(`
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1
 `);
 
 // ARGV: ttl, field count n, the n field names, then n values per key in KEYS order.
@@ -76,9 +91,15 @@ export function createCounterStore<F extends string>(options: {
   ttlSeconds: number;
   /** Counts from MongoDB for ids whose hash is missing; ids absent from the map count zero. */
   rebuild: (ids: readonly string[]) => Promise<Map<string, Partial<Record<F, number>>>>;
+  logger: Logger;
 }): CounterStore<F> {
   const { redis, fields, ttlSeconds } = options;
   const keyOf = (id: string) => `${redis.namespace}:cnt:${options.family}:${id}`;
+  const near = createNearCache<Readonly<Record<F, number>>>({
+    redis,
+    family: `cnt:${options.family}`,
+    logger: options.logger,
+  });
 
   const parse = (flat: unknown): Record<F, number> | null => {
     if (!Array.isArray(flat) || flat.length === 0) return null;
@@ -96,12 +117,18 @@ export function createCounterStore<F extends string>(options: {
 
   return {
     async get(ids) {
-      const result = new Map<string, Record<F, number>>();
-      if (ids.length === 0) return result;
-      const unique = [...new Set(ids)];
-      const raw = (await readScript.run(redis.command, unique.map(keyOf), fields)) as string[];
+      const result = new Map<string, Readonly<Record<F, number>>>();
+      const remote: string[] = [];
+      for (const id of new Set(ids)) {
+        const values = near.get(id);
+        if (values) result.set(id, values);
+        else remote.push(id);
+      }
+      if (remote.length === 0) return result;
+      const token = near.begin();
+      const raw = (await readScript.run(redis.command, remote.map(keyOf), fields)) as string[];
       const missing: string[] = [];
-      unique.forEach((id, i) => {
+      remote.forEach((id, i) => {
         const joined = raw[i];
         if (!joined) {
           missing.push(id);
@@ -112,6 +139,7 @@ export function createCounterStore<F extends string>(options: {
         fields.forEach((field, j) => {
           values[field] = Math.max(0, Number(parts[j]));
         });
+        near.fill(token, id, Object.freeze(values));
         result.set(id, values);
       });
       if (missing.length > 0) {
@@ -132,16 +160,18 @@ export function createCounterStore<F extends string>(options: {
     },
 
     async increment(id, deltas) {
-      const args: (string | number)[] = [ttlSeconds];
+      const args: (string | number)[] = [ttlSeconds, near.channel, id];
       for (const [field, delta] of Object.entries(deltas) as [F, number][]) {
         if (delta) args.push(field, delta);
       }
-      if (args.length === 1) return null;
+      if (args.length === 3) return null;
+      near.forget(id);
       return parse(await incrementScript.run(redis.command, [keyOf(id)], args));
     },
 
     async invalidate(id) {
-      await redis.command.del(keyOf(id));
+      near.forget(id);
+      await invalidateScript.run(redis.command, [keyOf(id)], [near.channel, id]);
     },
   };
 }

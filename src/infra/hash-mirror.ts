@@ -1,4 +1,6 @@
 import DataLoader from 'dataloader';
+import type { Logger } from './logger.js';
+import { createNearCache } from './near-cache.js';
 import type { RedisClients } from './redis.js';
 import { createScript } from './redis-script.js';
 
@@ -11,12 +13,15 @@ import { createScript } from './redis-script.js';
  * the same script); a rebuild reads the version, loads from MongoDB, and stores its result only
  * if the version has not moved, so a rebuild can never overwrite a change it did not see. A
  * missing hash (never built, expired, or lost with Redis) is rebuilt on the next read.
+ *
+ * What a process has read of an owner's mirror is kept in it (infra/near-cache.ts) until the
+ * owner's mirror changes: every change publishes the owner from inside its script.
  */
 export interface HashMirror {
   /** The values of `fields` for `owner`, null where absent. */
   get(owner: string, fields: readonly string[]): Promise<(string | null)[]>;
-  /** Every field of `owner`'s mirror. */
-  getAll(owner: string): Promise<Map<string, string>>;
+  /** Every field of `owner`'s mirror (shared between callers: read only). */
+  getAll(owner: string): Promise<ReadonlyMap<string, string>>;
   /** Records a change already written to MongoDB: sets `field`, or removes it for null. */
   set(owner: string, field: string, value: string | null): Promise<void>;
   /** Forgets `owner`'s mirror; the next read rebuilds it. */
@@ -46,20 +51,23 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 `);
 
-// KEYS: hash, version. ARGV: field, value ('' removes), version ttl.
+// KEYS: hash, version. ARGV: field, value ('' removes), version ttl, channel, owner.
 const setScript = createScript(`
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 if redis.call('HEXISTS', KEYS[1], '_built') == 1 then
   if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 end
 return 1
 `);
 
+// KEYS: hash, version. ARGV: version ttl, channel, owner.
 const invalidateScript = createScript(`
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `);
 
@@ -69,8 +77,19 @@ export function createHashMirror(options: {
   ttlSeconds: number;
   /** Every field of `owner`'s mirror, read from MongoDB. */
   load(owner: string): Promise<Map<string, string>>;
+  logger: Logger;
 }): HashMirror {
   const { redis, ttlSeconds } = options;
+  /** Per owner, the fields read so far (null: absent), or all of them when `complete`. */
+  const near = createNearCache<{ complete: boolean; fields: Map<string, string | null> }>({
+    redis,
+    family: `mirror:${options.family}`,
+    logger: options.logger,
+    // Owners' mirrors differ in size by orders of magnitude: bounded by fields, not owners.
+    maxSize: 200_000,
+    sizeOf: (entry) => entry.fields.size + 1,
+  });
+  const maxKnownFields = 10_000;
   // Versions outlive the hashes they guard, so a rebuild racing with an expiry still sees changes.
   const versionTtlSeconds = ttlSeconds * 2;
   const keysOf = (owner: string) => [
@@ -90,16 +109,30 @@ export function createHashMirror(options: {
 
   return {
     async get(owner, fields) {
+      const known = near.get(owner);
+      if (known && (known.complete || fields.every((field) => known.fields.has(field)))) {
+        return fields.map((field) => known.fields.get(field) ?? null);
+      }
+      const token = near.begin();
       const values = await readFieldsScript.run(redis.command, keysOf(owner), [
         ttlSeconds,
         ...fields,
       ]);
-      if (Array.isArray(values)) return values as (string | null)[];
-      const all = await rebuild(owner);
-      return fields.map((field) => all.get(field) ?? null);
+      if (!Array.isArray(values)) {
+        const all = await rebuild(owner);
+        return fields.map((field) => all.get(field) ?? null);
+      }
+      const read = values as (string | null)[];
+      const merged = new Map(known && known.fields.size < maxKnownFields ? known.fields : []);
+      fields.forEach((field, i) => merged.set(field, read[i] ?? null));
+      near.fill(token, owner, { complete: false, fields: merged });
+      return read;
     },
 
     async getAll(owner) {
+      const known = near.get(owner);
+      if (known?.complete) return known.fields as ReadonlyMap<string, string>;
+      const token = near.begin();
       const flat = await readAllScript.run(redis.command, keysOf(owner), [ttlSeconds]);
       if (!Array.isArray(flat)) return rebuild(owner);
       const all = new Map<string, string>();
@@ -107,15 +140,28 @@ export function createHashMirror(options: {
         const field = String(flat[i]);
         if (field !== '_built') all.set(field, String(flat[i + 1]));
       }
+      near.fill(token, owner, { complete: true, fields: all });
       return all;
     },
 
     async set(owner, field, value) {
-      await setScript.run(redis.command, keysOf(owner), [field, value ?? '', versionTtlSeconds]);
+      near.forget(owner);
+      await setScript.run(redis.command, keysOf(owner), [
+        field,
+        value ?? '',
+        versionTtlSeconds,
+        near.channel,
+        owner,
+      ]);
     },
 
     async invalidate(owner) {
-      await invalidateScript.run(redis.command, keysOf(owner), [versionTtlSeconds]);
+      near.forget(owner);
+      await invalidateScript.run(redis.command, keysOf(owner), [
+        versionTtlSeconds,
+        near.channel,
+        owner,
+      ]);
     },
   };
 }

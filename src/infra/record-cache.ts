@@ -1,6 +1,7 @@
-import { LRUCache } from 'lru-cache';
 import type { Logger } from './logger.js';
+import { createNearCache } from './near-cache.js';
 import type { RedisClients } from './redis.js';
+import { createScript } from './redis-script.js';
 
 /**
  * A read-through cache of records in Redis, for reads too hot for MongoDB: the truths and
@@ -10,6 +11,11 @@ import type { RedisClients } from './redis.js';
  * after their MongoDB write. Whatever the interleaving, the cache ends with the writer's value: a
  * reader that read MongoDB before the write either fills before the writer's SET (which then
  * overwrites it) or after it (and its NX fill is refused). Records expire after `ttlSeconds`.
+ *
+ * Records read from Redis are also kept in this process (infra/near-cache.ts): the writer's SET
+ * and its invalidation notice are one script, so every instance drops its copy of a changed
+ * record, and a warm page reads its truths, authors and the session's user without Redis.
+ * Records are frozen, since they are shared between requests.
  *
  * With Redis unreachable, reads go to MongoDB and a write-through that fails is kept in this
  * process and retried before its next successful read, so the change is never dropped here; a
@@ -23,7 +29,14 @@ export interface RecordCache<T> {
   put(record: T): Promise<void>;
 }
 
-export function createRecordCache<T>(options: {
+// KEYS: the record. ARGV: its text, ttl, the invalidation channel, the id.
+const writeScript = createScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`);
+
+export function createRecordCache<T extends object>(options: {
   redis: RedisClients;
   family: string;
   ttlSeconds: number;
@@ -38,21 +51,20 @@ export function createRecordCache<T>(options: {
   /** Write-throughs that failed, by id: retried, and preferred over what Redis holds. */
   const unwritten = new Map<string, T>();
   const maxUnwritten = 10_000;
-  /**
-   * Hot records decoded once per process, reused only while Redis returns exactly the text they
-   * were decoded from. They are shared between requests, so they are frozen.
-   */
-  const decoded = new LRUCache<string, { text: string; record: T }>({ max: 5_000 });
-  const decode = (id: string, text: string): T => {
-    const memo = decoded.get(id);
-    if (memo?.text === text) return memo.record;
-    const record = Object.freeze(options.decode(text));
-    decoded.set(id, { text, record });
-    return record;
-  };
+  const near = createNearCache<T>({
+    redis,
+    family: `rec:${options.family}`,
+    logger: options.logger,
+  });
 
-  const write = (record: T) =>
-    redis.command.set(keyOf(options.idOf(record)), options.encode(record), 'EX', ttlSeconds);
+  const write = (record: T) => {
+    const id = options.idOf(record);
+    return writeScript.run(
+      redis.command,
+      [keyOf(id)],
+      [options.encode(record), ttlSeconds, near.channel, id],
+    );
+  };
 
   const retryUnwritten = async () => {
     for (const [id, record] of [...unwritten]) {
@@ -81,16 +93,26 @@ export function createRecordCache<T>(options: {
   return {
     async getMany(ids) {
       const found = new Map<string, T>();
-      if (ids.length === 0) return found;
+      // Pending write-throughs are retried on the way to Redis, so they keep a read going there.
+      const remote = unwritten.size > 0 ? [...ids] : [];
+      if (remote.length === 0) {
+        for (const id of ids) {
+          const record = near.get(id);
+          if (record) found.set(id, record);
+          else remote.push(id);
+        }
+      }
+      if (remote.length === 0) return found;
+      const token = near.begin();
       let cached: (string | null)[];
       try {
-        cached = await redis.command.mget(...ids.map(keyOf));
+        cached = await redis.command.mget(...remote.map(keyOf));
       } catch (error) {
         options.logger.warn(
           { err: error, family: options.family },
           'record cache unavailable; reading MongoDB',
         );
-        for (const record of await options.load(ids)) found.set(options.idOf(record), record);
+        for (const record of await options.load(remote)) found.set(options.idOf(record), record);
         return found;
       }
       if (unwritten.size > 0) {
@@ -99,12 +121,15 @@ export function createRecordCache<T>(options: {
         });
       }
       const missing: string[] = [];
-      ids.forEach((id, i) => {
+      remote.forEach((id, i) => {
         const text = cached[i];
         const pending = unwritten.get(id);
         if (pending) found.set(id, pending);
-        else if (text) found.set(id, decode(id, text));
-        else missing.push(id);
+        else if (text) {
+          const record = Object.freeze(options.decode(text));
+          near.fill(token, id, record);
+          found.set(id, record);
+        } else missing.push(id);
       });
       if (missing.length > 0) await loadAndFill(missing, found);
       return found;
@@ -112,6 +137,7 @@ export function createRecordCache<T>(options: {
 
     async put(record) {
       const id = options.idOf(record);
+      near.forget(id);
       unwritten.delete(id);
       unwritten.set(id, record);
       // Bounded: past the cap the oldest change is left to expire from Redis (`ttlSeconds`).

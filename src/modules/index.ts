@@ -87,15 +87,25 @@ export function createStores(deps: {
 }) {
   const { models, redis, bus, logger } = deps;
   return {
-    truthCounts: createTruthCountStore({ redis, Truth: models.Truth, Reaction: models.Reaction }),
-    userCounts: createUserCountStore({ redis, Relation: models.Relation, Truth: models.Truth }),
+    truthCounts: createTruthCountStore({
+      redis,
+      Truth: models.Truth,
+      Reaction: models.Reaction,
+      logger,
+    }),
+    userCounts: createUserCountStore({
+      redis,
+      Relation: models.Relation,
+      Truth: models.Truth,
+      logger,
+    }),
     timelines: createTimelineStore({ redis }),
     truthRecords: createTruthRecordCache({ redis, Truth: models.Truth, logger }),
     userRecords: createUserRecordCache({ redis, User: models.User, logger }),
-    relationSnapshots: createRelationSnapshots({ redis, Relation: models.Relation }),
-    followers: createFollowerMirror({ redis, Relation: models.Relation }),
-    reactionMirror: createReactionMirror({ redis, Reaction: models.Reaction }),
-    retruthMirror: createRetruthMirror({ redis, Truth: models.Truth }),
+    relationSnapshots: createRelationSnapshots({ redis, Relation: models.Relation, logger }),
+    followers: createFollowerMirror({ redis, Relation: models.Relation, logger }),
+    reactionMirror: createReactionMirror({ redis, Reaction: models.Reaction, logger }),
+    retruthMirror: createRetruthMirror({ redis, Truth: models.Truth, logger }),
     whales: createWhaleRegistry({ User: models.User, bus, logger }),
   };
 }

@@ -108,3 +108,19 @@ export async function channelReady(server: TestServer, channel: string): Promise
 }
 
 export const homeChannel = (userGlobalId: string) => `homeFeed:${userIdHex(userGlobalId)}`;
+
+/**
+ * Redis loses the keys matching `pattern` (within the instance's namespace) the way it loses
+ * data in production, by a restart without persistence: the keys go and the instance's
+ * connections drop, so its in-process copies (src/infra/near-cache.ts) are emptied too.
+ * Returns how many keys were lost.
+ */
+export async function loseRedisKeys(server: TestServer, pattern: string): Promise<number> {
+  const { redis } = server.app.internals;
+  const keys = await redis.command.keys(`${redis.namespace}:${pattern}`);
+  if (keys.length > 0) await redis.command.del(...keys);
+  const closed = new Promise((resolve) => redis.subscriber.once('close', resolve));
+  redis.subscriber.disconnect(true);
+  await closed;
+  return keys.length;
+}

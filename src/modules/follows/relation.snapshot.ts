@@ -1,4 +1,5 @@
 import { createHashMirror } from '../../infra/hash-mirror.js';
+import type { Logger } from '../../infra/logger.js';
 import type { RedisClients } from '../../infra/redis.js';
 import type { RelationModel } from './relation.model.js';
 import { followeeIdsOf, followerIdsOf, hiddenAuthorIdsOf } from './relation.queries.js';
@@ -15,9 +16,14 @@ export interface RelationSnapshot {
  * feed page reads them in one round trip. Any relation change invalidates the snapshots of the
  * users it concerns; the next read rebuilds from MongoDB, exactly.
  */
-export function createRelationSnapshots(deps: { redis: RedisClients; Relation: RelationModel }) {
+export function createRelationSnapshots(deps: {
+  redis: RedisClients;
+  Relation: RelationModel;
+  logger: Logger;
+}) {
   const mirror = createHashMirror({
     redis: deps.redis,
+    logger: deps.logger,
     family: 'rel',
     ttlSeconds: 3_600,
     async load(userId) {
@@ -54,9 +60,14 @@ export type RelationSnapshots = ReturnType<typeof createRelationSnapshots>;
  * are not fanned out), so a mirror holds at most that many followers. Each follow change is
  * applied exactly; a lost mirror is rebuilt from MongoDB on the next post.
  */
-export function createFollowerMirror(deps: { redis: RedisClients; Relation: RelationModel }) {
+export function createFollowerMirror(deps: {
+  redis: RedisClients;
+  Relation: RelationModel;
+  logger: Logger;
+}) {
   const mirror = createHashMirror({
     redis: deps.redis,
+    logger: deps.logger,
     family: 'fol',
     ttlSeconds: 24 * 3_600,
     async load(userId) {

@@ -1,4 +1,5 @@
 import { createHashMirror } from '../../infra/hash-mirror.js';
+import type { Logger } from '../../infra/logger.js';
 import type { RedisClients } from '../../infra/redis.js';
 import { objectId } from '../../lib/ids.js';
 import type { ReactionModel, ReactionRecord } from './reaction.model.js';
@@ -7,9 +8,14 @@ import type { ReactionModel, ReactionRecord } from './reaction.model.js';
  * Each user's reactions (truth id → kind) mirrored in Redis (see infra/hash-mirror.ts), so the
  * viewer's own reaction on a page of truths costs no query.
  */
-export function createReactionMirror(deps: { redis: RedisClients; Reaction: ReactionModel }) {
+export function createReactionMirror(deps: {
+  redis: RedisClients;
+  Reaction: ReactionModel;
+  logger: Logger;
+}) {
   return createHashMirror({
     redis: deps.redis,
+    logger: deps.logger,
     family: 'rx',
     ttlSeconds: 24 * 3_600,
     async load(userId) {

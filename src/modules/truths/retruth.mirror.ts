@@ -1,12 +1,18 @@
 import { createHashMirror } from '../../infra/hash-mirror.js';
+import type { Logger } from '../../infra/logger.js';
 import type { RedisClients } from '../../infra/redis.js';
 import { objectId } from '../../lib/ids.js';
 import type { TruthModel, TruthRecord } from './truth.model.js';
 
 /** Each user's live retruths (original truth id → '1') mirrored in Redis (see infra/hash-mirror.ts). */
-export function createRetruthMirror(deps: { redis: RedisClients; Truth: TruthModel }) {
+export function createRetruthMirror(deps: {
+  redis: RedisClients;
+  Truth: TruthModel;
+  logger: Logger;
+}) {
   return createHashMirror({
     redis: deps.redis,
+    logger: deps.logger,
     family: 'rt',
     ttlSeconds: 24 * 3_600,
     async load(userId) {

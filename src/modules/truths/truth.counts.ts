@@ -1,5 +1,6 @@
 import type { Types } from 'mongoose';
 import { createCounterStore, type CounterStore } from '../../infra/counters.js';
+import type { Logger } from '../../infra/logger.js';
 import type { RedisClients } from '../../infra/redis.js';
 import { objectId } from '../../lib/ids.js';
 import { reactionKinds, type ReactionModel } from '../reactions/reaction.model.js';
@@ -24,6 +25,7 @@ export function createTruthCountStore(deps: {
   redis: RedisClients;
   Truth: TruthModel;
   Reaction: ReactionModel;
+  logger: Logger;
 }): TruthCountStore {
   const { Truth, Reaction } = deps;
   const childCounts = async (
@@ -40,6 +42,7 @@ export function createTruthCountStore(deps: {
     family: 'truth',
     fields: truthCountFields,
     ttlSeconds: 7 * 24 * 3600,
+    logger: deps.logger,
     async rebuild(ids) {
       const oids = ids.map(objectId);
       const [replies, quotes, retruths, reactions] = await Promise.all([

@@ -1,5 +1,6 @@
 import type { Types } from 'mongoose';
 import { createCounterStore, type CounterStore } from '../../infra/counters.js';
+import type { Logger } from '../../infra/logger.js';
 import type { RedisClients } from '../../infra/redis.js';
 import { objectId } from '../../lib/ids.js';
 import type { RelationModel } from '../follows/relation.model.js';
@@ -20,6 +21,7 @@ export function createUserCountStore(deps: {
   redis: RedisClients;
   Relation: RelationModel;
   Truth: TruthModel;
+  logger: Logger;
 }): UserCountStore {
   const { Relation, Truth } = deps;
   return createCounterStore({
@@ -27,6 +29,7 @@ export function createUserCountStore(deps: {
     family: 'user',
     fields: userCountFields,
     ttlSeconds: 7 * 24 * 3600,
+    logger: deps.logger,
     async rebuild(ids) {
       const oids = ids.map(objectId);
       const [followers, following, truths] = await Promise.all([

@@ -1,0 +1,126 @@
+import { LRUCache } from 'lru-cache';
+import type { Logger } from './logger.js';
+import type { RedisClients } from './redis.js';
+
+/**
+ * A copy, in this process, of values that live in Redis and are read on every feed page
+ * (records, counts, a viewer's reactions and relations), so that a warm page does not ask Redis
+ * for them again. Every writer of such a value publishes its key on the family's invalidation
+ * channel from inside the same Lua script that changes it (`invalidationChannel`), so the change
+ * and its notice are one atomic step in Redis; each process drops its copy when the notice
+ * arrives.
+ *
+ * Exact ordering across two connections: a read goes out on the command connection while
+ * notices arrive on the subscriber connection, so a notice can overtake the reply of a read that
+ * Redis ran before the change. Hence `begin()` before a read and `fill(token, …)` after it: the
+ * value is kept only if no notice for that key arrived in between. A notice processed before
+ * `begin()` was published by a change that Redis ran before the read, which therefore saw it.
+ *
+ * Lost notices: pub/sub is at-most-once, and a process whose subscriber connection drops cannot
+ * know what changed meanwhile. So a dropped connection empties the cache and nothing is kept
+ * until the channel is confirmed again. A connection that dies silently (no close seen) is the
+ * remaining hole; `ttlMs` bounds how long a copy can outlive its value there.
+ */
+export interface NearCache<V> {
+  /** The copy for `key`, if this process holds a current one. */
+  get(key: string): V | undefined;
+  /** Call before reading from Redis; pass the token to `fill`. */
+  begin(): number;
+  /** Keeps `value`, read from Redis after `begin()` returned `token`, unless `key` changed since. */
+  fill(token: number, key: string, value: V): void;
+  /** Drops this process's copy of `key` at once (it has just changed it). */
+  forget(key: string): void;
+  /** Channel that writers of the family publish changed keys on. */
+  readonly channel: string;
+  close(): void;
+}
+
+export const invalidationChannel = (namespace: string, family: string) =>
+  `${namespace}:inv:${family}`;
+
+export function createNearCache<V extends object>(options: {
+  redis: RedisClients;
+  family: string;
+  logger: Logger;
+  /** Total size held at most (see `sizeOf`); the least recently read go first. */
+  maxSize?: number;
+  /** Size of one value, a positive integer: 1 (one entry) unless given. */
+  sizeOf?: (value: V) => number;
+  /** Longest a copy is kept without being confirmed by Redis. */
+  ttlMs?: number;
+}): NearCache<V> {
+  const { redis, logger } = options;
+  const channel = invalidationChannel(redis.namespace, options.family);
+  const subscriber = redis.subscriber;
+  const values = new LRUCache<string, V>({
+    maxSize: options.maxSize ?? 20_000,
+    sizeCalculation: options.sizeOf ?? (() => 1),
+    ttl: options.ttlMs ?? 60_000,
+  });
+
+  /** Logical clock: one tick per notice or reset. */
+  let clock = 0;
+  /** Reads begun before this tick may have missed a notice: their values are not kept. */
+  let floor = 1;
+  let live = false;
+  /**
+   * Tick of the latest notice per key. Bounded: forgetting an entry raises `floor` to its tick,
+   * so a read that began before that notice can still not keep its value.
+   */
+  const changedAt = new LRUCache<string, number>({
+    max: 50_000,
+    dispose: (tick, _key, reason) => {
+      if (reason === 'evict') floor = Math.max(floor, tick);
+    },
+  });
+
+  const reset = () => {
+    live = false;
+    floor = ++clock;
+    values.clear();
+    changedAt.clear();
+  };
+
+  const onMessage = (from: string, key: string) => {
+    if (from !== channel) return;
+    changedAt.set(key, ++clock);
+    values.delete(key);
+  };
+
+  const confirm = () => {
+    subscriber.subscribe(channel).then(
+      () => {
+        floor = ++clock;
+        live = true;
+      },
+      (error: unknown) => {
+        logger.warn({ err: error, channel }, 'near cache channel not confirmed; it stays off');
+      },
+    );
+  };
+
+  subscriber.on('message', onMessage);
+  subscriber.on('close', reset);
+  subscriber.on('ready', confirm);
+  if (subscriber.status === 'ready') confirm();
+
+  return {
+    channel,
+    get: (key) => (live ? values.get(key) : undefined),
+    begin: () => clock,
+    fill(token, key, value) {
+      if (!live || token < floor || (changedAt.get(key) ?? 0) > token) return;
+      values.set(key, value);
+    },
+    forget(key) {
+      changedAt.set(key, ++clock);
+      values.delete(key);
+    },
+    close() {
+      subscriber.off('message', onMessage);
+      subscriber.off('close', reset);
+      subscriber.off('ready', confirm);
+      reset();
+    },
+  };
+}

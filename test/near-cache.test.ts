@@ -1,0 +1,106 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createLogger } from '../src/infra/logger.js';
+import { createNearCache, type NearCache } from '../src/infra/near-cache.js';
+import { createRedisClients, type RedisClients } from '../src/infra/redis.js';
+import { uniqueDbName } from './helpers/server.js';
+import { waitFor } from './helpers/wait.js';
+
+/**
+ * The in-process copy of Redis values (src/infra/near-cache.ts), on a real Redis: what it keeps,
+ * and that it never keeps a value that a notice it might have missed could have changed.
+ */
+describe('near cache', () => {
+  const opened: { clients: RedisClients; cache: NearCache<{ v: number }> }[] = [];
+  const outsider = new Redis(inject('redisUrl'));
+
+  afterEach(async () => {
+    for (const { clients, cache } of opened.splice(0)) {
+      cache.close();
+      await clients.quit();
+    }
+  });
+
+  const open = async () => {
+    const clients = createRedisClients({
+      url: inject('redisUrl'),
+      namespace: `test:${uniqueDbName('near')}`,
+      logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
+    });
+    const cache = createNearCache<{ v: number }>({
+      redis: clients,
+      family: 'things',
+      logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
+    });
+    opened.push({ clients, cache });
+    // Live once Redis has confirmed the channel: a fill sticks from then on.
+    await waitFor(() => {
+      cache.fill(cache.begin(), 'probe', { v: 0 });
+      return cache.get('probe');
+    });
+    return { clients, cache };
+  };
+
+  const notice = (cache: NearCache<{ v: number }>, key: string) =>
+    outsider.publish(cache.channel, key);
+
+  it('keeps what was read, and drops it when a notice for its key arrives', async () => {
+    const { cache } = await open();
+    cache.fill(cache.begin(), 'a', { v: 1 });
+    cache.fill(cache.begin(), 'b', { v: 2 });
+    expect(cache.get('a')).toEqual({ v: 1 });
+
+    await notice(cache, 'a');
+    await waitFor(() => cache.get('a') === undefined);
+    expect(cache.get('b')).toEqual({ v: 2 });
+  });
+
+  it('does not keep a value read before a notice that arrived while the read was out', async () => {
+    const { cache } = await open();
+    const token = cache.begin();
+    await notice(cache, 'a');
+    // Wait for the notice itself: once another key's fill sticks after it, it has been seen.
+    await notice(cache, 'marker');
+    await waitFor(() => {
+      cache.fill(cache.begin(), 'marker', { v: 0 });
+      return cache.get('marker');
+    });
+    cache.fill(token, 'a', { v: 1 });
+    expect(cache.get('a')).toBeUndefined();
+    // A read begun after the notice is kept.
+    cache.fill(cache.begin(), 'a', { v: 2 });
+    expect(cache.get('a')).toEqual({ v: 2 });
+  });
+
+  it('forgets at once what this process changed', async () => {
+    const { cache } = await open();
+    const token = cache.begin();
+    cache.fill(token, 'a', { v: 1 });
+    cache.forget('a');
+    expect(cache.get('a')).toBeUndefined();
+    cache.fill(token, 'a', { v: 1 });
+    expect(cache.get('a')).toBeUndefined();
+  });
+
+  it('empties itself when its subscriber connection drops, and keeps nothing read before', async () => {
+    const { clients, cache } = await open();
+    cache.fill(cache.begin(), 'a', { v: 1 });
+    const before = cache.begin();
+    const closed = new Promise((resolve) => clients.subscriber.once('close', resolve));
+    // As a Redis restart or a network cut would: notices sent now are lost to this process.
+    clients.subscriber.disconnect(true);
+    await closed;
+    await notice(cache, 'a');
+    expect(cache.get('a')).toBeUndefined();
+    cache.fill(cache.begin(), 'b', { v: 2 });
+    expect(cache.get('b')).toBeUndefined();
+
+    // Back once the channel is confirmed again; a read begun before the drop is still refused.
+    await waitFor(() => {
+      cache.fill(cache.begin(), 'b', { v: 2 });
+      return cache.get('b');
+    });
+    cache.fill(before, 'a', { v: 1 });
+    expect(cache.get('a')).toBeUndefined();
+  });
+});
