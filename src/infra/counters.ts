@@ -27,6 +27,8 @@ export interface CounterStore<F extends string> {
   increment(id: string, deltas: Partial<Record<F, number>>): Promise<Record<F, number> | null>;
   /** Forgets the counts of `id` (the next read rebuilds them). */
   invalidate(id: string): Promise<void>;
+  /** The counts of `id` if this process holds a current copy of them; no I/O. */
+  peek(id: string): Readonly<Record<F, number>> | undefined;
 }
 
 // ARGV: the field names. One string per key, its values in ARGV order joined by ',' ('' when
@@ -116,6 +118,8 @@ export function createCounterStore<F extends string>(options: {
   };
 
   return {
+    peek: (id) => near.get(id),
+
     async get(ids) {
       const result = new Map<string, Readonly<Record<F, number>>>();
       const remote: string[] = [];

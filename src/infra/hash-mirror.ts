@@ -26,6 +26,11 @@ export interface HashMirror {
   set(owner: string, field: string, value: string | null): Promise<void>;
   /** Forgets `owner`'s mirror; the next read rebuilds it. */
   invalidate(owner: string): Promise<void>;
+  /**
+   * The value of `field` (null: absent) if this process holds a current copy of it, undefined
+   * if it must be read; no I/O.
+   */
+  peek(owner: string, field: string): string | null | undefined;
 }
 
 const readFieldsScript = createScript(`
@@ -108,6 +113,12 @@ export function createHashMirror(options: {
   };
 
   return {
+    peek(owner, field) {
+      const known = near.get(owner);
+      if (!known || !(known.complete || known.fields.has(field))) return undefined;
+      return known.fields.get(field) ?? null;
+    },
+
     async get(owner, fields) {
       const known = near.get(owner);
       if (known && (known.complete || fields.every((field) => known.fields.has(field)))) {

@@ -25,6 +25,8 @@ import { createScript } from './redis-script.js';
 export interface RecordCache<T> {
   /** The records for `ids` (missing ones absent), one Redis round trip when all are cached. */
   getMany(ids: readonly string[]): Promise<Map<string, T>>;
+  /** The record if this process holds a current copy of it; no I/O. */
+  peek(id: string): T | undefined;
   /** Writes a changed record through (call after the MongoDB write). */
   put(record: T): Promise<void>;
 }
@@ -91,6 +93,9 @@ export function createRecordCache<T extends object>(options: {
   };
 
   return {
+    // A pending write-through is newer than any copy, and must reach Redis: no copies then.
+    peek: (id) => (unwritten.size === 0 ? near.get(id) : undefined),
+
     async getMany(ids) {
       const found = new Map<string, T>();
       // Pending write-throughs are retried on the way to Redis, so they keep a read going there.

@@ -1,4 +1,7 @@
 import type { Connection } from 'mongoose';
+import type DataLoader from 'dataloader';
+import { createLoader, type Peek } from '../graphql/loader.js';
+import type { HashMirror } from '../infra/hash-mirror.js';
 import type { Logger } from '../infra/logger.js';
 import type { EventBus } from '../infra/pubsub.js';
 import type { RedisClients } from '../infra/redis.js';
@@ -114,9 +117,10 @@ export type Stores = ReturnType<typeof createStores>;
 /**
  * The loaders of one request, or of one live event: `cache: true` for a request and for an event
  * (its data is fixed for that event), `cache: false` where a context outlives its data (the
- * subscribe step of a WebSocket operation). Viewer-dependent loaders are keyed by
- * `<viewerId>:<id>`, so one scope serves every subscriber of an event and their per-viewer
- * parts still load in one query.
+ * subscribe step of a WebSocket operation). Values this process already holds are answered
+ * synchronously (src/graphql/loader.ts); the rest go through DataLoader batches.
+ * Viewer-dependent loaders are keyed by `<viewerId>:<id>`, so one scope serves every subscriber
+ * of an event and their per-viewer parts still load in one query.
  */
 export function createLoaderScope(
   deps: { models: Models; stores: Stores },
@@ -124,19 +128,30 @@ export function createLoaderScope(
 ) {
   const { models, stores } = deps;
   const { cache } = options;
+  const held = <V>(batch: DataLoader<string, V>, peek: Peek<V>) =>
+    createLoader(batch, peek, { cache });
+  /** A per-viewer mirror's loader, keyed `<viewerId>:<id>`. */
+  const mirrorLoader = <V>(mirror: HashMirror, toValue: (raw: string | null) => V) =>
+    held(createMirrorByViewerLoader(mirror, toValue, { cache }), (key) => {
+      const colon = key.indexOf(':');
+      const raw = mirror.peek(key.slice(0, colon), key.slice(colon + 1));
+      return raw === undefined ? undefined : toValue(raw);
+    });
   return {
-    userById: createUserByIdLoader(stores.userRecords, { cache }),
-    userCountsById: createUserCountsLoader(stores.userCounts, { cache }),
-    truthById: createTruthByIdLoader(stores.truthRecords, { cache }),
-    truthCountsById: createTruthCountsLoader(stores.truthCounts, { cache }),
-    reactionByViewer: createMirrorByViewerLoader(
-      stores.reactionMirror,
-      (value) => value as ReactionKind | null,
-      { cache },
+    userById: held(createUserByIdLoader(stores.userRecords, { cache }), (id) =>
+      stores.userRecords.peek(id),
     ),
-    retruthedByViewer: createMirrorByViewerLoader(stores.retruthMirror, (value) => value !== null, {
-      cache,
-    }),
+    userCountsById: held(createUserCountsLoader(stores.userCounts, { cache }), (id) =>
+      stores.userCounts.peek(id),
+    ),
+    truthById: held(createTruthByIdLoader(stores.truthRecords, { cache }), (id) =>
+      stores.truthRecords.peek(id),
+    ),
+    truthCountsById: held(createTruthCountsLoader(stores.truthCounts, { cache }), (id) =>
+      stores.truthCounts.peek(id),
+    ),
+    reactionByViewer: mirrorLoader(stores.reactionMirror, (raw) => raw as ReactionKind | null),
+    retruthedByViewer: mirrorLoader(stores.retruthMirror, (raw) => raw !== null),
     relationFlagsByViewer: createRelationFlagsByViewerLoader(models.Relation, { cache }),
   };
 }
@@ -146,9 +161,8 @@ const noRelations = { following: false, followedBy: false, blocking: false, muti
 
 /** The loaders resolvers use: a scope seen by one viewer (or by nobody). */
 export function loadersFor(scope: LoaderScope, viewerId: string | null) {
-  const byViewer = <V>(loader: { load(key: string): Promise<V> }, anonymous: V) => ({
-    load: (id: string): Promise<V> =>
-      viewerId ? loader.load(`${viewerId}:${id}`) : Promise.resolve(anonymous),
+  const byViewer = <V>(loader: { load(key: string): V | Promise<V> }, anonymous: V) => ({
+    load: (id: string): V | Promise<V> => (viewerId ? loader.load(`${viewerId}:${id}`) : anonymous),
   });
   return {
     userById: scope.userById,

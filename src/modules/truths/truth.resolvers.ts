@@ -1,6 +1,7 @@
 import { requireViewer, type GraphQLContext } from '../../graphql/context.js';
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { expectGlobalId, fromGlobalId, toGlobalId } from '../../graphql/global-id.js';
+import { whenLoaded } from '../../graphql/loader.js';
 import { notFound } from '../../lib/errors.js';
 import { reactionKinds } from '../reactions/reaction.model.js';
 import type { UserRecord } from '../users/user.model.js';
@@ -72,12 +73,14 @@ export const truthResolvers: Resolvers = {
 
   Truth: {
     id: (truth) => toGlobalId('Truth', truth._id),
-    author: async (truth, _args, context) => {
-      const author =
-        truth.author ?? (await context.loaders.userById.load(truth.authorId.toHexString()));
-      if (!author) throw new Error(`author ${truth.authorId.toHexString()} of a truth is missing`);
-      return author;
-    },
+    // Not async: a value this process holds resolves synchronously (graphql/loader.ts).
+    author: (truth, _args, context) =>
+      truth.author ??
+      whenLoaded(context.loaders.userById.load(truth.authorId.toHexString()), (author) => {
+        if (!author)
+          throw new Error(`author ${truth.authorId.toHexString()} of a truth is missing`);
+        return author;
+      }),
     text: (truth) => (truth.deletedAt ? '' : truth.text),
     hashtags: (truth) => (truth.deletedAt ? [] : truth.hashtags),
     mentions: async (truth, _args, context) => {
@@ -90,9 +93,12 @@ export const truthResolvers: Resolvers = {
     replyTo: (truth, _args, context) => loadRelated(context, truth.replyToId),
     quoteOf: (truth, _args, context) => loadRelated(context, truth.quoteOfId),
     retruthOf: (truth, _args, context) => loadRelated(context, truth.retruthOfId),
-    counts: async (truth, _args, context) => {
+    counts: (truth, _args, context) => {
       const truthId = truth._id.toHexString();
-      return { truthId, counts: await context.loaders.truthCountsById.load(truthId) };
+      return whenLoaded(context.loaders.truthCountsById.load(truthId), (counts) => ({
+        truthId,
+        counts,
+      }));
     },
     viewerReaction: (truth, _args, context) =>
       context.loaders.viewerReactionByTruthId.load(truth._id.toHexString()),
