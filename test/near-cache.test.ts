@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { startRedisServer } from '../src/infra/embedded/redis-server.js';
 import { createLogger } from '../src/infra/logger.js';
 import { createNearCache, type NearCache } from '../src/infra/near-cache.js';
 import { createRedisClients, type RedisClients } from '../src/infra/redis.js';
@@ -21,11 +23,14 @@ describe('near cache', () => {
     }
   });
 
-  const open = async () => {
+  const open = async (options: { url?: string; subscriberHeartbeatMs?: number } = {}) => {
     const clients = createRedisClients({
-      url: inject('redisUrl'),
+      url: options.url ?? inject('redisUrl'),
       namespace: `test:${uniqueDbName('near')}`,
       logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
+      ...(options.subscriberHeartbeatMs
+        ? { subscriberHeartbeatMs: options.subscriberHeartbeatMs }
+        : {}),
     });
     const cache = createNearCache<{ v: number }>({
       redis: clients,
@@ -102,5 +107,39 @@ describe('near cache', () => {
     });
     cache.fill(before, 'a', { v: 1 });
     expect(cache.get('a')).toBeUndefined();
+  });
+
+  it('empties itself when its subscriber connection stops answering without closing', async () => {
+    const redis = await startRedisServer({
+      logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
+    });
+    // The server itself, under the wrapper that owns it.
+    const serverPid = execFileSync('pgrep', ['-P', String(redis.process.pid), 'redis-server'])
+      .toString()
+      .trim();
+    try {
+      const { cache } = await open({ url: redis.url, subscriberHeartbeatMs: 100 });
+      cache.fill(cache.begin(), 'a', { v: 1 });
+      expect(cache.get('a')).toEqual({ v: 1 });
+
+      // Frozen, the server keeps every connection open and answers nothing: notices could be
+      // lost without any 'close'. The heartbeat notices, drops the connection, and the copies go.
+      execFileSync('kill', ['-STOP', serverPid]);
+      try {
+        await waitFor(() => cache.get('a') === undefined, { timeoutMs: 5_000 });
+      } finally {
+        execFileSync('kill', ['-CONT', serverPid]);
+      }
+      await waitFor(() => {
+        cache.fill(cache.begin(), 'b', { v: 2 });
+        return cache.get('b');
+      });
+    } finally {
+      for (const { clients, cache } of opened.splice(0)) {
+        cache.close();
+        await clients.quit();
+      }
+      await redis.stop();
+    }
   });
 });

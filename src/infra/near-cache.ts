@@ -18,8 +18,9 @@ import type { RedisClients } from './redis.js';
  *
  * Lost notices: pub/sub is at-most-once, and a process whose subscriber connection drops cannot
  * know what changed meanwhile. So a dropped connection empties the cache and nothing is kept
- * until the channel is confirmed again. A connection that dies silently (no close seen) is the
- * remaining hole; `ttlMs` bounds how long a copy can outlive its value there.
+ * until the channel is confirmed again. A connection that dies silently is dropped by the
+ * subscriber's heartbeat (infra/redis.ts) within two beats, which closes it; `ttlMs` is the
+ * last bound on how long a copy can outlive its value.
  */
 export interface NearCache<V> {
   /** The copy for `key`, if this process holds a current one. */

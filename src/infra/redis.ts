@@ -38,6 +38,8 @@ export function createRedisClients(options: {
   url: string;
   namespace: string;
   logger: Logger;
+  /** How often the subscriber connection is checked (see below); 2 s unless given. */
+  subscriberHeartbeatMs?: number;
 }): RedisClients {
   const make = (role: string, extra: RedisOptions = {}) => {
     const client = new Redis(options.url, {
@@ -66,12 +68,42 @@ export function createRedisClients(options: {
     maxRetriesPerRequest: null,
     autoResubscribe: true,
   });
+  // A subscriber connection can die without closing (a network cut, a frozen server): its
+  // channels would stay subscribed in ioredis's eyes while no message arrives, so live feeds
+  // would go quiet and in-process copies (near-cache.ts) would miss their invalidations. It is
+  // PINGed every heartbeat; one still unanswered at the next is dropped, which tells everyone
+  // listening for 'close', and ioredis reconnects and re-subscribes.
+  let awaitingPong = false;
+  const heartbeat = setInterval(() => {
+    if (subscriber.status !== 'ready') {
+      awaitingPong = false;
+      return;
+    }
+    if (awaitingPong) {
+      awaitingPong = false;
+      options.logger.warn(
+        { role: 'subscriber' },
+        'Redis subscriber connection stopped answering; reconnecting',
+      );
+      subscriber.disconnect(true);
+      return;
+    }
+    awaitingPong = true;
+    subscriber.ping().then(
+      () => {
+        awaitingPong = false;
+      },
+      () => undefined,
+    );
+  }, options.subscriberHeartbeatMs ?? 2_000);
+  heartbeat.unref();
   return {
     command,
     publisher,
     subscriber,
     namespace: options.namespace,
     async quit() {
+      clearInterval(heartbeat);
       const clients = [command, publisher, subscriber];
       // QUIT lets pending replies arrive; with Redis gone it would never answer, so give up
       // after a second and drop the sockets.
