@@ -1,5 +1,6 @@
 import type { Types } from 'mongoose';
 import { badUserInput } from '../lib/errors.js';
+import { opaqueId } from '../lib/ids.js';
 
 /** The types whose IDs `node(id:)` can resolve. */
 export type NodeType = 'User' | 'Truth' | 'Notification';
@@ -8,7 +9,7 @@ const nodeTypes: ReadonlySet<string> = new Set<NodeType>(['User', 'Truth', 'Noti
 
 /** An opaque global ID: base64url of `Type:hex`. Clients must not parse it. */
 export function toGlobalId(type: NodeType, id: string | Types.ObjectId): string {
-  return Buffer.from(`${type}:${String(id)}`).toString('base64url');
+  return opaqueId(`${type}:${String(id)}`);
 }
 
 /** The type and ObjectId hex of a global ID, or null when it is not one of Verity's. */

@@ -19,7 +19,7 @@ export interface Loader<V> {
 export type Peek<V> = (key: string) => V | undefined;
 
 export function createLoader<V>(
-  batch: { load(key: string): Promise<V>; prime?(key: string, value: NoInfer<V>): unknown },
+  batch: { load(key: string): Promise<V> },
   peek: Peek<V>,
   options: { cache: boolean },
 ): Loader<V> {
@@ -50,8 +50,8 @@ export function createLoader<V>(
         }),
       ),
     prime(key, value) {
+      // `load` looks in `seen` before the batch loader, whose cache a primed key never reaches.
       if (seen && !seen.has(key)) seen.set(key, value);
-      batch.prime?.(key, value);
     },
   };
 }

@@ -1,4 +1,5 @@
 import { badUserInput } from '../lib/errors.js';
+import { opaqueId } from '../lib/ids.js';
 
 /** The page size when a client gives none, and the most it may ask for. */
 export const defaultPageSize = 20;
@@ -14,7 +15,7 @@ const cursorPrefix = 'v1:';
 
 /** An opaque cursor for an item whose position is its ObjectId. */
 export function encodeCursor(idHex: string): string {
-  return Buffer.from(`${cursorPrefix}${idHex}`).toString('base64url');
+  return opaqueId(`${cursorPrefix}${idHex}`);
 }
 
 /** The ObjectId hex inside a cursor Verity issued; BAD_USER_INPUT for anything else. */
