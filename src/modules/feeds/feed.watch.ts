@@ -18,12 +18,18 @@ export interface ViewerVisibility {
   readonly whales: readonly string[];
   /** Resolves once loaded. */
   readonly ready: Promise<void>;
+  /**
+   * While the viewer's relations are being re-read after a change, until they are: events
+   * arriving meanwhile were published after the change and must be judged by the new ones.
+   */
+  readonly reloading: Promise<void> | null;
 }
 
 interface Entry extends ViewerVisibility {
   hidden: ReadonlySet<string>;
   whales: readonly string[];
   ready: Promise<void>;
+  reloading: Promise<void> | null;
   users: number;
   readonly changes: BusSubscription;
   /** Watchers to tell when the whales changed (home feeds). */
@@ -49,9 +55,13 @@ export function createVisibilityCache(deps: {
       entry.whales = next.whales;
       if (whalesChanged) for (const listener of entry.onChange) listener();
     });
-    loading.catch((error: unknown) =>
+    const settled = loading.catch((error: unknown) =>
       deps.logger.warn({ err: error, viewerId }, 'could not load feed visibility'),
     );
+    entry.reloading = settled;
+    void settled.then(() => {
+      if (entry.reloading === settled) entry.reloading = null;
+    });
     return loading;
   };
 
@@ -64,6 +74,7 @@ export function createVisibilityCache(deps: {
           hidden: nobody,
           whales: [],
           ready: Promise.resolve(),
+          reloading: null,
           users: 0,
           changes: deps.bus.subscribe(
             'relationsChanged',
@@ -126,7 +137,11 @@ export class FeedWatcher {
   readonly #visibility: Entry | null;
   readonly #onEvent = (event: FeedEvent) => {
     if (this.#buffered) this.#buffered.push(event);
-    else this.#deliver(event);
+    else if (this.#visibility?.reloading) {
+      // Relations changed just before this event: hold it (and what follows) until they are read.
+      this.#buffered = [event];
+      void this.#release();
+    } else this.#deliver(event);
   };
   #followWhales: (() => void) | null = null;
 
@@ -175,6 +190,13 @@ export class FeedWatcher {
         this.stream.push({ kind: 'posted', truth });
       }
     }
+    await this.#release();
+  }
+
+  /** Delivers the held events, in order, once the viewer's relations are current. */
+  async #release() {
+    let reloading: Promise<void> | null | undefined;
+    while ((reloading = this.#visibility?.reloading)) await reloading;
     const buffered = this.#buffered ?? [];
     this.#buffered = null;
     for (const event of buffered) this.#deliver(event);
