@@ -115,7 +115,11 @@ export const homeFeedScenario: Scenario = {
       );
 
       // Round trips, on a second instance of the same deployment that monitors its commands.
-      const monitored = await stack.startVerity({}, { monitorCommands: true });
+      // No admission ticks: their background commands would land among a page's.
+      const monitored = await stack.startVerity(
+        { WAITLIST_TICK_MS: '600000' },
+        { monitorCommands: true },
+      );
       const page = (first: number) => monitored.gql(homeFeed(first), {}, viewer.token);
       await page(100);
       const trips20 = await countRoundTrips(monitored.app, stack.redisUrl, () => page(20));

@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { VerityApp } from '../../src/app.js';
 
@@ -17,34 +18,41 @@ export async function countRoundTrips(
   const onCommand = (event: { commandName: string }) => mongo.push(event.commandName);
   client.on('commandStarted', onCommand);
 
-  // `monitor()` opens a second connection in monitor mode; both are closed below.
-  const base = new Redis(redisUrl);
-  const monitor = await base.monitor();
+  // MONITOR on a plain socket: ioredis's monitor mode starts a microtask after MONITOR's reply,
+  // and a command logged in that gap (a heartbeat, a waitlist tick) fails its command queue.
   const redis: string[] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source !== 'lua') redis.push(String(args[0]).toLowerCase());
+  const markers = new Set<string>();
+  const monitor = await openMonitor(redisUrl, (command, source, line) => {
+    if (source === 'lua') return;
+    if (command.toLowerCase() === 'ping') {
+      // Markers below, and subscriber heartbeats: neither is the work's.
+      const marker = /"ping" "(marker-\w+)"/i.exec(line)?.[1];
+      if (marker) markers.add(marker);
+      return;
+    }
+    redis.push(command.toLowerCase());
   });
-  // MONITOR itself is asynchronous: make sure it sees a marker before the work starts.
+  // MONITOR's lines arrive on their own connection: a marker command logged after everything
+  // before it tells when they have all arrived.
   const marker = new Redis(redisUrl);
-  await marker.ping('before');
-  await waitUntil(() => redis.includes('ping'));
+  await marker.ping('marker-before');
+  await waitUntil(() => markers.has('marker-before'));
   redis.length = 0;
 
   try {
     await work();
-    await marker.ping('after');
-    await waitUntil(() => redis.includes('ping'));
+    await marker.ping('marker-after');
+    await waitUntil(() => markers.has('marker-after'));
   } finally {
     client.off('commandStarted', onCommand);
-    monitor.disconnect();
-    base.disconnect();
+    monitor.destroy();
     marker.disconnect();
   }
   return {
     mongo: mongo.length,
     mongoCommands: mongo,
-    redis: redis.filter((command) => command !== 'ping').length,
-    redisCommands: redis.filter((command) => command !== 'ping'),
+    redis: redis.length,
+    redisCommands: redis,
   };
 }
 
@@ -54,4 +62,41 @@ async function waitUntil(condition: () => boolean): Promise<void> {
     if (Date.now() > deadline) throw new Error('MONITOR did not catch up');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * A MONITOR connection: calls `onCommand` with each command's name, its source ('lua' or a
+ * client's address) and the whole logged line.
+ */
+async function openMonitor(
+  redisUrl: string,
+  onCommand: (command: string, source: string, line: string) => void,
+): Promise<Socket> {
+  const { hostname, port } = new URL(redisUrl);
+  const socket = connect({ host: hostname, port: Number(port) });
+  let pending = '';
+  let started!: () => void;
+  const ok = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    pending += chunk;
+    let end: number;
+    while ((end = pending.indexOf('\r\n')) >= 0) {
+      const line = pending.slice(0, end);
+      pending = pending.slice(end + 2);
+      if (line === '+OK') started();
+      // +<time> [<db> <source>] "<command>" "<arg>" ...
+      const match = /^\+\d+\.\d+ \[\d+ (\S+)\] "([^"]*)"/.exec(line);
+      if (match) onCommand(match[2]!, match[1]!, line);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.write('MONITOR\r\n');
+  await ok;
+  return socket;
 }
