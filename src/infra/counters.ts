@@ -122,12 +122,7 @@ export function createCounterStore<F extends string>(options: {
 
     async get(ids) {
       const result = new Map<string, Readonly<Record<F, number>>>();
-      const remote: string[] = [];
-      for (const id of new Set(ids)) {
-        const values = near.get(id);
-        if (values) result.set(id, values);
-        else remote.push(id);
-      }
+      const remote = near.collect(new Set(ids), result);
       if (remote.length === 0) return result;
       const token = near.begin();
       const raw = (await readScript.run(redis.command, remote.map(keyOf), fields)) as string[];

@@ -76,6 +76,12 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `);
 
+/** What a process holds of one owner's mirror: the fields read so far (null: absent), or all. */
+interface HeldMirror {
+  complete: boolean;
+  fields: Map<string, string | null>;
+}
+
 export function createHashMirror(options: {
   redis: RedisClients;
   family: string;
@@ -85,8 +91,7 @@ export function createHashMirror(options: {
   logger: Logger;
 }): HashMirror {
   const { redis, ttlSeconds } = options;
-  /** Per owner, the fields read so far (null: absent), or all of them when `complete`. */
-  const near = createNearCache<{ complete: boolean; fields: Map<string, string | null> }>({
+  const near = createNearCache<HeldMirror>({
     redis,
     family: `mirror:${options.family}`,
     logger: options.logger,
@@ -95,6 +100,11 @@ export function createHashMirror(options: {
     sizeOf: (entry) => entry.fields.size + 1,
   });
   const maxKnownFields = 10_000;
+  /** `field` of a held mirror (null: absent), or undefined when the copy does not know it. */
+  const held = (known: HeldMirror | undefined, field: string) =>
+    known && (known.complete || known.fields.has(field))
+      ? (known.fields.get(field) ?? null)
+      : undefined;
   // Versions outlive the hashes they guard, so a rebuild racing with an expiry still sees changes.
   const versionTtlSeconds = ttlSeconds * 2;
   const keysOf = (owner: string) => [
@@ -113,17 +123,12 @@ export function createHashMirror(options: {
   };
 
   return {
-    peek(owner, field) {
-      const known = near.get(owner);
-      if (!known || !(known.complete || known.fields.has(field))) return undefined;
-      return known.fields.get(field) ?? null;
-    },
+    peek: (owner, field) => held(near.get(owner), field),
 
     async get(owner, fields) {
       const known = near.get(owner);
-      if (known && (known.complete || fields.every((field) => known.fields.has(field)))) {
-        return fields.map((field) => known.fields.get(field) ?? null);
-      }
+      const copies = fields.map((field) => held(known, field));
+      if (!copies.includes(undefined)) return copies as (string | null)[];
       const token = near.begin();
       const values = await readFieldsScript.run(redis.command, keysOf(owner), [
         ttlSeconds,

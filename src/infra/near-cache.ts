@@ -25,6 +25,8 @@ import type { RedisClients } from './redis.js';
 export interface NearCache<V> {
   /** The copy for `key`, if this process holds a current one. */
   get(key: string): V | undefined;
+  /** Puts the copies held for `keys` into `found`; returns the keys that must be read. */
+  collect(keys: Iterable<string>, found: Map<string, V>): string[];
   /** Call before reading from Redis; pass the token to `fill`. */
   begin(): number;
   /** Keeps `value`, read from Redis after `begin()` returned `token`, unless `key` changed since. */
@@ -105,9 +107,20 @@ export function createNearCache<V extends object>(options: {
   subscriber.on('ready', confirm);
   if (subscriber.status === 'ready') confirm();
 
+  const get = (key: string) => (live ? values.get(key) : undefined);
+
   return {
     channel,
-    get: (key) => (live ? values.get(key) : undefined),
+    get,
+    collect(keys, found) {
+      const missing: string[] = [];
+      for (const key of keys) {
+        const value = get(key);
+        if (value) found.set(key, value);
+        else missing.push(key);
+      }
+      return missing;
+    },
     begin: () => clock,
     fill(token, key, value) {
       if (!live || token < floor || (changedAt.get(key) ?? 0) > token) return;

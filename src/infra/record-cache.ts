@@ -99,14 +99,7 @@ export function createRecordCache<T extends object>(options: {
     async getMany(ids) {
       const found = new Map<string, T>();
       // Pending write-throughs are retried on the way to Redis, so they keep a read going there.
-      const remote = unwritten.size > 0 ? [...ids] : [];
-      if (remote.length === 0) {
-        for (const id of ids) {
-          const record = near.get(id);
-          if (record) found.set(id, record);
-          else remote.push(id);
-        }
-      }
+      const remote = unwritten.size > 0 ? [...ids] : near.collect(ids, found);
       if (remote.length === 0) return found;
       const token = near.begin();
       let cached: (string | null)[];
