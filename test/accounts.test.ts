@@ -100,6 +100,43 @@ describe('accounts', () => {
     expect(missing.data).toEqual({ user: null, node: null });
   });
 
+  it('answers a retried sign-up whose answer was lost with a session for the same account, and shows the owner their email', async () => {
+    const username = uniqueUsername('retry');
+    const input = {
+      username,
+      email: `${username}@example.com`,
+      password: 'analytical engine 1843',
+    };
+    const query = /* GraphQL */ `
+      mutation SignUp($input: SignUpInput!) {
+        signUp(input: $input) {
+          __typename
+          ... on Session {
+            token
+            user {
+              id
+              email
+            }
+          }
+        }
+      }
+    `;
+    const first = await verity.gql(query, { input });
+    const retry = await verity.gql(query, {
+      input: { ...input, username: username.toUpperCase() },
+    });
+    expect(retry.data?.['signUp'].user).toEqual(first.data?.['signUp'].user);
+    expect(first.data?.['signUp'].user.email).toBe(input.email);
+    expect(
+      await verity.app.internals.models.User.countDocuments({ email: input.email }).exec(),
+    ).toBe(1);
+    // The same name and email with another password is someone else: CONFLICT.
+    const other = await verity.gql(query, {
+      input: { ...input, password: 'a different passphrase 99' },
+    });
+    expect(errorCodes(other)).toEqual(['CONFLICT']);
+  });
+
   it('updates the profile and leaves omitted fields alone', async () => {
     const user = await verity.signUp();
     const update = `mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { displayName bio avatarUrl } }`;

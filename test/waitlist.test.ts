@@ -48,7 +48,7 @@ interface Ticket {
   position: number;
   admitted: boolean;
   username: string;
-  ticketToken: string;
+  ticketToken: string | null;
 }
 
 const password = 'correct horse battery staple';
@@ -135,6 +135,24 @@ async function admittedTickets(server: TestServer): Promise<number[]> {
   return tickets;
 }
 
+/** The messages in the outbox for `email`, oldest first (what a mail relay would deliver). */
+async function mailbox(server: TestServer, email: string) {
+  return server.app.internals.models.Mail.find({ to: email.trim().toLowerCase() })
+    .sort({ _id: 1 })
+    .lean<{ kind: string; subject: string; text: string; data: Record<string, unknown> }[]>()
+    .exec();
+}
+
+/** The ticket token last mailed to `email`. */
+async function mailedToken(server: TestServer, email: string): Promise<string> {
+  const mails = await mailbox(server, email);
+  const token = mails.findLast((mail) => typeof mail.data['ticketToken'] === 'string')?.data[
+    'ticketToken'
+  ];
+  if (typeof token !== 'string') throw new Error(`no ticket token was mailed to ${email}`);
+  return token;
+}
+
 const uniqueEmail = (label = 'w') => `${label}_${randomBytes(5).toString('hex')}@example.com`;
 
 describe('sign-up under and over capacity', () => {
@@ -197,6 +215,76 @@ describe('sign-up under and over capacity', () => {
   });
 });
 
+describe('ticket tokens, which reach only the owner of an email', () => {
+  const admin = uniqueUsername('adm');
+  // The admin's account fills the only seat: everyone else joins the waitlist.
+  const verity = useVerity({ env: waitlistEnv(admin, { WAITLIST_MAX_ACTIVE_ACCOUNTS: '1' }) });
+  let adminToken = '';
+  beforeAll(async () => {
+    adminToken = (await verity.signUp({ username: admin })).token;
+    // Seats for whoever admitNext lets in; joinWaitlist still always joins the list.
+    await verity.gql(
+      'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 0, admissionRatePerMinute: 0 }) { paused } }',
+      {},
+      { token: adminToken },
+    );
+  });
+
+  const complete = (ticketToken: string | null, secret = password) =>
+    verity.gql<{ completeSignUp: { token: string; user: { username: string; email: string } } }>(
+      'mutation($input: CompleteSignUpInput!) { completeSignUp(input: $input) { token user { username email } } }',
+      { input: { ticketToken, password: secret } },
+    );
+
+  it('answers a repeat join for an email, in any case and with spaces, without the token, and mails it to the address', async () => {
+    const victim = uniqueEmail('victim');
+    const first = await join(verity, victim);
+    expect(first.ticketToken).toEqual(expect.any(String));
+    expect(await mailbox(verity, victim)).toMatchObject([
+      { kind: 'waitlist-ticket', data: { ticket: first.ticket, ticketToken: expect.any(String) } },
+    ]);
+
+    // Someone who only knows the address gets the same place and no way to prove it is theirs.
+    const attacker = await join(verity, `  ${victim.toUpperCase()} `, uniqueUsername('evil'));
+    expect(attacker).toMatchObject({ ticket: first.ticket, ticketToken: null });
+    const again = await join(verity, victim);
+    expect(again.ticketToken).toBeNull();
+    const mails = await mailbox(verity, victim);
+    expect(mails.map((mail) => mail.kind)).toEqual(['waitlist-ticket', 'waitlist-ticket-again']);
+    expect(mails.every((mail) => mail.text.includes(String(mail.data['ticketToken'])))).toBe(true);
+
+    // Only the owner of the address completes sign-up, under the name they asked for.
+    await admitNext(verity, adminToken, first.ticket);
+    const done = await complete(await mailedToken(verity, victim));
+    expect(done.data?.completeSignUp.user).toEqual({ username: first.username, email: victim });
+    expect(errorCodes(await complete(null))).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('answers a join for an email that has an account exactly like a new join, and tells the owner by mail', async () => {
+    const owner = `${admin.toLowerCase()}@example.com`;
+    const fresh = await join(verity, uniqueEmail('fresh'));
+    const probe = await join(verity, ` ${owner.toUpperCase()}`, uniqueUsername('probe'));
+    // Nothing in the answer tells the two apart.
+    expect(Object.keys(probe).sort()).toEqual(Object.keys(fresh).sort());
+    expect(probe).toMatchObject({ ticket: fresh.ticket + 1, admitted: false });
+    expect(probe.ticketToken).toEqual(expect.any(String));
+    expect(await mailbox(verity, owner)).toMatchObject([
+      { kind: 'waitlist-account-exists', data: {} },
+    ]);
+
+    // That ticket can never take the account over: the address already has one.
+    await admitNext(verity, adminToken, probe.ticket);
+    expect(errorCodes(await complete(probe.ticketToken, 'attacker chosen passphrase'))).toEqual([
+      'CONFLICT',
+    ]);
+    const logIn = await verity.gql(
+      'mutation($input: LogInInput!) { logIn(input: $input) { user { username email } } }',
+      { input: { login: owner, password } },
+    );
+    expect(logIn.data?.['logIn']).toEqual({ user: { username: admin, email: owner } });
+  });
+});
+
 describe('usernames asked for on the waitlist', () => {
   const admin = uniqueUsername('adm');
   const verity = useVerity({ env: waitlistEnv(admin, { WAITLIST_PAUSED: 'true' }) });
@@ -205,12 +293,13 @@ describe('usernames asked for on the waitlist', () => {
     const boss = await verity.signUp({ username: admin }).catch(() => null);
     // Paused: even the admin's own sign-up waits; let it in through the list.
     expect(boss).toBeNull();
-    const adminTicket = await join(verity, `${admin}@example.com`, admin);
+    // The refused sign-up joined the list; its token went to the admin's address.
+    const adminToken = await mailedToken(verity, `${admin}@example.com`);
     const wanted = uniqueUsername('want');
     const ticket = await join(verity, uniqueEmail('want'), wanted);
     await verity.app.internals.services.waitlist.admitNext(2);
     const adminSession = await verity.gql<{ completeSignUp: { token: string } }>(completeMutation, {
-      input: { ticketToken: adminTicket.ticketToken, password },
+      input: { ticketToken: adminToken, password },
     });
     const token = adminSession.data!.completeSignUp.token;
     await verity.gql('mutation { resumeAdmissions { paused } }', {}, { token });
@@ -355,10 +444,21 @@ describe('positions, live updates and completing sign-up', () => {
       { node: { kind: 'ADMITTED', waitlistTicket: 3, actor: { username: c.username } } },
     ]);
 
+    // A retry whose answer was lost signs in to the same account; nothing is created twice.
+    const retried = await instances[1]!.gql<{
+      completeSignUp: { user: { username: string } };
+    }>(completeMutation, { input: { ticketToken: c.ticketToken, password } });
+    expect(retried.data?.completeSignUp.user.username).toBe(c.username);
     const twice = await instances[1]!.gql(completeMutation, {
-      input: { ticketToken: c.ticketToken, password },
+      input: { ticketToken: c.ticketToken, password: 'another long passphrase 42' },
     });
     expect(errorCodes(twice)).toEqual(['CONFLICT']);
+    const again = await instances[0]!.gql(
+      '{ notifications(first: 5) { edges { node { kind } } } }',
+      {},
+      { token: done.data!.completeSignUp.token },
+    );
+    expect(again.data?.['notifications'].edges).toHaveLength(1);
   });
 
   it('completes sign-up under another username when asked, and frees the one asked for', async () => {

@@ -43,6 +43,8 @@ import { createUserByIdLoader } from './users/user.loaders.js';
 import { createUserModel } from './users/user.model.js';
 import { userResolvers } from './users/user.resolvers.js';
 import { createUserService } from './users/user.service.js';
+import { createMailModel } from './mail/mail.model.js';
+import { createMailService } from './mail/mail.service.js';
 import type { WaitlistTopics } from './waitlist/waitlist.events.js';
 import {
   createWaitlistAdmissionModel,
@@ -68,6 +70,7 @@ export function createModels(connection: Connection) {
     WaitlistEntry: createWaitlistEntryModel(connection),
     WaitlistState: createWaitlistStateModel(connection),
     WaitlistAdmission: createWaitlistAdmissionModel(connection),
+    Mail: createMailModel(connection),
   };
 }
 export type Models = ReturnType<typeof createModels>;
@@ -281,6 +284,7 @@ export function createServices(deps: {
     redis,
     logger: logger.child({ module: 'reactions' }),
   });
+  const mail = createMailService({ Mail: models.Mail, logger: logger.child({ module: 'mail' }) });
   const waitlist = createWaitlistService({
     Entry: models.WaitlistEntry,
     State: models.WaitlistState,
@@ -288,6 +292,7 @@ export function createServices(deps: {
     User: models.User,
     users,
     notifications,
+    mail,
     redis,
     bus,
     tokens,

@@ -91,7 +91,9 @@ export type Mutation = {
   /**
    * Joins the launch waitlist without a password. Idempotent per email (after normalisation):
    * a retry, from any instance, returns the same ticket. Tickets are numbered 1, 2, 3, ... in
-   * the order people join.
+   * the order people join. The ticket token is in the answer that created the ticket and is
+   * mailed to the address; a repeat join answers the ticket without it (and mails it again).
+   * The answer is the same whether or not an account exists for the email.
    */
   joinWaitlist: WaitlistTicket;
   /** Signs in with a username or email and a password. */
@@ -757,8 +759,13 @@ export type WaitlistTicket = {
   position: Scalars['Int']['output'];
   /** 1, 2, 3, ... in the order people joined; never reused. */
   ticket: Scalars['Int']['output'];
-  /** Proves this ticket: pass it to `waitlistTicket`, `waitlistPosition` and `completeSignUp`. */
-  ticketToken: Scalars['String']['output'];
+  /**
+   * Proves this ticket: pass it to `waitlistTicket`, `waitlistPosition` and `completeSignUp`.
+   * Given only in the answer that created the ticket (the first join for an email) and back to
+   * its own holder; a later join for the same email gets null, and the token is sent to that
+   * email address instead.
+   */
+  ticketToken?: Maybe<Scalars['String']['output']>;
   /** The username asked for when joining. */
   username: Scalars['String']['output'];
 };
@@ -1202,7 +1209,7 @@ export type WaitlistTicketResolvers<ContextType = GraphQLContext, ParentType ext
   admitted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   position?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   ticket?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  ticketToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ticketToken?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   username?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };

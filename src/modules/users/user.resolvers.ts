@@ -4,6 +4,12 @@ import { toGlobalId } from '../../graphql/global-id.js';
 import { notFound } from '../../lib/errors.js';
 import type { UserRecord } from './user.model.js';
 
+/**
+ * Profiles handed back inside a `Session` (sign-up, log-in, completing sign-up) belong to the
+ * caller, who proved it with a password, although the request carried no session yet.
+ */
+const sessionOwners = new WeakSet<UserRecord>();
+
 export const userResolvers: Resolvers = {
   Query: {
     me: (_parent, _args, context) =>
@@ -29,11 +35,18 @@ export const userResolvers: Resolvers = {
     },
   },
 
+  Session: {
+    user: (session) => {
+      sessionOwners.add(session.user);
+      return session.user;
+    },
+  },
+
   User: {
     id: (user) => toGlobalId('User', user._id),
     email: async (user, _args, context) => {
       const id = user._id.toHexString();
-      if (context.viewer?.id !== id) return null;
+      if (context.viewer?.id !== id && !sessionOwners.has(user)) return null;
       // Profiles that arrive in events carry no email; the owner's own is read on demand.
       return user.email || ((await context.loaders.userById.load(id))?.email ?? null);
     },

@@ -7,7 +7,6 @@ import {
   conflict,
   isDuplicateKeyError,
   unauthenticated,
-  type VerityError,
 } from '../../lib/errors.js';
 import { createEventStream, type EventStream } from '../../lib/event-stream.js';
 import {
@@ -90,15 +89,33 @@ export function createUserService(deps: {
     return { token, expiresAt, user };
   };
 
-  /** Which unique field an insert collided on: FerretDB v1 does not always name the index. */
-  const duplicateField = async (usernameKey: string, email: string): Promise<VerityError> => {
-    if (await User.exists({ usernameKey })) {
-      return conflict('That username is taken.', 'username');
+  /** Which unique field an account already holds (FerretDB v1 does not always name the index). */
+  const takenField = async (usernameKey: string, email: string) => {
+    if (await User.exists({ usernameKey })) return 'username' as const;
+    if (await User.exists({ email })) return 'email' as const;
+    return null;
+  };
+
+  /**
+   * What a sign-up that collided with an existing account gets. A retry of a sign-up that
+   * already succeeded (its answer lost: a time-out, a dropped connection) is the same account,
+   * name, email and password: it signs in, so retrying a sign-up is always safe. Anything else
+   * is a CONFLICT naming the field.
+   */
+  const retryOrConflict = async (
+    field: 'username' | 'email' | null,
+    usernameKey: string,
+    email: string,
+    password: string,
+  ): Promise<SessionResult> => {
+    const same = await User.findOne({ usernameKey, email }).lean<UserRecord>().exec();
+    if (same?.passwordHash && (await verifyPassword(same.passwordHash, password))) {
+      const { passwordHash: _hash, ...user } = same;
+      return issueSession(user);
     }
-    if (await User.exists({ email })) {
-      return conflict('An account with that email already exists.', 'email');
-    }
-    return conflict('That username or email was just taken. Try again.');
+    if (field === 'username') throw conflict('That username is taken.', 'username');
+    if (field === 'email') throw conflict('An account with that email already exists.', 'email');
+    throw conflict('That username or email was just taken. Try again.');
   };
 
   return {
@@ -118,10 +135,8 @@ export function createUserService(deps: {
       const usernameKey = usernameKeyOf(username);
 
       // Checked before hashing so a taken name costs no argon2 work; the index still decides.
-      if (await User.exists({ usernameKey })) throw conflict('That username is taken.', 'username');
-      if (await User.exists({ email })) {
-        throw conflict('An account with that email already exists.', 'email');
-      }
+      const taken = await takenField(usernameKey, email);
+      if (taken) return retryOrConflict(taken, usernameKey, email, input.password);
 
       const passwordHash = await hashPassword(input.password);
       const now = new Date();
@@ -141,8 +156,9 @@ export function createUserService(deps: {
       try {
         await User.collection.insertOne(record);
       } catch (error) {
-        if (isDuplicateKeyError(error)) throw await duplicateField(usernameKey, email);
-        throw error;
+        if (!isDuplicateKeyError(error)) throw error;
+        const field = await takenField(usernameKey, email);
+        return retryOrConflict(field, usernameKey, email, input.password);
       }
       logger.info({ userId: record._id.toHexString() }, 'account created');
       const { passwordHash: _hash, ...user } = record;
@@ -175,6 +191,14 @@ export function createUserService(deps: {
       if (!user) throw unauthenticated('This account no longer exists.');
       return { id: user._id.toHexString(), role: user.role };
     },
+
+    /** Whether an account holds this username key (lower-cased username). */
+    isUsernameTaken: async (usernameKey: string): Promise<boolean> =>
+      Boolean(await User.exists({ usernameKey })),
+
+    /** Whether an account holds this normalised email. */
+    hasAccountWithEmail: async (email: string): Promise<boolean> =>
+      Boolean(await User.exists({ email })),
 
     async findByUsername(username: string): Promise<UserRecord | null> {
       return User.findOne({ usernameKey: usernameKeyOf(username) }, publicUserFields)

@@ -10,6 +10,8 @@ export function waitlistKeys(namespace: string) {
     usernames: `${prefix}:usernames`,
     /** Mirror of the durable watermark `admittedThrough` (only ever raised). */
     admittedThrough: `${prefix}:admitted`,
+    /** Set for a minute after a ticket mail to this address, so repeat joins cannot spam it. */
+    mailedRecently: (email: string) => `${prefix}:mailed:${email}`,
     /** Lease names (see infra/lock.ts). */
     tickLease: 'waitlist:tick',
     rebuildLock: 'waitlist:rebuild',

@@ -15,6 +15,7 @@ import {
 import type { EventStream } from '../../lib/event-stream.js';
 import { assertStrongPassword } from '../auth/auth.password.js';
 import type { TokenService } from '../auth/auth.tokens.js';
+import type { MailService } from '../mail/mail.service.js';
 import type { NotificationService } from '../notifications/notification.service.js';
 import type { UserModel } from '../users/user.model.js';
 import type { NewAccount, SessionResult, UserService } from '../users/user.service.js';
@@ -88,6 +89,7 @@ export function createWaitlistService(deps: {
   User: UserModel;
   users: UserService;
   notifications: NotificationService;
+  mail: MailService;
   redis: RedisClients;
   bus: EventBus<WaitlistTopics>;
   tokens: TokenService;
@@ -101,6 +103,7 @@ export function createWaitlistService(deps: {
     User,
     users,
     notifications,
+    mail,
     redis,
     bus,
     tokens,
@@ -142,24 +145,65 @@ export function createWaitlistService(deps: {
   });
   const watch = createWaitlistWatch({ bus, admittedThrough: () => sequence.admittedThrough() });
 
+  /** A ticket as its holder sees it; `ticketToken` only where the caller may be given it. */
   const view = async (
-    entry: Pick<WaitlistEntryRecord, 'ticket' | 'email' | 'username'>,
-    admittedThrough?: number,
+    entry: Pick<WaitlistEntryRecord, 'ticket' | 'username'>,
+    ticketToken: string | null,
   ): Promise<TicketView> => {
-    const through = admittedThrough ?? (await sequence.admittedThrough());
-    const { token } = await tokens.sign(
-      'waitlist-ticket',
-      String(entry.ticket),
-      config.ticketTtlSeconds,
-      { email: entry.email, username: entry.username },
-    );
+    const through = await sequence.admittedThrough();
     return {
       ticket: entry.ticket,
       position: positionOf(entry.ticket, through),
       admitted: entry.ticket <= through,
       username: entry.username,
-      ticketToken: token,
+      ticketToken,
     };
+  };
+
+  const signTicket = async (entry: Pick<WaitlistEntryRecord, 'ticket' | 'email' | 'username'>) =>
+    (
+      await tokens.sign('waitlist-ticket', String(entry.ticket), config.ticketTtlSeconds, {
+        email: entry.email,
+        username: entry.username,
+      })
+    ).token;
+
+  /**
+   * Sends the ticket token to the address it belongs to. The first join for an address is
+   * also answered with the token; any later join only triggers this mail (at most one per
+   * address per minute), so a token never reaches someone who merely knows the address.
+   */
+  const mailTicket = async (
+    entry: WaitlistEntryRecord,
+    ticketToken: string,
+    first: boolean,
+  ): Promise<void> => {
+    try {
+      if (!first) {
+        const fresh = await redis.command.set(
+          keys.mailedRecently(entry.email),
+          '1',
+          'EX',
+          60,
+          'NX',
+        );
+        if (fresh !== 'OK') return;
+      }
+      if (await users.hasAccountWithEmail(entry.email)) {
+        await mail.send({ kind: 'waitlist-account-exists', to: entry.email });
+      } else {
+        await mail.send({
+          kind: first ? 'waitlist-ticket' : 'waitlist-ticket-again',
+          to: entry.email,
+          ticket: entry.ticket,
+          username: entry.username,
+          ticketToken,
+        });
+      }
+    } catch (error) {
+      // The ticket is stored either way; the first joiner also has the token in the answer.
+      logger.warn({ err: error, ticket: entry.ticket }, 'could not queue the waitlist mail');
+    }
   };
 
   const inserts = createGroupInserter<WaitlistEntryRecord>({
@@ -170,16 +214,19 @@ export function createWaitlistService(deps: {
   const findByEmail = (email: string) =>
     Entry.findOne({ email }).lean<WaitlistEntryRecord>().exec();
 
-  /** Stores the entry for a claimed ticket; the stored entry (ours or a racing twin's). */
+  /**
+   * Stores the entry for a claimed ticket: the stored entry, and whether this call stored it
+   * (rather than an earlier or racing join for the same address).
+   */
   const store = async (
     ticket: number,
     email: string,
     username: string,
     kind: 'new' | 'existing',
-  ): Promise<WaitlistEntryRecord | 'retry'> => {
+  ): Promise<{ entry: WaitlistEntryRecord; created: boolean } | 'retry'> => {
     if (kind === 'existing') {
       const stored = await findByEmail(email);
-      if (stored) return stored;
+      if (stored) return { entry: stored, created: false };
       // Claimed before, but the insert never landed (or is landing now): insert it ourselves.
     }
     const usernameKey = usernameKeyOf(username);
@@ -195,7 +242,7 @@ export function createWaitlistService(deps: {
     };
     try {
       await inserts.insert(record);
-      return record;
+      return { entry: record, created: true };
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
     }
@@ -207,7 +254,7 @@ export function createWaitlistService(deps: {
         await sequence.release(email, usernameKey, ticket);
         await sequence.remember(email, stored.usernameKey, stored.ticket);
       }
-      return stored;
+      return { entry: stored, created: false };
     }
     // The ticket number is taken by someone else: the sequence lags behind MongoDB (Redis came
     // back from an old snapshot, or was rebuilt while a claim was in flight). Move it past.
@@ -216,24 +263,29 @@ export function createWaitlistService(deps: {
     return 'retry';
   };
 
+  /**
+   * Joins the waitlist. The answer never says whether an account exists for the address (the
+   * owner learns it by mail), and carries the ticket token only when this call created the
+   * ticket: a repeat join, by anyone, gets the number and position, and the token goes to the
+   * address by mail.
+   */
   const join = async (input: { email: string; username: string }): Promise<TicketView> => {
     const username = validateUsername(input.username);
     const email = normalizeEmail(input.email);
     const usernameKey = usernameKeyOf(username);
-    // One query for both rules: this is the hot path of a sign-up surge.
-    const holder = await User.findOne({ $or: [{ email }, { usernameKey }] }, { email: 1 })
-      .lean<{ email: string }>()
-      .exec();
-    if (holder?.email === email) {
-      throw conflict('An account with that email already exists.', 'email');
+    if (await users.isUsernameTaken(usernameKey)) {
+      throw conflict('That username is taken.', 'username');
     }
-    if (holder) throw conflict('That username is taken.', 'username');
 
     for (let attempt = 0; attempt < 5; attempt++) {
       const claim = await sequence.claim(email, usernameKey);
       if (claim.kind === 'username-taken') throw usernameWaitlisted();
-      const entry = await store(claim.ticket, email, username, claim.kind);
-      if (entry !== 'retry') return view(entry);
+      const stored = await store(claim.ticket, email, username, claim.kind);
+      if (stored === 'retry') continue;
+      const { entry, created } = stored;
+      const token = await signTicket(entry);
+      await mailTicket(entry, token, created);
+      return view(entry, created ? token : null);
     }
     throw new ServiceUnavailableError('the waitlist sequence did not settle');
   };
@@ -319,7 +371,7 @@ export function createWaitlistService(deps: {
 
     /** Where a ticket stands now. */
     async ticket(token: string): Promise<TicketView> {
-      return view(await verifyTicket(token));
+      return view(await verifyTicket(token), token);
     },
 
     /** A ticket's position now, then on each move, ending with the admitted value. */
@@ -342,7 +394,20 @@ export function createWaitlistService(deps: {
       const { ticket, email } = await verifyTicket(input.ticketToken);
       const entry = await Entry.findOne({ ticket, email }).lean<WaitlistEntryRecord>().exec();
       if (!entry) throw unauthenticated('Unknown ticket.');
-      if (entry.completedAt) throw conflict('This ticket has already been used to sign up.');
+      if (entry.completedAt) {
+        // A retry whose first answer was lost signs in; anyone else is told the ticket is used.
+        try {
+          return await users.createAccount({
+            username: entry.username,
+            email: entry.email,
+            password: input.password,
+          });
+        } catch (error) {
+          if (error instanceof VerityError && error.code === ErrorCode.CONFLICT)
+            throw conflict('This ticket has already been used to sign up.');
+          throw error;
+        }
+      }
       const { admittedThrough } = await sequence.durableWatermark();
       if (ticket > admittedThrough) {
         const position = positionOf(ticket, admittedThrough);

@@ -9,7 +9,8 @@ export interface TicketView {
   position: number;
   admitted: boolean;
   username: string;
-  ticketToken: string;
+  /** Only in the answer that created the ticket, and to the token's own holder. */
+  ticketToken: string | null;
 }
 
 /** The one definition of a position, used by the query, the subscription and sign-up. */
