@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { ensureFerretDBBinary, startFerretDB } from './infra/embedded/ferretdb.js';
+import { superviseManaged } from './infra/embedded/managed-process.js';
 import { startRedisServer } from './infra/embedded/redis-server.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { isRedisReachable } from './infra/redis.js';
@@ -80,7 +81,15 @@ async function main(): Promise<void> {
         (await ensureFerretDBBinary({ cacheDir: config.cacheDir, logger }));
       const dataDir = path.join(config.dataDir, 'ferretdb');
       const ferretdb = await startFerretDB({ binary, dataDir, logger });
-      embedded.push(ferretdb);
+      // Same port and data on every restart, so the URI mongoose holds stays valid.
+      embedded.push(
+        superviseManaged(ferretdb.process, {
+          label: 'embedded MongoDB (FerretDB)',
+          restart: async () =>
+            (await startFerretDB({ binary, dataDir, logger, port: ferretdb.port })).process,
+          logger,
+        }),
+      );
       mongoUri = ferretdb.uri;
       logger.info(
         { uri: mongoUri, dataDir, childPid: ferretdb.process.pid },
@@ -96,7 +105,15 @@ async function main(): Promise<void> {
         logger.info({ url: local }, 'using the local Redis');
       } else {
         const redis = await startRedisServer({ logger });
-        embedded.push(redis);
+        // A restarted redis-server is empty: everything Verity keeps there is rebuilt from
+        // MongoDB, and ioredis reconnects to the same port on its own.
+        embedded.push(
+          superviseManaged(redis.process, {
+            label: 'embedded redis-server',
+            restart: async () => (await startRedisServer({ logger, port: redis.port })).process,
+            logger,
+          }),
+        );
         redisUrl = redis.url;
         logger.info(
           { url: redisUrl, childPid: redis.process.pid },

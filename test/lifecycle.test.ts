@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +9,15 @@ import { createGraphQLClient } from './helpers/graphql.js';
 import { isAlive, spawnVerity, type VerityProcess } from './helpers/process.js';
 import { waitFor } from './helpers/wait.js';
 import { createWsClients } from './helpers/ws.js';
+
+/** True while `pid` runs: a zombie waiting for its new parent to reap it does not count. */
+const isRunning = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
 
 /**
  * The start command on embedded defaults: no MONGODB_URI (FerretDB is started) and no Redis
@@ -113,6 +124,81 @@ describe('the start command on embedded defaults', () => {
     expect(me.data).toEqual({ me: { username: user.username } });
     second.verity.child.kill('SIGTERM');
     await second.verity.exited;
+  });
+
+  it('restarts its embedded MongoDB on the same address when it dies, and serves the data written before', async () => {
+    const { verity, url, ferretdbPid } = await start();
+    const http = createGraphQLClient(url);
+    const before = await http.signUp();
+
+    process.kill(ferretdbPid, 'SIGKILL');
+    expect(
+      await verity.waitForLog(
+        (line) => line['msg'] === 'the embedded MongoDB (FerretDB) exited unexpectedly',
+      ),
+    ).toMatchObject({ level: 50, childPid: ferretdbPid, signal: 'SIGKILL' });
+    const restarted = (
+      await verity.waitForLog((line) => line['msg'] === 'the embedded MongoDB (FerretDB) restarted')
+    )['childPid'] as number;
+    expect(restarted).not.toBe(ferretdbPid);
+
+    await waitFor(async () => (await fetch(url.replace('/graphql', '/readyz'))).ok, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: 'Verity never became ready again',
+    });
+    const logIn = await http.gql(
+      'mutation($i: LogInInput!) { logIn(input: $i) { user { username } } }',
+      { i: { login: before.username, password: before.password } },
+    );
+    expect(logIn.data).toEqual({ logIn: { user: { username: before.username } } });
+    const after = await http.signUp();
+    const me = await http.gql('{ me { username } }', {}, { token: after.token });
+    expect(me.data).toEqual({ me: { username: after.username } });
+
+    verity.child.kill('SIGTERM');
+    expect(await verity.exited).toEqual({ code: 0, signal: null });
+    await waitFor(() => !isAlive(restarted), { message: 'the restarted FerretDB outlived Verity' });
+  });
+
+  it('restarts its embedded redis-server on the same port when it dies, leaving no orphan of the old one', async () => {
+    const { verity, url, redisPid } = await start();
+    const http = createGraphQLClient(url);
+    // The server itself runs under a lifeline wrapper (redisPid); killing only the wrapper
+    // must not leave the server holding the port.
+    const serverPid = Number(
+      execFileSync('pgrep', ['-P', String(redisPid), 'redis-server'])
+        .toString()
+        .trim(),
+    );
+
+    process.kill(redisPid, 'SIGKILL');
+    expect(
+      await verity.waitForLog(
+        (line) => line['msg'] === 'the embedded redis-server exited unexpectedly',
+      ),
+    ).toMatchObject({ level: 50, childPid: redisPid, signal: 'SIGKILL' });
+    const restarted = (
+      await verity.waitForLog((line) => line['msg'] === 'the embedded redis-server restarted')
+    )['childPid'] as number;
+    await waitFor(() => !isRunning(serverPid), {
+      message: 'the old redis-server outlived its wrapper',
+    });
+
+    await waitFor(async () => (await fetch(url.replace('/graphql', '/readyz'))).ok, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: 'Verity never became ready again',
+    });
+    const user = await http.signUp();
+    const me = await http.gql('{ me { username } }', {}, { token: user.token });
+    expect(me.data).toEqual({ me: { username: user.username } });
+
+    verity.child.kill('SIGTERM');
+    expect(await verity.exited).toEqual({ code: 0, signal: null });
+    await waitFor(() => !isAlive(restarted), {
+      message: 'the restarted redis-server outlived Verity',
+    });
   });
 
   it('takes its embedded processes down with it when it is killed outright', async () => {

@@ -75,6 +75,8 @@ export async function ensureFerretDBBinary(options: {
 export interface EmbeddedFerretDB {
   /** `mongodb://127.0.0.1:<port>/` */
   readonly uri: string;
+  /** The port it listens on, for a restart on the same address. */
+  readonly port: number;
   readonly process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -109,5 +111,6 @@ export async function startFerretDB(options: {
     readyTimeoutMs: 30_000,
     logger: options.logger,
   });
-  return { uri: child.ready[1]!, process: child, stop: () => child.stop() };
+  const uri = child.ready[1]!;
+  return { uri, port: Number(new URL(uri).port), process: child, stop: () => child.stop() };
 }

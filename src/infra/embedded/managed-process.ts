@@ -2,13 +2,22 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../logger.js';
 
+/** How a child process ended: its exit code, or the signal that killed it. */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 /** A child process that Verity owns: started, awaited until ready, and stopped with it. */
 export interface ManagedProcess {
   readonly pid: number;
   /** The first stdout line that matched `readyPattern`, with its capture groups. */
   readonly ready: RegExpMatchArray;
-  /** Resolves with the exit code (or null after a signal) when the process has exited. */
-  readonly exited: Promise<number | null>;
+  /**
+   * Resolves when the process has exited, after anything it left in its process group has been
+   * killed (the redis-server under its lifeline wrapper, when the wrapper alone was killed).
+   */
+  readonly exited: Promise<ExitStatus>;
   /** Closes the lifeline, waits for a clean exit, and kills the process group after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -36,9 +45,24 @@ export interface SpawnManagedOptions {
 export async function spawnManaged(options: SpawnManagedOptions): Promise<ManagedProcess> {
   const { name, command, args, readyPattern, readyTimeoutMs, logger } = options;
   const child = spawn(command, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  // Ending the lifeline of a child that has already died may fail with EPIPE; nothing to do.
+  child.stdin.on('error', () => undefined);
 
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => resolve(code));
+  const killGroup = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once('exit', (code, signal) => {
+      // The group outlives its leader when only the leader was killed; what is left would hold
+      // the port that a restart needs.
+      killGroup();
+      resolve({ code, signal });
+    });
   });
   const spawnError = new Promise<never>((_, reject) => {
     child.once('error', (error) => reject(error));
@@ -68,17 +92,9 @@ export async function spawnManaged(options: SpawnManagedOptions): Promise<Manage
       readyTimeoutMs,
     );
   });
-  const exitedEarly = exited.then((code) => {
-    throw new Error(`${name} exited with code ${code} before it was ready`);
+  const exitedEarly = exited.then(({ code, signal }) => {
+    throw new Error(`${name} exited with ${signal ?? `code ${code}`} before it was ready`);
   });
-
-  const killGroup = () => {
-    try {
-      if (child.pid) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
 
   let match: RegExpMatchArray;
   try {
@@ -112,6 +128,122 @@ export async function spawnManaged(options: SpawnManagedOptions): Promise<Manage
         await Promise.race([exited.then(() => undefined), forced]);
         clearTimeout(grace);
         await exited;
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** A managed process that is restarted whenever it exits without being asked to. */
+export interface SupervisedProcess {
+  /** The child running now (or the last one, while a restart is pending); replaced by restarts. */
+  readonly current: ManagedProcess;
+  /** Stops supervising, cancels a pending restart, and stops the child. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface SuperviseOptions {
+  /** How logs name the helper, e.g. "embedded MongoDB (FerretDB)". */
+  label: string;
+  /**
+   * Starts a replacement. It must come back on the same address with the same data, so that
+   * clients connected to the first one (mongoose, ioredis) reconnect to it on their own.
+   */
+  restart(): Promise<ManagedProcess>;
+  logger: Logger;
+  /** The first restart waits this long; each failure in a row doubles it. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** A child that ran this long before exiting was stable: the backoff starts over. */
+  stableAfterMs?: number;
+}
+
+/**
+ * Keeps a helper running: when `first` (or a replacement) exits while supervision is on, the
+ * exit is logged with its code or signal and `restart` runs after an exponential backoff
+ * (100 ms doubling to 5 s by default), retried until it succeeds or `stop` is called. Without
+ * this, a FerretDB killed by the OOM killer or a crash would leave every write failing until
+ * someone restarted Verity by hand.
+ */
+export function superviseManaged(
+  first: ManagedProcess,
+  options: SuperviseOptions,
+): SupervisedProcess {
+  const { label, logger } = options;
+  const initialDelayMs = options.initialDelayMs ?? 100;
+  const maxDelayMs = options.maxDelayMs ?? 5_000;
+  const stableAfterMs = options.stableAfterMs ?? 30_000;
+
+  let current = first;
+  let startedAt = Date.now();
+  let supervising = true;
+  let delayMs = initialDelayMs;
+  let attempt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let restarting: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const scheduleRestart = () => {
+    attempt += 1;
+    logger.warn({ process: label, attempt, delayMs }, `restarting the ${label}`);
+    timer = setTimeout(() => {
+      timer = undefined;
+      restarting = restartOnce().finally(() => {
+        restarting = undefined;
+      });
+    }, delayMs);
+    delayMs = Math.min(delayMs * 2, maxDelayMs);
+  };
+
+  const restartOnce = async () => {
+    let child: ManagedProcess;
+    try {
+      child = await options.restart();
+    } catch (error) {
+      if (!supervising) return;
+      logger.error({ err: error, process: label, attempt }, `the ${label} did not restart`);
+      scheduleRestart();
+      return;
+    }
+    // Stopped while the replacement was starting: it must not outlive Verity.
+    if (!supervising) {
+      await child.stop();
+      return;
+    }
+    logger.info({ process: label, attempt, childPid: child.pid }, `the ${label} restarted`);
+    watch(child);
+  };
+
+  const watch = (child: ManagedProcess) => {
+    current = child;
+    startedAt = Date.now();
+    void child.exited.then(({ code, signal }) => {
+      if (!supervising) return;
+      const ranMs = Date.now() - startedAt;
+      logger.error(
+        { process: label, childPid: child.pid, code, signal, ranMs },
+        `the ${label} exited unexpectedly`,
+      );
+      if (ranMs >= stableAfterMs) {
+        delayMs = initialDelayMs;
+        attempt = 0;
+      }
+      scheduleRestart();
+    });
+  };
+
+  watch(first);
+
+  return {
+    get current() {
+      return current;
+    },
+    stop() {
+      stopping ??= (async () => {
+        supervising = false;
+        clearTimeout(timer);
+        await restarting;
+        await current.stop();
       })();
       return stopping;
     },
