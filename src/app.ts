@@ -13,7 +13,7 @@ import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { createDocumentCache } from './graphql/document-cache.js';
 import { formatClientError } from './graphql/errors.js';
-import { limitRules } from './graphql/limits.js';
+import { limitRules, noIntrospectionRule } from './graphql/limits.js';
 import type { LiveHub } from './graphql/live/live-hub.js';
 import { createCompiledExecutionGateway, createExecutor } from './graphql/executor.js';
 import { createSchema } from './graphql/schema.js';
@@ -161,7 +161,8 @@ export function createApp(options: AppOptions): VerityApp {
           schema,
           documents: createDocumentCache({
             schema,
-            rules,
+            // Apollo's `introspection` option below covers HTTP only.
+            rules: config.graphql.introspection ? rules : [...rules, noIntrospectionRule],
             maxTokens: config.graphql.maxTokens,
             maxSourceBytes: config.graphql.documentCacheBytes,
           }),

@@ -1,3 +1,4 @@
+import { ApolloServerValidationErrorCode } from '@apollo/server/errors';
 import {
   GraphQLError,
   Kind,
@@ -99,6 +100,31 @@ export function aliasLimitRule(maxAliases: number): ValidationRule {
     };
   };
 }
+
+/**
+ * Refuses `__schema` and `__type` (but not `__typename`) when GRAPHQL_INTROSPECTION is off, for
+ * the WebSocket path: over HTTP Apollo's `introspection` option adds its own rule, and
+ * graphql-ws applies none of Apollo's settings. The error carries Apollo's
+ * `validationErrorCode`, so a client sees the same refusal on both transports.
+ */
+export const noIntrospectionRule: ValidationRule = (context) => ({
+  Field(node) {
+    const name = node.name.value;
+    if (name !== '__schema' && name !== '__type') return;
+    context.reportError(
+      new GraphQLError(
+        `GraphQL introspection is disabled on this server, but the operation selects ${name}.`,
+        {
+          nodes: [node],
+          extensions: {
+            code: ErrorCode.GRAPHQL_VALIDATION_FAILED,
+            validationErrorCode: ApolloServerValidationErrorCode.INTROSPECTION_DISABLED,
+          },
+        },
+      ),
+    );
+  },
+});
 
 /** The validation rules that enforce `limits`, in addition to the GraphQL specification's. */
 export function limitRules(limits: DocumentLimits): ValidationRule[] {
