@@ -306,3 +306,123 @@ describe('many instances', () => {
     }
   });
 });
+
+describe('catching up while truths are being posted', () => {
+  const dbName = uniqueDbName('live_catchup');
+  const instances: TestServer[] = [];
+
+  beforeAll(async () => {
+    instances.push(await startVerity({ dbName }));
+    instances.push(await startVerity({ dbName, keepDatabase: true }));
+  });
+
+  afterAll(async () => {
+    for (const instance of [...instances].reverse()) await instance.stop();
+  });
+
+  it('delivers every truth published after the cursor exactly once, in publish order, across reconnects', async () => {
+    const [one, two] = instances as [TestServer, TestServer];
+    const reader = await one.signUp();
+    const authors = [await one.signUp(), await two.signUp(), await one.signUp()];
+    for (const author of authors) await act(two, reader.token, 'follow', author.id);
+    const perAuthor = 25;
+    const total = authors.length * perAuthor;
+
+    type Field = 'homeFeedUpdated' | 'publicFeedUpdated';
+    const received: Record<Field, string[]> = { homeFeedUpdated: [], publicFeedUpdated: [] };
+    const firstSessions = {
+      homeFeedUpdated: one.subscribe(one.connect(reader.token), homeUpdates),
+      publicFeedUpdated: one.subscribe(one.connect(reader.token), publicUpdates),
+    };
+    await channelReady(one, homeChannel(reader.id));
+    await channelReady(one, 'publicFeed:');
+
+    // Three authors post at once through both instances. Their truths take different paths
+    // between being created and being published (hashtags, mentions, idempotency keys,
+    // replies), so they are not published in the order they were created.
+    const posting = Promise.all(
+      authors.map(async (author, a) => {
+        let parent: string | undefined;
+        for (let i = 0; i < perAuthor; i++) {
+          const server = instances[(a + i) % 2]!;
+          const text = `catch-up ${a}.${i}${i % 3 === 0 ? ` #catchup @${reader.username}` : ''}`;
+          const truth = await post(server, author.token, text, {
+            ...(i % 4 === 0 ? { idempotencyKey: `key-${a}-${i}` } : {}),
+            ...(i % 5 === 4 && parent ? { replyToId: parent } : {}),
+          });
+          parent ??= truth.id;
+        }
+      }),
+    );
+
+    // Each feed is dropped and resumed from its last cursor, on either instance, several
+    // times while the posting goes on.
+    const follow = async (field: Field, query: string, expected: number) => {
+      let live = firstSessions[field];
+      let cursor: string | undefined;
+      for (let session = 0; received[field].length < expected; session++) {
+        const take = session < 5 ? 6 + 3 * session : expected;
+        for (let n = 0; n < take && received[field].length < expected; n++) {
+          const update = (await live.next(20_000)).data![field];
+          received[field].push(update.truth.text);
+          cursor = update.cursor;
+        }
+        live.close();
+        const server = instances[(session + 1) % 2]!;
+        live = server.subscribe(server.connect(reader.token), query, { after: cursor });
+      }
+      return live;
+    };
+    const replies = authors.length * Math.floor(perAuthor / 5);
+    const [, home, publicFeed] = await Promise.all([
+      posting,
+      follow('homeFeedUpdated', homeUpdates, total),
+      follow('publicFeedUpdated', publicUpdates, total - replies),
+    ]);
+    // Nothing more arrives: a sentinel posted last is the next update of both.
+    await Promise.all([
+      channelReady(two, homeChannel(reader.id)),
+      channelReady(two, 'publicFeed:'),
+    ]);
+    await post(one, authors[0]!.token, 'sentinel');
+    expect((await home.next(20_000)).data!['homeFeedUpdated'].truth.text).toBe('sentinel');
+    expect((await publicFeed.next(20_000)).data!['publicFeedUpdated'].truth.text).toBe('sentinel');
+
+    // Each truth once, in the order it was published: the order of the feed itself.
+    for (const [field, feedField] of [
+      ['homeFeedUpdated', 'homeFeed'],
+      ['publicFeedUpdated', 'publicFeed'],
+    ] as const) {
+      const page = await feedTexts(one, feedField, { token: reader.token, first: 100 });
+      const published = page.filter((text) => text.startsWith('catch-up')).reverse();
+      expect(published).toHaveLength(field === 'homeFeedUpdated' ? total : total - replies);
+      expect(received[field]).toEqual(published);
+    }
+  });
+
+  it('loses nothing when an instance’s Redis subscriber connection drops: its live feeds catch up by themselves', async () => {
+    const [one, two] = instances as [TestServer, TestServer];
+    const reader = await one.signUp();
+    const author = await two.signUp();
+    await act(one, reader.token, 'follow', author.id);
+    const live = one.subscribe(one.connect(reader.token), homeUpdates);
+    await channelReady(one, homeChannel(reader.id));
+    const texts = Array.from({ length: 12 }, (_, i) => `through the drop ${i}`);
+    for (const text of texts.slice(0, 3)) await post(two, author.token, text);
+
+    // Redis drops instance one's subscriber connection; it reconnects on its own, and what is
+    // published meanwhile never reaches it over pub/sub.
+    const subscriber = one.app.internals.redis.subscriber;
+    const closed = new Promise((resolve) => subscriber.once('close', resolve));
+    subscriber.disconnect(true);
+    await closed;
+    for (const text of texts.slice(3)) await post(two, author.token, text);
+
+    const got: string[] = [];
+    for (const _ of texts) got.push((await live.next(20_000)).data!['homeFeedUpdated'].truth.text);
+    expect(got).toEqual(texts);
+    await post(two, author.token, 'after the drop');
+    expect((await live.next(20_000)).data!['homeFeedUpdated'].truth.text).toBe('after the drop');
+    expect(live.pending).toBe(0);
+  });
+});

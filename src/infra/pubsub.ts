@@ -14,7 +14,8 @@ export type Listener<T> = (payload: T) => void;
  * the same object is handed to every listener, so listeners must treat payloads as read-only.
  *
  * Redis pub/sub is at-most-once: a message published while this process is reconnecting is
- * lost. Consumers that must not miss anything (feeds) catch up from MongoDB or the timelines.
+ * lost. Consumers that must not miss anything (feeds) catch up from their Redis lists when
+ * `watchConnection` tells them the connection is back.
  */
 export interface EventBus<M extends TopicMap> {
   /**
@@ -38,9 +39,24 @@ export interface EventBus<M extends TopicMap> {
     key: string,
     listener: Listener<M[T]>,
   ): BusSubscription;
+  /** The Redis channel of (`topic`, `key`): for Lua scripts that publish as part of a change. */
+  channel<T extends keyof M & string>(topic: T, key: string): string;
+  /**
+   * Tells `listener` when the subscriber connection drops (whatever is published from then on
+   * may be lost) and when it is back with its channels confirmed again: consumers that must not
+   * miss anything hold their events at the drop and catch up at the return. Returns a function
+   * that removes the listener.
+   */
+  watchConnection(listener: ConnectionListener): () => void;
   /** Number of channels this process is subscribed to (for tests and metrics). */
   readonly channelCount: number;
   close(): void;
+}
+
+/** What `EventBus.watchConnection` calls. */
+export interface ConnectionListener {
+  dropped(): void;
+  resubscribed(): void;
 }
 
 /** One listener on one channel. Cheap: a server holds one per live feed. */
@@ -98,6 +114,28 @@ export function createEventBus<M extends TopicMap>(options: {
     }
   };
   redis.subscriber.on('message', onMessage);
+
+  // After a drop, ioredis re-subscribes every channel when the connection is ready again; a
+  // PING sent after those SUBSCRIBEs is answered after them, so its reply confirms them all.
+  const connectionListeners = new Set<ConnectionListener>();
+  let dropped = false;
+  const onClose = () => {
+    if (dropped) return;
+    dropped = true;
+    for (const listener of [...connectionListeners]) listener.dropped();
+  };
+  const onReady = () => {
+    if (!dropped) return;
+    redis.subscriber.ping().then(
+      () => {
+        dropped = false;
+        for (const listener of [...connectionListeners]) listener.resubscribed();
+      },
+      (error: unknown) => logger.warn({ err: error }, 'could not confirm the channels again'),
+    );
+  };
+  redis.subscriber.on('close', onClose);
+  redis.subscriber.on('ready', onReady);
 
   const removeListener = (channel: string, listener: Listener<unknown>) => {
     const current = listeners.get(channel);
@@ -160,12 +198,22 @@ export function createEventBus<M extends TopicMap>(options: {
       );
     },
 
+    channel: channelOf,
+
+    watchConnection(listener) {
+      connectionListeners.add(listener);
+      return () => connectionListeners.delete(listener);
+    },
+
     get channelCount() {
       return listeners.size;
     },
 
     close() {
       redis.subscriber.off('message', onMessage);
+      redis.subscriber.off('close', onClose);
+      redis.subscriber.off('ready', onReady);
+      connectionListeners.clear();
       listeners.clear();
       confirmed.clear();
     },

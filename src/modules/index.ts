@@ -9,7 +9,7 @@ import type { TokenService } from './auth/auth.tokens.js';
 import type { FeedTopics } from './feeds/feed.events.js';
 import { feedResolvers } from './feeds/feed.resolvers.js';
 import { createFeedService } from './feeds/feed.service.js';
-import { createTimelineStore } from './feeds/timeline.store.js';
+import { createFeedLists, homeTimelines } from './feeds/feed.lists.js';
 import type { RelationTopics } from './follows/relation.events.js';
 import { createRelationFlagsByViewerLoader } from './follows/relation.loaders.js';
 import { createRelationModel } from './follows/relation.model.js';
@@ -105,7 +105,7 @@ export function createStores(deps: {
       Truth: models.Truth,
       logger,
     }),
-    timelines: createTimelineStore({ redis }),
+    feedLists: createFeedLists({ redis }),
     truthRecords: createTruthRecordCache({ redis, Truth: models.Truth, logger }),
     userRecords: createUserRecordCache({ redis, User: models.User, logger }),
     relationSnapshots: createRelationSnapshots({ redis, Relation: models.Relation, logger }),
@@ -241,7 +241,7 @@ export function createServices(deps: {
     Relation: models.Relation,
     User: models.User,
     userCounts: stores.userCounts,
-    timelines: stores.timelines,
+    timelines: homeTimelines(stores.feedLists),
     snapshots: stores.relationSnapshots,
     followers: stores.followers,
     notifications,
@@ -252,7 +252,8 @@ export function createServices(deps: {
     Truth: models.Truth,
     User: models.User,
     relations,
-    timelines: stores.timelines,
+    lists: stores.feedLists,
+    redis,
     userCounts: stores.userCounts,
     truthRecords: stores.truthRecords,
     userRecords: stores.userRecords,

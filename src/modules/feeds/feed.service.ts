@@ -1,8 +1,10 @@
 import { LRUCache } from 'lru-cache';
 import type { QueryFilter } from 'mongoose';
 import type { Page, PageRequest } from '../../graphql/pagination.js';
+import { withLock } from '../../infra/lock.js';
 import type { Logger } from '../../infra/logger.js';
 import type { EventBus } from '../../infra/pubsub.js';
+import type { RedisClients } from '../../infra/redis.js';
 import { objectId } from '../../lib/ids.js';
 import type { RelationTopics } from '../follows/relation.events.js';
 import type { RelationService } from '../follows/relation.service.js';
@@ -12,8 +14,8 @@ import type { UserCountStore } from '../users/user.counts.js';
 import type { UserModel, UserRecord } from '../users/user.model.js';
 import { fromUserWire, toUserWire } from '../users/user.wire.js';
 import type { FeedEvent, FeedTopics } from './feed.events.js';
+import type { FeedLists, ListCursor, ListTarget, RebuiltEntry } from './feed.lists.js';
 import { FeedWatcher, createVisibilityCache } from './feed.watch.js';
-import type { TimelineStore } from './timeline.store.js';
 import type { WhaleRegistry } from './whale.registry.js';
 import type { RecordCache } from '../../infra/record-cache.js';
 
@@ -38,42 +40,31 @@ const publicKinds = ['POST', 'RETRUTH', 'QUOTE'] as const;
 const maxCatchUp = 500;
 const maxFillRounds = 5;
 
-const byIdDescending = (a: TruthRecord, b: TruthRecord) =>
-  a._id.toHexString() < b._id.toHexString() ? 1 : -1;
-
-/** The union of two lists, without duplicates, in `order` by id, at most `limit`. */
-function mergeById(
-  a: TruthRecord[],
-  b: TruthRecord[],
-  order: 1 | -1,
-  limit: number,
-): TruthRecord[] {
-  if (b.length === 0) return a.slice(0, limit);
-  const seen = new Set<string>();
-  const merged: TruthRecord[] = [];
-  const sorted = [...a, ...b].sort(byIdDescending);
-  for (const truth of order === -1 ? sorted : sorted.reverse()) {
-    const id = truth._id.toHexString();
-    if (!seen.has(id)) {
-      seen.add(id);
-      merged.push(truth);
-    }
-  }
-  return merged.slice(0, limit);
-}
+/**
+ * Home timelines, and why: capped at the newest 800 truths like Twitter's (older pages of the
+ * home feed are not served; account feeds reach back forever), and expiring two weeks after
+ * their last read or write, so timelines of people who stopped coming back hold no memory.
+ * Unfollows, blocks and mutes are applied when a page is read (the viewer's current relations
+ * filter it), so they take effect at once without rewriting timelines. A follow drops the
+ * follower's timeline, rebuilt with the new followee's truths on the next read.
+ */
+const timelineCapacity = 800;
+const timelineTtlSeconds = 14 * 24 * 3_600;
 
 /**
- * The feeds: home (fan-out on write into Redis timelines, see timeline.store.ts), public,
- * hashtag, account and thread replies (keyset pages over MongoDB), and their live versions.
+ * The feeds: home (fan-out on write into Redis timelines), public and hashtag (Redis lists),
+ * account and thread replies (keyset pages over MongoDB), and their live versions. Every list
+ * orders truths by the position they were published at (feed.lists.ts), which is also the
+ * order live subscribers receive them in, so catching up from a cursor is exact.
  *
  * Whales. Fanning a truth out costs one timeline write and one event per follower, which is
  * fine for most authors and impossible for one with tens of millions of followers. An author
  * whose followers reach `whaleThreshold` becomes a whale (a flag on the user, kept for good so
- * that their truths never move between the two paths): their truths go to their own timeline
- * and one `authorPosted` event only. A home page merges the followed whales' truths from
- * MongoDB (one indexed query) with the timeline page (one Redis read), so a page still costs a
- * constant number of round trips; a live home feed listens on each followed whale's channel.
- * A post costs the same for a whale with 10,000 or 100,000,000 followers.
+ * that their truths never move between the two paths): their truths go to their own list and
+ * timeline with one `authorPosted` event only. A home page merges the followed whales' lists
+ * with the timeline in the same Redis read, so a page still costs a constant number of round
+ * trips; a live home feed listens on each followed whale's channel. A post costs the same for
+ * a whale with 10,000 or 100,000,000 followers.
  *
  * Every page is filled to exactly `first` visible truths when that many exist, so
  * `hasNextPage` is exact: hidden or deleted items are skipped and the page is topped up from
@@ -83,7 +74,8 @@ export function createFeedService(deps: {
   Truth: TruthModel;
   User: UserModel;
   relations: RelationService;
-  timelines: TimelineStore;
+  lists: FeedLists;
+  redis: RedisClients;
   userCounts: UserCountStore;
   truthRecords: RecordCache<TruthRecord>;
   userRecords: RecordCache<UserRecord>;
@@ -96,7 +88,8 @@ export function createFeedService(deps: {
     Truth,
     User,
     relations,
-    timelines,
+    lists,
+    redis,
     userCounts,
     truthRecords,
     userRecords,
@@ -209,43 +202,6 @@ export function createFeedService(deps: {
         .lean<TruthRecord[]>()
         .exec();
 
-  const whaleTruths = (whales: readonly string[], order: 1 | -1) =>
-    keysetFetch({ authorId: { $in: whales.map(objectId) }, deletedAt: null }, order);
-
-  /** Rebuilds a home timeline from MongoDB: the newest truths of the user and their non-whale followees. */
-  const rebuildTimeline = async (userId: string): Promise<void> => {
-    const { followees } = await relations.snapshot(userId);
-    const followedWhales = new Set(await whales.among(followees));
-    const authors = [userId, ...followees.filter((id) => !followedWhales.has(id))];
-    const rows = await Truth.find(
-      { authorId: { $in: authors.map(objectId) }, deletedAt: null },
-      { _id: 1 },
-    )
-      .sort({ _id: -1 })
-      .limit(timelines.capacity)
-      .lean<Pick<TruthRecord, '_id'>[]>()
-      .exec();
-    await timelines.store(
-      userId,
-      rows.map((row) => row._id.toHexString()),
-    );
-    logger.debug({ userId, truths: rows.length }, 'home timeline rebuilt');
-  };
-
-  const timelinePage = async (userId: string, beforeId: string | null, limit: number) => {
-    const ids = await timelines.page(userId, beforeId, limit);
-    if (ids) return ids;
-    await rebuildTimeline(userId);
-    return (await timelines.page(userId, beforeId, limit)) ?? [];
-  };
-
-  const timelineSince = async (userId: string, afterId: string) => {
-    const ids = await timelines.since(userId, afterId, maxCatchUp);
-    if (ids) return ids;
-    await rebuildTimeline(userId);
-    return (await timelines.since(userId, afterId, maxCatchUp)) ?? [];
-  };
-
   const publicFilter: QueryFilter<TruthRecord> = {
     kind: { $in: [...publicKinds] },
     deletedAt: null,
@@ -254,6 +210,113 @@ export function createFeedService(deps: {
     hashtags: tag,
     deletedAt: null,
   });
+
+  /** Truths of `filter` as a rebuild of a list needs them: ids and creation times. */
+  const entriesOf = async (
+    filter: QueryFilter<TruthRecord>,
+    limit = 0,
+  ): Promise<RebuiltEntry[]> => {
+    const rows = await Truth.find(filter, { _id: 1, createdAt: 1 })
+      .sort({ _id: -1 })
+      .limit(limit)
+      .lean<Pick<TruthRecord, '_id' | 'createdAt'>[]>()
+      .exec();
+    return rows.map((row) => ({ truthId: row._id.toHexString(), createdAt: row.createdAt }));
+  };
+
+  /** A list and how to rebuild it from MongoDB when Redis does not hold it whole. */
+  interface Source {
+    key: string;
+    rebuild(): Promise<void>;
+  }
+
+  const publicSource: Source = {
+    key: lists.keys.public,
+    rebuild: async () => lists.store(lists.keys.public, await entriesOf(publicFilter)),
+  };
+  const hashtagSource = (tag: string): Source => ({
+    key: lists.keys.hashtag(tag),
+    rebuild: async () => lists.store(lists.keys.hashtag(tag), await entriesOf(hashtagFilter(tag))),
+  });
+  const authorSource = (authorId: string): Source => ({
+    key: lists.keys.author(authorId),
+    rebuild: async () =>
+      lists.store(
+        lists.keys.author(authorId),
+        await entriesOf({ authorId: objectId(authorId), deletedAt: null }),
+      ),
+  });
+  /** The newest truths of the user and of the non-whales they follow. */
+  const timelineSource = (userId: string): Source => ({
+    key: lists.keys.timeline(userId),
+    async rebuild() {
+      const { followees } = await relations.snapshot(userId);
+      const followedWhales = new Set(await whales.among(followees));
+      const authors = [userId, ...followees.filter((id) => !followedWhales.has(id))];
+      const entries = await entriesOf(
+        { authorId: { $in: authors.map(objectId) }, deletedAt: null },
+        timelineCapacity,
+      );
+      await lists.store(lists.keys.timeline(userId), entries, {
+        capacity: timelineCapacity,
+        ttlSeconds: timelineTtlSeconds,
+      });
+      logger.debug({ userId, truths: entries.length }, 'home timeline rebuilt');
+    },
+  });
+
+  /**
+   * Reads `sources` merged by position (see feed.lists.ts); a list Redis does not hold whole is
+   * rebuilt first, by one instance at a time.
+   */
+  const readLists = async (
+    sources: readonly Source[],
+    after: ListCursor | null,
+    limit: number,
+    order: 'asc' | 'desc',
+  ): Promise<string[]> => {
+    const timeline = sources[0]!.key.startsWith(lists.keys.timeline(''));
+    for (let attempt = 0; ; attempt++) {
+      const result = await lists.read(
+        sources.map((source) => source.key),
+        after,
+        limit,
+        order,
+        timeline ? { refreshTtlSeconds: timelineTtlSeconds } : {},
+      );
+      if ('ids' in result) return result.ids;
+      if (attempt >= 3) throw new Error(`feed list ${result.missing} keeps disappearing`);
+      const source = sources.find((candidate) => candidate.key === result.missing)!;
+      await withLock(
+        redis,
+        `feed:rebuild:${source.key}`,
+        async () => {
+          // Another instance may have rebuilt it while this one waited for the lock.
+          const again = await lists.read([source.key], null, 1, 'desc');
+          if ('missing' in again) await source.rebuild();
+        },
+        { ttlMs: 60_000, waitMs: 60_000 },
+      );
+    }
+  };
+
+  /** A keyset fetch over lists, as `fillPage` wants it. */
+  const listFetch =
+    (sources: readonly Source[] | Promise<readonly Source[]>) =>
+    async (afterId: string | null, limit: number) =>
+      truthsInOrder(
+        await readLists(await sources, afterId ? { truthId: afterId } : null, limit, 'desc'),
+      );
+
+  /** What a live feed missed after `after`, oldest first. */
+  const listCatchUp = async (sources: readonly Source[], after: ListCursor) =>
+    truthsInOrder(await readLists(sources, after, maxCatchUp, 'asc'));
+
+  /** A home feed's lists: the viewer's timeline and the lists of the whales they follow. */
+  const homeSources = (viewerId: string, followedWhales: readonly string[]) => [
+    timelineSource(viewerId),
+    ...followedWhales.map(authorSource),
+  ];
 
   /**
    * Whether an author's truths take the whale path. The post that makes an author a whale still
@@ -300,7 +363,9 @@ export function createFeedService(deps: {
     /**
      * Publishes a new truth: into the home timelines of its author and their followers with
      * one event per home feed, or, for a whale, into their own timeline and one `authorPosted`
-     * event; plus the public feed (unless it is a reply) and each of its hashtags.
+     * event; plus the public feed (unless it is a reply), each of its hashtags, and its
+     * author's list. Each list's event is published by the step that adds the truth to it (see
+     * feed.lists.ts). Idempotent: publishing a truth again adds and announces nothing.
      */
     async distribute(
       truth: TruthRecord,
@@ -315,67 +380,71 @@ export function createFeedService(deps: {
         author: toUserWire(author),
         originalAuthorId: original ? original.authorId.toHexString() : null,
       };
-      if (await takesWhalePath(author)) {
-        await timelines.add([authorId], truthId);
-        await bus.publish('homeFeed', authorId, event);
-        await bus.publish('authorPosted', authorId, event);
-      } else {
-        const audience = [authorId, ...(await relations.followerIds(authorId))];
-        await timelines.add(audience, truthId);
-        await bus.publishMany('homeFeed', audience, event);
+      const payload = JSON.stringify(event);
+      const timeline = (userId: string): ListTarget => ({
+        key: lists.keys.timeline(userId),
+        channel: bus.channel('homeFeed', userId),
+        capacity: timelineCapacity,
+        ttlSeconds: timelineTtlSeconds,
+      });
+      const whale = await takesWhalePath(author);
+      const targets: ListTarget[] = [
+        {
+          key: lists.keys.author(authorId),
+          ...(whale ? { channel: bus.channel('authorPosted', authorId) } : {}),
+        },
+        ...truth.hashtags.map((tag) => ({
+          key: lists.keys.hashtag(tag),
+          channel: bus.channel('hashtagFeed', tag),
+        })),
+      ];
+      if (truth.kind !== 'REPLY') {
+        targets.push({ key: lists.keys.public, channel: bus.channel('publicFeed', '') });
       }
-      if (truth.kind !== 'REPLY') await bus.publish('publicFeed', '', event);
-      await Promise.all(truth.hashtags.map((tag) => bus.publish('hashtagFeed', tag, event)));
+      targets.push(timeline(authorId));
+      await lists.publish(truthId, payload, targets);
+      if (!whale) {
+        const followers = await relations.followerIds(authorId);
+        await lists.publish(truthId, payload, followers.map(timeline));
+      }
     },
 
-    /** Takes a deleted truth out of the timelines it was fanned into and announces it. */
+    /** Takes a deleted truth out of its lists and the timelines it was fanned into; announces it. */
     async retract(truth: TruthRecord): Promise<void> {
       const authorId = truth.authorId.toHexString();
       const truthId = truth._id.toHexString();
       const event: FeedEvent = { type: 'deleted', truthId, authorId };
-      const author = await User.findById(truth.authorId, { isWhale: 1 })
-        .lean<Pick<UserRecord, 'isWhale'>>()
-        .exec();
-      if (author?.isWhale) {
-        // Followers' timelines never had it (or the read filters it out, if it predates the flag).
-        await timelines.remove([authorId], truthId);
-        await bus.publish('homeFeed', authorId, event);
-        await bus.publish('authorPosted', authorId, event);
-      } else {
-        const audience = [authorId, ...(await relations.followerIds(authorId))];
-        await timelines.remove(audience, truthId);
-        await bus.publishMany('homeFeed', audience, event);
-      }
+      const author = (await userRecords.getMany([authorId])).get(authorId);
+      // A whale's followers' timelines never had it (or the read filters it out, if it
+      // predates the flag).
+      const audience = [
+        authorId,
+        ...(author?.isWhale ? [] : await relations.followerIds(authorId)),
+      ];
+      await lists.remove(truthId, [
+        lists.keys.author(authorId),
+        lists.keys.public,
+        ...truth.hashtags.map(lists.keys.hashtag),
+        ...audience.map(lists.keys.timeline),
+      ]);
+      await bus.publishMany('homeFeed', audience, event);
+      if (author?.isWhale) await bus.publish('authorPosted', authorId, event);
       if (truth.kind !== 'REPLY') await bus.publish('publicFeed', '', event);
       await Promise.all(truth.hashtags.map((tag) => bus.publish('hashtagFeed', tag, event)));
     },
 
     /**
-     * The viewer's home feed: one Redis read for the timeline page and, when they follow
-     * whales, one MongoDB query for the whales' truths below the same cursor, merged.
+     * The viewer's home feed: one Redis read for the timeline page merged with the lists of the
+     * whales the viewer follows.
      */
     async home(viewerId: string, page: PageRequest): Promise<Page<TruthRecord>> {
-      // The timeline does not depend on the viewer's relations: read both at once.
       const visibility = visibilityFor(viewerId, true);
-      const whaleTruthsBelow = async (afterId: string | null, limit: number) => {
-        const whales = (await visibility).whales ?? [];
-        return whales.length > 0 ? whaleTruths(whales, -1)(afterId, limit) : [];
-      };
-      return fillPage(
-        page,
-        async (afterId, limit) => {
-          const [fannedOut, merged] = await Promise.all([
-            timelinePage(viewerId, afterId, limit).then(truthsInOrder),
-            whaleTruthsBelow(afterId, limit),
-          ]);
-          return mergeById(fannedOut, merged, -1, limit);
-        },
-        visibility,
-      );
+      const sources = visibility.then((loaded) => homeSources(viewerId, loaded.whales ?? []));
+      return fillPage(page, listFetch(sources), visibility);
     },
 
     async public(viewerId: string | null, page: PageRequest): Promise<Page<TruthRecord>> {
-      return fillPage(page, keysetFetch(publicFilter), visibilityFor(viewerId));
+      return fillPage(page, listFetch([publicSource]), visibilityFor(viewerId));
     },
 
     async hashtag(
@@ -383,7 +452,7 @@ export function createFeedService(deps: {
       tag: string,
       page: PageRequest,
     ): Promise<Page<TruthRecord>> {
-      return fillPage(page, keysetFetch(hashtagFilter(tag)), visibilityFor(viewerId));
+      return fillPage(page, listFetch([hashtagSource(tag)]), visibilityFor(viewerId));
     },
 
     /** A user's truths; empty when either blocks the other. */
@@ -442,14 +511,10 @@ export function createFeedService(deps: {
         viewerId,
         home: true,
         after,
-        catchUp: async (afterId) => {
-          const page = await visibilityFor(viewerId, true);
-          const whales = page.whales ?? [];
-          const [fannedOut, merged] = await Promise.all([
-            timelineSince(viewerId, afterId).then(truthsInOrder),
-            whales.length > 0 ? whaleTruths(whales, 1)(afterId, maxCatchUp) : Promise.resolve([]),
-          ]);
-          return visibleOnly(mergeById(fannedOut, merged, 1, maxCatchUp), page);
+        catchUp: async (cursor) => {
+          const visible = await visibilityFor(viewerId, true);
+          const missed = await listCatchUp(homeSources(viewerId, visible.whales ?? []), cursor);
+          return visibleOnly(missed, visible);
         },
       }),
 
@@ -460,11 +525,8 @@ export function createFeedService(deps: {
         viewerId,
         home: false,
         after,
-        catchUp: async (afterId) =>
-          visibleOnly(
-            await keysetFetch(publicFilter, 1)(afterId, maxCatchUp),
-            await visibilityFor(viewerId),
-          ),
+        catchUp: async (cursor) =>
+          visibleOnly(await listCatchUp([publicSource], cursor), await visibilityFor(viewerId)),
       }),
 
     watchHashtag: (viewerId: string | null, tag: string, after: string | null) =>
@@ -474,9 +536,9 @@ export function createFeedService(deps: {
         viewerId,
         home: false,
         after,
-        catchUp: async (afterId) =>
+        catchUp: async (cursor) =>
           visibleOnly(
-            await keysetFetch(hashtagFilter(tag), 1)(afterId, maxCatchUp),
+            await listCatchUp([hashtagSource(tag)], cursor),
             await visibilityFor(viewerId),
           ),
       }),

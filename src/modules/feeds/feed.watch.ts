@@ -5,6 +5,7 @@ import { createEventStream, type EventStream } from '../../lib/event-stream.js';
 import type { RelationTopics } from '../follows/relation.events.js';
 import type { TruthRecord } from '../truths/truth.model.js';
 import type { FeedEvent, FeedTopics } from './feed.events.js';
+import { positionAt, type ListCursor } from './feed.lists.js';
 import type { FeedUpdate } from './feed.service.js';
 
 const nobody: ReadonlySet<string> = new Set();
@@ -127,14 +128,24 @@ export type VisibilityCache = ReturnType<typeof createVisibilityCache>;
  * One live feed for one subscriber: subscribes first, then (with `after`) sends what was missed
  * since that cursor, oldest first, then the live events that arrived meanwhile and after, each
  * truth once. Home feeds also listen on the channels of the whales the viewer follows.
+ *
+ * If this process's Redis subscriber connection drops, events published until it is back are
+ * lost to it: the feed holds its live events from the drop, and when the channels are
+ * confirmed again it catches up from the last truth it delivered, exactly as a reconnecting
+ * client would, then releases what it held. The subscriber sees no gap and no repeat.
  */
 export class FeedWatcher {
   readonly stream: EventStream<FeedUpdate>;
   #buffered: FeedEvent[] | null = [];
   #caughtUp: Set<string> | null = null;
+  /** Where a catch-up resumes: the last truth delivered, or where the feed started. */
+  #last: ListCursor;
+  /** Catch-ups run one after the other. */
+  #catchingUp: Promise<void> = Promise.resolve();
   #whales: Map<string, BusSubscription> | null = null;
   readonly #feed: BusSubscription;
   readonly #visibility: Entry | null;
+  readonly #unwatchConnection: () => void;
   readonly #onEvent = (event: FeedEvent) => {
     if (this.#buffered) this.#buffered.push(event);
     else if (this.#visibility?.reloading) {
@@ -158,9 +169,11 @@ export class FeedWatcher {
       viewerId: string | null;
       home: boolean;
       after: string | null;
-      catchUp(afterId: string): Promise<TruthRecord[]>;
+      /** Truths published after `cursor`, oldest first, as the viewer may see them. */
+      catchUp(cursor: ListCursor): Promise<TruthRecord[]>;
     },
   ) {
+    this.#last = options.after ? { truthId: options.after } : { position: positionAt(Date.now()) };
     this.#feed = deps.bus.subscribe(options.topic, options.key, this.#onEvent);
     this.#visibility = options.viewerId ? deps.visibility.acquire(options.viewerId) : null;
     if (options.home && this.#visibility) {
@@ -168,12 +181,19 @@ export class FeedWatcher {
       this.#followWhales = () => void this.#syncWhales();
       this.#visibility.onChange.add(this.#followWhales);
     }
+    this.#unwatchConnection = deps.bus.watchConnection({
+      dropped: () => {
+        this.#buffered ??= [];
+      },
+      resubscribed: () => this.#recover(this.#last),
+    });
     this.stream = createEventStream<FeedUpdate>({
       maxQueued: 500,
       overflowError: slowConsumer,
       onClose: () => this.#close(),
     });
-    this.#start().catch((error: unknown) => this.stream.fail(error as Error));
+    this.#catchingUp = this.#start();
+    this.#catchingUp.catch((error: unknown) => this.stream.fail(error as Error));
   }
 
   get #hidden(): ReadonlySet<string> {
@@ -183,14 +203,31 @@ export class FeedWatcher {
   async #start() {
     await Promise.all([this.#feed.ready, this.#visibility?.ready]);
     await this.#syncWhales();
-    if (this.options.after) {
-      this.#caughtUp = new Set();
-      for (const truth of await this.options.catchUp(this.options.after)) {
-        this.#caughtUp.add(truth._id.toHexString());
-        this.stream.push({ kind: 'posted', truth });
-      }
-    }
+    if (this.options.after) await this.#catchUpFrom(this.#last);
     await this.#release();
+  }
+
+  /** After a lost stretch of events: catch up from `cursor`, then release what was held. */
+  #recover(cursor: ListCursor) {
+    this.#buffered ??= [];
+    this.#catchingUp = this.#catchingUp
+      .then(async () => {
+        if (this.stream.closed) return;
+        await this.#catchUpFrom(cursor);
+        await this.#release();
+      })
+      .catch((error: unknown) => this.stream.fail(error as Error));
+  }
+
+  async #catchUpFrom(cursor: ListCursor) {
+    const caughtUp = new Set<string>();
+    this.#caughtUp = caughtUp;
+    for (const truth of await this.options.catchUp(cursor)) {
+      const id = truth._id.toHexString();
+      caughtUp.add(id);
+      this.#last = { truthId: id };
+      this.stream.push({ kind: 'posted', truth });
+    }
   }
 
   /** Delivers the held events, in order, once the viewer's relations are current. */
@@ -229,6 +266,8 @@ export class FeedWatcher {
       return;
     }
     if (this.#caughtUp?.has(event.truth.id)) return;
+    // Delivered or not, the subscriber is past it: a catch-up resumes after it.
+    this.#last = { truthId: event.truth.id };
     if (hidden.has(event.truth.authorId)) return;
     if (event.originalAuthorId && hidden.has(event.originalAuthorId)) return;
     this.stream.push(this.deps.updateOf(event));
@@ -236,6 +275,7 @@ export class FeedWatcher {
 
   #close() {
     this.#feed.unsubscribe();
+    this.#unwatchConnection();
     if (this.#whales) {
       for (const channel of this.#whales.values()) channel.unsubscribe();
       this.#whales = null;

@@ -4,7 +4,7 @@ import type { EventBus } from '../../infra/pubsub.js';
 import { badUserInput, forbidden, isDuplicateKeyError, notFound } from '../../lib/errors.js';
 import { objectId } from '../../lib/ids.js';
 import type { Page, PageRequest } from '../../graphql/pagination.js';
-import type { TimelineStore } from '../feeds/timeline.store.js';
+import type { HomeTimelines } from '../feeds/feed.lists.js';
 import type { NotificationService } from '../notifications/notification.service.js';
 import type { UserCountStore } from '../users/user.counts.js';
 import type { UserModel } from '../users/user.model.js';
@@ -30,7 +30,7 @@ export function createRelationService(deps: {
   Relation: RelationModel;
   User: UserModel;
   userCounts: UserCountStore;
-  timelines: TimelineStore;
+  timelines: HomeTimelines;
   snapshots: RelationSnapshots;
   followers: FollowerMirror;
   notifications: NotificationService;

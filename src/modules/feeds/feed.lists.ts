@@ -1,0 +1,301 @@
+import type { RedisClients } from '../../infra/redis.js';
+import { createScript } from '../../infra/redis-script.js';
+
+/**
+ * The feeds' lists in Redis, one sorted set each: the public feed, each hashtag, each author's
+ * truths, and each user's home timeline. Members are truth ids; scores are **positions**.
+ *
+ * A position is given when a truth enters a list, by the same Lua script that adds it and
+ * PUBLISHes its live event: `max(last + 1, server time in ms × 1024)`, from one counter for all
+ * lists. So, in every list and across lists, position order is the order in which Redis ran the
+ * publishing scripts, which is the order in which every subscriber receives the events: a
+ * subscriber that received the truth at position p has received everything published before
+ * it, and everything after p is exactly what it missed. That is what makes catching up from a
+ * cursor exact, however long a truth's other writes took before it was published.
+ *
+ * A cursor stays a truth id. Its position is looked up in the lists being read; a cursor whose
+ * truth is no longer in them (deleted, trimmed off a timeline) falls back to a position from
+ * the id's own creation time. Pages and catch-up walk positions, ties (only between truths
+ * rebuilt with the same creation millisecond) broken by id.
+ *
+ * A list is complete once it holds the sentinel member '' (at -inf): only a rebuild adds it.
+ * Publishing adds to a list whether or not it is complete, so a truth published while its list
+ * is being rebuilt is kept either way. Readers see `missing` for an incomplete list and rebuild
+ * it (see feed.service.ts). Rebuilt truths get the position of their creation time.
+ */
+export interface FeedLists {
+  readonly keys: ReturnType<typeof feedListKeys>;
+  /**
+   * Adds `truthId` at one new position to every list that does not hold it yet, and publishes
+   * `payload` on the channel of each list it was added to, in one step; a list is trimmed to
+   * its `capacity` and given its `ttlSeconds` when set. Idempotent: a second call adds and
+   * publishes nothing. Home timelines are given in batches, each its own step (and position).
+   */
+  publish(truthId: string, payload: string, targets: readonly ListTarget[]): Promise<void>;
+  /** Removes `truthId` from these lists. */
+  remove(truthId: string, lists: readonly string[]): Promise<void>;
+  /**
+   * Up to `limit` truth ids after `after` across `lists`, merged by position: newest first for
+   * pages (`desc`), oldest first for catching up (`asc`). `missing` names a list to rebuild.
+   */
+  read(
+    lists: readonly string[],
+    after: ListCursor | null,
+    limit: number,
+    order: 'asc' | 'desc',
+    options?: { refreshTtlSeconds?: number },
+  ): Promise<{ ids: string[] } | { missing: string }>;
+  /** Stores a rebuilt list (adding to what was published meanwhile) and marks it complete. */
+  store(
+    list: string,
+    entries: readonly RebuiltEntry[],
+    options?: { capacity?: number; ttlSeconds?: number },
+  ): Promise<void>;
+  /** Drops a list; the next read rebuilds it. */
+  drop(list: string): Promise<void>;
+}
+
+/** One list to publish into. */
+export interface ListTarget {
+  key: string;
+  /** The channel its subscribers listen on; none when empty. */
+  channel?: string;
+  capacity?: number;
+  ttlSeconds?: number;
+}
+
+/** Where a read starts: after a truth (a cursor), or after a position. */
+export type ListCursor = { truthId: string } | { position: number };
+
+/** A truth as a rebuild knows it. */
+export interface RebuiltEntry {
+  truthId: string;
+  createdAt: Date;
+}
+
+/** Redis keys of the feeds' lists; everything here is rebuilt from MongoDB when lost. */
+export function feedListKeys(namespace: string) {
+  return {
+    /** The last position given. */
+    position: `${namespace}:fd:pos`,
+    /** Every truth that is not a reply. */
+    public: `${namespace}:fd:pub`,
+    /** Truths carrying a hashtag (lower-case, without '#'). */
+    hashtag: (tag: string) => `${namespace}:fd:tag:${tag}`,
+    /** Every truth of an author, replies and retruths included. */
+    author: (authorId: string) => `${namespace}:fd:au:${authorId}`,
+    /** A user's home timeline: fanned-out truths of whom they follow, and their own; capped. */
+    timeline: (userId: string) => `${namespace}:tl:${userId}`,
+  };
+}
+
+/** Positions per millisecond: room for 1,024 publications in one millisecond before drifting. */
+const perMs = 1_024;
+
+/** The position of an instant: where a feed that starts then, without a cursor, starts. */
+export const positionAt = (timeMs: number) => timeMs * perMs;
+
+/** The position a truth gets when its list is rebuilt: its creation time, tie-broken by its id. */
+export function rebuiltPosition(entry: RebuiltEntry): number {
+  return entry.createdAt.getTime() * perMs + (parseInt(entry.truthId.slice(-3), 16) % perMs);
+}
+
+/** The position to use for a cursor whose truth is in none of the lists: its id's time. */
+export function fallbackPosition(truthId: string): number {
+  return (
+    parseInt(truthId.slice(0, 8), 16) * 1_000 * perMs + (parseInt(truthId.slice(-3), 16) % perMs)
+  );
+}
+
+// KEYS[1]: the position counter; then the lists. ARGV: member, payload, then per list
+// capacity (0: none), ttl (0: none), channel ('': none).
+const publishScript = createScript(`
+local t = redis.call('TIME')
+local now = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) * ${perMs}
+local pos = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
+if now > pos then pos = now end
+local added = 0
+for i = 2, #KEYS do
+  if redis.call('ZADD', KEYS[i], 'NX', pos, ARGV[1]) == 1 then
+    added = added + 1
+    local base = 3 * (i - 2) + 2
+    local capacity = tonumber(ARGV[base + 1])
+    if capacity > 0 then
+      local size = redis.call('ZCARD', KEYS[i])
+      if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[i], 1, size - capacity - 1) end
+    end
+    if ARGV[base + 2] ~= '0' then redis.call('EXPIRE', KEYS[i], ARGV[base + 2]) end
+    if ARGV[base + 3] ~= '' then redis.call('PUBLISH', ARGV[base + 3], ARGV[2]) end
+  end
+end
+if added > 0 then redis.call('SET', KEYS[1], string.format('%.0f', pos)) end
+return added
+`);
+
+// KEYS: the lists. ARGV: cursor member ('' for none), cursor position ('' for none: from the
+// newest), limit, 'asc' or 'desc', ttl to refresh on the first list (0: none).
+// Returns {'missing', key} or {'ok', member, position, member, position, ...}.
+const readScript = createScript(`
+for i = 1, #KEYS do
+  if not redis.call('ZSCORE', KEYS[i], '') then return {'missing', KEYS[i]} end
+end
+if ARGV[5] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+local limit = tonumber(ARGV[3])
+local desc = ARGV[4] == 'desc'
+local m = ARGV[1]
+local s = nil
+if m ~= '' then
+  for i = 1, #KEYS do
+    s = redis.call('ZSCORE', KEYS[i], m)
+    if s then break end
+  end
+end
+if not s and ARGV[2] ~= '' then s = ARGV[2] end
+local sn = s and tonumber(s)
+local out = {'ok'}
+for i = 1, #KEYS do
+  local items
+  if not s then
+    items = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', '(-inf', 'WITHSCORES', 'LIMIT', 0, limit)
+  else
+    local ties = redis.call('ZCOUNT', KEYS[i], s, s)
+    if desc then
+      items = redis.call('ZREVRANGEBYSCORE', KEYS[i], s, '(-inf', 'WITHSCORES', 'LIMIT', 0, limit + ties)
+    else
+      items = redis.call('ZRANGEBYSCORE', KEYS[i], s, '+inf', 'WITHSCORES', 'LIMIT', 0, limit + ties)
+    end
+  end
+  for j = 1, #items, 2 do
+    local member = items[j]
+    local keep = member ~= ''
+    if keep and sn and tonumber(items[j + 1]) == sn then
+      if desc then keep = member < m else keep = member > m end
+    end
+    if keep then
+      out[#out + 1] = member
+      out[#out + 1] = items[j + 1]
+    end
+  end
+end
+return out
+`);
+
+// KEYS[1]: the list. ARGV: capacity (0: none), ttl (0: none), then member/position pairs.
+// Existing members keep their positions (NX): they were published live.
+const storeScript = createScript(`
+for i = 3, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i]) end
+redis.call('ZADD', KEYS[1], '-inf', '')
+local capacity = tonumber(ARGV[1])
+if capacity > 0 then
+  local size = redis.call('ZCARD', KEYS[1])
+  if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, size - capacity - 1) end
+end
+if ARGV[2] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`);
+
+const removeScript = createScript(`
+for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
+return 1
+`);
+
+/** Timelines per publishing step: one step blocks Redis for about a millisecond. */
+const batchSize = 500;
+/** Members per rebuild step. */
+const storeBatch = 2_000;
+
+export function createFeedLists(options: { redis: RedisClients }): FeedLists {
+  const { redis } = options;
+  const keys = feedListKeys(redis.namespace);
+
+  const publishStep = (truthId: string, payload: string, targets: readonly ListTarget[]) =>
+    publishScript.run(
+      redis.command,
+      [keys.position, ...targets.map((target) => target.key)],
+      [
+        truthId,
+        payload,
+        ...targets.flatMap((target) => [
+          target.capacity ?? 0,
+          target.ttlSeconds ?? 0,
+          target.channel ?? '',
+        ]),
+      ],
+    );
+
+  return {
+    keys,
+
+    async publish(truthId, payload, targets) {
+      const steps: Promise<unknown>[] = [];
+      for (let i = 0; i < targets.length; i += batchSize) {
+        steps.push(publishStep(truthId, payload, targets.slice(i, i + batchSize)));
+      }
+      await Promise.all(steps);
+    },
+
+    async remove(truthId, lists) {
+      for (let i = 0; i < lists.length; i += batchSize) {
+        await removeScript.run(redis.command, lists.slice(i, i + batchSize), [truthId]);
+      }
+    },
+
+    async read(lists, after, limit, order, readOptions = {}) {
+      const reply = (await readScript.run(redis.command, lists, [
+        after && 'truthId' in after ? after.truthId : '',
+        after ? String('position' in after ? after.position : fallbackPosition(after.truthId)) : '',
+        limit,
+        order,
+        readOptions.refreshTtlSeconds ?? 0,
+      ])) as string[];
+      if (reply[0] === 'missing') return { missing: reply[1]! };
+      const entries: { id: string; position: number }[] = [];
+      const seen = new Set<string>();
+      for (let i = 1; i < reply.length; i += 2) {
+        const id = reply[i]!;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        entries.push({ id, position: Number(reply[i + 1]) });
+      }
+      if (lists.length > 1) {
+        const sign = order === 'desc' ? -1 : 1;
+        entries.sort((a, b) =>
+          a.position !== b.position
+            ? sign * (a.position - b.position)
+            : sign * (a.id < b.id ? -1 : 1),
+        );
+      }
+      return { ids: entries.slice(0, limit).map((entry) => entry.id) };
+    },
+
+    async store(list, entries, storeOptions = {}) {
+      const capacity = storeOptions.capacity ?? 0;
+      const ttl = storeOptions.ttlSeconds ?? 0;
+      // The sentinel goes in with the last step, once every member is there.
+      for (let i = 0; i < entries.length || i === 0; i += storeBatch) {
+        const chunk = entries.slice(i, i + storeBatch);
+        if (i + storeBatch >= entries.length) {
+          const args = chunk.flatMap((entry) => [entry.truthId, rebuiltPosition(entry)]);
+          await storeScript.run(redis.command, [list], [capacity, ttl, ...args]);
+        } else {
+          const args = chunk.flatMap((entry) => [rebuiltPosition(entry), entry.truthId]);
+          await redis.command.zadd(list, 'NX', ...args);
+        }
+      }
+    },
+
+    async drop(list) {
+      await redis.command.del(list);
+    },
+  };
+}
+
+/** Home timelines as the follows module changes them (see feed.service.ts for the policy). */
+export function homeTimelines(lists: FeedLists) {
+  return {
+    /** Drops a user's timeline; the next read rebuilds it from whom they follow then. */
+    invalidate: (userId: string) => lists.drop(lists.keys.timeline(userId)),
+  };
+}
+
+export type HomeTimelines = ReturnType<typeof homeTimelines>;
