@@ -74,19 +74,51 @@ class SocketLiveConnection implements LiveConnection {
     return this.socket.bufferedAmount;
   }
 
+  /**
+   * Queues the 4420 close frame behind what is already buffered (the live hub keeps that to
+   * about WS_MAX_BUFFERED_BYTES), so a client that reads, however slowly, drains its events and
+   * then learns why it was closed. A peer that stops reading cannot complete the close handshake
+   * either: once its buffer has not shrunk for `slowConsumerGraceMs` it is terminated, so that
+   * its buffers are freed. Whatever happens, ws destroys a socket whose close handshake has not
+   * finished 30 s after `close()` (its `closeTimeout`), which caps the wait.
+   */
   closeSlow(): void {
     const { socket } = this;
+    // Every subscription of the connection may be cut off; one close and one watch suffice.
+    if (socket.readyState !== socket.OPEN) return;
     socket.close(VerityCloseCode.SlowConsumer, 'Slow consumer');
-    // A peer that does not read cannot complete the close handshake either: drop it after a
-    // grace period so that its buffers are freed.
-    setTimeout(() => socket.terminate(), slowConsumerGraceMs).unref();
+    let least = socket.bufferedAmount;
+    let progressAt = Date.now();
+    const watch = setInterval(() => {
+      const buffered = socket.bufferedAmount;
+      if (buffered === 0) {
+        // Nothing of ours is left in this process: the close frame is with the kernel, and
+        // ws's close timer ends the handshake from here.
+        clearInterval(watch);
+      } else if (buffered < least) {
+        least = buffered;
+        progressAt = Date.now();
+      } else if (Date.now() - progressAt >= slowConsumerGraceMs) {
+        clearInterval(watch);
+        socket.terminate();
+      }
+    }, slowConsumerCheckMs);
+    watch.unref();
+    socket.once('close', () => clearInterval(watch));
   }
 }
 
 type ConnectionParams = Record<string, unknown> | undefined;
 
-/** How long a cut-off subscriber's connection may take to acknowledge the close. */
-const slowConsumerGraceMs = 5_000;
+/**
+ * How long a cut-off subscriber's connection may go without draining any of its buffer.
+ * `bufferedAmount` moves in steps, not byte by byte: Node hands the kernel everything queued
+ * during the previous write as one write, counted until all of it is in, and the kernel makes
+ * room only when about a third of its send buffer is free. A reader that drains a megabyte
+ * buffer at 100 KB/s shows progress about every ten seconds, which it must not be cut for.
+ */
+const slowConsumerGraceMs = 15_000;
+const slowConsumerCheckMs = 500;
 
 /**
  * The WebSocket transport: graphql-ws on the HTTP server's `/graphql` path.

@@ -238,12 +238,12 @@ function cutOff(subscriber: Subscriber): void {
 
 const queued = (subscriber: Subscriber) => subscriber.queue?.length ?? 0;
 
+/** The connection holds more unsent bytes than allowed: nothing more may be written to it. */
+const overBuffered = (subscriber: Subscriber) =>
+  subscriber.connection.bufferedBytes() > subscriber.hub.options.maxBufferedBytes;
+
 function congested(subscriber: Subscriber): boolean {
-  const { maxPendingEvents, maxBufferedBytes } = subscriber.hub.options;
-  return (
-    queued(subscriber) >= maxPendingEvents ||
-    subscriber.connection.bufferedBytes() > maxBufferedBytes
-  );
+  return queued(subscriber) >= subscriber.hub.options.maxPendingEvents || overBuffered(subscriber);
 }
 
 function relieved(subscriber: Subscriber): boolean {
@@ -265,6 +265,9 @@ function regulate(subscriber: Subscriber): void {
   subscriber.paused = true;
   source.pause();
   const check = () => {
+    if (subscriber.closed) return;
+    // Payloads held back by a full buffer go out first, in order, as it drains.
+    if (subscriber.queue && !overBuffered(subscriber)) flush(subscriber);
     if (subscriber.closed) return;
     if (!relieved(subscriber)) {
       subscriber.timer = setTimeout(check, resumeCheckMs);
@@ -292,7 +295,12 @@ function fail(subscriber: Subscriber, error: unknown): void {
   subscriber.settle({ error });
 }
 
-/** Writes the subscriber's queued payloads that are ready, in order, up to the first that is not. */
+/**
+ * Writes the subscriber's queued payloads that are ready, in order, up to the first that is not
+ * or until the connection's buffer is full; `regulate` writes the rest as it drains. Checking
+ * before each write bounds what a connection holds to `maxBufferedBytes` plus one frame, so a
+ * slow consumer's close frame (4420) waits behind no more than that.
+ */
 function flush(subscriber: Subscriber): void {
   const queue = subscriber.queue;
   if (!queue || subscriber.closed) return;
@@ -300,6 +308,10 @@ function flush(subscriber: Subscriber): void {
     const head = queue[0]!;
     const bytes = Buffer.isBuffer(head) ? head : head.bytes;
     if (!bytes) return;
+    if (overBuffered(subscriber)) {
+      regulate(subscriber);
+      return;
+    }
     queue.shift();
     write(subscriber, bytes);
     if (subscriber.closed) return;
@@ -318,7 +330,7 @@ function deliver(subscriber: Subscriber, event: unknown): void {
     return;
   }
   // The common case after the first subscriber of an event: bytes ready, nothing queued.
-  if (!subscriber.queue && Buffer.isBuffer(payload)) {
+  if (!subscriber.queue && Buffer.isBuffer(payload) && !overBuffered(subscriber)) {
     write(subscriber, payload);
     return;
   }
