@@ -1,6 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { ApolloServer } from '@apollo/server';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { expressMiddleware } from '@as-integrations/express5';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type Request,
+  type RequestHandler,
+} from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from '../config.js';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -15,6 +22,56 @@ import { createIdeRouter } from './ide.js';
 export interface Readiness {
   ready: boolean;
   checks: Record<string, boolean | string>;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A GET parameter as Apollo reads it (the first, if repeated). */
+const searchParam = (req: Request, name: string): unknown => {
+  const value = (req.query as Record<string, unknown>)[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/**
+ * What is wrong with a request's automatic persisted query (APQ) extension, or undefined when
+ * it has none or a well-formed one: `{ version: 1, sha256Hash }`, the hash being the hex SHA-256
+ * of the query when a query comes with it (registering it). Apollo Server answers these shapes
+ * with errors that carry no code, which would be masked as internal errors and logged with a
+ * stack each time; they are the client's mistakes.
+ */
+function persistedQueryProblem(req: Request): string | undefined {
+  let extensions: unknown;
+  let query: unknown;
+  if (req.method === 'GET') {
+    const raw = searchParam(req, 'extensions');
+    if (typeof raw !== 'string') return undefined;
+    try {
+      extensions = JSON.parse(raw);
+    } catch {
+      return undefined; // Apollo answers invalid JSON with BAD_REQUEST itself.
+    }
+    query = searchParam(req, 'query');
+  } else if (isRecord(req.body)) {
+    ({ extensions, query } = req.body);
+  }
+  // Apollo ignores a falsy persistedQuery, so Verity does too.
+  if (!isRecord(extensions) || !extensions['persistedQuery']) return undefined;
+  const persisted = extensions['persistedQuery'];
+  if (!isRecord(persisted)) {
+    return 'extensions.persistedQuery must be an object: { "version": 1, "sha256Hash": "<hex SHA-256 of the query>" }.';
+  }
+  if (persisted['version'] !== 1) {
+    return 'extensions.persistedQuery.version must be 1, the only version of persisted queries supported.';
+  }
+  const hash = persisted['sha256Hash'];
+  if (typeof hash !== 'string' || hash === '') {
+    return 'extensions.persistedQuery.sha256Hash must be the hex SHA-256 of the query, as a string.';
+  }
+  if (typeof query === 'string' && createHash('sha256').update(query).digest('hex') !== hash) {
+    return 'extensions.persistedQuery.sha256Hash is not the hex SHA-256 of the query.';
+  }
+  return undefined;
 }
 
 /**
@@ -46,9 +103,22 @@ export function createHttpApp(deps: {
 
   if (config.graphql.ide) app.use(createIdeRouter({ path }));
 
+  const refuseMalformedPersistedQuery: RequestHandler = (req, res, next) => {
+    const problem = persistedQueryProblem(req);
+    if (!problem) {
+      next();
+      return;
+    }
+    logger.debug({ problem }, 'refused a malformed persisted query');
+    res.status(400).json({
+      errors: [{ message: problem, extensions: { code: ApolloServerErrorCode.BAD_REQUEST } }],
+    });
+  };
+
   app.use(
     path,
     express.json({ limit: config.http.maxBodyBytes }),
+    refuseMalformedPersistedQuery,
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<GraphQLContext> => {
         try {

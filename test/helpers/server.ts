@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp, type VerityApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/infra/logger.js';
+import { createLogger, type Logger } from '../../src/infra/logger.js';
 import { createGraphQLClient, type GraphQLClient } from './graphql.js';
 import { createWsClients, type WsClients } from './ws.js';
 
@@ -29,6 +29,8 @@ export interface StartOptions {
   redisUrl?: string;
   /** Emit MongoDB command events, to count round trips. */
   monitorCommands?: boolean;
+  /** A logger of the test's own, to read what the instance logs; silent by default. */
+  logger?: Logger;
 }
 
 /** A unique database name for a test file or a group of instances. */
@@ -55,7 +57,7 @@ export async function startVerity(options: StartOptions = {}): Promise<TestServe
     GRAPHQL_COMPILE_AFTER: '1',
     ...options.env,
   });
-  const logger = createLogger({ level: config.logLevel, name: 'verity-test' });
+  const logger = options.logger ?? createLogger({ level: config.logLevel, name: 'verity-test' });
   const app = createApp({
     config,
     logger,
