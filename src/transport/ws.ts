@@ -1,10 +1,15 @@
 import type { Server } from 'node:http';
 import {
   GraphQLError,
+  Kind,
   OperationTypeNode,
   getOperationAST,
+  type DocumentNode,
   type ExecutionArgs,
+  type FragmentDefinitionNode,
   type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
 } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values.js';
 import { CloseCode, makeServer } from 'graphql-ws';
@@ -38,6 +43,8 @@ export const VerityCloseCode = {
 interface ConnectionState extends SocketExtra {
   /** Set once the connection is authenticated (before connection_ack). */
   viewer?: Viewer;
+  /** Authenticated with a waitlist ticket token alone: only `waitlistOperations` may run. */
+  waitlistOnly?: boolean;
   /** Where the live hub writes this connection's subscription events; made on first use. */
   live?: LiveConnection;
 }
@@ -111,6 +118,47 @@ class SocketLiveConnection implements LiveConnection {
 type ConnectionParams = Record<string, unknown> | undefined;
 
 /**
+ * The root fields a connection authenticated with a waitlist ticket token alone may select.
+ * The token proves a place on the waitlist and nothing more: it lets a person without a session
+ * watch that place, and must not open a socket for whatever else an anonymous client can do
+ * (logIn, signUp, the feeds), which belongs to HTTP.
+ */
+const waitlistOperations: Readonly<Record<OperationTypeNode, ReadonlySet<string>>> = {
+  query: new Set(['waitlistTicket', '__typename']),
+  mutation: new Set(),
+  subscription: new Set(['waitlistPosition']),
+};
+
+/** The root fields `operation` selects, through fragments and whatever their directives. */
+function rootFieldNames(document: DocumentNode, operation: OperationDefinitionNode): Set<string> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+      fragments.set(definition.name.value, definition);
+    }
+  }
+  const names = new Set<string>();
+  const visited = new Set<string>();
+  const visit = (selectionSet: SelectionSetNode) => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        names.add(selection.name.value);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        visit(selection.selectionSet);
+      } else {
+        const fragment = fragments.get(selection.name.value);
+        if (fragment && !visited.has(fragment.name.value)) {
+          visited.add(fragment.name.value);
+          visit(fragment.selectionSet);
+        }
+      }
+    }
+  };
+  visit(operation.selectionSet);
+  return names;
+}
+
+/**
  * How long a cut-off subscriber's connection may go without draining any of its buffer.
  * `bufferedAmount` moves in steps, not byte by byte: Node hands the kernel everything queued
  * during the previous write as one write, counted until all of it is in, and the kernel makes
@@ -126,7 +174,8 @@ const slowConsumerCheckMs = 500;
  * - A connection needs a valid session token in `connectionParams.authorization` (or
  *   `.token`), or a valid waitlist ticket token in `connectionParams.ticketToken` (a waiting
  *   person, who has no session); without either it is closed with 4403 before any operation
- *   runs.
+ *   runs. A ticket-token connection may run only waitlistTicket and waitlistPosition; anything
+ *   else is refused with FORBIDDEN and the socket stays open.
  * - Every document is parsed and validated once (shared cache) with the same depth, alias and
  *   token limits as HTTP; failures are ordinary GraphQL errors, never a 4500 close.
  * - Queries and mutations run through graphql-ws as usual; subscription events are delivered by
@@ -204,6 +253,7 @@ export function attachWebSocketTransport(deps: {
           const ticketToken = params['ticketToken'];
           if (typeof ticketToken !== 'string' || ticketToken === '') return false;
           await services.waitlist.verifyTicketToken(ticketToken);
+          ctx.extra.waitlistOnly = true;
           Reflect.deleteProperty(ctx, 'connectionParams');
           return true;
         }
@@ -250,6 +300,18 @@ export function attachWebSocketTransport(deps: {
             extensions: { code: ErrorCode.BAD_USER_INPUT },
           }),
         ];
+      }
+      if (ctx.extra.waitlistOnly) {
+        const allowed = waitlistOperations[operation.operation];
+        const names = rootFieldNames(prepared.document, operation);
+        if (![...names].every((name) => allowed.has(name))) {
+          return [
+            new GraphQLError(
+              'A connection made with a waitlist ticket token may only run waitlistTicket and waitlistPosition. Connect with a session token for anything else.',
+              { extensions: { code: ErrorCode.FORBIDDEN } },
+            ),
+          ];
+        }
       }
       // Coerced here, as Apollo does over HTTP, so that a bad variable is a BAD_USER_INPUT
       // rather than a code-less execution error.
