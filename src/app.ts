@@ -224,6 +224,7 @@ export function createApp(options: AppOptions): VerityApp {
 
         internals = { connection, redis, models, services, bus, httpServer, live: ws.live };
         services.waitlist.start();
+        stores.effects.start();
         state = 'started';
         const { port } = httpServer.address() as AddressInfo;
         const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -250,9 +251,11 @@ export function createApp(options: AppOptions): VerityApp {
         // Apollo's stop runs the drain hooks: the HTTP server stops accepting and waits for
         // in-flight requests (up to SHUTDOWN_TIMEOUT_MS), and every WebSocket gets 1001.
         internals?.services.waitlist.stop();
+        internals?.services.stores.effects.stop();
         await apollo?.stop();
         if (internals) {
           internals.services.stores.whales.close();
+          internals.services.stores.epoch.close();
           internals.bus.close();
           await internals.redis.quit();
           await internals.connection.close();

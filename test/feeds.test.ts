@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TruthRecord } from '../src/modules/truths/truth.model.js';
 import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
 import { createLogger } from '../src/infra/logger.js';
 import { errorCodes } from './helpers/graphql.js';
@@ -106,11 +107,11 @@ describe('feeds', () => {
     const me = await verity.signUp();
     const ids = [];
     for (let i = 1; i <= 6; i++) ids.push((await post(verity, me.token, `keep ${i}`)).id);
-    // Deleted truths are taken out of timelines; this one is deleted behind the timeline's back.
-    await verity.app.internals.models.Truth.updateOne(
-      { text: 'keep 5' },
-      { $set: { deletedAt: new Date() } },
-    ).exec();
+    // Deleted truths are taken out of timelines; this one is deleted behind the timeline's back
+    // (as it is while the deletion's effects are still on their way).
+    const { models, services } = verity.app.internals;
+    const keep5 = await models.Truth.findOne({ text: 'keep 5' }).lean<TruthRecord>().exec();
+    await services.stores.truthRecords.put({ ...keep5!, deletedAt: new Date() });
     const page = (await feed(verity, 'homeFeed', { token: me.token, first: 3 })).data!['homeFeed'];
     expect(page.edges.map((e: any) => e.node.text)).toEqual(['keep 6', 'keep 4', 'keep 3']);
     expect(page.pageInfo.hasNextPage).toBe(true);

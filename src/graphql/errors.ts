@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from '../infra/logger.js';
-import { ErrorCode, VerityError, isUnavailableError } from '../lib/errors.js';
+import { toGlobalId } from './global-id.js';
+import { ErrorCode, OutcomeUnknownError, VerityError, isUnavailableError } from '../lib/errors.js';
 
 export { ErrorCode };
 
@@ -53,7 +54,8 @@ function originalOf(error: unknown): unknown {
  * - an error that GraphQL or Apollo created (parse, validation, variable coercion) keeps its
  *   message and code;
  * - everything else becomes INTERNAL_SERVER_ERROR with an `errorId` matching the log line, and
- *   `retryable: true` when MongoDB or Redis was unreachable.
+ *   `retryable: true` when MongoDB or Redis was unreachable (nothing was changed); a write whose
+ *   outcome could not be learnt also says `outcome: "UNKNOWN"` and how to check.
  * Stack traces and database text never leave the server.
  */
 export function formatClientError(
@@ -83,6 +85,27 @@ export function formatClientError(
   }
 
   const errorId = randomUUID();
+  if (original instanceof OutcomeUnknownError) {
+    const { check, ...details } = original.details;
+    logger.warn(
+      { err: original.cause, errorId, path: formatted.path },
+      'outcome of a write unknown',
+    );
+    return {
+      message:
+        'Verity could not confirm whether this change was saved. Check, or retry it (with the same idempotency key).',
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: {
+        code: ErrorCode.INTERNAL_SERVER_ERROR,
+        errorId,
+        retryable: true,
+        outcome: 'UNKNOWN',
+        ...details,
+        // The global ID to look up (`node(id:)`) to learn whether it was stored.
+        ...(check ? { checkId: toGlobalId(check.type, check.id) } : {}),
+      },
+    };
+  }
   const retryable = isUnavailableError(original);
   logger.error(
     { err: original, errorId, path: formatted.path },

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { isUnavailableError } from '../lib/errors.js';
 import type { Logger } from './logger.js';
 import { createNearCache } from './near-cache.js';
 import type { RedisClients } from './redis.js';
@@ -13,6 +14,9 @@ import { createScript } from './redis-script.js';
  * the same script); a rebuild reads the version, loads from MongoDB, and stores its result only
  * if the version has not moved, so a rebuild can never overwrite a change it did not see. A
  * missing hash (never built, expired, or lost with Redis) is rebuilt on the next read.
+ *
+ * With Redis unreachable, reads load from MongoDB (kept nowhere), so answers that show the
+ * viewer's own state do not fail with Redis.
  *
  * What a process has read of an owner's mirror is kept in it (infra/near-cache.ts) until the
  * owner's mirror changes: every change publishes the owner from inside its script.
@@ -112,6 +116,12 @@ export function createHashMirror(options: {
     `${redis.namespace}:${options.family}:v:${owner}`,
   ];
 
+  /** With Redis unreachable: the owner's fields straight from MongoDB, kept nowhere. */
+  const loadDirectly = (owner: string, error: unknown) => {
+    options.logger.warn({ err: error, family: options.family }, 'mirror read from MongoDB');
+    return options.load(owner);
+  };
+
   const rebuild = async (owner: string): Promise<Map<string, string>> => {
     const keys = keysOf(owner);
     const version = (await redis.command.get(keys[1]!)) ?? '0';
@@ -130,10 +140,14 @@ export function createHashMirror(options: {
       const copies = fields.map((field) => held(known, field));
       if (!copies.includes(undefined)) return copies as (string | null)[];
       const token = near.begin();
-      const values = await readFieldsScript.run(redis.command, keysOf(owner), [
-        ttlSeconds,
-        ...fields,
-      ]);
+      let values: unknown;
+      try {
+        values = await readFieldsScript.run(redis.command, keysOf(owner), [ttlSeconds, ...fields]);
+      } catch (error) {
+        if (!isUnavailableError(error)) throw error;
+        const all = await loadDirectly(owner, error);
+        return fields.map((field) => all.get(field) ?? null);
+      }
       if (!Array.isArray(values)) {
         const all = await rebuild(owner);
         return fields.map((field) => all.get(field) ?? null);
@@ -149,7 +163,13 @@ export function createHashMirror(options: {
       const known = near.get(owner);
       if (known?.complete) return known.fields as ReadonlyMap<string, string>;
       const token = near.begin();
-      const flat = await readAllScript.run(redis.command, keysOf(owner), [ttlSeconds]);
+      let flat: unknown;
+      try {
+        flat = await readAllScript.run(redis.command, keysOf(owner), [ttlSeconds]);
+      } catch (error) {
+        if (!isUnavailableError(error)) throw error;
+        return loadDirectly(owner, error);
+      }
       if (!Array.isArray(flat)) return rebuild(owner);
       const all = new Map<string, string>();
       for (let i = 0; i < flat.length; i += 2) {

@@ -1,4 +1,10 @@
 import mongoose, { type Connection } from 'mongoose';
+import {
+  OutcomeUnknownError,
+  isDuplicateKeyError,
+  isUnavailableError,
+  type OutcomeCheck,
+} from '../lib/errors.js';
 import type { Logger } from './logger.js';
 
 export type { Connection };
@@ -54,5 +60,44 @@ export async function pingMongo(connection: Connection, timeoutMs = 1_000): Prom
     return false;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Errors of a command that never reached the server (nothing can have been written). */
+const notSentErrorNames = new Set(['MongoServerSelectionError', 'MongoNotConnectedError']);
+
+/**
+ * Inserts a document whose `_id` identifies it, and learns for certain whether it landed.
+ * When MongoDB does not answer (down, restarting, a dropped connection after the insert was
+ * sent), the insert is sent again with the same `_id` until it succeeds, proves to have landed
+ * already (E11000 on a retry), or `deadlineMs` passes. Then:
+ * - `inserted`: stored by this call;
+ * - `duplicate`: refused by a unique index on the first attempt (the caller decides what that
+ *   means), or on a retry (then it is normally our own earlier attempt: see `retried`);
+ * - an unavailable error, when no attempt can have reached the server (nothing was written);
+ * - `OutcomeUnknownError` with `unknown`, when an attempt may have reached it.
+ */
+export async function insertResolved(
+  insert: () => Promise<unknown>,
+  options: { deadlineMs?: number; unknown: Readonly<OutcomeCheck> },
+): Promise<{ outcome: 'inserted' } | { outcome: 'duplicate'; retried: boolean }> {
+  const deadline = Date.now() + (options.deadlineMs ?? 10_000);
+  let maybeSent = false;
+  let delayMs = 100;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await insert();
+      return { outcome: 'inserted' };
+    } catch (error) {
+      if (isDuplicateKeyError(error)) return { outcome: 'duplicate', retried: attempt > 0 };
+      if (!isUnavailableError(error)) throw error;
+      if (!notSentErrorNames.has((error as Error).name)) maybeSent = true;
+      if (Date.now() + delayMs > deadline) {
+        if (maybeSent) throw new OutcomeUnknownError(options.unknown, { cause: error });
+        throw error;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    delayMs = Math.min(delayMs * 2, 1_000);
   }
 }

@@ -73,6 +73,27 @@ export function isUnavailableError(error: unknown): boolean {
   );
 }
 
+/** How a client can learn the outcome of a write: the object it would have made, to look up. */
+export interface OutcomeCheck {
+  check?: { type: 'Truth' | 'User' | 'Notification'; id: string };
+  [detail: string]: unknown;
+}
+
+/**
+ * A write whose outcome Verity could not learn: MongoDB stopped answering after the write was
+ * sent, and kept silent for as long as Verity retried. It may or may not have been stored;
+ * `details` says how the client can find out.
+ */
+export class OutcomeUnknownError extends Error {
+  override name = 'OutcomeUnknownError';
+  constructor(
+    readonly details: Readonly<OutcomeCheck>,
+    options?: ErrorOptions,
+  ) {
+    super('the outcome of a write is unknown', options);
+  }
+}
+
 /** True for a MongoDB duplicate-key error (E11000) on insert. */
 export function isDuplicateKeyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && error.code === 11000;

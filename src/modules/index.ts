@@ -26,6 +26,8 @@ import { reactionResolvers } from './reactions/reaction.resolvers.js';
 import { createReactionService } from './reactions/reaction.service.js';
 import { createTruthCountStore } from './truths/truth.counts.js';
 import type { TruthTopics } from './truths/truth.events.js';
+import { createEffects } from '../infra/effects.js';
+import { createRedisEpoch } from '../infra/redis-epoch.js';
 import { createMirrorByViewerLoader } from '../infra/hash-mirror.js';
 import { createTruthRecordCache } from './truths/truth.cache.js';
 import { createTruthByIdLoader, createTruthCountsLoader } from './truths/truth.loaders.js';
@@ -92,15 +94,19 @@ export function createStores(deps: {
   logger: Logger;
 }) {
   const { models, redis, bus, logger } = deps;
+  const epoch = createRedisEpoch({ redis, logger });
   return {
+    epoch,
     truthCounts: createTruthCountStore({
       redis,
+      epoch,
       Truth: models.Truth,
       Reaction: models.Reaction,
       logger,
     }),
     userCounts: createUserCountStore({
       redis,
+      epoch,
       Relation: models.Relation,
       Truth: models.Truth,
       logger,
@@ -113,6 +119,7 @@ export function createStores(deps: {
     reactionMirror: createReactionMirror({ redis, Reaction: models.Reaction, logger }),
     retruthMirror: createRetruthMirror({ redis, Truth: models.Truth, logger }),
     whales: createWhaleRegistry({ User: models.User, bus, logger }),
+    effects: createEffects({ redis, logger: logger.child({ component: 'effects' }) }),
   };
 }
 export type Stores = ReturnType<typeof createStores>;
@@ -228,6 +235,7 @@ export function createServices(deps: {
     sessionTtlSeconds: deps.sessionTtlSeconds,
     adminUsernames: new Set(deps.adminUsernames),
     userRecords: stores.userRecords,
+    userCounts: stores.userCounts,
     bus,
     logger: logger.child({ module: 'users' }),
   });
@@ -245,6 +253,7 @@ export function createServices(deps: {
     snapshots: stores.relationSnapshots,
     followers: stores.followers,
     notifications,
+    effects: stores.effects,
     bus,
     logger: logger.child({ module: 'follows' }),
   });
@@ -274,6 +283,7 @@ export function createServices(deps: {
     truthRecords: stores.truthRecords,
     userRecords: stores.userRecords,
     retruthMirror: stores.retruthMirror,
+    effects: stores.effects,
     bus,
     logger: logger.child({ module: 'truths' }),
   });
@@ -282,6 +292,7 @@ export function createServices(deps: {
     truths,
     notifications,
     reactionMirror: stores.reactionMirror,
+    effects: stores.effects,
     redis,
     logger: logger.child({ module: 'reactions' }),
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
 import type { Page, PageRequest } from '../../graphql/pagination.js';
 import type { Logger } from '../../infra/logger.js';
@@ -32,9 +33,33 @@ const fromWire = (wire: NotificationWire): NotificationRecord => ({
   readAt: null,
 });
 
+/** The fact a notification comes from: a name for it, and when it happened. */
+export interface Origin {
+  /** For example `truth:<id>`: the same for every run of the fact's effects. */
+  fact: string;
+  at: Date;
+}
+
+/**
+ * The id of a notification, derived from the fact that caused it (`fact`, e.g. `truth:<id>`),
+ * its recipient and kind, so recording it again (the effects of a write run again after a
+ * failure) is refused by MongoDB instead of notifying twice. It begins with the time of the
+ * fact (seconds, like any ObjectId, then milliseconds), so notifications still sort newest
+ * first.
+ */
+function notificationId(fact: string, recipient: string, kind: NotificationKind, at: Date) {
+  const bytes = Buffer.alloc(12);
+  const ms = at.getTime();
+  bytes.writeUInt32BE(Math.floor(ms / 1000), 0);
+  bytes.writeUInt16BE(ms % 1000, 4);
+  createHash('sha256').update(`${fact}|${recipient}|${kind}`).digest().copy(bytes, 6, 0, 6);
+  return new Types.ObjectId(bytes);
+}
+
 /**
  * Notifications: stored in MongoDB, announced live to the recipient. Nobody is notified of
  * their own actions, nor of the actions of someone they block or mute, or who blocks them.
+ * Recording is idempotent per fact (see `notificationId`).
  */
 export function createNotificationService(deps: {
   Notification: NotificationModel;
@@ -77,7 +102,7 @@ export function createNotificationService(deps: {
     );
   };
 
-  const notifyAll = async (list: readonly NewNotification[]): Promise<void> => {
+  const notifyAll = async (list: readonly NewNotification[], origin: Origin): Promise<void> => {
     const candidates = list.filter((n) => n.userId !== n.actorId);
     if (candidates.length === 0) return;
     const byActor = new Map<string, NewNotification[]>();
@@ -88,7 +113,7 @@ export function createNotificationService(deps: {
       for (const n of group) {
         if (skip.has(n.userId)) continue;
         records.push({
-          _id: new Types.ObjectId(),
+          _id: notificationId(origin.fact, n.userId, n.kind, origin.at),
           userId: objectId(n.userId),
           kind: n.kind,
           actorId: objectId(n.actorId),
@@ -101,12 +126,28 @@ export function createNotificationService(deps: {
     await store(records);
   };
 
-  /** Inserts notifications and announces each to its recipient. */
+  /**
+   * Inserts notifications and announces each to its recipient; one already stored (by an
+   * earlier run of the same effects) is neither stored nor announced again.
+   */
   const store = async (records: NotificationRecord[]): Promise<void> => {
     if (records.length === 0) return;
-    await Notification.collection.insertMany(records);
+    let fresh = records;
+    try {
+      await Notification.collection.insertMany(records, { ordered: false });
+    } catch (error) {
+      const writeErrors = (error as { writeErrors?: { index: number; code?: number }[] })
+        .writeErrors;
+      if (!writeErrors) throw error;
+      const refused = new Set<number>();
+      for (const writeError of [writeErrors].flat()) {
+        if (writeError.code !== 11000) throw error;
+        refused.add(writeError.index);
+      }
+      fresh = records.filter((_, index) => !refused.has(index));
+    }
     await Promise.all(
-      records.map((record) =>
+      fresh.map((record) =>
         bus.publish('notificationReceived', record.userId.toHexString(), {
           id: record._id.toHexString(),
           userId: record.userId.toHexString(),
@@ -121,8 +162,8 @@ export function createNotificationService(deps: {
   };
 
   return {
-    /** Records and announces one notification (unless suppressed; see above). */
-    notify: (notification: NewNotification) => notifyAll([notification]),
+    /** Records and announces one notification (unless suppressed; see above), once per fact. */
+    notify: (notification: NewNotification, origin: Origin) => notifyAll([notification], origin),
 
     /**
      * Welcomes someone admitted from the waitlist, in their new account: the one notification
@@ -131,7 +172,7 @@ export function createNotificationService(deps: {
     notifyAdmitted: (userId: string, ticket: number) =>
       store([
         {
-          _id: new Types.ObjectId(),
+          _id: notificationId(`admitted:${ticket}`, userId, 'ADMITTED', new Date()),
           userId: objectId(userId),
           kind: 'ADMITTED',
           actorId: objectId(userId),

@@ -1,9 +1,11 @@
 import { Types } from 'mongoose';
+import type { Expectation } from '../../infra/counters.js';
+import type { Effects } from '../../infra/effects.js';
 import type { HashMirror } from '../../infra/hash-mirror.js';
 import type { Logger } from '../../infra/logger.js';
 import { withLock } from '../../infra/lock.js';
+import { insertResolved } from '../../infra/mongo.js';
 import type { RedisClients } from '../../infra/redis.js';
-import { isDuplicateKeyError } from '../../lib/errors.js';
 import { objectId } from '../../lib/ids.js';
 import type { NotificationService } from '../notifications/notification.service.js';
 import type { TruthRecord } from '../truths/truth.model.js';
@@ -15,17 +17,37 @@ import type { ReactionKind, ReactionModel, ReactionRecord } from './reaction.mod
  * Reactions: one per user per truth. Counts change by atomic Redis increments, so any number of
  * people reacting to one truth at once never lose a count. A user's own changes to one truth
  * are serialised by a short Redis lock, because FerretDB can lose one of two concurrent updates
- * to the same reaction document, and the count must follow the kind that really won.
+ * to the same reaction document, and the count must follow the kind that really won. Once a
+ * change is stored its effects (mirror, counts) run through `effects` (infra/effects.ts),
+ * guarded by the reaction and the change, so they never fail the answer nor apply twice.
  */
 export function createReactionService(deps: {
   Reaction: ReactionModel;
   truths: TruthService;
   notifications: NotificationService;
   reactionMirror: HashMirror;
+  effects: Effects;
   redis: RedisClients;
   logger: Logger;
 }) {
-  const { Reaction, truths, notifications, reactionMirror, redis } = deps;
+  const { Reaction, truths, notifications, reactionMirror, effects, redis } = deps;
+
+  /** The effects of a stored reaction change, named and guarded by `change`. */
+  const changed = (
+    reaction: Pick<ReactionRecord, '_id' | 'userId' | 'truthId'>,
+    change: string,
+    kind: ReactionKind | null,
+    deltas: Partial<Record<ReactionKind, number>>,
+    expected: Expectation,
+  ) =>
+    effects.apply(`reaction:${reaction._id.toHexString()}`, [
+      () => reactionMirror.set(reaction.userId.toHexString(), reaction.truthId.toHexString(), kind),
+      () =>
+        truths.changeCounts(reaction.truthId, deltas, {
+          once: `reaction:${reaction._id.toHexString()}:${change}`,
+          expected,
+        }),
+    ]);
   const lockName = (viewer: Viewer, truth: TruthRecord) =>
     `reaction:${viewer.id}:${truth._id.toHexString()}`;
 
@@ -36,38 +58,48 @@ export function createReactionService(deps: {
       const filter = { truthId: truth._id, userId: objectId(viewer.id) };
       const created = await withLock(redis, lockName(viewer, truth), async () => {
         const existing = await Reaction.findOne(filter).lean<ReactionRecord>().exec();
+        if (existing?.kind === kind) return null;
         const now = new Date();
+        const expected = await truths.expectCounts(truth._id);
         if (!existing) {
-          try {
-            await Reaction.collection.insertOne({
-              _id: new Types.ObjectId(),
-              ...filter,
-              kind,
-              createdAt: now,
-              updatedAt: now,
-            });
-          } catch (error) {
-            if (isDuplicateKeyError(error)) return false;
-            throw error;
-          }
-          await reactionMirror.set(viewer.id, truth._id.toHexString(), kind);
-          await truths.changeCounts(truth._id, { [kind]: 1 });
-          return true;
+          const record: ReactionRecord = {
+            _id: new Types.ObjectId(),
+            ...filter,
+            kind,
+            createdAt: now,
+            updatedAt: now,
+          };
+          const stored = await insertResolved(() => Reaction.collection.insertOne(record), {
+            unknown: {},
+          });
+          if (stored.outcome === 'duplicate') return null;
+          await changed(record, 'created', kind, { [kind]: 1 }, expected);
+          return record;
         }
-        if (existing.kind !== kind) {
-          await Reaction.updateOne(filter, { $set: { kind, updatedAt: now } }).exec();
-          await reactionMirror.set(viewer.id, truth._id.toHexString(), kind);
-          await truths.changeCounts(truth._id, { [existing.kind]: -1, [kind]: 1 });
-        }
-        return false;
+        await Reaction.updateOne(filter, { $set: { kind, updatedAt: now } }).exec();
+        await changed(
+          existing,
+          `${now.getTime()}:${kind}`,
+          kind,
+          { [existing.kind]: -1, [kind]: 1 },
+          expected,
+        );
+        return null;
       });
       if (created) {
-        await notifications.notify({
-          kind: 'REACTED',
-          userId: truth.authorId.toHexString(),
-          actorId: viewer.id,
-          truthId: truth._id.toHexString(),
-        });
+        const reactionId = created._id.toHexString();
+        await effects.apply(`reaction:${reactionId}`, [
+          () =>
+            notifications.notify(
+              {
+                kind: 'REACTED',
+                userId: truth.authorId.toHexString(),
+                actorId: viewer.id,
+                truthId: truth._id.toHexString(),
+              },
+              { fact: `reaction:${reactionId}`, at: created.createdAt },
+            ),
+        ]);
       }
       return truth;
     },
@@ -77,10 +109,10 @@ export function createReactionService(deps: {
       const truth = await truths.reactionTarget(viewer, truthId);
       const filter = { truthId: truth._id, userId: objectId(viewer.id) };
       await withLock(redis, lockName(viewer, truth), async () => {
+        const expected = await truths.expectCounts(truth._id);
         const removed = await Reaction.findOneAndDelete(filter).lean<ReactionRecord>().exec();
         if (!removed) return;
-        await reactionMirror.set(viewer.id, truth._id.toHexString(), null);
-        await truths.changeCounts(truth._id, { [removed.kind]: -1 });
+        await changed(removed, 'removed', null, { [removed.kind]: -1 }, expected);
       });
       return truth;
     },

@@ -4,7 +4,11 @@ import type { RedisClients } from '../../infra/redis.js';
 import { objectId } from '../../lib/ids.js';
 import type { TruthModel, TruthRecord } from './truth.model.js';
 
-/** Each user's live retruths (original truth id → '1') mirrored in Redis (see infra/hash-mirror.ts). */
+/**
+ * Each user's live retruths (original truth id → the retruth's id) mirrored in Redis (see
+ * infra/hash-mirror.ts): whether the viewer retruthed a truth, and which truth to delete when
+ * they take it back, without a query.
+ */
 export function createRetruthMirror(deps: {
   redis: RedisClients;
   Truth: TruthModel;
@@ -20,9 +24,9 @@ export function createRetruthMirror(deps: {
         { authorId: objectId(userId), kind: 'RETRUTH', deletedAt: null },
         { retruthOfId: 1 },
       )
-        .lean<Pick<TruthRecord, 'retruthOfId'>[]>()
+        .lean<Pick<TruthRecord, '_id' | 'retruthOfId'>[]>()
         .exec();
-      return new Map(rows.map((row) => [row.retruthOfId!.toHexString(), '1']));
+      return new Map(rows.map((row) => [row.retruthOfId!.toHexString(), row._id.toHexString()]));
     },
   });
 }

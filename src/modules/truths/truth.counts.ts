@@ -1,6 +1,7 @@
 import type { Types } from 'mongoose';
 import { createCounterStore, type CounterStore } from '../../infra/counters.js';
 import type { Logger } from '../../infra/logger.js';
+import type { RedisEpoch } from '../../infra/redis-epoch.js';
 import type { RedisClients } from '../../infra/redis.js';
 import { objectId } from '../../lib/ids.js';
 import { reactionKinds, type ReactionModel } from '../reactions/reaction.model.js';
@@ -23,6 +24,7 @@ interface Group<K> {
  */
 export function createTruthCountStore(deps: {
   redis: RedisClients;
+  epoch: RedisEpoch;
   Truth: TruthModel;
   Reaction: ReactionModel;
   logger: Logger;
@@ -39,6 +41,7 @@ export function createTruthCountStore(deps: {
 
   return createCounterStore({
     redis: deps.redis,
+    epoch: deps.epoch,
     family: 'truth',
     fields: truthCountFields,
     ttlSeconds: 7 * 24 * 3600,

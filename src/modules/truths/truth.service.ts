@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
+import type { Expectation } from '../../infra/counters.js';
+import type { Effect, Effects } from '../../infra/effects.js';
 import type { HashMirror } from '../../infra/hash-mirror.js';
 import type { Logger } from '../../infra/logger.js';
+import { insertResolved } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import type { RecordCache } from '../../infra/record-cache.js';
 import {
@@ -9,11 +12,10 @@ import {
   badUserInput,
   conflict,
   forbidden,
-  isDuplicateKeyError,
   notFound,
 } from '../../lib/errors.js';
 import { createEventStream, type EventStream } from '../../lib/event-stream.js';
-import { objectId } from '../../lib/ids.js';
+import { isObjectIdHex, objectId } from '../../lib/ids.js';
 import type { FeedService } from '../feeds/feed.service.js';
 import type { RelationService } from '../follows/relation.service.js';
 import type {
@@ -33,6 +35,19 @@ import type {
 } from './truth.model.js';
 import { maxTruthLength, parseHashtags, parseMentions, textLength } from './truth.text.js';
 
+/** The truths a new one relates to. */
+interface Related {
+  parent: TruthRecord | null;
+  quoted: TruthRecord | null;
+  original: TruthRecord | null;
+}
+
+/** What the counters were told before a truth's fact was written (infra/counters.ts). */
+interface Expected {
+  user?: Expectation;
+  truths?: Expectation;
+}
+
 export interface NewTruth {
   text: string;
   /** ObjectId hex of the truth replied to. */
@@ -44,8 +59,12 @@ export interface NewTruth {
 
 /**
  * Truths: posting (with idempotency keys), deleting, retruthing. Every input is checked before
- * anything is written. Side effects (counts, timelines, events, notifications) run once, by the
- * request that actually inserted the truth.
+ * anything is written. A write is done once MongoDB has stored its fact (the inserted truth,
+ * its `deletedAt`); its effects (counts, feeds, events, notifications) then run through
+ * `effects` (infra/effects.ts), which retries them until they succeed, so a stored write is
+ * never answered as failed and never loses an effect. Effects are idempotent: counts are
+ * guarded per fact, feeds add and announce a truth once, notifications have ids derived from
+ * the fact.
  */
 export function createTruthService(deps: {
   Truth: TruthModel;
@@ -59,6 +78,7 @@ export function createTruthService(deps: {
   truthRecords: RecordCache<TruthRecord>;
   userRecords: RecordCache<UserRecord>;
   retruthMirror: HashMirror;
+  effects: Effects;
   bus: EventBus<TruthTopics>;
   logger: Logger;
 }) {
@@ -74,10 +94,12 @@ export function createTruthService(deps: {
     truthRecords,
     userRecords,
     retruthMirror,
+    effects,
     bus,
   } = deps;
 
-  const findTruth = (id: string) => Truth.findById(objectId(id)).lean<TruthRecord>().exec();
+  const findTruth = async (id: string): Promise<TruthRecord | null> =>
+    (await truthRecords.getMany([id])).get(id) ?? null;
 
   /**
    * A truth the viewer may act on (reply to, quote, retruth, react to): it exists, is not
@@ -96,12 +118,14 @@ export function createTruthService(deps: {
     return truth;
   };
 
+  /** Changes a truth's counts once per `once` guard, and announces the new counts. */
   const changeCounts = async (
     truthId: Types.ObjectId,
     deltas: Partial<Record<TruthCountField, number>>,
+    options: { once?: string; expected?: Expectation } = {},
   ) => {
     const id = truthId.toHexString();
-    const counts = await truthCounts.increment(id, deltas);
+    const counts = await truthCounts.increment(id, deltas, options);
     if (counts) await bus.publish('truthCountsChanged', id, { truthId: id, counts });
   };
 
@@ -112,61 +136,191 @@ export function createTruthService(deps: {
     return author;
   };
 
-  /** Everything that follows a new truth; runs once per truth. */
-  const afterInsert = async (
-    truth: TruthRecord,
-    parent: TruthRecord | null,
-    quoted: TruthRecord | null,
-  ) => {
-    await userCounts.increment(truth.authorId.toHexString(), { truths: 1 });
-    if (parent) await changeCounts(parent._id, { replies: 1 });
-    if (quoted) await changeCounts(quoted._id, { quotes: 1 });
-    await feeds.distribute(truth, await loadAuthor(truth.authorId), null);
+  const loadRelated = async (id: Types.ObjectId | null) =>
+    id ? ((await truthRecords.getMany([id.toHexString()])).get(id.toHexString()) ?? null) : null;
 
-    const actorId = truth.authorId.toHexString();
+  /**
+   * The effects of a truth that has been stored (a post, reply, quote or retruth), in order.
+   * `entry` names the write in the journal and guards its counts.
+   */
+  const insertedEffects = (
+    entry: string,
+    truth: TruthRecord,
+    related: Related,
+    expected: Expected = {},
+  ): Effect[] => {
+    const { parent, quoted, original } = related;
+    const authorId = truth.authorId.toHexString();
     const truthId = truth._id.toHexString();
-    const notified = new Set<string>();
     const list: NewNotification[] = [];
-    if (parent) {
-      list.push({ kind: 'REPLIED', userId: parent.authorId.toHexString(), actorId, truthId });
-      notified.add(parent.authorId.toHexString());
+    if (original) {
+      list.push({
+        kind: 'RETRUTHED',
+        userId: original.authorId.toHexString(),
+        actorId: authorId,
+        truthId: original._id.toHexString(),
+      });
     }
-    if (quoted) {
-      list.push({ kind: 'QUOTED', userId: quoted.authorId.toHexString(), actorId, truthId });
-      notified.add(quoted.authorId.toHexString());
-    }
+    if (parent)
+      list.push({
+        kind: 'REPLIED',
+        userId: parent.authorId.toHexString(),
+        actorId: authorId,
+        truthId,
+      });
+    if (quoted)
+      list.push({
+        kind: 'QUOTED',
+        userId: quoted.authorId.toHexString(),
+        actorId: authorId,
+        truthId,
+      });
+    const notified = new Set(list.map((n) => n.userId));
     for (const mentioned of truth.mentionIds) {
       if (!notified.has(mentioned.toHexString())) {
-        list.push({ kind: 'MENTIONED', userId: mentioned.toHexString(), actorId, truthId });
+        list.push({
+          kind: 'MENTIONED',
+          userId: mentioned.toHexString(),
+          actorId: authorId,
+          truthId,
+        });
       }
     }
-    await notifications.notifyAll(list);
+    return [
+      async () => {
+        await truthRecords.put(truth);
+        if (original) await retruthMirror.set(authorId, original._id.toHexString(), truthId);
+      },
+      async () => {
+        const on = (what: string, by: Expectation | undefined) => ({
+          once: `${entry}:${what}`,
+          ...(by ? { expected: by } : {}),
+        });
+        await userCounts.increment(authorId, { truths: 1 }, on('author', expected.user));
+        if (parent) await changeCounts(parent._id, { replies: 1 }, on('parent', expected.truths));
+        if (quoted) await changeCounts(quoted._id, { quotes: 1 }, on('quoted', expected.truths));
+        if (original) {
+          await changeCounts(original._id, { retruths: 1 }, on('original', expected.truths));
+        }
+      },
+      async () => feeds.distribute(truth, await loadAuthor(truth.authorId), original),
+      () => notifications.notifyAll(list, { fact: entry, at: truth.createdAt }),
+    ];
   };
 
-  /** The effects of a truth going away (deleted, or a retruth taken back); runs once. */
-  const afterDelete = async (truth: TruthRecord) => {
-    await userCounts.increment(truth.authorId.toHexString(), { truths: -1 });
-    if (truth.replyToId) await changeCounts(truth.replyToId, { replies: -1 });
-    if (truth.quoteOfId) await changeCounts(truth.quoteOfId, { quotes: -1 });
-    if (truth.retruthOfId) await changeCounts(truth.retruthOfId, { retruths: -1 });
-    await feeds.retract(truth);
+  /** The effects of a truth going away (deleted, or a retruth taken back), in order. */
+  const deletedEffects = (entry: string, truth: TruthRecord, expected: Expected = {}): Effect[] => [
+    async () => {
+      await truthRecords.put(truth);
+      if (truth.retruthOfId) {
+        await retruthMirror.set(
+          truth.authorId.toHexString(),
+          truth.retruthOfId.toHexString(),
+          null,
+        );
+      }
+    },
+    async () => {
+      const on = (what: string, by: Expectation | undefined) => ({
+        once: `${entry}:${what}`,
+        ...(by ? { expected: by } : {}),
+      });
+      const authorId = truth.authorId.toHexString();
+      await userCounts.increment(authorId, { truths: -1 }, on('author', expected.user));
+      if (truth.replyToId) {
+        await changeCounts(truth.replyToId, { replies: -1 }, on('parent', expected.truths));
+      }
+      if (truth.quoteOfId) {
+        await changeCounts(truth.quoteOfId, { quotes: -1 }, on('quoted', expected.truths));
+      }
+      if (truth.retruthOfId) {
+        await changeCounts(truth.retruthOfId, { retruths: -1 }, on('original', expected.truths));
+      }
+    },
+    () => feeds.retract(truth),
+  ];
+
+  /** Announces to the counters the counts a truth's arrival or departure will change. */
+  const expectCounts = async (truth: TruthRecord): Promise<Expected> => {
+    const related = [truth.replyToId, truth.quoteOfId, truth.retruthOfId].flatMap((id) =>
+      id ? [id.toHexString()] : [],
+    );
+    const [user, truths] = await Promise.all([
+      userCounts.expect([truth.authorId.toHexString()]),
+      truthCounts.expect(related),
+    ]);
+    return { user, truths };
   };
 
-  /** Marks a truth deleted; false when it already was (another request got there first). */
-  const markDeleted = async (truth: TruthRecord): Promise<boolean> => {
+  /** Stores a new truth, then runs its effects. The stored truth (ours, or a racing twin's). */
+  const insert = async (
+    truth: TruthRecord,
+    related: Related,
+  ): Promise<{ truth: TruthRecord; inserted: boolean }> => {
+    const truthId = truth._id.toHexString();
+    const entry = `truth:${truthId}`;
+    await effects.intend(entry);
+    // Zero counts before the truth exists anywhere, so no reply or reaction can come before
+    // them. Best effort: a hash that is not there is rebuilt from MongoDB when read.
+    await truthCounts.seed(truthId).catch(() => undefined);
+    const expected = await expectCounts(truth);
+    const stored = await insertResolved(() => Truth.collection.insertOne(truth), {
+      unknown: { check: { type: 'Truth', id: truthId } },
+    });
+    if (stored.outcome === 'duplicate') {
+      await effects.discard(entry);
+      // Our own earlier attempt (MongoDB answered late), or a racing twin of this request.
+      const existing = truth.retruthKey
+        ? await Truth.findOne({ retruthKey: truth.retruthKey }).lean<TruthRecord>().exec()
+        : await Truth.findById(truth._id).lean<TruthRecord>().exec();
+      if (!existing) throw new Error('a truth refused as a duplicate is not there');
+      if (!stored.retried) return { truth: existing, inserted: false };
+    }
+    await effects.apply(entry, insertedEffects(entry, truth, related, expected));
+    return { truth, inserted: true };
+  };
+
+  /** Marks a stored truth deleted, then runs its effects; false when it already was. */
+  const remove = async (truth: TruthRecord): Promise<boolean> => {
+    const truthId = truth._id.toHexString();
+    const entry = `deleted:${truthId}`;
+    await effects.intend(entry);
+    const expected = await expectCounts(truth);
     const deletedAt = new Date();
     const { modifiedCount } = await Truth.updateOne(
       { _id: truth._id, deletedAt: null },
       { $set: { deletedAt }, $unset: { retruthKey: 1 } },
     ).exec();
-    if (modifiedCount === 0) return false;
-    const { retruthKey: _dropped, ...rest } = truth;
-    await truthRecords.put({ ...rest, deletedAt });
-    if (truth.retruthOfId) {
-      await retruthMirror.set(truth.authorId.toHexString(), truth.retruthOfId.toHexString(), null);
+    if (modifiedCount === 0) {
+      await effects.discard(entry);
+      return false;
     }
+    const { retruthKey: _dropped, ...rest } = truth;
+    await effects.apply(entry, deletedEffects(entry, { ...rest, deletedAt }, expected));
     return true;
   };
+
+  // A process that died between storing a truth and finishing its effects left its journal
+  // entry: any instance finishes them from what MongoDB holds.
+  effects.recover('truth', async (truthId) => {
+    const truth = await Truth.findById(objectId(truthId)).lean<TruthRecord>().exec();
+    if (!truth) return;
+    const entry = `truth:${truthId}`;
+    const related = {
+      parent: await loadRelated(truth.replyToId),
+      quoted: await loadRelated(truth.quoteOfId),
+      original: await loadRelated(truth.retruthOfId),
+    };
+    // A truth deleted since only needs its counts (the deletion took the rest back).
+    const all = insertedEffects(entry, truth, related);
+    await effects.apply(entry, truth.deletedAt ? [all[1]!] : all);
+  });
+  effects.recover('deleted', async (truthId) => {
+    const truth = await Truth.findById(objectId(truthId)).lean<TruthRecord>().exec();
+    if (!truth?.deletedAt) return;
+    const entry = `deleted:${truthId}`;
+    await effects.apply(entry, deletedEffects(entry, truth));
+  });
 
   const requestHashOf = (input: NewTruth) =>
     createHash('sha256')
@@ -211,12 +365,15 @@ export function createTruthService(deps: {
           truthId: id,
           createdAt: new Date(),
         };
-        try {
-          await Idempotency.create(record);
-        } catch (error) {
-          if (!isDuplicateKeyError(error)) throw error;
+        const claimed = await insertResolved(
+          () => Idempotency.collection.insertOne(record as never),
+          {
+            unknown: { idempotencyKey: key },
+          },
+        );
+        if (claimed.outcome === 'duplicate') {
           const first = await Idempotency.findById(record._id).lean<IdempotencyRecord>().exec();
-          if (!first) throw error;
+          if (!first) throw new Error('an idempotency key refused as a duplicate is not there');
           if (first.requestHash !== record.requestHash) {
             throw conflict(
               'That idempotency key was already used for a different truth.',
@@ -249,35 +406,28 @@ export function createTruthService(deps: {
         createdAt: new Date(),
         deletedAt: null,
       };
-      try {
-        await Truth.collection.insertOne(truth);
-      } catch (error) {
-        // The same idempotent request racing with itself: the other one inserted it.
-        if (!isDuplicateKeyError(error)) throw error;
-        const existing = await Truth.findById(id).lean<TruthRecord>().exec();
-        if (existing) return existing;
-        throw error;
-      }
-      await afterInsert(truth, parent, quoted);
-      return truth;
+      return (await insert(truth, { parent, quoted, original: null })).truth;
     },
 
-    /** Deletes one of the viewer's truths (a retruth too); replies to it stay. */
+    /**
+     * Deletes one of the viewer's truths (a retruth too); replies to it stay. Deleting a truth
+     * that is already deleted changes nothing and succeeds, so a retry is safe.
+     */
     async delete(viewer: Viewer, truthId: string): Promise<void> {
       const truth = await findTruth(truthId);
-      if (!truth || truth.deletedAt) throw notFound('There is no truth with that id.');
+      if (!truth || (truth.deletedAt && truth.authorId.toHexString() !== viewer.id)) {
+        throw notFound('There is no truth with that id.');
+      }
       if (truth.authorId.toHexString() !== viewer.id) {
         throw forbidden('Only its author can delete a truth.');
       }
-      if (!(await markDeleted(truth))) return;
-      await afterDelete(truth);
+      if (truth.deletedAt) return;
+      await remove(truth);
       // Retruths of a deleted truth go with it.
       const retruths = await Truth.find({ retruthOfId: truth._id, deletedAt: null })
         .lean<TruthRecord[]>()
         .exec();
-      for (const retruth of retruths) {
-        if (await markDeleted(retruth)) await afterDelete(retruth);
-      }
+      for (const retruth of retruths) await remove(retruth);
     },
 
     /**
@@ -292,7 +442,6 @@ export function createTruthService(deps: {
       if (original.retruthOfId) {
         original = await actionableTruth(viewer, original.retruthOfId.toHexString(), 'truthId');
       }
-      const retruthKey = `${viewer.id}:${original._id.toHexString()}`;
       const retruth: TruthRecord = {
         _id: new Types.ObjectId(),
         authorId: objectId(viewer.id),
@@ -304,29 +453,12 @@ export function createTruthService(deps: {
         ancestorIds: [],
         quoteOfId: null,
         retruthOfId: original._id,
-        retruthKey,
+        retruthKey: `${viewer.id}:${original._id.toHexString()}`,
         createdAt: new Date(),
         deletedAt: null,
       };
-      try {
-        await Truth.collection.insertOne(retruth);
-      } catch (error) {
-        if (!isDuplicateKeyError(error)) throw error;
-        const existing = await Truth.findOne({ retruthKey }).lean<TruthRecord>().exec();
-        if (existing) return { retruth: existing, original };
-        throw error;
-      }
-      await retruthMirror.set(viewer.id, original._id.toHexString(), '1');
-      await userCounts.increment(viewer.id, { truths: 1 });
-      await changeCounts(original._id, { retruths: 1 });
-      await feeds.distribute(retruth, await loadAuthor(retruth.authorId), original);
-      await notifications.notify({
-        kind: 'RETRUTHED',
-        userId: original.authorId.toHexString(),
-        actorId: viewer.id,
-        truthId: original._id.toHexString(),
-      });
-      return { retruth, original };
+      const stored = await insert(retruth, { parent: null, quoted: null, original });
+      return { retruth: stored.truth, original };
     },
 
     /** Takes the viewer's retruth of a truth back; nothing happens when there is none. */
@@ -334,15 +466,10 @@ export function createTruthService(deps: {
       const truth = await findTruth(truthId);
       if (!truth) throw notFound('There is no truth with that truthId.');
       const originalId = truth.retruthOfId ?? truth._id;
-      const retruth = await Truth.findOne({
-        retruthKey: `${viewer.id}:${originalId.toHexString()}`,
-      })
-        .lean<TruthRecord>()
-        .exec();
-      if (retruth && (await markDeleted(retruth))) await afterDelete(retruth);
-      const original = truth.retruthOfId
-        ? await Truth.findById(originalId).lean<TruthRecord>().exec()
-        : truth;
+      const [retruthId] = await retruthMirror.get(viewer.id, [originalId.toHexString()]);
+      const retruth = retruthId && isObjectIdHex(retruthId) ? await findTruth(retruthId) : null;
+      if (retruth && !retruth.deletedAt) await remove(retruth);
+      const original = truth.retruthOfId ? await findTruth(originalId.toHexString()) : truth;
       if (!original) throw notFound('There is no truth with that truthId.');
       return original;
     },
@@ -373,6 +500,9 @@ export function createTruthService(deps: {
     },
 
     changeCounts,
+    /** Call before storing a fact that changes the counts of `truthId` (see infra/counters.ts). */
+    expectCounts: (truthId: Types.ObjectId): Promise<Expectation> =>
+      truthCounts.expect([truthId.toHexString()]),
     findTruth,
   };
 }

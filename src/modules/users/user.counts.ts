@@ -1,6 +1,7 @@
 import type { Types } from 'mongoose';
 import { createCounterStore, type CounterStore } from '../../infra/counters.js';
 import type { Logger } from '../../infra/logger.js';
+import type { RedisEpoch } from '../../infra/redis-epoch.js';
 import type { RedisClients } from '../../infra/redis.js';
 import { objectId } from '../../lib/ids.js';
 import type { RelationModel } from '../follows/relation.model.js';
@@ -19,6 +20,7 @@ interface Group {
 /** Per-user counts in Redis, rebuilt from `relations` and `truths` when missing. */
 export function createUserCountStore(deps: {
   redis: RedisClients;
+  epoch: RedisEpoch;
   Relation: RelationModel;
   Truth: TruthModel;
   logger: Logger;
@@ -26,6 +28,7 @@ export function createUserCountStore(deps: {
   const { Relation, Truth } = deps;
   return createCounterStore({
     redis: deps.redis,
+    epoch: deps.epoch,
     family: 'user',
     fields: userCountFields,
     ttlSeconds: 7 * 24 * 3600,

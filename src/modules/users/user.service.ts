@@ -1,13 +1,9 @@
 import { Types } from 'mongoose';
 import type { Logger } from '../../infra/logger.js';
+import { insertResolved } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import type { RecordCache } from '../../infra/record-cache.js';
-import {
-  SlowConsumerError,
-  conflict,
-  isDuplicateKeyError,
-  unauthenticated,
-} from '../../lib/errors.js';
+import { SlowConsumerError, conflict, unauthenticated } from '../../lib/errors.js';
 import { createEventStream, type EventStream } from '../../lib/event-stream.js';
 import {
   assertStrongPassword,
@@ -16,6 +12,7 @@ import {
   verifyPassword,
 } from '../auth/auth.password.js';
 import type { TokenService } from '../auth/auth.tokens.js';
+import type { UserCountStore } from './user.counts.js';
 import type { UserTopics } from './user.events.js';
 import { fromUserWire, toUserWire } from './user.wire.js';
 import { publicUserFields, type UserModel, type UserRecord, type UserRole } from './user.model.js';
@@ -65,10 +62,11 @@ export function createUserService(deps: {
   /** Lower-cased usernames whose accounts are created with the admin role (ADMIN_USERNAMES). */
   adminUsernames: ReadonlySet<string>;
   userRecords: RecordCache<UserRecord>;
+  userCounts: UserCountStore;
   bus: EventBus<UserTopics>;
   logger: Logger;
 }) {
-  const { User, tokens, sessionTtlSeconds, userRecords, bus, logger } = deps;
+  const { User, tokens, sessionTtlSeconds, userRecords, userCounts, bus, logger } = deps;
 
   const profiles = new WeakMap<UserTopics['userUpdated'], UserRecord>();
   const profileOf = (event: UserTopics['userUpdated']) => {
@@ -153,15 +151,22 @@ export function createUserService(deps: {
         createdAt: now,
         updatedAt: now,
       } satisfies UserRecord;
-      try {
-        await User.collection.insertOne(record);
-      } catch (error) {
-        if (!isDuplicateKeyError(error)) throw error;
+      // Zero counts before the account exists, so its first follower or truth is counted from
+      // them. Best effort: counts that are not there are rebuilt from MongoDB when read.
+      await userCounts.seed(record._id.toHexString()).catch(() => undefined);
+      const stored = await insertResolved(() => User.collection.insertOne(record), {
+        unknown: {},
+      });
+      if (stored.outcome === 'duplicate') {
+        // Taken meanwhile, or our own first attempt that MongoDB answered late: the same
+        // name, email and password sign in either way.
         const field = await takenField(usernameKey, email);
         return retryOrConflict(field, usernameKey, email, input.password);
       }
-      logger.info({ userId: record._id.toHexString() }, 'account created');
       const { passwordHash: _hash, ...user } = record;
+      // Warm from the start: the new account's first requests need no MongoDB read.
+      await userRecords.put(user);
+      logger.info({ userId: record._id.toHexString() }, 'account created');
       return issueSession(user);
     },
 
