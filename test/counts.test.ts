@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVerity, uniqueDbName, type TestServer } from './helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { useVerities, type TestServer } from './helpers/server.js';
 import { post, react } from './helpers/social.js';
 import { userIdHex } from './helpers/tokens.js';
 
@@ -24,17 +24,7 @@ const truthCountsQuery = /* GraphQL */ `
 `;
 
 describe('counts', () => {
-  const dbName = uniqueDbName('counts');
-  const instances: TestServer[] = [];
-
-  beforeAll(async () => {
-    instances.push(await startVerity({ dbName }));
-    instances.push(await startVerity({ dbName, keepDatabase: true }));
-  });
-
-  afterAll(async () => {
-    for (const instance of [...instances].reverse()) await instance.stop();
-  });
+  const instances = useVerities(2);
 
   /** Keeps reading `read` on every instance until `until` settles. */
   const readWhile = async (

@@ -5,7 +5,7 @@ import { createLogger } from '../src/infra/logger.js';
 import type { TruthRecord } from '../src/modules/truths/truth.model.js';
 import type { TestUser } from './helpers/graphql.js';
 import { startVerity, type TestServer } from './helpers/server.js';
-import { feedTexts, tryPost } from './helpers/social.js';
+import { feedTexts, postRecord, tryPost } from './helpers/social.js';
 import { userIdHex } from './helpers/tokens.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -135,20 +135,10 @@ describe('a process that dies between storing a truth and its effects', () => {
     const { models, redis } = verity.app.internals;
     // What a process killed right after the MongoDB insert leaves: the truth, and the journal
     // entry it wrote before, now overdue.
-    const truth: TruthRecord = {
-      _id: new Types.ObjectId(),
-      authorId: new Types.ObjectId(userIdHex(author.id)),
-      kind: 'POST',
-      text: 'stored by a process that died',
-      hashtags: [],
-      mentionIds: [],
-      replyToId: null,
-      ancestorIds: [],
-      quoteOfId: null,
-      retruthOfId: null,
-      createdAt: new Date(),
-      deletedAt: null,
-    };
+    const truth = postRecord(
+      new Types.ObjectId(userIdHex(author.id)),
+      'stored by a process that died',
+    );
     await models.Truth.collection.insertOne(truth);
     await redis.command.zadd(
       `${redis.namespace}:journal`,

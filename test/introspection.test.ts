@@ -1,7 +1,5 @@
 import { getIntrospectionQuery } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
-import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { describe, expect, it } from 'vitest';
 import { errorCodes } from './helpers/graphql.js';
 import { useVerity, type TestServer } from './helpers/server.js';
 
@@ -12,24 +10,8 @@ const schemaInFragment =
 /** A graphql-ws client that counts how often its socket opened and closed. */
 function trackedClient(verity: TestServer, token: string) {
   const socket = { opened: 0, closed: 0 };
-  const client = createClient({
-    url: verity.wsUrl,
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    lazyCloseTimeout: 60_000,
-    connectionParams: { authorization: `Bearer ${token}` },
-    on: {
-      connected: () => (socket.opened += 1),
-      closed: () => (socket.closed += 1),
-    },
-  });
-  return { client, socket };
+  return { client: verity.connect(token, { sockets: socket }), socket };
 }
-
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.dispose();
-});
 
 describe('with GRAPHQL_INTROSPECTION=false', () => {
   const verity = useVerity({ env: { GRAPHQL_INTROSPECTION: 'false' } });
@@ -37,7 +19,6 @@ describe('with GRAPHQL_INTROSPECTION=false', () => {
   it('refuses __schema and __type over the WebSocket as over HTTP, keeps the socket open, and still answers __typename', async () => {
     const user = await verity.signUp();
     const { client, socket } = trackedClient(verity, user.token);
-    clients.push(client);
 
     for (const query of [getIntrospectionQuery(), typeQuery, schemaInFragment]) {
       const overWs = await verity.execute(client, query);
@@ -65,7 +46,6 @@ describe('with introspection on (the default)', () => {
   it('answers __schema and __type over the WebSocket', async () => {
     const user = await verity.signUp();
     const { client } = trackedClient(verity, user.token);
-    clients.push(client);
 
     const schema = await verity.execute(client, schemaInFragment);
     expect(schema).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVerity, uniqueDbName, useVerity, type TestServer } from './helpers/server.js';
+import {
+  startVerity,
+  uniqueDbName,
+  useVerities,
+  useVerity,
+  type TestServer,
+} from './helpers/server.js';
 import { act, channelReady, feedTexts, homeChannel, post, react } from './helpers/social.js';
 import { userIdHex } from './helpers/tokens.js';
 
@@ -308,17 +314,7 @@ describe('many instances', () => {
 });
 
 describe('catching up while truths are being posted', () => {
-  const dbName = uniqueDbName('live_catchup');
-  const instances: TestServer[] = [];
-
-  beforeAll(async () => {
-    instances.push(await startVerity({ dbName }));
-    instances.push(await startVerity({ dbName, keepDatabase: true }));
-  });
-
-  afterAll(async () => {
-    for (const instance of [...instances].reverse()) await instance.stop();
-  });
+  const instances = useVerities(2);
 
   it('delivers every truth published after the cursor exactly once, in publish order, across reconnects', async () => {
     const [one, two] = instances as [TestServer, TestServer];

@@ -1,13 +1,11 @@
-import { Types } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { FeedEvent } from '../src/modules/feeds/feed.events.js';
-import type { TruthRecord } from '../src/modules/truths/truth.model.js';
 import { toTruthWire } from '../src/modules/truths/truth.wire.js';
 import type { UserRecord } from '../src/modules/users/user.model.js';
 import { toUserWire } from '../src/modules/users/user.wire.js';
 import { useVerity } from './helpers/server.js';
-import { channelReady } from './helpers/social.js';
+import { channelReady, postRecord } from './helpers/social.js';
 import { userIdHex } from './helpers/tokens.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -46,20 +44,9 @@ describe('a subscriber that cannot keep up', () => {
     const authorRecord = (await models.User.findById(userIdHex(author.id))
       .lean<UserRecord>()
       .exec())!;
-    const truths: TruthRecord[] = Array.from({ length: 2_500 }, (_, i) => ({
-      _id: new Types.ObjectId(),
-      authorId: authorRecord._id,
-      kind: 'POST',
-      text: `${String(i).padStart(5, '0')} ${'🗽'.repeat(990)}`,
-      hashtags: [],
-      mentionIds: [],
-      replyToId: null,
-      ancestorIds: [],
-      quoteOfId: null,
-      retruthOfId: null,
-      createdAt: new Date(),
-      deletedAt: null,
-    }));
+    const truths = Array.from({ length: 2_500 }, (_, i) =>
+      postRecord(authorRecord._id, `${String(i).padStart(5, '0')} ${'🗽'.repeat(990)}`),
+    );
     await models.Truth.insertMany(truths);
     for (const truth of truths) {
       const event: FeedEvent = {

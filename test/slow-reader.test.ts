@@ -1,4 +1,3 @@
-import { Types } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { FeedEvent } from '../src/modules/feeds/feed.events.js';
@@ -6,7 +5,7 @@ import { toTruthWire } from '../src/modules/truths/truth.wire.js';
 import type { UserRecord } from '../src/modules/users/user.model.js';
 import { toUserWire } from '../src/modules/users/user.wire.js';
 import { useVerity } from './helpers/server.js';
-import { channelReady } from './helpers/social.js';
+import { channelReady, postRecord } from './helpers/social.js';
 import { userIdHex } from './helpers/tokens.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -81,20 +80,9 @@ describe('a subscriber that reads slowly', () => {
       for (let i = 0; i < 10_000 && live.slowConsumers === 0; i++) {
         const event: FeedEvent = {
           type: 'posted',
-          truth: toTruthWire({
-            _id: new Types.ObjectId(),
-            authorId: authorRecord._id,
-            kind: 'POST',
-            text: `${String(i).padStart(5, '0')} ${'🗽'.repeat(990)}`,
-            hashtags: [],
-            mentionIds: [],
-            replyToId: null,
-            ancestorIds: [],
-            quoteOfId: null,
-            retruthOfId: null,
-            createdAt: new Date(),
-            deletedAt: null,
-          }),
+          truth: toTruthWire(
+            postRecord(authorRecord._id, `${String(i).padStart(5, '0')} ${'🗽'.repeat(990)}`),
+          ),
           author: toUserWire(authorRecord),
           originalAuthorId: null,
         };

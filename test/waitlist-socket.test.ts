@@ -1,6 +1,4 @@
-import { createClient, type Client } from 'graphql-ws';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { signUpMutation, uniqueUsername, type TestUser } from './helpers/graphql.js';
 import { useVerity } from './helpers/server.js';
 
@@ -17,11 +15,6 @@ describe('a WebSocket connected with only a waitlist ticket token', () => {
     member = await verity.signUp();
   });
 
-  const clients: Client[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.dispose();
-  });
-
   /** A waiting person's ticket token, and a client connected with it that counts its sockets. */
   async function waitingPerson() {
     const username = uniqueUsername('w');
@@ -32,18 +25,7 @@ describe('a WebSocket connected with only a waitlist ticket token', () => {
     const ticketToken = joined.data?.joinWaitlist.ticketToken;
     if (!ticketToken) throw new Error(`join failed: ${JSON.stringify(joined)}`);
     const socket = { opened: 0, closed: 0 };
-    const client = createClient({
-      url: verity.wsUrl,
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      lazyCloseTimeout: 60_000,
-      connectionParams: { ticketToken },
-      on: {
-        connected: () => (socket.opened += 1),
-        closed: () => (socket.closed += 1),
-      },
-    });
-    clients.push(client);
+    const client = verity.connect(null, { connectionParams: { ticketToken }, sockets: socket });
     return { ticketToken, client, socket };
   }
 

@@ -117,3 +117,21 @@ export function useVerity(options: StartOptions = {}): TestServer {
     },
   });
 }
+
+/**
+ * `count` instances on one database for the enclosing `describe`, started before its tests;
+ * the first owns the database and drops it, stopped last.
+ */
+export function useVerities(count: number, options: StartOptions = {}): TestServer[] {
+  const dbName = options.dbName ?? uniqueDbName();
+  const instances: TestServer[] = [];
+  beforeAll(async () => {
+    for (let i = 0; i < count; i++) {
+      instances.push(await startVerity({ ...options, dbName, keepDatabase: i !== 0 }));
+    }
+  });
+  afterAll(async () => {
+    for (const instance of [...instances].reverse()) await instance.stop();
+  });
+  return instances;
+}

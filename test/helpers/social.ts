@@ -1,4 +1,6 @@
+import { Types } from 'mongoose';
 import { expect } from 'vitest';
+import type { TruthRecord } from '../../src/modules/truths/truth.model.js';
 import type { TestServer } from './server.js';
 import { userIdHex } from './tokens.js';
 import { waitFor } from './wait.js';
@@ -124,3 +126,19 @@ export async function loseRedisKeys(server: TestServer, pattern: string): Promis
   await closed;
   return keys.length;
 }
+
+/** A new post as the truths module stores it, for tests that write behind its back. */
+export const postRecord = (authorId: Types.ObjectId, text: string): TruthRecord => ({
+  _id: new Types.ObjectId(),
+  authorId,
+  kind: 'POST',
+  text,
+  hashtags: [],
+  mentionIds: [],
+  replyToId: null,
+  ancestorIds: [],
+  quoteOfId: null,
+  retruthOfId: null,
+  createdAt: new Date(),
+  deletedAt: null,
+});

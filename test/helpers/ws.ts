@@ -10,6 +10,12 @@ export interface LiveSubscription<T = Record<string, any>> {
   close(): void;
 }
 
+/** How often a client's socket opened and closed. */
+export interface SocketCounts {
+  opened: number;
+  closed: number;
+}
+
 export interface ConnectionOutcome {
   acknowledged: boolean;
   closeCode?: number;
@@ -17,8 +23,14 @@ export interface ConnectionOutcome {
 }
 
 export interface WsClients {
-  /** A graphql-ws client that sends `Bearer <token>` in connectionParams (none when null). */
-  connect(token: string | null, options?: { connectionParams?: Record<string, unknown> }): Client;
+  /**
+   * A graphql-ws client that sends `Bearer <token>` in connectionParams (none when null). With
+   * `sockets`, it counts there how often its socket opened and closed.
+   */
+  connect(
+    token: string | null,
+    options?: { connectionParams?: Record<string, unknown>; sockets?: SocketCounts },
+  ): Client;
   /** Whether a connection with these params is acknowledged, or how it is closed. */
   connectionOutcome(
     connectionParams: Record<string, unknown> | undefined,
@@ -60,6 +72,14 @@ export function createWsClients(url: string): WsClients {
         ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...options.connectionParams,
       },
+      ...(options.sockets
+        ? {
+            on: {
+              connected: () => (options.sockets!.opened += 1),
+              closed: () => (options.sockets!.closed += 1),
+            },
+          }
+        : {}),
     });
     clients.add(client);
     return client;
