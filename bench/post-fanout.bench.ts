@@ -24,7 +24,6 @@ async function seedUsers(server: BenchServer, count: number): Promise<Types.Obje
         bio: '',
         avatarUrl: null,
         role: 'user',
-        isWhale: false,
         createdAt: now,
         updatedAt: now,
       });
@@ -39,17 +38,19 @@ async function seedFollows(
   followers: readonly Types.ObjectId[],
   userId: string,
 ): Promise<void> {
-  const { Relation } = server.app.internals.models;
+  const { RelationEvent } = server.app.internals.models;
   const toId = new Types.ObjectId(userId);
   for (let start = 0; start < followers.length; start += 5_000) {
     const batch = followers.slice(start, start + 5_000).map((fromId) => ({
       _id: new Types.ObjectId(),
       fromId,
       toId,
-      kind: 'follow',
-      createdAt: new Date(),
+      kind: 'follow' as const,
+      on: true,
+      version: 0,
+      at: new Date(),
     }));
-    await Relation.collection.insertMany(batch, { ordered: false });
+    await RelationEvent.collection.insertMany(batch, { ordered: false });
   }
 }
 
@@ -81,10 +82,15 @@ export const postFanoutScenario: Scenario = {
       await seedFollows(server, followers.slice(0, fanout), idOf(smallWhale));
       await seedFollows(server, followers.slice(0, whaleFollowers), idOf(bigWhale));
       // Whales are accounts that crossed the threshold earlier; the flag is how Verity knows.
-      await server.app.internals.models.User.updateMany(
-        { _id: { $in: [idOf(smallWhale), idOf(bigWhale)].map((id) => new Types.ObjectId(id)) } },
-        { $set: { isWhale: true } },
-      ).exec();
+      await server.app.internals.models.WhaleFlag.collection.insertMany(
+        [idOf(smallWhale), idOf(bigWhale)].map((id) => ({
+          _id: new Types.ObjectId(id),
+          at: new Date(),
+        })),
+      );
+      // Written behind Verity's back: the read model is rebuilt from MongoDB.
+      await server.app.internals.model.rebuild();
+      await server.app.internals.services.whales.among([]);
       const seedSeconds = (nowMs() - seededAt) / 1000;
 
       const timePosts = async (token: string, label: string) => {
@@ -122,7 +128,7 @@ export const postFanoutScenario: Scenario = {
       const truthHex = expectGlobalId(fannedOut.lastId, 'Truth', 'id');
       const pipeline = redis.command.pipeline();
       for (const follower of followers.slice(0, fanout))
-        pipeline.zscore(`${redis.namespace}:tl:${follower.toHexString()}`, truthHex);
+        pipeline.zscore(`${redis.namespace}:m:tl:${follower.toHexString()}`, truthHex);
       const reached = ((await pipeline.exec()) ?? []).filter(([, score]) => score !== null).length;
 
       rows.push(

@@ -21,12 +21,12 @@ import type { Logger } from './infra/logger.js';
 import { connectMongo, pingMongo } from './infra/mongo.js';
 import { createEventBus } from './infra/pubsub.js';
 import { createRedisClients, pingRedis, type RedisClients } from './infra/redis.js';
-import { createTokenService } from './modules/auth/auth.tokens.js';
+import { createReadModel, type ReadModel } from './infra/read-model.js';
+import { createTokenService } from './modules/auth/index.js';
 import {
   createLoaderFactory,
   createModels,
   createServices,
-  createStores,
   ensureIndexes,
   type AppEventBus,
   type AppTopics,
@@ -65,6 +65,8 @@ export interface VerityApp {
     readonly redis: RedisClients;
     readonly models: Models;
     readonly services: Services;
+    /** The read model (infra/read-model.ts). */
+    readonly model: ReadModel;
     readonly bus: AppEventBus;
     readonly httpServer: Server;
     /** Live delivery counters: executions, deliveries, slow consumers cut off, subscribers. */
@@ -92,6 +94,7 @@ export function createApp(options: AppOptions): VerityApp {
   let state: AppState = 'created';
   let internals: VerityApp['internals'] | undefined;
   let apollo: ApolloServer<GraphQLContext> | undefined;
+  let model: ReadModel | undefined;
   let stopping: Promise<void> | undefined;
 
   const readiness = async (): Promise<Readiness> => {
@@ -135,11 +138,14 @@ export function createApp(options: AppOptions): VerityApp {
 
         const bus = createEventBus<AppTopics>({ redis, logger });
         const tokens = createTokenService({ secret: options.jwtSecret });
-        const stores = createStores({ models, redis, bus, logger });
-        const loaders = createLoaderFactory({ models, stores });
+        model = createReadModel({
+          redis,
+          logger: logger.child({ component: 'read-model' }),
+          durable: config.redis.durable,
+        });
         const services = createServices({
           models,
-          stores,
+          model,
           redis,
           bus,
           tokens,
@@ -149,6 +155,11 @@ export function createApp(options: AppOptions): VerityApp {
           waitlist: config.waitlist,
           logger,
         });
+        const loaders = createLoaderFactory(services);
+        // Every family is registered: complete the read model (rebuilding it from MongoDB if
+        // Redis lost it) before serving a request.
+        model.start();
+        await model.ensure({ wait: 'start' });
 
         const schema = createSchema();
         const rules = limitRules(config.graphql);
@@ -222,9 +233,9 @@ export function createApp(options: AppOptions): VerityApp {
           });
         });
 
-        internals = { connection, redis, models, services, bus, httpServer, live: ws.live };
+        internals = { connection, redis, models, services, model, bus, httpServer, live: ws.live };
         services.waitlist.start();
-        stores.effects.start();
+        services.effects.start();
         state = 'started';
         const { port } = httpServer.address() as AddressInfo;
         const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -251,11 +262,11 @@ export function createApp(options: AppOptions): VerityApp {
         // Apollo's stop runs the drain hooks: the HTTP server stops accepting and waits for
         // in-flight requests (up to SHUTDOWN_TIMEOUT_MS), and every WebSocket gets 1001.
         internals?.services.waitlist.stop();
-        internals?.services.stores.effects.stop();
+        internals?.services.effects.stop();
+        model?.stop();
         await apollo?.stop();
         if (internals) {
-          internals.services.stores.whales.close();
-          internals.services.stores.epoch.close();
+          internals.services.whales.close();
           internals.bus.close();
           await internals.redis.quit();
           await internals.connection.close();

@@ -99,6 +99,7 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected 1 to 64 letters, digits, or _ . : -')
     .default('verity'),
+  REDIS_DURABLE: boolean(false),
 
   JWT_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
   SESSION_TTL_SECONDS: integer(60, 365 * 24 * 3600, 7 * 24 * 3600),
@@ -159,6 +160,11 @@ function parse(env: Record<string, string | undefined>) {
       /** Probed when REDIS_URL is unset; redis-server is started only if nothing answers here. */
       localUrl: e.LOCAL_REDIS_URL ?? 'redis://127.0.0.1:6379',
       namespace: e.REDIS_NAMESPACE,
+      /**
+       * Redis keeps every write it acknowledged across restarts (AOF with appendfsync always):
+       * the read model is trusted after a restart instead of rebuilt (infra/read-model.ts).
+       */
+      durable: e.REDIS_DURABLE,
     },
     auth: { jwtSecret: e.JWT_SECRET, sessionTtlSeconds: e.SESSION_TTL_SECONDS },
     graphql: {

@@ -129,13 +129,13 @@ describe('Redis caches on the read path', () => {
 
     const { redis } = verity.app.internals;
     const timeline = (userId: string) =>
-      redis.command.zcard(`${redis.namespace}:tl:${userIdHex(userId)}`).then(Number);
+      redis.command.zcard(`${redis.namespace}:m:tl:${userIdHex(userId)}`).then(Number);
     const texts = async (token: string) =>
       (await homeNodes(token)).map((node) => node['text'] as string);
     expect(await texts(stays.token)).toEqual(['to one', 'to all three']);
     expect(await texts(leaves.token)).not.toContain('to one');
 
-    expect(await loseRedisKeys(verity, 'fol:*')).toBeGreaterThan(0);
+    expect(await loseRedisKeys(verity, '*')).toBeGreaterThan(0);
     const before = await timeline(stays.id);
     await post(verity, author.token, 'after the loss');
     expect(await timeline(stays.id)).toBe(before + 1);

@@ -194,7 +194,7 @@ describe('when the database goes away', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('answers with a retryable error that shows no database text, over HTTP and WebSocket, then recovers', async () => {
+  it('keeps answering reads, refuses writes with a retryable error that shows no database text, then recovers', async () => {
     const user = await verity.signUp();
     const client = verity.connect(user.token);
     const query = `query($u: String!) { user(username: $u) { username } }`;
@@ -204,17 +204,22 @@ describe('when the database goes away', () => {
 
     await ferretdb.stop();
 
-    const overHttp = await verity.gql(query, { u: user.username });
-    expect(errorCodes(overHttp)).toEqual(['INTERNAL_SERVER_ERROR']);
-    expect(overHttp.errors![0]!.extensions).toMatchObject({ retryable: true });
-    expect(leaksInternals(JSON.stringify(overHttp))).toBe(false);
-
-    const overWs = await verity.execute(client, query, { u: user.username });
-    expect(overWs.errors?.[0]?.extensions).toMatchObject({
-      code: 'INTERNAL_SERVER_ERROR',
-      retryable: true,
+    // Reads come from the read model in Redis, over HTTP and WebSocket alike.
+    expect((await verity.gql(query, { u: user.username })).data).toEqual({
+      user: { username: user.username },
     });
-    expect(leaksInternals(JSON.stringify(overWs))).toBe(false);
+    expect(await verity.execute(client, query, { u: user.username })).toEqual({
+      data: { user: { username: user.username } },
+    });
+    // A write waits for MongoDB a while, then says so; nothing is half-done.
+    const write = await verity.gql(
+      `mutation { postTruth(input: { text: "while the database is away" }) { truth { id } } }`,
+      {},
+      { token: user.token },
+    );
+    expect(errorCodes(write)).toEqual(['INTERNAL_SERVER_ERROR']);
+    expect(write.errors![0]!.extensions).toMatchObject({ retryable: true });
+    expect(leaksInternals(JSON.stringify(write))).toBe(false);
 
     const ready = await fetch(verity.url.replace('/graphql', '/readyz'));
     expect(ready.status).toBe(503);
@@ -222,12 +227,18 @@ describe('when the database goes away', () => {
     ferretdb = await startFerretDB({ binary: inject('ferretdbBinary'), dataDir, port, logger });
     const recovered = await waitFor(
       async () => {
-        const result = await verity.gql(query, { u: user.username });
-        return result.data?.['user'] ? result : null;
+        const result = await verity.gql(
+          `mutation { postTruth(input: { text: "after the database came back" }) { truth { text } } }`,
+          {},
+          { token: user.token },
+        );
+        return result.data?.['postTruth'] ? result : null;
       },
       { timeoutMs: 30_000 },
     );
-    expect(recovered.data).toEqual({ user: { username: user.username } });
+    expect(recovered.data).toEqual({
+      postTruth: { truth: { text: 'after the database came back' } },
+    });
   });
 });
 
@@ -246,25 +257,35 @@ describe('when Redis goes away', () => {
     await redis?.stop();
   });
 
-  it('keeps accepting writes that only need MongoDB, reports not ready, and recovers', async () => {
+  it('refuses requests with a retryable error and changes nothing, reports not ready, and recovers with everything rebuilt', async () => {
     const user = await verity.signUp();
+    const { models } = verity.app.internals;
+    const changesBefore = await models.UserChange.countDocuments().exec();
     await redis.stop();
 
     const ready = await fetch(verity.url.replace('/graphql', '/readyz'));
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ checks: { mongo: true, redis: false } });
 
-    // The profile change is stored; only its live event is lost (pub/sub is at-most-once).
-    const update = await verity.gql(
-      `mutation { updateProfile(input: { bio: "still here" }) { bio } }`,
-      {},
-      { token: user.token },
-    );
-    expect(update.data).toEqual({ updateProfile: { bio: 'still here' } });
-    const me = await verity.gql('{ me { bio } }', {}, { token: user.token });
-    expect(me.data).toEqual({ me: { bio: 'still here' } });
+    // Sessions and everything a write checks live in Redis: without it, nothing is written.
+    const update = `mutation { updateProfile(input: { bio: "still here" }) { bio } }`;
+    const refused = await verity.gql(update, {}, { token: user.token });
+    expect(refused.data ?? null).toBeNull();
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ retryable: true });
+    expect(await models.UserChange.countDocuments().exec()).toBe(changesBefore);
 
+    // Redis comes back empty: the read model is rebuilt from MongoDB, the account with it.
     redis = await startRedisServer({ logger, port: redis.port });
+    const done = await waitFor(
+      async () => {
+        const result = await verity.gql(update, {}, { token: user.token });
+        return result.data ? result : null;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(done.data).toEqual({ updateProfile: { bio: 'still here' } });
+    const me = await verity.gql('{ me { username bio } }', {}, { token: user.token });
+    expect(me.data).toEqual({ me: { username: user.username, bio: 'still here' } });
     await waitFor(async () => (await fetch(verity.url.replace('/graphql', '/readyz'))).ok, {
       timeoutMs: 20_000,
     });

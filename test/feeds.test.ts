@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TruthRecord } from '../src/modules/truths/truth.model.js';
+import { fromGlobalId } from '../src/graphql/global-id.js';
 import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
 import { createLogger } from '../src/infra/logger.js';
 import { errorCodes } from './helpers/graphql.js';
 import { countRoundTrips } from './helpers/round-trips.js';
+import { userIdHex } from './helpers/tokens.js';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
 import { act, feed, feedTexts, post } from './helpers/social.js';
 
@@ -107,11 +108,18 @@ describe('feeds', () => {
     const me = await verity.signUp();
     const ids = [];
     for (let i = 1; i <= 6; i++) ids.push((await post(verity, me.token, `keep ${i}`)).id);
-    // Deleted truths are taken out of timelines; this one is deleted behind the timeline's back
-    // (as it is while the deletion's effects are still on their way).
-    const { models, services } = verity.app.internals;
-    const keep5 = await models.Truth.findOne({ text: 'keep 5' }).lean<TruthRecord>().exec();
-    await services.stores.truthRecords.put({ ...keep5!, deletedAt: new Date() });
+    // Deleted truths are taken out of timelines; this one is still in it (as it is while the
+    // deletion's effects are on their way).
+    const { redis } = verity.app.internals;
+    const timeline = `${redis.namespace}:m:tl:${userIdHex(me.id)}`;
+    const position = await redis.command.zscore(timeline, fromGlobalId(ids[4]!)!.id);
+    const deleted = await verity.gql(
+      'mutation($id: ID!) { deleteTruth(input: { id: $id }) { deletedTruthId } }',
+      { id: ids[4] },
+      { token: me.token },
+    );
+    expect(deleted.errors).toBeUndefined();
+    await redis.command.zadd(timeline, position!, fromGlobalId(ids[4]!)!.id);
     const page = (await feed(verity, 'homeFeed', { token: me.token, first: 3 })).data!['homeFeed'];
     expect(page.edges.map((e: any) => e.node.text)).toEqual(['keep 6', 'keep 4', 'keep 3']);
     expect(page.pageInfo.hasNextPage).toBe(true);
@@ -125,7 +133,7 @@ describe('feeds', () => {
     await post(verity, me.token, 'and me');
     const before = await feedTexts(verity, 'homeFeed', { token: me.token });
     const { redis } = verity.app.internals;
-    const keys = await redis.command.keys(`${redis.namespace}:tl:*`);
+    const keys = await redis.command.keys(`${redis.namespace}:m:tl:*`);
     await redis.command.del(...keys);
     expect(await feedTexts(verity, 'homeFeed', { token: me.token })).toEqual(before);
     await post(verity, friend.token, 'after the loss');

@@ -9,7 +9,7 @@ const profile = `query($u: String!) { user(username: $u) {
 
 describe('follows, blocks and mutes', () => {
   const verity = useVerity();
-  const relationCount = () => verity.app.internals.models.Relation.countDocuments().exec();
+  const relationCount = () => verity.app.internals.models.RelationEvent.countDocuments().exec();
 
   it('follows and unfollows, idempotently, with counts and flags on both sides', async () => {
     const a = await verity.signUp();

@@ -48,6 +48,8 @@ describe('a subscriber that cannot keep up', () => {
       postRecord(authorRecord._id, `${String(i).padStart(5, '0')} ${'🗽'.repeat(990)}`),
     );
     await models.Truth.insertMany(truths);
+    // Written behind Verity's back: its read model learns them from MongoDB.
+    await verity.app.internals.model.rebuild();
     for (const truth of truths) {
       const event: FeedEvent = {
         type: 'posted',

@@ -1,7 +1,7 @@
 import type { Logger } from '../infra/logger.js';
 import { unauthenticated, badUserInput } from '../lib/errors.js';
 import type { Loaders, Services } from '../modules/index.js';
-import type { Viewer } from '../modules/users/user.service.js';
+import type { Viewer } from '../modules/users/index.js';
 
 export type { Viewer };
 

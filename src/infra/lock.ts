@@ -50,8 +50,15 @@ export interface Lease {
    * Redis restart (the caller passes the highest token it has stored durably as `minFence`).
    */
   readonly fence: number;
+  /** Extends the lease by its TTL; false when it is no longer ours (it expired, or was lost). */
+  renew(): Promise<boolean>;
   release(): Promise<void>;
 }
+
+const renewScript = createScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`);
 
 /**
  * Tries once to take the lease `name` for `ttlMs`; null when another instance holds it.
@@ -78,6 +85,7 @@ export async function tryAcquireLease(
   if (typeof fence !== 'number') return null;
   return {
     fence,
+    renew: async () => (await renewScript.run(redis.command, [key], [token, options.ttlMs])) === 1,
     release: async () => {
       await releaseScript.run(redis.command, [key], [token]).catch(() => undefined);
     },

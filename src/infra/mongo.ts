@@ -101,3 +101,38 @@ export async function insertResolved(
     delayMs = Math.min(delayMs * 2, 1_000);
   }
 }
+
+/**
+ * Reads a whole collection in batches of `batchSize`, in `_id` order, handing each batch to
+ * `onBatch` before reading the next. For rebuilding the read model only (infra/read-model.ts):
+ * it is the one place that reads collections that grow with the network.
+ */
+export async function scanCollection<T>(
+  model: {
+    collection: {
+      find(filter: object, options: object): { batchSize(size: number): AsyncIterable<unknown> };
+    };
+  },
+  onBatch: (batch: T[]) => Promise<void> | void,
+  options: { filter?: object; projection?: object; batchSize?: number } = {},
+): Promise<number> {
+  const batchSize = options.batchSize ?? 2_000;
+  const cursor = model.collection
+    .find(options.filter ?? {}, { projection: options.projection })
+    .batchSize(batchSize);
+  let batch: T[] = [];
+  let seen = 0;
+  for await (const document of cursor) {
+    batch.push(document as T);
+    if (batch.length >= batchSize) {
+      seen += batch.length;
+      await onBatch(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) {
+    seen += batch.length;
+    await onBatch(batch);
+  }
+  return seen;
+}

@@ -33,6 +33,8 @@ export interface NearCache<V> {
   fill(token: number, key: string, value: V): void;
   /** Drops this process's copy of `key` at once (it has just changed it). */
   forget(key: string): void;
+  /** Drops every copy, and keeps no value read before now (the data behind them was replaced). */
+  clear(): void;
   /** Channel that writers of the family publish changed keys on. */
   readonly channel: string;
   close(): void;
@@ -129,6 +131,11 @@ export function createNearCache<V extends object>(options: {
     forget(key) {
       changedAt.set(key, ++clock);
       values.delete(key);
+    },
+    clear() {
+      floor = ++clock;
+      values.clear();
+      changedAt.clear();
     },
     close() {
       subscriber.off('message', onMessage);

@@ -1,75 +1,103 @@
 import type { Connection } from 'mongoose';
-import type DataLoader from 'dataloader';
+import DataLoader from 'dataloader';
 import { createLoader, type Peek } from '../graphql/loader.js';
-import type { HashMirror } from '../infra/hash-mirror.js';
-import type { Logger } from '../infra/logger.js';
-import type { EventBus } from '../infra/pubsub.js';
-import type { RedisClients } from '../infra/redis.js';
-import type { TokenService } from './auth/auth.tokens.js';
-import type { FeedTopics } from './feeds/feed.events.js';
-import { feedResolvers } from './feeds/feed.resolvers.js';
-import { createFeedService } from './feeds/feed.service.js';
-import { createFeedLists, homeTimelines } from './feeds/feed.lists.js';
-import type { RelationTopics } from './follows/relation.events.js';
-import { createRelationFlagsByViewerLoader } from './follows/relation.loaders.js';
-import { createRelationModel } from './follows/relation.model.js';
-import { relationResolvers } from './follows/relation.resolvers.js';
-import { createRelationService } from './follows/relation.service.js';
-import type { NotificationTopics } from './notifications/notification.events.js';
-import { createNotificationModel } from './notifications/notification.model.js';
-import { notificationResolvers } from './notifications/notification.resolvers.js';
-import { createNotificationService } from './notifications/notification.service.js';
-import { createReactionMirror } from './reactions/reaction.mirror.js';
-import type { ReactionKind } from './reactions/reaction.model.js';
-import { createReactionModel } from './reactions/reaction.model.js';
-import { reactionResolvers } from './reactions/reaction.resolvers.js';
-import { createReactionService } from './reactions/reaction.service.js';
-import { createTruthCountStore } from './truths/truth.counts.js';
-import type { TruthTopics } from './truths/truth.events.js';
 import { createEffects } from '../infra/effects.js';
-import { createRedisEpoch } from '../infra/redis-epoch.js';
-import { createMirrorByViewerLoader } from '../infra/hash-mirror.js';
-import { createTruthRecordCache } from './truths/truth.cache.js';
-import { createTruthByIdLoader, createTruthCountsLoader } from './truths/truth.loaders.js';
-import { createRetruthMirror } from './truths/retruth.mirror.js';
-import { createWhaleRegistry } from './feeds/whale.registry.js';
-import { createFollowerMirror, createRelationSnapshots } from './follows/relation.snapshot.js';
-import { createUserRecordCache } from './users/user.cache.js';
-import { createIdempotencyModel, createTruthModel } from './truths/truth.model.js';
-import { truthResolvers } from './truths/truth.resolvers.js';
-import { createTruthService } from './truths/truth.service.js';
-import { createUserCountsLoader } from './users/user.count.loaders.js';
-import { createUserCountStore } from './users/user.counts.js';
-import type { UserTopics } from './users/user.events.js';
-import { createUserByIdLoader } from './users/user.loaders.js';
-import { createUserModel } from './users/user.model.js';
-import { userResolvers } from './users/user.resolvers.js';
-import { createUserService } from './users/user.service.js';
-import { createMailModel } from './mail/mail.model.js';
-import { createMailService } from './mail/mail.service.js';
-import type { WaitlistTopics } from './waitlist/waitlist.events.js';
+import type { Logger } from '../infra/logger.js';
+import { createHashFieldBatch, peekHashField, type ModelHashes } from '../infra/model-store.js';
+import type { EventBus } from '../infra/pubsub.js';
+import type { ReadModel } from '../infra/read-model.js';
+import type { RedisClients } from '../infra/redis.js';
+import { createHooks } from '../lib/hooks.js';
+import type { TokenService } from './auth/index.js';
+import {
+  createFeedLists,
+  createFeedService,
+  createWhaleFlagModel,
+  createWhaleRegistry,
+  feedResolvers,
+  timelineCapacity,
+  timelineTtlSeconds,
+  type FeedTopics,
+} from './feeds/index.js';
+import {
+  createLegacyRelationModel,
+  createRelationEventModel,
+  createRelationFlagsLoader,
+  createRelationService,
+  createRelationStore,
+  relationResolvers,
+  type RelationHooks,
+  type RelationTopics,
+} from './follows/index.js';
+import { createMailModel, createMailService } from './mail/index.js';
+import {
+  createNotificationModel,
+  createNotificationReadModel,
+  createNotificationService,
+  createNotificationStore,
+  notificationResolvers,
+  type NotificationTopics,
+} from './notifications/index.js';
+import {
+  createLegacyReactionModel,
+  createReactionEventModel,
+  createReactionService,
+  createReactionStore,
+  reactionResolvers,
+  type ReactionHooks,
+  type ReactionKind,
+} from './reactions/index.js';
+import {
+  createIdempotencyModel,
+  createTruthDeletionModel,
+  createTruthModel,
+  createTruthService,
+  createTruthStore,
+  truthResolvers,
+  type TruthHooks,
+  type TruthRecord,
+  type TruthTopics,
+} from './truths/index.js';
+import {
+  createUserChangeModel,
+  createUserModel,
+  createUserService,
+  createUserStore,
+  userResolvers,
+  type UserTopics,
+} from './users/index.js';
 import {
   createWaitlistAdmissionModel,
+  createWaitlistCompletionModel,
   createWaitlistEntryModel,
+  createWaitlistService,
   createWaitlistStateModel,
-} from './waitlist/waitlist.model.js';
-import { waitlistResolvers } from './waitlist/waitlist.resolvers.js';
-import { createWaitlistService, type WaitlistConfig } from './waitlist/waitlist.service.js';
+  waitlistResolvers,
+  type WaitlistConfig,
+  type WaitlistTopics,
+} from './waitlist/index.js';
 
 /**
- * The feature registry: the one place that knows every module. The app builds models once per
- * connection, stores and services once per process, loaders once per request (or per WebSocket
- * operation).
+ * The feature registry: the one place that knows every module, and only through their faces
+ * (`<module>/index.ts`). The app builds models once per connection, modules once per process,
+ * loaders once per request (or per WebSocket operation, or per live event).
  */
 export function createModels(connection: Connection) {
   return {
     User: createUserModel(connection),
+    UserChange: createUserChangeModel(connection),
     Truth: createTruthModel(connection),
+    TruthDeletion: createTruthDeletionModel(connection),
     Idempotency: createIdempotencyModel(connection),
-    Relation: createRelationModel(connection),
-    Reaction: createReactionModel(connection),
+    RelationEvent: createRelationEventModel(connection),
+    LegacyRelation: createLegacyRelationModel(connection),
+    ReactionEvent: createReactionEventModel(connection),
+    LegacyReaction: createLegacyReactionModel(connection),
     Notification: createNotificationModel(connection),
+    NotificationRead: createNotificationReadModel(connection),
+    WhaleFlag: createWhaleFlagModel(connection),
     WaitlistEntry: createWaitlistEntryModel(connection),
+    WaitlistCompletion: createWaitlistCompletionModel(connection),
     WaitlistState: createWaitlistStateModel(connection),
     WaitlistAdmission: createWaitlistAdmissionModel(connection),
     Mail: createMailModel(connection),
@@ -86,88 +114,247 @@ export type AppTopics = UserTopics &
   WaitlistTopics;
 export type AppEventBus = EventBus<AppTopics>;
 
-/** Redis-backed stores shared by services and loaders. */
-export function createStores(deps: {
+/**
+ * Every module, wired: each one's read-model store, then its service; the after-write hooks
+ * between them (truths → feeds, notifications; follows → feeds, notifications; reactions →
+ * notifications) are registered here, so no module imports the modules that follow it.
+ */
+export function createServices(deps: {
   models: Models;
+  model: ReadModel;
   redis: RedisClients;
   bus: AppEventBus;
+  tokens: TokenService;
+  sessionTtlSeconds: number;
+  whaleFollowerThreshold: number;
+  adminUsernames: readonly string[];
+  waitlist: WaitlistConfig;
   logger: Logger;
 }) {
-  const { models, redis, bus, logger } = deps;
-  const epoch = createRedisEpoch({ redis, logger });
+  const { models, model, redis, bus, tokens, logger } = deps;
+  const log = (module: string) => logger.child({ module });
+  const effects = createEffects({ redis, logger: logger.child({ component: 'effects' }) });
+  const truthHooks = createHooks<TruthHooks>();
+  const relationHooks = createHooks<RelationHooks>();
+  const reactionHooks = createHooks<ReactionHooks>();
+
+  // Registration order is the rebuild order: users, relations, truths (and what feeds derive
+  // from them), reactions, whales, notifications, waitlist.
+  const users = createUserService({
+    User: models.User,
+    UserChange: models.UserChange,
+    store: createUserStore({
+      model,
+      redis,
+      User: models.User,
+      UserChange: models.UserChange,
+      logger: log('users'),
+    }),
+    tokens,
+    sessionTtlSeconds: deps.sessionTtlSeconds,
+    adminUsernames: new Set(deps.adminUsernames),
+    effects,
+    bus,
+    logger: log('users'),
+  });
+  const relationStore = createRelationStore({
+    model,
+    redis,
+    RelationEvent: models.RelationEvent,
+    LegacyRelation: models.LegacyRelation,
+    logger: log('follows'),
+  });
+  const relations = createRelationService({
+    RelationEvent: models.RelationEvent,
+    store: relationStore,
+    users,
+    effects,
+    hooks: relationHooks,
+    bus,
+    logger: log('follows'),
+  });
+  const truths = createTruthService({
+    Truth: models.Truth,
+    TruthDeletion: models.TruthDeletion,
+    Idempotency: models.Idempotency,
+    store: createTruthStore({
+      model,
+      redis,
+      Truth: models.Truth,
+      TruthDeletion: models.TruthDeletion,
+      Idempotency: models.Idempotency,
+      logger: log('truths'),
+    }),
+    users,
+    relations,
+    effects,
+    hooks: truthHooks,
+    bus,
+    logger: log('truths'),
+  });
+  const reactions = createReactionService({
+    ReactionEvent: models.ReactionEvent,
+    store: createReactionStore({
+      model,
+      redis,
+      ReactionEvent: models.ReactionEvent,
+      LegacyReaction: models.LegacyReaction,
+      logger: log('reactions'),
+    }),
+    truths,
+    effects,
+    hooks: reactionHooks,
+    logger: log('reactions'),
+  });
+  const lists = createFeedLists({ model, redis, timelineCapacity, timelineTtlSeconds });
+  const whales = createWhaleRegistry({ model, redis, key: lists.keys.whales, bus, logger });
+  const feeds = createFeedService({
+    model,
+    WhaleFlag: models.WhaleFlag,
+    relations,
+    truths,
+    lists,
+    whales,
+    bus,
+    whaleThreshold: deps.whaleFollowerThreshold,
+    logger: log('feeds'),
+  });
+  const notifications = createNotificationService({
+    Notification: models.Notification,
+    NotificationRead: models.NotificationRead,
+    store: createNotificationStore({
+      model,
+      redis,
+      Notification: models.Notification,
+      NotificationRead: models.NotificationRead,
+      logger: log('notifications'),
+    }),
+    relations,
+    effects,
+    bus,
+    logger: log('notifications'),
+  });
+  const mail = createMailService({ Mail: models.Mail, logger: log('mail') });
+  const waitlist = createWaitlistService({
+    model,
+    Entry: models.WaitlistEntry,
+    Completion: models.WaitlistCompletion,
+    State: models.WaitlistState,
+    Admission: models.WaitlistAdmission,
+    users,
+    effects,
+    notifications,
+    mail,
+    redis,
+    bus,
+    tokens,
+    config: deps.waitlist,
+    logger: log('waitlist'),
+  });
+
+  // After-write hooks, in the order their effects run.
+  truthHooks.on('truthStored', feeds.afterTruthStored);
+  truthHooks.on('truthStored', notifications.afterTruthStored);
+  truthHooks.on('truthDeleted', feeds.afterTruthDeleted);
+  relationHooks.on('followed', feeds.afterFollowed);
+  relationHooks.on('followed', notifications.afterFollowed);
+  reactionHooks.on('reacted', notifications.afterReacted);
+
   return {
-    epoch,
-    truthCounts: createTruthCountStore({
-      redis,
-      epoch,
-      Truth: models.Truth,
-      Reaction: models.Reaction,
-      logger,
-    }),
-    userCounts: createUserCountStore({
-      redis,
-      epoch,
-      Relation: models.Relation,
-      Truth: models.Truth,
-      logger,
-    }),
-    feedLists: createFeedLists({ redis }),
-    truthRecords: createTruthRecordCache({ redis, Truth: models.Truth, logger }),
-    userRecords: createUserRecordCache({ redis, User: models.User, logger }),
-    relationSnapshots: createRelationSnapshots({ redis, Relation: models.Relation, logger }),
-    followers: createFollowerMirror({ redis, Relation: models.Relation, logger }),
-    reactionMirror: createReactionMirror({ redis, Reaction: models.Reaction, logger }),
-    retruthMirror: createRetruthMirror({ redis, Truth: models.Truth, logger }),
-    whales: createWhaleRegistry({ User: models.User, bus, logger }),
-    effects: createEffects({ redis, logger: logger.child({ component: 'effects' }) }),
+    users,
+    relations,
+    relationStore,
+    truths,
+    reactions,
+    feeds,
+    notifications,
+    waitlist,
+    effects,
+    whales,
   };
 }
-export type Stores = ReturnType<typeof createStores>;
+export type Services = ReturnType<typeof createServices>;
+
+const noRelations = { following: false, followedBy: false, blocking: false, muting: false };
 
 /**
  * The loaders of one request, or of one live event: `cache: true` for a request and for an event
  * (its data is fixed for that event), `cache: false` where a context outlives its data (the
  * subscribe step of a WebSocket operation). Values this process already holds are answered
- * synchronously (src/graphql/loader.ts); the rest go through DataLoader batches.
- * Viewer-dependent loaders are keyed by `<viewerId>:<id>`, so one scope serves every subscriber
- * of an event and their per-viewer parts still load in one query.
+ * synchronously (src/graphql/loader.ts); the rest go through DataLoader batches, one Redis
+ * round trip each. Viewer-dependent loaders are keyed by `<viewerId>:<id>`, so one scope serves
+ * every subscriber of an event and their per-viewer parts still load in one batch.
  */
-export function createLoaderScope(
-  deps: { models: Models; stores: Stores },
-  options: { cache: boolean },
-) {
-  const { models, stores } = deps;
+export function createLoaderScope(services: Services, options: { cache: boolean }) {
   const { cache } = options;
-  const held = <V>(batch: DataLoader<string, V>, peek: Peek<V>) =>
-    createLoader(batch, peek, { cache });
-  /** A per-viewer mirror's loader, keyed `<viewerId>:<id>`. */
-  const mirrorLoader = <V>(mirror: HashMirror, toValue: (raw: string | null) => V) =>
-    held(createMirrorByViewerLoader(mirror, toValue, { cache }), (key) => {
-      const colon = key.indexOf(':');
-      const raw = mirror.peek(key.slice(0, colon), key.slice(colon + 1));
-      return raw === undefined ? undefined : toValue(raw);
+  const held = <V>(
+    batch: (ids: readonly string[]) => Promise<Map<string, V>>,
+    peek: Peek<V>,
+    missing: V,
+  ) =>
+    createLoader(
+      new DataLoader<string, V>(
+        async (ids) => {
+          const found = await batch(ids);
+          return ids.map((id) => found.get(id) ?? missing);
+        },
+        { cache, maxBatchSize: 500 },
+      ),
+      peek,
+      { cache },
+    );
+  const perViewer = <V>(hashes: ModelHashes, toValue: (raw: string | null) => V) =>
+    createLoader(createHashFieldBatch(hashes, toValue, { cache }), peekHashField(hashes, toValue), {
+      cache,
     });
+  const { users, truths, reactions, relations } = services;
+  const zeroReactions = Object.freeze(
+    Object.fromEntries(reactionKindsOf().map((kind) => [kind, 0])) as Record<ReactionKind, number>,
+  );
   return {
-    userById: held(createUserByIdLoader(stores.userRecords, { cache }), (id) =>
-      stores.userRecords.peek(id),
+    userById: held(users.getMany, users.peek, null),
+    userCountsById: held(
+      async (ids) => {
+        const [follows, authored] = await Promise.all([
+          relations.counts(ids),
+          truths.authored.get(ids),
+        ]);
+        return new Map(
+          ids.map((id) => [id, { ...follows.get(id)!, truths: authored.get(id)?.truths ?? 0 }]),
+        );
+      },
+      (id) => {
+        const follows = relations.peekCounts(id);
+        const authored = truths.authored.peek(id);
+        return follows && authored ? { ...follows, truths: authored.truths } : undefined;
+      },
+      { followers: 0, following: 0, truths: 0 },
     ),
-    userCountsById: held(createUserCountsLoader(stores.userCounts, { cache }), (id) =>
-      stores.userCounts.peek(id),
+    truthById: held(truths.getMany, truths.peek, null),
+    truthCountsById: held(
+      (ids) => truths.counts.get(ids),
+      (id) => truths.counts.peek(id),
+      { replies: 0, retruths: 0, quotes: 0 },
     ),
-    truthById: held(createTruthByIdLoader(stores.truthRecords, { cache }), (id) =>
-      stores.truthRecords.peek(id),
+    reactionCountsById: held(
+      (ids) => reactions.counts.get(ids),
+      (id) => reactions.counts.peek(id),
+      zeroReactions,
     ),
-    truthCountsById: held(createTruthCountsLoader(stores.truthCounts, { cache }), (id) =>
-      stores.truthCounts.peek(id),
+    reactionByViewer: perViewer(reactions.byUser, (raw) => (raw as ReactionKind | null) ?? null),
+    retruthedByViewer: perViewer(
+      truths.retruths,
+      (raw) => raw !== null && !raw.startsWith('pending:'),
     ),
-    reactionByViewer: mirrorLoader(stores.reactionMirror, (raw) => raw as ReactionKind | null),
-    retruthedByViewer: mirrorLoader(stores.retruthMirror, (raw) => raw !== null),
-    relationFlagsByViewer: createRelationFlagsByViewerLoader(models.Relation, { cache }),
+    relationFlagsByViewer: createRelationFlagsLoader(services.relationStore, { cache }),
+    zeroReactions,
   };
 }
 export type LoaderScope = ReturnType<typeof createLoaderScope>;
 
-const noRelations = { following: false, followedBy: false, blocking: false, muting: false };
+function reactionKindsOf(): readonly ReactionKind[] {
+  return ['LIKE', 'LOVE', 'HAHA', 'WOW', 'SAD', 'ANGRY'];
+}
 
 /** The loaders resolvers use: a scope seen by one viewer (or by nobody). */
 export function loadersFor(scope: LoaderScope, viewerId: string | null) {
@@ -179,35 +366,41 @@ export function loadersFor(scope: LoaderScope, viewerId: string | null) {
     userCountsById: scope.userCountsById,
     truthById: scope.truthById,
     truthCountsById: scope.truthCountsById,
+    reactionCountsById: scope.reactionCountsById,
     viewerReactionByTruthId: byViewer(scope.reactionByViewer, null),
     viewerRetruthedByTruthId: byViewer(scope.retruthedByViewer, false),
     relationFlagsByUserId: byViewer(scope.relationFlagsByViewer, noRelations),
+    /** What is known of a truth created in this request: no counts, nothing from its viewer. */
+    primeNewTruth(truth: TruthRecord): void {
+      const id = truth._id.toHexString();
+      scope.truthById.prime(id, truth);
+      scope.truthCountsById.prime(id, { replies: 0, retruths: 0, quotes: 0 });
+      scope.reactionCountsById.prime(id, scope.zeroReactions);
+      if (viewerId) {
+        scope.reactionByViewer.prime(`${viewerId}:${id}`, null);
+        scope.retruthedByViewer.prime(`${viewerId}:${id}`, false);
+      }
+    },
   };
 }
 export type Loaders = ReturnType<typeof loadersFor>;
-
-/** A fresh scope seen by one viewer: what an HTTP request uses. */
-export function createLoaders(
-  deps: { models: Models; stores: Stores },
-  options: { cache: boolean; viewerId: string | null },
-): Loaders {
-  return loadersFor(createLoaderScope(deps, options), options.viewerId);
-}
 
 /**
  * Where contexts get their loaders: a fresh caching scope per HTTP request; an uncached one per
  * WebSocket operation (its context lives as long as the subscription); and one caching scope
  * per live event, shared by every subscriber's execution of that event.
  */
-export function createLoaderFactory(deps: { models: Models; stores: Stores }) {
+export function createLoaderFactory(services: Services) {
   const eventScopes = new WeakMap<object, LoaderScope>();
   return {
-    request: (viewerId: string | null) => createLoaders(deps, { cache: true, viewerId }),
-    operation: (viewerId: string | null) => createLoaders(deps, { cache: false, viewerId }),
+    request: (viewerId: string | null) =>
+      loadersFor(createLoaderScope(services, { cache: true }), viewerId),
+    operation: (viewerId: string | null) =>
+      loadersFor(createLoaderScope(services, { cache: false }), viewerId),
     event(event: object, viewerId: string | null): Loaders {
       let scope = eventScopes.get(event);
       if (!scope) {
-        scope = createLoaderScope(deps, { cache: true });
+        scope = createLoaderScope(services, { cache: true });
         eventScopes.set(event, scope);
       }
       return loadersFor(scope, viewerId);
@@ -216,106 +409,10 @@ export function createLoaderFactory(deps: { models: Models; stores: Stores }) {
 }
 export type LoaderFactory = ReturnType<typeof createLoaderFactory>;
 
-export function createServices(deps: {
-  models: Models;
-  stores: Stores;
-  redis: RedisClients;
-  bus: AppEventBus;
-  tokens: TokenService;
-  sessionTtlSeconds: number;
-  whaleFollowerThreshold: number;
-  adminUsernames: readonly string[];
-  waitlist: WaitlistConfig;
-  logger: Logger;
-}) {
-  const { models, stores, redis, bus, tokens, logger } = deps;
-  const users = createUserService({
-    User: models.User,
-    tokens,
-    sessionTtlSeconds: deps.sessionTtlSeconds,
-    adminUsernames: new Set(deps.adminUsernames),
-    userRecords: stores.userRecords,
-    userCounts: stores.userCounts,
-    bus,
-    logger: logger.child({ module: 'users' }),
-  });
-  const notifications = createNotificationService({
-    Notification: models.Notification,
-    Relation: models.Relation,
-    bus,
-    logger: logger.child({ module: 'notifications' }),
-  });
-  const relations = createRelationService({
-    Relation: models.Relation,
-    User: models.User,
-    userCounts: stores.userCounts,
-    timelines: homeTimelines(stores.feedLists),
-    snapshots: stores.relationSnapshots,
-    followers: stores.followers,
-    notifications,
-    effects: stores.effects,
-    bus,
-    logger: logger.child({ module: 'follows' }),
-  });
-  const feeds = createFeedService({
-    Truth: models.Truth,
-    User: models.User,
-    relations,
-    lists: stores.feedLists,
-    redis,
-    userCounts: stores.userCounts,
-    truthRecords: stores.truthRecords,
-    userRecords: stores.userRecords,
-    whales: stores.whales,
-    whaleThreshold: deps.whaleFollowerThreshold,
-    bus,
-    logger: logger.child({ module: 'feeds' }),
-  });
-  const truths = createTruthService({
-    Truth: models.Truth,
-    Idempotency: models.Idempotency,
-    User: models.User,
-    truthCounts: stores.truthCounts,
-    userCounts: stores.userCounts,
-    relations,
-    notifications,
-    feeds,
-    truthRecords: stores.truthRecords,
-    userRecords: stores.userRecords,
-    retruthMirror: stores.retruthMirror,
-    effects: stores.effects,
-    bus,
-    logger: logger.child({ module: 'truths' }),
-  });
-  const reactions = createReactionService({
-    Reaction: models.Reaction,
-    truths,
-    notifications,
-    reactionMirror: stores.reactionMirror,
-    effects: stores.effects,
-    redis,
-    logger: logger.child({ module: 'reactions' }),
-  });
-  const mail = createMailService({ Mail: models.Mail, logger: logger.child({ module: 'mail' }) });
-  const waitlist = createWaitlistService({
-    Entry: models.WaitlistEntry,
-    State: models.WaitlistState,
-    Admission: models.WaitlistAdmission,
-    User: models.User,
-    users,
-    notifications,
-    mail,
-    redis,
-    bus,
-    tokens,
-    config: deps.waitlist,
-    logger: logger.child({ module: 'waitlist' }),
-  });
-  return { users, notifications, relations, feeds, truths, reactions, waitlist, stores };
-}
-export type Services = ReturnType<typeof createServices>;
-
-/** Creates every index the queries rely on. Run before serving: uniqueness depends on them. */
+/**
+ * Creates every collection and index. Run before serving: uniqueness depends on the unique
+ * indexes (every other read is served by the read model).
+ */
 export async function ensureIndexes(models: Models): Promise<void> {
   for (const model of Object.values(models)) {
     await model.createCollection().catch(() => undefined);

@@ -1,5 +1,5 @@
-import type { TruthWire } from '../truths/truth.wire.js';
-import type { UserWire } from '../users/user.wire.js';
+import type { TruthWire } from '../truths/index.js';
+import type { UserWire } from '../users/index.js';
 
 /**
  * A change to a feed. A new truth travels with everything every subscriber would otherwise

@@ -1,5 +1,5 @@
+import type { ReadModel } from '../../infra/read-model.js';
 import type { RedisClients } from '../../infra/redis.js';
-import { createScript } from '../../infra/redis-script.js';
 
 /**
  * The feeds' lists in Redis, one sorted set each: the public feed, each hashtag, each author's
@@ -18,10 +18,13 @@ import { createScript } from '../../infra/redis-script.js';
  * the id's own creation time. Pages and catch-up walk positions, ties (only between truths
  * rebuilt with the same creation millisecond) broken by id.
  *
- * A list is complete once it holds the sentinel member '' (at -inf): only a rebuild adds it.
- * Publishing adds to a list whether or not it is complete, so a truth published while its list
- * is being rebuilt is kept either way. Readers see `missing` for an incomplete list and rebuild
- * it (see feed.service.ts). Rebuilt truths get the position of their creation time.
+ * The public, hashtag and author lists are part of the read model (infra/read-model.ts):
+ * complete, rebuilt from every truth when Redis lost them, each truth at the position of its
+ * creation time. Home timelines are caches: capped, expiring, and complete once they hold the
+ * sentinel member '' (at -inf), which only `store` adds; readers see `missing` for a timeline
+ * without it and rebuild it from the author lists (see feed.service.ts). Publishing adds to a
+ * timeline whether or not it is complete, so a truth published while it is being rebuilt is
+ * kept either way.
  */
 export interface FeedLists {
   readonly keys: ReturnType<typeof feedListKeys>;
@@ -36,22 +39,27 @@ export interface FeedLists {
   remove(truthId: string, lists: readonly string[]): Promise<void>;
   /**
    * Up to `limit` truth ids after `after` across `lists`, merged by position: newest first for
-   * pages (`desc`), oldest first for catching up (`asc`). `missing` names a list to rebuild.
+   * pages (`desc`), oldest first for catching up (`asc`). With `timeline`, the first list is a
+   * home timeline: `missing` when it must be rebuilt, and its TTL is refreshed.
    */
   read(
     lists: readonly string[],
     after: ListCursor | null,
     limit: number,
     order: 'asc' | 'desc',
-    options?: { refreshTtlSeconds?: number },
+    options?: { timeline?: boolean },
   ): Promise<{ ids: string[] } | { missing: string }>;
-  /** Stores a rebuilt list (adding to what was published meanwhile) and marks it complete. */
-  store(
-    list: string,
-    entries: readonly RebuiltEntry[],
-    options?: { capacity?: number; ttlSeconds?: number },
-  ): Promise<void>;
-  /** Drops a list; the next read rebuilds it. */
+  /**
+   * Rebuilds a home timeline from the newest `perAuthor` truths of each of `authorLists` (its
+   * owner's and their non-whale followees'), adding to what was published meanwhile, and marks
+   * it complete.
+   */
+  rebuildTimeline(timeline: string, authorLists: readonly string[]): Promise<void>;
+  /** Adds an author's newest truths to a timeline, if it exists (a new follow). */
+  mergeIntoTimeline(timeline: string, authorList: string): Promise<void>;
+  /** Adds rebuilt truths to the lists the read model keeps (its rebuild). */
+  replay(entries: readonly { list: string; entry: RebuiltEntry }[]): Promise<void>;
+  /** Drops a timeline; the next read rebuilds it. */
   drop(list: string): Promise<void>;
 }
 
@@ -73,19 +81,23 @@ export interface RebuiltEntry {
   createdAt: Date;
 }
 
-/** Redis keys of the feeds' lists; everything here is rebuilt from MongoDB when lost. */
-export function feedListKeys(namespace: string) {
+/** Redis keys of the feeds' lists, under the read model's prefix. */
+export function feedListKeys(prefix: string) {
   return {
     /** The last position given. */
-    position: `${namespace}:fd:pos`,
-    /** Every truth that is not a reply. */
-    public: `${namespace}:fd:pub`,
-    /** Truths carrying a hashtag (lower-case, without '#'). */
-    hashtag: (tag: string) => `${namespace}:fd:tag:${tag}`,
-    /** Every truth of an author, replies and retruths included. */
-    author: (authorId: string) => `${namespace}:fd:au:${authorId}`,
+    position: `${prefix}fd:pos`,
+    /** Every live truth that is not a reply. */
+    public: `${prefix}fd:pub`,
+    /** Live truths carrying a hashtag (lower-case, without '#'). */
+    hashtag: (tag: string) => `${prefix}fd:tag:${tag}`,
+    /** Every live truth of an author, replies and retruths included. */
+    author: (authorId: string) => `${prefix}fd:au:${authorId}`,
+    /** Every live truth of an author but replies (their profile's default). */
+    authorPosts: (authorId: string) => `${prefix}fd:ap:${authorId}`,
     /** A user's home timeline: fanned-out truths of whom they follow, and their own; capped. */
-    timeline: (userId: string) => `${namespace}:tl:${userId}`,
+    timeline: (userId: string) => `${prefix}tl:${userId}`,
+    /** Accounts whose truths are not fanned out (see feed.service.ts). */
+    whales: `${prefix}whales`,
   };
 }
 
@@ -95,21 +107,20 @@ const perMs = 1_024;
 /** The position of an instant: where a feed that starts then, without a cursor, starts. */
 export const positionAt = (timeMs: number) => timeMs * perMs;
 
-/** The position a truth gets when its list is rebuilt: its creation time, tie-broken by its id. */
-export function rebuiltPosition(entry: RebuiltEntry): number {
-  return entry.createdAt.getTime() * perMs + (parseInt(entry.truthId.slice(-3), 16) % perMs);
-}
+/**
+ * The position a truth gets when its list is rebuilt: its creation time (truths created in the
+ * same millisecond tie, and ties go by id, in creation order within a process).
+ */
+export const rebuiltPosition = (entry: RebuiltEntry): number =>
+  positionAt(entry.createdAt.getTime());
 
 /** The position to use for a cursor whose truth is in none of the lists: its id's time. */
-export function fallbackPosition(truthId: string): number {
-  return (
-    parseInt(truthId.slice(0, 8), 16) * 1_000 * perMs + (parseInt(truthId.slice(-3), 16) % perMs)
-  );
-}
+export const fallbackPosition = (truthId: string): number =>
+  positionAt(parseInt(truthId.slice(0, 8), 16) * 1_000);
 
 // KEYS[1]: the position counter; then the lists. ARGV: member, payload, then per list
 // capacity (0: none), ttl (0: none), channel ('': none).
-const publishScript = createScript(`
+const publishSource = `
 local t = redis.call('TIME')
 local now = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) * ${perMs}
 local pos = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
@@ -130,16 +141,16 @@ for i = 2, #KEYS do
 end
 if added > 0 then redis.call('SET', KEYS[1], string.format('%.0f', pos)) end
 return added
-`);
+`;
 
 // KEYS: the lists. ARGV: cursor member ('' for none), cursor position ('' for none: from the
-// newest), limit, 'asc' or 'desc', ttl to refresh on the first list (0: none).
+// newest), limit, 'asc' or 'desc', ttl of a timeline that is the first list (0: no timeline).
 // Returns {'missing', key} or {'ok', member, position, member, position, ...}.
-const readScript = createScript(`
-for i = 1, #KEYS do
-  if not redis.call('ZSCORE', KEYS[i], '') then return {'missing', KEYS[i]} end
+const readSource = `
+if ARGV[5] ~= '0' then
+  if not redis.call('ZSCORE', KEYS[1], '') then return {'missing', KEYS[1]} end
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
-if ARGV[5] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
 local limit = tonumber(ARGV[3])
 local desc = ARGV[4] == 'desc'
 local m = ARGV[1]
@@ -178,35 +189,58 @@ for i = 1, #KEYS do
   end
 end
 return out
-`);
+`;
 
-// KEYS[1]: the list. ARGV: capacity (0: none), ttl (0: none), then member/position pairs.
-// Existing members keep their positions (NX): they were published live.
-const storeScript = createScript(`
-for i = 3, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i]) end
+// KEYS[1]: the timeline, then author lists. ARGV: capacity, ttl, newest per author. Existing
+// members keep their positions (NX): they were published live.
+const rebuildTimelineSource = `
+for i = 2, #KEYS do
+  local items = redis.call('ZREVRANGE', KEYS[i], 0, tonumber(ARGV[3]) - 1, 'WITHSCORES')
+  for j = 1, #items, 2 do redis.call('ZADD', KEYS[1], 'NX', items[j + 1], items[j]) end
+end
 redis.call('ZADD', KEYS[1], '-inf', '')
 local capacity = tonumber(ARGV[1])
-if capacity > 0 then
-  local size = redis.call('ZCARD', KEYS[1])
-  if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, size - capacity - 1) end
-end
-if ARGV[2] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local size = redis.call('ZCARD', KEYS[1])
+if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, size - capacity - 1) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
-`);
+`;
 
-const removeScript = createScript(`
+// KEYS: the timeline, an author list. ARGV: capacity, newest per author.
+const mergeSource = `
+if not redis.call('ZSCORE', KEYS[1], '') then return 0 end
+local items = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1, 'WITHSCORES')
+for j = 1, #items, 2 do redis.call('ZADD', KEYS[1], 'NX', items[j + 1], items[j]) end
+local capacity = tonumber(ARGV[1])
+local size = redis.call('ZCARD', KEYS[1])
+if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, size - capacity - 1) end
+return 1
+`;
+
+const removeSource = `
 for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
 return 1
-`);
+`;
 
 /** Timelines per publishing step: one step blocks Redis for about a millisecond. */
 const batchSize = 500;
-/** Members per rebuild step. */
-const storeBatch = 2_000;
 
-export function createFeedLists(options: { redis: RedisClients }): FeedLists {
-  const { redis } = options;
-  const keys = feedListKeys(redis.namespace);
+export function createFeedLists(options: {
+  model: ReadModel;
+  redis: RedisClients;
+  timelineCapacity: number;
+  timelineTtlSeconds: number;
+  /** How many of each author's newest truths a rebuilt timeline takes. */
+  perAuthor?: number;
+}): FeedLists {
+  const { model, redis, timelineCapacity, timelineTtlSeconds } = options;
+  const perAuthor = options.perAuthor ?? 100;
+  const keys = feedListKeys(model.prefix);
+  const publishScript = model.script(publishSource);
+  const readScript = model.script(readSource);
+  const rebuildTimelineScript = model.script(rebuildTimelineSource);
+  const mergeScript = model.script(mergeSource);
+  const removeScript = model.script(removeSource);
 
   const publishStep = (truthId: string, payload: string, targets: readonly ListTarget[]) =>
     publishScript.run(
@@ -246,7 +280,7 @@ export function createFeedLists(options: { redis: RedisClients }): FeedLists {
         after ? String('position' in after ? after.position : fallbackPosition(after.truthId)) : '',
         limit,
         order,
-        readOptions.refreshTtlSeconds ?? 0,
+        readOptions.timeline ? timelineTtlSeconds : 0,
       ])) as string[];
       if (reply[0] === 'missing') return { missing: reply[1]! };
       const entries: { id: string; position: number }[] = [];
@@ -268,20 +302,23 @@ export function createFeedLists(options: { redis: RedisClients }): FeedLists {
       return { ids: entries.slice(0, limit).map((entry) => entry.id) };
     },
 
-    async store(list, entries, storeOptions = {}) {
-      const capacity = storeOptions.capacity ?? 0;
-      const ttl = storeOptions.ttlSeconds ?? 0;
-      // The sentinel goes in with the last step, once every member is there.
-      for (let i = 0; i < entries.length || i === 0; i += storeBatch) {
-        const chunk = entries.slice(i, i + storeBatch);
-        if (i + storeBatch >= entries.length) {
-          const args = chunk.flatMap((entry) => [entry.truthId, rebuiltPosition(entry)]);
-          await storeScript.run(redis.command, [list], [capacity, ttl, ...args]);
-        } else {
-          const args = chunk.flatMap((entry) => [rebuiltPosition(entry), entry.truthId]);
-          await redis.command.zadd(list, 'NX', ...args);
-        }
-      }
+    async rebuildTimeline(timeline, authorLists) {
+      await rebuildTimelineScript.run(
+        redis.command,
+        [timeline, ...authorLists],
+        [timelineCapacity, timelineTtlSeconds, perAuthor],
+      );
+    },
+
+    async mergeIntoTimeline(timeline, authorList) {
+      await mergeScript.run(redis.command, [timeline, authorList], [timelineCapacity, perAuthor]);
+    },
+
+    async replay(entries) {
+      const pipeline = redis.command.pipeline();
+      for (const { list, entry } of entries)
+        pipeline.zadd(list, rebuiltPosition(entry), entry.truthId);
+      await pipeline.exec();
     },
 
     async drop(list) {
@@ -289,13 +326,3 @@ export function createFeedLists(options: { redis: RedisClients }): FeedLists {
     },
   };
 }
-
-/** Home timelines as the follows module changes them (see feed.service.ts for the policy). */
-export function homeTimelines(lists: FeedLists) {
-  return {
-    /** Drops a user's timeline; the next read rebuilds it from whom they follow then. */
-    invalidate: (userId: string) => lists.drop(lists.keys.timeline(userId)),
-  };
-}
-
-export type HomeTimelines = ReturnType<typeof homeTimelines>;

@@ -9,8 +9,7 @@ import {
   type PageRequest,
 } from '../../graphql/pagination.js';
 import { badUserInput, notFound } from '../../lib/errors.js';
-import type { TruthRecord } from '../truths/truth.model.js';
-import { normalizeHashtag } from '../truths/truth.text.js';
+import { normalizeHashtag, type TruthRecord } from '../truths/index.js';
 import type { FeedUpdate } from './feed.service.js';
 
 /** What the Thread type resolves from. */

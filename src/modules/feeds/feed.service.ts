@@ -1,23 +1,24 @@
 import { LRUCache } from 'lru-cache';
-import type { QueryFilter } from 'mongoose';
+import { Types } from 'mongoose';
 import type { Page, PageRequest } from '../../graphql/pagination.js';
-import { withLock } from '../../infra/lock.js';
+import type { HookEffect } from '../../lib/hooks.js';
 import type { Logger } from '../../infra/logger.js';
+import { insertResolved, scanCollection } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
-import type { RedisClients } from '../../infra/redis.js';
-import { objectId } from '../../lib/ids.js';
-import type { RelationTopics } from '../follows/relation.events.js';
-import type { RelationService } from '../follows/relation.service.js';
-import type { TruthModel, TruthRecord } from '../truths/truth.model.js';
-import { fromTruthWire, toTruthWire } from '../truths/truth.wire.js';
-import type { UserCountStore } from '../users/user.counts.js';
-import type { UserModel, UserRecord } from '../users/user.model.js';
-import { fromUserWire, toUserWire } from '../users/user.wire.js';
+import type { ReadModel } from '../../infra/read-model.js';
+import type { RelationService, RelationTopics } from '../follows/index.js';
+import {
+  fromTruthWire,
+  toTruthWire,
+  type TruthRecord,
+  type TruthService,
+} from '../truths/index.js';
+import { fromUserWire, toUserWire, type UserRecord } from '../users/index.js';
 import type { FeedEvent, FeedTopics } from './feed.events.js';
-import type { FeedLists, ListCursor, ListTarget, RebuiltEntry } from './feed.lists.js';
+import type { FeedLists, ListCursor, ListTarget } from './feed.lists.js';
 import { FeedWatcher, createVisibilityCache } from './feed.watch.js';
+import type { WhaleFlagModel, WhaleFlagRecord } from './feed.model.js';
 import type { WhaleRegistry } from './whale.registry.js';
-import type { RecordCache } from '../../infra/record-cache.js';
 
 /** A truth as feeds hand it to the GraphQL layer: with its author when the event carried it. */
 export type FeedTruth = TruthRecord & { readonly author?: UserRecord };
@@ -36,31 +37,32 @@ interface Visibility {
   whales?: readonly string[];
 }
 
-const publicKinds = ['POST', 'RETRUTH', 'QUOTE'] as const;
 const maxCatchUp = 500;
 const maxFillRounds = 5;
 
 /**
  * Home timelines, and why: capped at the newest 800 truths like Twitter's (older pages of the
  * home feed are not served; account feeds reach back forever), and expiring two weeks after
- * their last read or write, so timelines of people who stopped coming back hold no memory.
+ * their last read or write, so timelines of people who stopped coming back hold no memory. A
+ * missing one is rebuilt from the author lists of its owner and whom they follow, in Redis.
  * Unfollows, blocks and mutes are applied when a page is read (the viewer's current relations
- * filter it), so they take effect at once without rewriting timelines. A follow drops the
- * follower's timeline, rebuilt with the new followee's truths on the next read.
+ * filter it), so they take effect at once without rewriting timelines; a follow adds the new
+ * followee's newest truths.
  */
-const timelineCapacity = 800;
-const timelineTtlSeconds = 14 * 24 * 3_600;
+export const timelineCapacity = 800;
+export const timelineTtlSeconds = 14 * 24 * 3_600;
 
 /**
- * The feeds: home (fan-out on write into Redis timelines), public and hashtag (Redis lists),
- * account and thread replies (keyset pages over MongoDB), and their live versions. Every list
- * orders truths by the position they were published at (feed.lists.ts), which is also the
- * order live subscribers receive them in, so catching up from a cursor is exact.
+ * The feeds: home (fan-out on write into Redis timelines), public, hashtag and account (Redis
+ * lists of the read model), thread replies, and their live versions. Every list orders truths
+ * by the position they were published at (feed.lists.ts), which is also the order live
+ * subscribers receive them in, so catching up from a cursor is exact. Feeds follow the truths
+ * and follows modules through their hooks (`truthStored`, `truthDeleted`, `followed`).
  *
  * Whales. Fanning a truth out costs one timeline write and one event per follower, which is
  * fine for most authors and impossible for one with tens of millions of followers. An author
- * whose followers reach `whaleThreshold` becomes a whale (a flag on the user, kept for good so
- * that their truths never move between the two paths): their truths go to their own list and
+ * whose followers reach `whaleThreshold` becomes a whale (for good, so that their truths never
+ * move between the two paths; a flag in `whale_flags`): their truths go to their own lists and
  * timeline with one `authorPosted` event only. A home page merges the followed whales' lists
  * with the timeline in the same Redis read, so a page still costs a constant number of round
  * trips; a live home feed listens on each followed whale's channel. A post costs the same for
@@ -71,32 +73,17 @@ const timelineTtlSeconds = 14 * 24 * 3_600;
  * the same source. In the normal case that takes one read of the source.
  */
 export function createFeedService(deps: {
-  Truth: TruthModel;
-  User: UserModel;
+  model: ReadModel;
+  WhaleFlag: WhaleFlagModel;
   relations: RelationService;
+  truths: TruthService;
   lists: FeedLists;
-  redis: RedisClients;
-  userCounts: UserCountStore;
-  truthRecords: RecordCache<TruthRecord>;
-  userRecords: RecordCache<UserRecord>;
   whales: WhaleRegistry;
   bus: EventBus<FeedTopics & RelationTopics>;
   whaleThreshold: number;
   logger: Logger;
 }) {
-  const {
-    Truth,
-    User,
-    relations,
-    lists,
-    redis,
-    userCounts,
-    truthRecords,
-    userRecords,
-    whales,
-    bus,
-    logger,
-  } = deps;
+  const { model, WhaleFlag, relations, truths, lists, whales, bus, logger } = deps;
 
   // One event reaches many subscribers through many channels (each follower's home feed, the
   // public feed, hashtags). Converting it once per truth, not once per subscriber, is what lets
@@ -136,12 +123,12 @@ export function createFeedService(deps: {
    * originals of the batch's retruths.
    */
   const visibleOnly = async (
-    truths: TruthRecord[],
+    candidates: TruthRecord[],
     visibility: Visibility,
   ): Promise<TruthRecord[]> => {
-    const originalIds = truths.flatMap((t) => (t.retruthOfId ? [t.retruthOfId] : []));
-    const originals = await truthRecords.getMany(originalIds.map((id) => id.toHexString()));
-    return truths.filter((truth) => {
+    const originalIds = candidates.flatMap((t) => (t.retruthOfId ? [t.retruthOfId] : []));
+    const originals = await truths.getMany(originalIds.map((id) => id.toHexString()));
+    return candidates.filter((truth) => {
       const authorId = truth.authorId.toHexString();
       if (truth.deletedAt || visibility.hidden.has(authorId)) return false;
       if (visibility.members && !visibility.members.has(authorId)) return false;
@@ -186,136 +173,56 @@ export function createFeedService(deps: {
 
   /** Truths by id, in the order of `ids` (missing ones left out). */
   const truthsInOrder = async (ids: readonly string[]): Promise<TruthRecord[]> => {
-    const byId = await truthRecords.getMany(ids);
+    const byId = await truths.getMany(ids);
     return ids.flatMap((id) => byId.get(id) ?? []);
   };
 
-  const keysetFetch =
-    (filter: QueryFilter<TruthRecord>, order: 1 | -1 = -1) =>
-    (afterId: string | null, limit: number) =>
-      Truth.find({
-        ...filter,
-        ...(afterId ? { _id: { [order === -1 ? '$lt' : '$gt']: objectId(afterId) } } : {}),
-      })
-        .sort({ _id: order })
-        .limit(limit)
-        .lean<TruthRecord[]>()
-        .exec();
-
-  const publicFilter: QueryFilter<TruthRecord> = {
-    kind: { $in: [...publicKinds] },
-    deletedAt: null,
-  };
-  const hashtagFilter = (tag: string): QueryFilter<TruthRecord> => ({
-    hashtags: tag,
-    deletedAt: null,
-  });
-
-  /** Truths of `filter` as a rebuild of a list needs them: ids and creation times. */
-  const entriesOf = async (
-    filter: QueryFilter<TruthRecord>,
-    limit = 0,
-  ): Promise<RebuiltEntry[]> => {
-    const rows = await Truth.find(filter, { _id: 1, createdAt: 1 })
-      .sort({ _id: -1 })
-      .limit(limit)
-      .lean<Pick<TruthRecord, '_id' | 'createdAt'>[]>()
-      .exec();
-    return rows.map((row) => ({ truthId: row._id.toHexString(), createdAt: row.createdAt }));
-  };
-
-  /** A list and how to rebuild it from MongoDB when Redis does not hold it whole. */
-  interface Source {
-    key: string;
-    rebuild(): Promise<void>;
-  }
-
-  const publicSource: Source = {
-    key: lists.keys.public,
-    rebuild: async () => lists.store(lists.keys.public, await entriesOf(publicFilter)),
-  };
-  const hashtagSource = (tag: string): Source => ({
-    key: lists.keys.hashtag(tag),
-    rebuild: async () => lists.store(lists.keys.hashtag(tag), await entriesOf(hashtagFilter(tag))),
-  });
-  const authorSource = (authorId: string): Source => ({
-    key: lists.keys.author(authorId),
-    rebuild: async () =>
-      lists.store(
-        lists.keys.author(authorId),
-        await entriesOf({ authorId: objectId(authorId), deletedAt: null }),
-      ),
-  });
-  /** The newest truths of the user and of the non-whales they follow. */
-  const timelineSource = (userId: string): Source => ({
-    key: lists.keys.timeline(userId),
-    async rebuild() {
-      const { followees } = await relations.snapshot(userId);
-      const followedWhales = new Set(await whales.among(followees));
-      const authors = [userId, ...followees.filter((id) => !followedWhales.has(id))];
-      const entries = await entriesOf(
-        { authorId: { $in: authors.map(objectId) }, deletedAt: null },
-        timelineCapacity,
-      );
-      await lists.store(lists.keys.timeline(userId), entries, {
-        capacity: timelineCapacity,
-        ttlSeconds: timelineTtlSeconds,
-      });
-      logger.debug({ userId, truths: entries.length }, 'home timeline rebuilt');
-    },
-  });
-
   /**
-   * Reads `sources` merged by position (see feed.lists.ts); a list Redis does not hold whole is
-   * rebuilt first, by one instance at a time.
+   * Reads lists merged by position (see feed.lists.ts). A home timeline, always first, is
+   * rebuilt from the author lists when Redis does not hold it whole.
    */
   const readLists = async (
-    sources: readonly Source[],
+    keys: readonly string[],
     after: ListCursor | null,
     limit: number,
     order: 'asc' | 'desc',
+    timelineOf?: string,
   ): Promise<string[]> => {
-    const timeline = sources[0]!.key.startsWith(lists.keys.timeline(''));
     for (let attempt = 0; ; attempt++) {
-      const result = await lists.read(
-        sources.map((source) => source.key),
-        after,
-        limit,
-        order,
-        timeline ? { refreshTtlSeconds: timelineTtlSeconds } : {},
-      );
+      const result = await lists.read(keys, after, limit, order, { timeline: !!timelineOf });
       if ('ids' in result) return result.ids;
-      if (attempt >= 3) throw new Error(`feed list ${result.missing} keeps disappearing`);
-      const source = sources.find((candidate) => candidate.key === result.missing)!;
-      await withLock(
-        redis,
-        `feed:rebuild:${source.key}`,
-        async () => {
-          // Another instance may have rebuilt it while this one waited for the lock.
-          const again = await lists.read([source.key], null, 1, 'desc');
-          if ('missing' in again) await source.rebuild();
-        },
-        { ttlMs: 60_000, waitMs: 60_000 },
-      );
+      if (attempt >= 3 || !timelineOf) throw new Error(`feed list ${result.missing} is missing`);
+      await rebuildTimeline(timelineOf);
     }
+  };
+
+  /** A timeline from the author lists of its owner and the non-whales they follow. */
+  const rebuildTimeline = async (userId: string) => {
+    const { followees } = await relations.snapshot(userId);
+    const followedWhales = new Set(await whales.among(followees));
+    const authors = [userId, ...followees.filter((id) => !followedWhales.has(id))];
+    await lists.rebuildTimeline(lists.keys.timeline(userId), authors.map(lists.keys.author));
+    logger.debug({ userId, authors: authors.length }, 'home timeline rebuilt');
   };
 
   /** A keyset fetch over lists, as `fillPage` wants it. */
   const listFetch =
-    (sources: readonly Source[] | Promise<readonly Source[]>) =>
+    (keys: readonly string[] | Promise<readonly string[]>, timelineOf?: string) =>
     async (afterId: string | null, limit: number) =>
       truthsInOrder(
-        await readLists(await sources, afterId ? { truthId: afterId } : null, limit, 'desc'),
+        await readLists(
+          await keys,
+          afterId ? { truthId: afterId } : null,
+          limit,
+          'desc',
+          timelineOf,
+        ),
       );
 
-  /** What a live feed missed after `after`, oldest first. */
-  const listCatchUp = async (sources: readonly Source[], after: ListCursor) =>
-    truthsInOrder(await readLists(sources, after, maxCatchUp, 'asc'));
-
   /** A home feed's lists: the viewer's timeline and the lists of the whales they follow. */
-  const homeSources = (viewerId: string, followedWhales: readonly string[]) => [
-    timelineSource(viewerId),
-    ...followedWhales.map(authorSource),
+  const homeLists = (viewerId: string, followedWhales: readonly string[]) => [
+    lists.keys.timeline(viewerId),
+    ...followedWhales.map(lists.keys.author),
   ];
 
   /**
@@ -323,14 +230,13 @@ export function createFeedService(deps: {
    * fans out: live home feeds only start listening on the whale's channel when they hear of the
    * new whale, which the flag's event tells them, in time for the next post.
    */
-  const takesWhalePath = async (author: UserRecord): Promise<boolean> => {
-    if (author.isWhale) return true;
-    const authorId = author._id.toHexString();
-    const counts = (await userCounts.get([authorId])).get(authorId);
+  const takesWhalePath = async (authorId: string): Promise<boolean> => {
+    if (await whales.isWhale(authorId)) return true;
+    const counts = (await relations.counts([authorId])).get(authorId);
     if (counts && counts.followers >= deps.whaleThreshold) {
-      await User.updateOne({ _id: author._id }, { $set: { isWhale: true } }).exec();
-      whales.add(authorId);
-      await userRecords.put({ ...author, isWhale: true });
+      const flag: WhaleFlagRecord = { _id: new Types.ObjectId(authorId), at: new Date() };
+      await insertResolved(() => WhaleFlag.collection.insertOne(flag), { unknown: {} });
+      await whales.flag(authorId);
       await bus.publish('whaleFlagged', '', { userId: authorId });
       logger.info({ userId: authorId, followers: counts.followers }, 'an account became a whale');
     }
@@ -359,92 +265,138 @@ export function createFeedService(deps: {
   const watch = (options: ConstructorParameters<typeof FeedWatcher>[1]) =>
     new FeedWatcher({ bus, visibility, updateOf, logger }, options).stream;
 
-  return {
-    /**
-     * Publishes a new truth: into the home timelines of its author and their followers with
-     * one event per home feed, or, for a whale, into their own timeline and one `authorPosted`
-     * event; plus the public feed (unless it is a reply), each of its hashtags, and its
-     * author's list. Each list's event is published by the step that adds the truth to it (see
-     * feed.lists.ts). Idempotent: publishing a truth again adds and announces nothing.
-     */
-    async distribute(
-      truth: TruthRecord,
-      author: UserRecord,
-      original: TruthRecord | null,
-    ): Promise<void> {
-      const authorId = truth.authorId.toHexString();
-      const truthId = truth._id.toHexString();
-      const event: FeedEvent = {
-        type: 'posted',
-        truth: toTruthWire(truth),
-        author: toUserWire(author),
-        originalAuthorId: original ? original.authorId.toHexString() : null,
-      };
-      const payload = JSON.stringify(event);
-      const timeline = (userId: string): ListTarget => ({
-        key: lists.keys.timeline(userId),
-        channel: bus.channel('homeFeed', userId),
-        capacity: timelineCapacity,
-        ttlSeconds: timelineTtlSeconds,
-      });
-      const whale = await takesWhalePath(author);
-      const targets: ListTarget[] = [
-        {
-          key: lists.keys.author(authorId),
-          ...(whale ? { channel: bus.channel('authorPosted', authorId) } : {}),
-        },
-        ...truth.hashtags.map((tag) => ({
-          key: lists.keys.hashtag(tag),
-          channel: bus.channel('hashtagFeed', tag),
-        })),
-      ];
-      if (truth.kind !== 'REPLY') {
-        targets.push({ key: lists.keys.public, channel: bus.channel('publicFeed', '') });
-      }
-      targets.push(timeline(authorId));
-      await lists.publish(truthId, payload, targets);
-      if (!whale) {
-        const followers = await relations.followerIds(authorId);
-        await lists.publish(truthId, payload, followers.map(timeline));
-      }
-    },
+  /**
+   * Publishes a new truth: into the home timelines of its author and their followers with
+   * one event per home feed, or, for a whale, into their own timeline and one `authorPosted`
+   * event; plus the public feed (unless it is a reply), each of its hashtags, and its author's
+   * lists. Each list's event is published by the step that adds the truth to it (see
+   * feed.lists.ts). Idempotent: publishing a truth again adds and announces nothing.
+   */
+  const distribute = async (
+    truth: TruthRecord,
+    author: UserRecord,
+    original: TruthRecord | null,
+  ): Promise<void> => {
+    const authorId = truth.authorId.toHexString();
+    const truthId = truth._id.toHexString();
+    const event: FeedEvent = {
+      type: 'posted',
+      truth: toTruthWire(truth),
+      author: toUserWire(author),
+      originalAuthorId: original ? original.authorId.toHexString() : null,
+    };
+    const payload = JSON.stringify(event);
+    const timeline = (userId: string): ListTarget => ({
+      key: lists.keys.timeline(userId),
+      channel: bus.channel('homeFeed', userId),
+      capacity: timelineCapacity,
+      ttlSeconds: timelineTtlSeconds,
+    });
+    const whale = await takesWhalePath(authorId);
+    const targets: ListTarget[] = [
+      {
+        key: lists.keys.author(authorId),
+        ...(whale ? { channel: bus.channel('authorPosted', authorId) } : {}),
+      },
+      ...truth.hashtags.map((tag) => ({
+        key: lists.keys.hashtag(tag),
+        channel: bus.channel('hashtagFeed', tag),
+      })),
+    ];
+    if (truth.kind !== 'REPLY') {
+      targets.push({ key: lists.keys.authorPosts(authorId) });
+      targets.push({ key: lists.keys.public, channel: bus.channel('publicFeed', '') });
+    }
+    targets.push(timeline(authorId));
+    await lists.publish(truthId, payload, targets);
+    if (!whale) {
+      const followers = await relations.followerIds(authorId);
+      await lists.publish(truthId, payload, followers.map(timeline));
+    }
+  };
 
-    /** Takes a deleted truth out of its lists and the timelines it was fanned into; announces it. */
-    async retract(truth: TruthRecord): Promise<void> {
+  /** Takes a deleted truth out of its lists and the timelines it was fanned into; announces it. */
+  const retract = async (truth: TruthRecord): Promise<void> => {
+    const authorId = truth.authorId.toHexString();
+    const truthId = truth._id.toHexString();
+    const event: FeedEvent = { type: 'deleted', truthId, authorId };
+    const whale = await whales.isWhale(authorId);
+    // A whale's followers' timelines never had it (or the read filters it out, if it
+    // predates the flag).
+    const audience = [authorId, ...(whale ? [] : await relations.followerIds(authorId))];
+    await lists.remove(truthId, [
+      lists.keys.author(authorId),
+      lists.keys.authorPosts(authorId),
+      lists.keys.public,
+      ...truth.hashtags.map(lists.keys.hashtag),
+      ...audience.map(lists.keys.timeline),
+    ]);
+    await bus.publishMany('homeFeed', audience, event);
+    if (whale) await bus.publish('authorPosted', authorId, event);
+    if (truth.kind !== 'REPLY') await bus.publish('publicFeed', '', event);
+    await Promise.all(truth.hashtags.map((tag) => bus.publish('hashtagFeed', tag, event)));
+  };
+
+  // The lists are part of the read model: rebuilt from every truth the truths' rebuild reads.
+  truths.onReplay(async (batch) => {
+    const entries = batch.flatMap((truth) => {
+      if (truth.deletedAt) return [];
       const authorId = truth.authorId.toHexString();
-      const truthId = truth._id.toHexString();
-      const event: FeedEvent = { type: 'deleted', truthId, authorId };
-      const author = (await userRecords.getMany([authorId])).get(authorId);
-      // A whale's followers' timelines never had it (or the read filters it out, if it
-      // predates the flag).
-      const audience = [
-        authorId,
-        ...(author?.isWhale ? [] : await relations.followerIds(authorId)),
-      ];
-      await lists.remove(truthId, [
+      const entry = { truthId: truth._id.toHexString(), createdAt: truth.createdAt };
+      return [
         lists.keys.author(authorId),
-        lists.keys.public,
         ...truth.hashtags.map(lists.keys.hashtag),
-        ...audience.map(lists.keys.timeline),
-      ]);
-      await bus.publishMany('homeFeed', audience, event);
-      if (author?.isWhale) await bus.publish('authorPosted', authorId, event);
-      if (truth.kind !== 'REPLY') await bus.publish('publicFeed', '', event);
-      await Promise.all(truth.hashtags.map((tag) => bus.publish('hashtagFeed', tag, event)));
-    },
+        ...(truth.kind === 'REPLY' ? [] : [lists.keys.authorPosts(authorId), lists.keys.public]),
+      ].map((list) => ({ list, entry }));
+    });
+    await lists.replay(entries);
+  });
+  model.family('whales', async (client) => {
+    await scanCollection<WhaleFlagRecord>(WhaleFlag, async (batch) => {
+      await client.sadd(lists.keys.whales, ...batch.map((flag) => flag._id.toHexString()));
+    });
+  });
+
+  return {
+    /** What feeds do after a truth is stored (registered on the truths' hooks). */
+    afterTruthStored: (stored: {
+      truth: TruthRecord;
+      author: UserRecord;
+      original: TruthRecord | null;
+    }): HookEffect[] => [() => distribute(stored.truth, stored.author, stored.original)],
+
+    /** What feeds do after a truth is deleted. */
+    afterTruthDeleted: ({ truth }: { truth: TruthRecord }): HookEffect[] => [() => retract(truth)],
+
+    /** What feeds do after a follow: the new followee's newest truths join the timeline. */
+    afterFollowed: ({
+      followerId,
+      followeeId,
+    }: {
+      followerId: string;
+      followeeId: string;
+    }): HookEffect[] => [
+      async () => {
+        if (await whales.isWhale(followeeId)) return;
+        await lists.mergeIntoTimeline(
+          lists.keys.timeline(followerId),
+          lists.keys.author(followeeId),
+        );
+      },
+    ],
 
     /**
      * The viewer's home feed: one Redis read for the timeline page merged with the lists of the
      * whales the viewer follows.
      */
     async home(viewerId: string, page: PageRequest): Promise<Page<TruthRecord>> {
-      const visibility = visibilityFor(viewerId, true);
-      const sources = visibility.then((loaded) => homeSources(viewerId, loaded.whales ?? []));
-      return fillPage(page, listFetch(sources), visibility);
+      const visible = visibilityFor(viewerId, true);
+      const keys = visible.then((loaded) => homeLists(viewerId, loaded.whales ?? []));
+      return fillPage(page, listFetch(keys, viewerId), visible);
     },
 
     async public(viewerId: string | null, page: PageRequest): Promise<Page<TruthRecord>> {
-      return fillPage(page, listFetch([publicSource]), visibilityFor(viewerId));
+      return fillPage(page, listFetch([lists.keys.public]), visibilityFor(viewerId));
     },
 
     async hashtag(
@@ -452,10 +404,10 @@ export function createFeedService(deps: {
       tag: string,
       page: PageRequest,
     ): Promise<Page<TruthRecord>> {
-      return fillPage(page, listFetch([hashtagSource(tag)]), visibilityFor(viewerId));
+      return fillPage(page, listFetch([lists.keys.hashtag(tag)]), visibilityFor(viewerId));
     },
 
-    /** A user's truths; empty when either blocks the other. */
+    /** A user's truths, newest first; empty when either blocks the other. */
     async account(
       viewerId: string | null,
       authorId: string,
@@ -469,16 +421,12 @@ export function createFeedService(deps: {
       ) {
         return { items: [], hasNextPage: false };
       }
-      const filter: QueryFilter<TruthRecord> = {
-        authorId: objectId(authorId),
-        deletedAt: null,
-        ...(includeReplies ? {} : { kind: { $ne: 'REPLY' } }),
-      };
       // A profile shows its owner's truths even to someone who muted them.
-      const visibility = await visibilityFor(viewerId);
-      const hidden = new Set(visibility.hidden);
+      const visible = await visibilityFor(viewerId);
+      const hidden = new Set(visible.hidden);
       hidden.delete(authorId);
-      return fillPage(page, keysetFetch(filter), { hidden });
+      const list = includeReplies ? lists.keys.author(authorId) : lists.keys.authorPosts(authorId);
+      return fillPage(page, listFetch([list]), { hidden });
     },
 
     /**
@@ -490,14 +438,13 @@ export function createFeedService(deps: {
       truthId: string,
       page: PageRequest,
     ): Promise<Page<TruthRecord>> {
-      const visibility = await visibilityFor(viewerId);
-      const fetch = keysetFetch({ replyToId: objectId(truthId) }, 1);
+      const visible = await visibilityFor(viewerId);
       const want = page.first + 1;
       const items: TruthRecord[] = [];
       let cursor = page.after;
       for (let round = 0; round < maxFillRounds && items.length < want; round++) {
-        const batch = await fetch(cursor, want);
-        items.push(...batch.filter((t) => !visibility.hidden.has(t.authorId.toHexString())));
+        const batch = await truths.replies(truthId, cursor, want);
+        items.push(...batch.filter((t) => !visible.hidden.has(t.authorId.toHexString())));
         if (batch.length < want) break;
         cursor = batch.at(-1)!._id.toHexString();
       }
@@ -513,8 +460,14 @@ export function createFeedService(deps: {
         after,
         catchUp: async (cursor) => {
           const visible = await visibilityFor(viewerId, true);
-          const missed = await listCatchUp(homeSources(viewerId, visible.whales ?? []), cursor);
-          return visibleOnly(missed, visible);
+          const ids = await readLists(
+            homeLists(viewerId, visible.whales ?? []),
+            cursor,
+            maxCatchUp,
+            'asc',
+            viewerId,
+          );
+          return visibleOnly(await truthsInOrder(ids), visible);
         },
       }),
 
@@ -526,7 +479,10 @@ export function createFeedService(deps: {
         home: false,
         after,
         catchUp: async (cursor) =>
-          visibleOnly(await listCatchUp([publicSource], cursor), await visibilityFor(viewerId)),
+          visibleOnly(
+            await truthsInOrder(await readLists([lists.keys.public], cursor, maxCatchUp, 'asc')),
+            await visibilityFor(viewerId),
+          ),
       }),
 
     watchHashtag: (viewerId: string | null, tag: string, after: string | null) =>
@@ -538,7 +494,9 @@ export function createFeedService(deps: {
         after,
         catchUp: async (cursor) =>
           visibleOnly(
-            await listCatchUp([hashtagSource(tag)], cursor),
+            await truthsInOrder(
+              await readLists([lists.keys.hashtag(tag)], cursor, maxCatchUp, 'asc'),
+            ),
             await visibilityFor(viewerId),
           ),
       }),

@@ -3,8 +3,7 @@ import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { expectGlobalId } from '../../graphql/global-id.js';
 import { pageRequest, toConnection } from '../../graphql/pagination.js';
 import { notFound } from '../../lib/errors.js';
-import type { UserRecord } from '../users/user.model.js';
-import type { Viewer } from '../users/user.service.js';
+import type { UserRecord, Viewer } from '../users/index.js';
 
 type RelationAction = 'follow' | 'unfollow' | 'block' | 'unblock' | 'mute' | 'unmute';
 
@@ -34,26 +33,22 @@ const relatedUsers =
   ) => {
     const request = pageRequest(args);
     const page = await context.services.relations.list(user._id.toHexString(), direction, request);
-    const people = await context.loaders.userById.loadMany(
-      page.items.map((relation) =>
-        (direction === 'followers' ? relation.fromId : relation.toId).toHexString(),
-      ),
-    );
-    const edges = page.items.flatMap((relation, i) => {
+    const people = await context.loaders.userById.loadMany(page.items.map((item) => item.userId));
+    const edges = page.items.flatMap((item, i) => {
       const node = people[i];
-      return node && !(node instanceof Error) ? [{ relation, node }] : [];
+      return node && !(node instanceof Error) ? [{ item, node }] : [];
     });
     const connection = toConnection(
       { items: edges, hasNextPage: page.hasNextPage },
       request,
-      (edge) => edge.relation._id.toHexString(),
+      (edge) => edge.item.userId,
     );
     return {
       pageInfo: connection.pageInfo,
       edges: connection.edges.map(({ cursor, node }) => ({
         cursor,
         node: node.node,
-        since: node.relation.createdAt,
+        since: node.item.since,
       })),
     };
   };

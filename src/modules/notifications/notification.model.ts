@@ -3,7 +3,7 @@ import { Schema, type Connection, type Model, type Types } from 'mongoose';
 export type NotificationKind =
   'FOLLOWED' | 'REACTED' | 'REPLIED' | 'RETRUTHED' | 'QUOTED' | 'MENTIONED' | 'ADMITTED';
 
-/** One notification for one user, in `notifications`. */
+/** One notification for one user, in `notifications`. Inserted once, never changed. */
 export interface NotificationRecord {
   _id: Types.ObjectId;
   userId: Types.ObjectId;
@@ -13,6 +13,7 @@ export interface NotificationRecord {
   /** ADMITTED: the waitlist ticket that was admitted. */
   ticket?: number | null;
   createdAt: Date;
+  /** Whether it is read lives in the read model (and `notification_reads`): set when shown. */
   readAt: Date | null;
 }
 
@@ -28,12 +29,36 @@ export const notificationSchema = new Schema<NotificationRecord>(
   },
   { collection: 'notifications', versionKey: false },
 );
-// A user's notifications newest first, and their unread ones.
-notificationSchema.index({ userId: 1, _id: -1 });
-notificationSchema.index({ userId: 1, readAt: 1 });
 
 export type NotificationModel = Model<NotificationRecord>;
 
 export function createNotificationModel(connection: Connection): NotificationModel {
   return connection.model<NotificationRecord>('Notification', notificationSchema);
+}
+
+/**
+ * A user marking notifications read, in `notification_reads`: the given ones, or (`ids` null)
+ * every one created up to `at`. Inserted, never applied in place: on the embedded database an
+ * update reads the whole collection.
+ */
+export interface NotificationReadRecord {
+  _id: Types.ObjectId;
+  userId: Types.ObjectId;
+  ids: Types.ObjectId[] | null;
+  at: Date;
+}
+
+const notificationReadSchema = new Schema<NotificationReadRecord>(
+  {
+    userId: { type: Schema.Types.ObjectId, required: true },
+    ids: { type: [Schema.Types.ObjectId], default: null },
+    at: { type: Date, required: true },
+  },
+  { collection: 'notification_reads', versionKey: false },
+);
+
+export type NotificationReadModel = Model<NotificationReadRecord>;
+
+export function createNotificationReadModel(connection: Connection): NotificationReadModel {
+  return connection.model<NotificationReadRecord>('NotificationRead', notificationReadSchema);
 }

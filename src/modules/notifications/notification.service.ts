@@ -1,18 +1,25 @@
 import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
-import type { Page, PageRequest } from '../../graphql/pagination.js';
+import type { Effects } from '../../infra/effects.js';
 import type { Logger } from '../../infra/logger.js';
+import { insertResolved } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import { SlowConsumerError } from '../../lib/errors.js';
 import { createEventStream, type EventStream } from '../../lib/event-stream.js';
+import type { HookEffect } from '../../lib/hooks.js';
 import { objectId } from '../../lib/ids.js';
-import type { RelationModel } from '../follows/relation.model.js';
+import type { RelationHooks, RelationService } from '../follows/index.js';
+import type { ReactionHooks } from '../reactions/index.js';
+import type { TruthHooks } from '../truths/index.js';
 import type { NotificationTopics, NotificationWire } from './notification.events.js';
 import type {
   NotificationKind,
   NotificationModel,
+  NotificationReadModel,
+  NotificationReadRecord,
   NotificationRecord,
 } from './notification.model.js';
+import type { NotificationStore } from './notification.store.js';
 
 export interface NewNotification {
   kind: NotificationKind;
@@ -21,6 +28,38 @@ export interface NewNotification {
   actorId: string;
   truthId?: string | null;
 }
+
+/** The fact a notification comes from: a name for it, and when it happened. */
+export interface Origin {
+  /** For example `truth:<id>`: the same for every run of the fact's effects. */
+  fact: string;
+  at: Date;
+}
+
+/**
+ * The id of a notification, derived from the fact that caused it, its recipient and kind, so
+ * recording it again (the effects of a write run again after a failure) is refused by MongoDB
+ * instead of notifying twice. It begins with the time of the fact (seconds, like any ObjectId,
+ * then milliseconds), so notifications still sort newest first.
+ */
+function notificationId(fact: string, recipient: string, kind: NotificationKind, at: Date) {
+  const bytes = Buffer.alloc(12);
+  const ms = at.getTime();
+  bytes.writeUInt32BE(Math.floor(ms / 1000), 0);
+  bytes.writeUInt16BE(ms % 1000, 4);
+  createHash('sha256').update(`${fact}|${recipient}|${kind}`).digest().copy(bytes, 6, 0, 6);
+  return new Types.ObjectId(bytes);
+}
+
+const toWire = (record: NotificationRecord): NotificationWire => ({
+  id: record._id.toHexString(),
+  userId: record.userId.toHexString(),
+  kind: record.kind,
+  actorId: record.actorId.toHexString(),
+  truthId: record.truthId?.toHexString() ?? null,
+  ticket: record.ticket ?? null,
+  createdAt: record.createdAt.toISOString(),
+});
 
 const fromWire = (wire: NotificationWire): NotificationRecord => ({
   _id: objectId(wire.id),
@@ -33,41 +72,23 @@ const fromWire = (wire: NotificationWire): NotificationRecord => ({
   readAt: null,
 });
 
-/** The fact a notification comes from: a name for it, and when it happened. */
-export interface Origin {
-  /** For example `truth:<id>`: the same for every run of the fact's effects. */
-  fact: string;
-  at: Date;
-}
-
 /**
- * The id of a notification, derived from the fact that caused it (`fact`, e.g. `truth:<id>`),
- * its recipient and kind, so recording it again (the effects of a write run again after a
- * failure) is refused by MongoDB instead of notifying twice. It begins with the time of the
- * fact (seconds, like any ObjectId, then milliseconds), so notifications still sort newest
- * first.
- */
-function notificationId(fact: string, recipient: string, kind: NotificationKind, at: Date) {
-  const bytes = Buffer.alloc(12);
-  const ms = at.getTime();
-  bytes.writeUInt32BE(Math.floor(ms / 1000), 0);
-  bytes.writeUInt16BE(ms % 1000, 4);
-  createHash('sha256').update(`${fact}|${recipient}|${kind}`).digest().copy(bytes, 6, 0, 6);
-  return new Types.ObjectId(bytes);
-}
-
-/**
- * Notifications: stored in MongoDB, announced live to the recipient. Nobody is notified of
- * their own actions, nor of the actions of someone they block or mute, or who blocks them.
- * Recording is idempotent per fact (see `notificationId`).
+ * Notifications: stored in MongoDB (inserts only), kept in the read model
+ * (notification.store.ts), announced live to the recipient. They follow the other modules'
+ * writes through their hooks (a follow, a reaction, a reply, quote, mention or retruth).
+ * Nobody is notified of their own actions, nor of the actions of someone they block or mute,
+ * or who blocks them. Recording is idempotent per fact (see `notificationId`).
  */
 export function createNotificationService(deps: {
   Notification: NotificationModel;
-  Relation: RelationModel;
+  NotificationRead: NotificationReadModel;
+  store: NotificationStore;
+  relations: RelationService;
+  effects: Effects;
   bus: EventBus<NotificationTopics>;
   logger: Logger;
 }) {
-  const { Notification, Relation, bus } = deps;
+  const { Notification, NotificationRead, store, relations, effects, bus } = deps;
 
   // One object per event for all of a user's connections, so the live hub executes it once.
   const records = new WeakMap<NotificationWire, NotificationRecord>();
@@ -80,145 +101,158 @@ export function createNotificationService(deps: {
     return record;
   };
 
-  const suppressed = async (recipients: string[], actorId: string): Promise<Set<string>> => {
-    const actor = objectId(actorId);
-    const rows = await Relation.find(
-      {
-        $or: [
-          {
-            fromId: { $in: recipients.map(objectId) },
-            toId: actor,
-            kind: { $in: ['block', 'mute'] },
-          },
-          { fromId: actor, toId: { $in: recipients.map(objectId) }, kind: 'block' },
-        ],
-      },
-      { fromId: 1, toId: 1 },
-    )
-      .lean<{ fromId: Types.ObjectId; toId: Types.ObjectId }[]>()
-      .exec();
-    return new Set(
-      rows.map((row) => (row.fromId.equals(actor) ? row.toId : row.fromId).toHexString()),
+  /**
+   * Inserts notifications, adds them to the read model and announces each to its recipient;
+   * one already stored (by an earlier run of the same effects) is neither stored nor
+   * announced again.
+   */
+  const record = async (notifications: NotificationRecord[]): Promise<void> => {
+    if (notifications.length === 0) return;
+    try {
+      await Notification.collection.insertMany(notifications, { ordered: false });
+    } catch (error) {
+      const writeErrors = (error as { writeErrors?: { code?: number }[] }).writeErrors;
+      if (!writeErrors || [writeErrors].flat().some((e) => e.code !== 11000)) throw error;
+    }
+    const added = await store.add(notifications);
+    await Promise.all(
+      added.map((n) => bus.publish('notificationReceived', n.userId.toHexString(), toWire(n))),
     );
   };
 
   const notifyAll = async (list: readonly NewNotification[], origin: Origin): Promise<void> => {
-    const candidates = list.filter((n) => n.userId !== n.actorId);
-    if (candidates.length === 0) return;
-    const byActor = new Map<string, NewNotification[]>();
-    for (const n of candidates) byActor.set(n.actorId, [...(byActor.get(n.actorId) ?? []), n]);
     const records: NotificationRecord[] = [];
-    for (const [actorId, group] of byActor) {
-      const skip = await suppressed([...new Set(group.map((n) => n.userId))], actorId);
-      for (const n of group) {
-        if (skip.has(n.userId)) continue;
-        records.push({
-          _id: notificationId(origin.fact, n.userId, n.kind, origin.at),
-          userId: objectId(n.userId),
-          kind: n.kind,
-          actorId: objectId(n.actorId),
-          truthId: n.truthId ? objectId(n.truthId) : null,
-          createdAt: new Date(),
-          readAt: null,
-        });
-      }
+    for (const n of list) {
+      if (n.userId === n.actorId) continue;
+      // The recipient's hidden authors: those they block or mute, and those who block them.
+      if ((await relations.snapshot(n.userId)).hidden.has(n.actorId)) continue;
+      records.push({
+        _id: notificationId(origin.fact, n.userId, n.kind, origin.at),
+        userId: objectId(n.userId),
+        kind: n.kind,
+        actorId: objectId(n.actorId),
+        truthId: n.truthId ? objectId(n.truthId) : null,
+        createdAt: origin.at,
+        readAt: null,
+      });
     }
-    await store(records);
+    await record(records);
   };
 
-  /**
-   * Inserts notifications and announces each to its recipient; one already stored (by an
-   * earlier run of the same effects) is neither stored nor announced again.
-   */
-  const store = async (records: NotificationRecord[]): Promise<void> => {
-    if (records.length === 0) return;
-    let fresh = records;
-    try {
-      await Notification.collection.insertMany(records, { ordered: false });
-    } catch (error) {
-      const writeErrors = (error as { writeErrors?: { index: number; code?: number }[] })
-        .writeErrors;
-      if (!writeErrors) throw error;
-      const refused = new Set<number>();
-      for (const writeError of [writeErrors].flat()) {
-        if (writeError.code !== 11000) throw error;
-        refused.add(writeError.index);
-      }
-      fresh = records.filter((_, index) => !refused.has(index));
-    }
-    await Promise.all(
-      fresh.map((record) =>
-        bus.publish('notificationReceived', record.userId.toHexString(), {
-          id: record._id.toHexString(),
-          userId: record.userId.toHexString(),
-          kind: record.kind,
-          actorId: record.actorId.toHexString(),
-          truthId: record.truthId?.toHexString() ?? null,
-          ticket: record.ticket ?? null,
-          createdAt: record.createdAt.toISOString(),
-        }),
-      ),
-    );
-  };
+  // A process that died between storing a read and applying it left its journal entry.
+  effects.recover('read', async (readId) => {
+    const read = await NotificationRead.findById(objectId(readId))
+      .lean<NotificationReadRecord>()
+      .exec();
+    if (read) await effects.apply(`read:${readId}`, [() => store.read(read).then(() => undefined)]);
+  });
 
   return {
-    /** Records and announces one notification (unless suppressed; see above), once per fact. */
-    notify: (notification: NewNotification, origin: Origin) => notifyAll([notification], origin),
+    notifyAll,
+
+    /** What a stored truth notifies: its parent's, quoted's or original's author, mentions. */
+    afterTruthStored: (stored: TruthHooks['truthStored']): HookEffect[] => {
+      const { truth, parent, quoted, original } = stored;
+      const actorId = truth.authorId.toHexString();
+      const truthId = truth._id.toHexString();
+      const list: NewNotification[] = [];
+      if (original) {
+        const originalId = original._id.toHexString();
+        list.push({
+          kind: 'RETRUTHED',
+          userId: original.authorId.toHexString(),
+          actorId,
+          truthId: originalId,
+        });
+      }
+      if (parent)
+        list.push({ kind: 'REPLIED', userId: parent.authorId.toHexString(), actorId, truthId });
+      if (quoted)
+        list.push({ kind: 'QUOTED', userId: quoted.authorId.toHexString(), actorId, truthId });
+      const notified = new Set(list.map((n) => n.userId));
+      for (const mentioned of truth.mentionIds) {
+        if (!notified.has(mentioned.toHexString())) {
+          list.push({ kind: 'MENTIONED', userId: mentioned.toHexString(), actorId, truthId });
+        }
+      }
+      return [() => notifyAll(list, { fact: stored.fact, at: truth.createdAt })];
+    },
+
+    afterFollowed: (followed: RelationHooks['followed']): HookEffect[] => [
+      () =>
+        notifyAll(
+          [{ kind: 'FOLLOWED', userId: followed.followeeId, actorId: followed.followerId }],
+          followed,
+        ),
+    ],
+
+    afterReacted: (reacted: ReactionHooks['reacted']): HookEffect[] => [
+      () =>
+        notifyAll(
+          [
+            {
+              kind: 'REACTED',
+              userId: reacted.truth.authorId.toHexString(),
+              actorId: reacted.userId,
+              truthId: reacted.truth._id.toHexString(),
+            },
+          ],
+          reacted,
+        ),
+    ],
 
     /**
      * Welcomes someone admitted from the waitlist, in their new account: the one notification
      * whose actor is its recipient, carrying the ticket they waited with.
      */
-    notifyAdmitted: (userId: string, ticket: number) =>
-      store([
+    notifyAdmitted: (userId: string, ticket: number) => {
+      const at = new Date();
+      return record([
         {
-          _id: notificationId(`admitted:${ticket}`, userId, 'ADMITTED', new Date()),
+          _id: notificationId(`admitted:${ticket}`, userId, 'ADMITTED', at),
           userId: objectId(userId),
           kind: 'ADMITTED',
           actorId: objectId(userId),
           truthId: null,
           ticket,
-          createdAt: new Date(),
+          createdAt: at,
           readAt: null,
         },
-      ]),
-    notifyAll,
+      ]);
+    },
 
     async list(
       userId: string,
-      page: PageRequest,
+      page: { first: number; after: string | null },
       unreadOnly: boolean,
-    ): Promise<Page<NotificationRecord>> {
-      const rows = await Notification.find({
-        userId: objectId(userId),
-        ...(unreadOnly ? { readAt: null } : {}),
-        ...(page.after ? { _id: { $lt: objectId(page.after) } } : {}),
-      })
-        .sort({ _id: -1 })
-        .limit(page.first + 1)
-        .lean<NotificationRecord[]>()
-        .exec();
-      return { items: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
+    ): Promise<{ items: NotificationRecord[]; hasNextPage: boolean }> {
+      const items = await store.page(userId, page.after, page.first + 1, unreadOnly);
+      return { items: items.slice(0, page.first), hasNextPage: items.length > page.first };
     },
 
-    async byId(userId: string, id: string): Promise<NotificationRecord | null> {
-      return Notification.findOne({ _id: objectId(id), userId: objectId(userId) })
-        .lean<NotificationRecord>()
-        .exec();
-    },
+    byId: (userId: string, id: string) => store.byId(userId, id),
 
-    unreadCount: (userId: string) =>
-      Notification.countDocuments({ userId: objectId(userId), readAt: null }).exec(),
+    unreadCount: (userId: string) => store.unreadCount(userId),
 
     /** Marks the given ids (only the user's own) or all as read; returns the unread count. */
     async markRead(userId: string, target: { ids: string[] } | { all: true }): Promise<number> {
-      const filter = {
+      const read: NotificationReadRecord = {
+        _id: new Types.ObjectId(),
         userId: objectId(userId),
-        readAt: null,
-        ...('ids' in target ? { _id: { $in: target.ids.map(objectId) } } : {}),
+        ids: 'ids' in target ? target.ids.map(objectId) : null,
+        at: new Date(),
       };
-      await Notification.updateMany(filter, { $set: { readAt: new Date() } }).exec();
-      return Notification.countDocuments({ userId: objectId(userId), readAt: null }).exec();
+      const entry = `read:${read._id.toHexString()}`;
+      await effects.intend(entry);
+      await insertResolved(() => NotificationRead.collection.insertOne(read), { unknown: {} });
+      let unread: number | null = null;
+      await effects.apply(entry, [
+        async () => {
+          unread = await store.read(read);
+        },
+      ]);
+      // With Redis away the read is stored and applied later; everything read is the answer.
+      return unread ?? (await store.unreadCount(userId).catch(() => 0));
     },
 
     /** The user's new notifications as they happen. */

@@ -18,12 +18,8 @@ export interface TruthRecord {
   ancestorIds: Types.ObjectId[];
   quoteOfId: Types.ObjectId | null;
   retruthOfId: Types.ObjectId | null;
-  /**
-   * `<authorId>:<retruthOfId>` on a live retruth only: a sparse unique index on it makes
-   * "one retruth per user per truth" hold even for two racing requests.
-   */
-  retruthKey?: string;
   createdAt: Date;
+  /** Set in the read model from `truth_deletions`; earlier versions of Verity set it here. */
   deletedAt: Date | null;
 }
 
@@ -38,26 +34,40 @@ export const truthSchema = new Schema<TruthRecord>(
     ancestorIds: { type: [Schema.Types.ObjectId], default: [] },
     quoteOfId: { type: Schema.Types.ObjectId, default: null },
     retruthOfId: { type: Schema.Types.ObjectId, default: null },
-    retruthKey: { type: String },
     createdAt: { type: Date, required: true },
     deletedAt: { type: Date, default: null },
   },
   { collection: 'truths', versionKey: false },
 );
-// Account feed; home timeline rebuild (authorId $in).
-truthSchema.index({ authorId: 1, _id: -1 });
-// Public feed.
-truthSchema.index({ kind: 1, deletedAt: 1, _id: -1 });
-// Hashtag feed.
-truthSchema.index({ hashtags: 1, _id: -1 });
-// Thread replies and reply counts.
-truthSchema.index({ replyToId: 1, _id: 1 });
-// Quote and retruth counts; soft-deleting the retruths of a deleted truth.
-truthSchema.index({ quoteOfId: 1 });
-truthSchema.index({ retruthOfId: 1 });
-truthSchema.index({ retruthKey: 1 }, { unique: true, sparse: true });
+// Every read of truths is served by the read model; MongoDB only receives inserts (the `_id`
+// index decides a retried insert) and the read model's rebuild scans the collection.
 
 export type TruthModel = Model<TruthRecord>;
+
+/**
+ * A deletion, in `truth_deletions`, keyed by the truth's id: deleting is an insert (a second
+ * deletion of the same truth is refused by the key), since on the embedded database an update
+ * reads the whole collection.
+ */
+export interface TruthDeletionRecord {
+  _id: Types.ObjectId;
+  authorId: Types.ObjectId;
+  at: Date;
+}
+
+const truthDeletionSchema = new Schema<TruthDeletionRecord>(
+  {
+    authorId: { type: Schema.Types.ObjectId, required: true },
+    at: { type: Date, required: true },
+  },
+  { collection: 'truth_deletions', versionKey: false },
+);
+
+export type TruthDeletionModel = Model<TruthDeletionRecord>;
+
+export function createTruthDeletionModel(connection: Connection): TruthDeletionModel {
+  return connection.model<TruthDeletionRecord>('TruthDeletion', truthDeletionSchema);
+}
 
 export function createTruthModel(connection: Connection): TruthModel {
   return connection.model<TruthRecord>('Truth', truthSchema);

@@ -3,15 +3,13 @@ import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { expectGlobalId, fromGlobalId, toGlobalId } from '../../graphql/global-id.js';
 import { whenLoaded } from '../../graphql/loader.js';
 import { notFound } from '../../lib/errors.js';
-import { reactionKinds } from '../reactions/reaction.model.js';
-import type { UserRecord } from '../users/user.model.js';
-import type { TruthCounts } from './truth.counts.js';
+import { reactionKinds } from '../reactions/index.js';
+import type { UserRecord } from '../users/index.js';
 import type { TruthRecord } from './truth.model.js';
 
-/** What the TruthCounts type resolves from. */
+/** What the TruthCounts type resolves from: the truth; its fields load the counts. */
 export interface TruthCountsView {
   truthId: string;
-  counts: TruthCounts;
 }
 
 const optionalTruthId = (id: string | null | undefined, field: string) =>
@@ -30,12 +28,15 @@ export const truthResolvers: Resolvers = {
 
   Mutation: {
     postTruth: async (_parent, { input }, context) => {
-      const truth = await context.services.truths.post(requireViewer(context), {
+      const { truth, created } = await context.services.truths.post(requireViewer(context), {
         text: input.text,
         replyToId: optionalTruthId(input.replyToId, 'replyToId'),
         quoteOfId: optionalTruthId(input.quoteOfId, 'quoteOfId'),
         idempotencyKey: input.idempotencyKey ?? null,
       });
+      // A truth created just now has no reactions, replies or retruths: the answer needs no
+      // read for them, so it cannot fail once the truth is stored.
+      if (created) context.loaders.primeNewTruth(truth);
       return { truth };
     },
     deleteTruth: async (_parent, { input }, context) => {
@@ -67,7 +68,7 @@ export const truthResolvers: Resolvers = {
           throw notFound('There is no truth with that truthId.');
         return context.services.truths.watchCounts(id);
       },
-      resolve: (view: TruthCountsView) => view,
+      resolve: (event: { truthId: string }): TruthCountsView => ({ truthId: event.truthId }),
     },
   },
 
@@ -93,13 +94,7 @@ export const truthResolvers: Resolvers = {
     replyTo: (truth, _args, context) => loadRelated(context, truth.replyToId),
     quoteOf: (truth, _args, context) => loadRelated(context, truth.quoteOfId),
     retruthOf: (truth, _args, context) => loadRelated(context, truth.retruthOfId),
-    counts: (truth, _args, context) => {
-      const truthId = truth._id.toHexString();
-      return whenLoaded(context.loaders.truthCountsById.load(truthId), (counts) => ({
-        truthId,
-        counts,
-      }));
-    },
+    counts: (truth) => ({ truthId: truth._id.toHexString() }),
     viewerReaction: (truth, _args, context) =>
       context.loaders.viewerReactionByTruthId.load(truth._id.toHexString()),
     viewerHasRetruthed: (truth, _args, context) =>
@@ -108,13 +103,21 @@ export const truthResolvers: Resolvers = {
 
   TruthCounts: {
     truthId: (view) => toGlobalId('Truth', view.truthId),
-    replies: (view) => view.counts.replies,
-    retruths: (view) => view.counts.retruths,
-    quotes: (view) => view.counts.quotes,
-    reactions: (view) => reactionKinds.reduce((sum, kind) => sum + view.counts[kind], 0),
-    byKind: (view) =>
-      reactionKinds
-        .filter((kind) => view.counts[kind] > 0)
-        .map((kind) => ({ kind, count: view.counts[kind] })),
+    replies: (view, _args, context) =>
+      whenLoaded(context.loaders.truthCountsById.load(view.truthId), (counts) => counts.replies),
+    retruths: (view, _args, context) =>
+      whenLoaded(context.loaders.truthCountsById.load(view.truthId), (counts) => counts.retruths),
+    quotes: (view, _args, context) =>
+      whenLoaded(context.loaders.truthCountsById.load(view.truthId), (counts) => counts.quotes),
+    reactions: (view, _args, context) =>
+      whenLoaded(context.loaders.reactionCountsById.load(view.truthId), (counts) =>
+        reactionKinds.reduce((sum, kind) => sum + counts[kind], 0),
+      ),
+    byKind: (view, _args, context) =>
+      whenLoaded(context.loaders.reactionCountsById.load(view.truthId), (counts) =>
+        reactionKinds
+          .filter((kind) => counts[kind] > 0)
+          .map((kind) => ({ kind, count: counts[kind] })),
+      ),
   },
 };

@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
-import type { Expectation } from '../../infra/counters.js';
 import type { Effect, Effects } from '../../infra/effects.js';
-import type { HashMirror } from '../../infra/hash-mirror.js';
 import type { Logger } from '../../infra/logger.js';
 import { insertResolved } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
-import type { RecordCache } from '../../infra/record-cache.js';
 import {
   SlowConsumerError,
   badUserInput,
@@ -15,38 +12,21 @@ import {
   notFound,
 } from '../../lib/errors.js';
 import { createEventStream, type EventStream } from '../../lib/event-stream.js';
-import { isObjectIdHex, objectId } from '../../lib/ids.js';
-import type { FeedService } from '../feeds/feed.service.js';
-import type { RelationService } from '../follows/relation.service.js';
-import type {
-  NewNotification,
-  NotificationService,
-} from '../notifications/notification.service.js';
-import type { UserCountStore } from '../users/user.counts.js';
-import type { UserModel, UserRecord } from '../users/user.model.js';
-import type { Viewer } from '../users/user.service.js';
-import type { TruthCountField, TruthCountStore, TruthCounts } from './truth.counts.js';
+import type { Hooks } from '../../lib/hooks.js';
+import { objectId } from '../../lib/ids.js';
+import type { RelationService } from '../follows/index.js';
+import type { UserRecord, UserService, Viewer } from '../users/index.js';
 import type { TruthTopics } from './truth.events.js';
 import type {
   IdempotencyModel,
   IdempotencyRecord,
+  TruthDeletionModel,
+  TruthDeletionRecord,
   TruthModel,
   TruthRecord,
 } from './truth.model.js';
+import type { TruthStore } from './truth.store.js';
 import { maxTruthLength, parseHashtags, parseMentions, textLength } from './truth.text.js';
-
-/** The truths a new one relates to. */
-interface Related {
-  parent: TruthRecord | null;
-  quoted: TruthRecord | null;
-  original: TruthRecord | null;
-}
-
-/** What the counters were told before a truth's fact was written (infra/counters.ts). */
-interface Expected {
-  user?: Expectation;
-  truths?: Expectation;
-}
 
 export interface NewTruth {
   text: string;
@@ -57,49 +37,59 @@ export interface NewTruth {
   idempotencyKey?: string | null;
 }
 
+/** What the truths module tells the modules that follow it (lib/hooks.ts). */
+export interface TruthHooks {
+  /**
+   * A truth was stored (a post, reply, quote or retruth), with its author and the truths it
+   * relates to. `fact` names it, the same for every run of its effects.
+   */
+  truthStored: {
+    fact: string;
+    truth: TruthRecord;
+    author: UserRecord;
+    parent: TruthRecord | null;
+    quoted: TruthRecord | null;
+    original: TruthRecord | null;
+  };
+  /** A truth was deleted (`deletedAt` set). */
+  truthDeleted: { truth: TruthRecord };
+}
+
+/** The truths a new one relates to. */
+interface Related {
+  parent: TruthRecord | null;
+  quoted: TruthRecord | null;
+  original: TruthRecord | null;
+}
+
 /**
  * Truths: posting (with idempotency keys), deleting, retruthing. Every input is checked before
- * anything is written. A write is done once MongoDB has stored its fact (the inserted truth,
- * its `deletedAt`); its effects (counts, feeds, events, notifications) then run through
- * `effects` (infra/effects.ts), which retries them until they succeed, so a stored write is
- * never answered as failed and never loses an effect. Effects are idempotent: counts are
- * guarded per fact, feeds add and announce a truth once, notifications have ids derived from
- * the fact.
+ * anything is written, against the read model (truth.store.ts); MongoDB receives inserts only
+ * (a truth, a deletion, an idempotency key). A write is done once MongoDB has stored it; its
+ * effects (the read model, counts, events, then what other modules do through `hooks`: feeds,
+ * notifications) then run
+ * through `effects` (infra/effects.ts), which retries them until they succeed and finishes them
+ * after a crash, so a stored write is never answered as failed and never loses an effect. Each
+ * effect is idempotent: the read model applies a truth or a deletion once, the feeds add and
+ * announce a truth once, notifications have ids derived from the fact.
  */
 export function createTruthService(deps: {
   Truth: TruthModel;
+  TruthDeletion: TruthDeletionModel;
   Idempotency: IdempotencyModel;
-  User: UserModel;
-  truthCounts: TruthCountStore;
-  userCounts: UserCountStore;
+  store: TruthStore;
+  users: UserService;
   relations: RelationService;
-  notifications: NotificationService;
-  feeds: FeedService;
-  truthRecords: RecordCache<TruthRecord>;
-  userRecords: RecordCache<UserRecord>;
-  retruthMirror: HashMirror;
   effects: Effects;
+  hooks: Hooks<TruthHooks>;
   bus: EventBus<TruthTopics>;
   logger: Logger;
 }) {
-  const {
-    Truth,
-    Idempotency,
-    User,
-    truthCounts,
-    userCounts,
-    relations,
-    notifications,
-    feeds,
-    truthRecords,
-    userRecords,
-    retruthMirror,
-    effects,
-    bus,
-  } = deps;
+  const { Truth, TruthDeletion, Idempotency, store, users, relations } = deps;
+  const { effects, hooks, bus } = deps;
 
   const findTruth = async (id: string): Promise<TruthRecord | null> =>
-    (await truthRecords.getMany([id])).get(id) ?? null;
+    (await store.records.getMany([id])).get(id) ?? null;
 
   /**
    * A truth the viewer may act on (reply to, quote, retruth, react to): it exists, is not
@@ -118,208 +108,124 @@ export function createTruthService(deps: {
     return truth;
   };
 
-  /** Changes a truth's counts once per `once` guard, and announces the new counts. */
-  const changeCounts = async (
-    truthId: Types.ObjectId,
-    deltas: Partial<Record<TruthCountField, number>>,
-    options: { once?: string; expected?: Expectation } = {},
-  ) => {
-    const id = truthId.toHexString();
-    const counts = await truthCounts.increment(id, deltas, options);
-    if (counts) await bus.publish('truthCountsChanged', id, { truthId: id, counts });
-  };
-
   const loadAuthor = async (authorId: Types.ObjectId): Promise<UserRecord> => {
     const id = authorId.toHexString();
-    const author = (await userRecords.getMany([id])).get(id);
+    const author = (await users.getMany([id])).get(id);
     if (!author) throw notFound('The author no longer exists.');
     return author;
   };
 
-  const loadRelated = async (id: Types.ObjectId | null) =>
-    id ? ((await truthRecords.getMany([id.toHexString()])).get(id.toHexString()) ?? null) : null;
+  /** Announces the new counts of these truths to their live subscribers. */
+  const countsChanged = (...truths: (TruthRecord | null)[]) =>
+    Promise.all(
+      truths.flatMap((truth) => {
+        if (!truth) return [];
+        const truthId = truth._id.toHexString();
+        return [bus.publish('truthCountsChanged', truthId, { truthId })];
+      }),
+    );
 
-  /**
-   * The effects of a truth that has been stored (a post, reply, quote or retruth), in order.
-   * `entry` names the write in the journal and guards its counts.
-   */
-  const insertedEffects = (
-    entry: string,
-    truth: TruthRecord,
-    related: Related,
-    expected: Expected = {},
-  ): Effect[] => {
+  /** The effects of a stored truth (a post, reply, quote or retruth), in order. */
+  const storedEffects = (entry: string, truth: TruthRecord, related: Related): Effect[] => {
     const { parent, quoted, original } = related;
-    const authorId = truth.authorId.toHexString();
-    const truthId = truth._id.toHexString();
-    const list: NewNotification[] = [];
-    if (original) {
-      list.push({
-        kind: 'RETRUTHED',
-        userId: original.authorId.toHexString(),
-        actorId: authorId,
-        truthId: original._id.toHexString(),
-      });
-    }
-    if (parent)
-      list.push({
-        kind: 'REPLIED',
-        userId: parent.authorId.toHexString(),
-        actorId: authorId,
-        truthId,
-      });
-    if (quoted)
-      list.push({
-        kind: 'QUOTED',
-        userId: quoted.authorId.toHexString(),
-        actorId: authorId,
-        truthId,
-      });
-    const notified = new Set(list.map((n) => n.userId));
-    for (const mentioned of truth.mentionIds) {
-      if (!notified.has(mentioned.toHexString())) {
-        list.push({
-          kind: 'MENTIONED',
-          userId: mentioned.toHexString(),
-          actorId: authorId,
-          truthId,
-        });
-      }
-    }
+    let author: UserRecord | undefined;
     return [
       async () => {
-        await truthRecords.put(truth);
-        if (original) await retruthMirror.set(authorId, original._id.toHexString(), truthId);
+        if (await store.stored(truth)) await countsChanged(parent, quoted, original);
       },
       async () => {
-        const on = (what: string, by: Expectation | undefined) => ({
-          once: `${entry}:${what}`,
-          ...(by ? { expected: by } : {}),
-        });
-        await userCounts.increment(authorId, { truths: 1 }, on('author', expected.user));
-        if (parent) await changeCounts(parent._id, { replies: 1 }, on('parent', expected.truths));
-        if (quoted) await changeCounts(quoted._id, { quotes: 1 }, on('quoted', expected.truths));
-        if (original) {
-          await changeCounts(original._id, { retruths: 1 }, on('original', expected.truths));
-        }
+        author ??= await loadAuthor(truth.authorId);
+        const stored = { fact: entry, truth, author, parent, quoted, original };
+        for (const effect of hooks.effectsOf('truthStored', stored)) await effect();
       },
-      async () => feeds.distribute(truth, await loadAuthor(truth.authorId), original),
-      () => notifications.notifyAll(list, { fact: entry, at: truth.createdAt }),
     ];
   };
 
-  /** The effects of a truth going away (deleted, or a retruth taken back), in order. */
-  const deletedEffects = (entry: string, truth: TruthRecord, expected: Expected = {}): Effect[] => [
+  /** The effects of a deletion (`truth` with its `deletedAt`), in order. */
+  const deletedEffects = (truth: TruthRecord): Effect[] => [
     async () => {
-      await truthRecords.put(truth);
-      if (truth.retruthOfId) {
-        await retruthMirror.set(
-          truth.authorId.toHexString(),
-          truth.retruthOfId.toHexString(),
-          null,
+      if (await store.deleted(truth)) {
+        const related = [truth.replyToId, truth.quoteOfId, truth.retruthOfId].map((id) =>
+          id ? ({ _id: id } as TruthRecord) : null,
         );
+        await countsChanged(...related);
       }
     },
-    async () => {
-      const on = (what: string, by: Expectation | undefined) => ({
-        once: `${entry}:${what}`,
-        ...(by ? { expected: by } : {}),
-      });
-      const authorId = truth.authorId.toHexString();
-      await userCounts.increment(authorId, { truths: -1 }, on('author', expected.user));
-      if (truth.replyToId) {
-        await changeCounts(truth.replyToId, { replies: -1 }, on('parent', expected.truths));
-      }
-      if (truth.quoteOfId) {
-        await changeCounts(truth.quoteOfId, { quotes: -1 }, on('quoted', expected.truths));
-      }
-      if (truth.retruthOfId) {
-        await changeCounts(truth.retruthOfId, { retruths: -1 }, on('original', expected.truths));
-      }
-    },
-    () => feeds.retract(truth),
+    ...hooks.effectsOf('truthDeleted', { truth }),
   ];
 
-  /** Announces to the counters the counts a truth's arrival or departure will change. */
-  const expectCounts = async (truth: TruthRecord): Promise<Expected> => {
-    const related = [truth.replyToId, truth.quoteOfId, truth.retruthOfId].flatMap((id) =>
-      id ? [id.toHexString()] : [],
-    );
-    const [user, truths] = await Promise.all([
-      userCounts.expect([truth.authorId.toHexString()]),
-      truthCounts.expect(related),
-    ]);
-    return { user, truths };
+  /** A truth another request is storing: its record once the read model has it. */
+  const awaitStored = async (truthId: string): Promise<TruthRecord> => {
+    for (let waited = 0; waited < 5_000; waited += 50) {
+      const stored = await findTruth(truthId);
+      if (stored) return stored;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Its effects are late (Redis is failing them): MongoDB has it.
+    const stored = await Truth.findById(objectId(truthId)).lean<TruthRecord>().exec();
+    if (!stored) throw new Error('a truth refused as a duplicate is not there');
+    return stored;
   };
 
-  /** Stores a new truth, then runs its effects. The stored truth (ours, or a racing twin's). */
-  const insert = async (
-    truth: TruthRecord,
-    related: Related,
-  ): Promise<{ truth: TruthRecord; inserted: boolean }> => {
+  /** Stores a new truth, then runs its effects. The stored truth (ours, or a twin's). */
+  const insert = async (truth: TruthRecord, related: Related): Promise<TruthRecord> => {
     const truthId = truth._id.toHexString();
     const entry = `truth:${truthId}`;
     await effects.intend(entry);
-    // Zero counts before the truth exists anywhere, so no reply or reaction can come before
-    // them. Best effort: a hash that is not there is rebuilt from MongoDB when read.
-    await truthCounts.seed(truthId).catch(() => undefined);
-    const expected = await expectCounts(truth);
     const stored = await insertResolved(() => Truth.collection.insertOne(truth), {
       unknown: { check: { type: 'Truth', id: truthId } },
     });
-    if (stored.outcome === 'duplicate') {
+    // A refused `_id` is our own attempt that MongoDB answered late, or (with an idempotency
+    // key) a twin request's: then the twin runs the effects, and its truth is the answer.
+    if (stored.outcome === 'duplicate' && !stored.retried) {
       await effects.discard(entry);
-      // Our own earlier attempt (MongoDB answered late), or a racing twin of this request.
-      const existing = truth.retruthKey
-        ? await Truth.findOne({ retruthKey: truth.retruthKey }).lean<TruthRecord>().exec()
-        : await Truth.findById(truth._id).lean<TruthRecord>().exec();
-      if (!existing) throw new Error('a truth refused as a duplicate is not there');
-      if (!stored.retried) return { truth: existing, inserted: false };
+      return awaitStored(truthId);
     }
-    await effects.apply(entry, insertedEffects(entry, truth, related, expected));
-    return { truth, inserted: true };
+    await effects.apply(entry, storedEffects(entry, truth, related));
+    return truth;
   };
 
-  /** Marks a stored truth deleted, then runs its effects; false when it already was. */
-  const remove = async (truth: TruthRecord): Promise<boolean> => {
+  /** Deletes a stored truth, then runs its effects; nothing when it already was deleted. */
+  const remove = async (truth: TruthRecord): Promise<void> => {
     const truthId = truth._id.toHexString();
     const entry = `deleted:${truthId}`;
+    const deletion: TruthDeletionRecord = {
+      _id: truth._id,
+      authorId: truth.authorId,
+      at: new Date(),
+    };
     await effects.intend(entry);
-    const expected = await expectCounts(truth);
-    const deletedAt = new Date();
-    const { modifiedCount } = await Truth.updateOne(
-      { _id: truth._id, deletedAt: null },
-      { $set: { deletedAt }, $unset: { retruthKey: 1 } },
-    ).exec();
-    if (modifiedCount === 0) {
-      await effects.discard(entry);
-      return false;
-    }
-    const { retruthKey: _dropped, ...rest } = truth;
-    await effects.apply(entry, deletedEffects(entry, { ...rest, deletedAt }, expected));
-    return true;
+    const stored = await insertResolved(() => TruthDeletion.collection.insertOne(deletion), {
+      unknown: { check: { type: 'Truth', id: truthId } },
+    });
+    // Deleted already (a racing request, or our own late attempt): the first deletion counts,
+    // and its effects are applied once whoever applies them.
+    const deletedAt =
+      stored.outcome === 'inserted'
+        ? deletion.at
+        : ((await findTruth(truthId))?.deletedAt ?? deletion.at);
+    await effects.apply(entry, deletedEffects({ ...truth, deletedAt }));
   };
 
-  // A process that died between storing a truth and finishing its effects left its journal
-  // entry: any instance finishes them from what MongoDB holds.
+  // A process that died between storing a truth (or a deletion) and finishing its effects left
+  // its journal entry: any instance finishes them from what MongoDB holds.
   effects.recover('truth', async (truthId) => {
     const truth = await Truth.findById(objectId(truthId)).lean<TruthRecord>().exec();
     if (!truth) return;
-    const entry = `truth:${truthId}`;
     const related = {
-      parent: await loadRelated(truth.replyToId),
-      quoted: await loadRelated(truth.quoteOfId),
-      original: await loadRelated(truth.retruthOfId),
+      parent: truth.replyToId ? await findTruth(truth.replyToId.toHexString()) : null,
+      quoted: truth.quoteOfId ? await findTruth(truth.quoteOfId.toHexString()) : null,
+      original: truth.retruthOfId ? await findTruth(truth.retruthOfId.toHexString()) : null,
     };
-    // A truth deleted since only needs its counts (the deletion took the rest back).
-    const all = insertedEffects(entry, truth, related);
-    await effects.apply(entry, truth.deletedAt ? [all[1]!] : all);
+    await effects.apply(`truth:${truthId}`, storedEffects(`truth:${truthId}`, truth, related));
   });
   effects.recover('deleted', async (truthId) => {
-    const truth = await Truth.findById(objectId(truthId)).lean<TruthRecord>().exec();
-    if (!truth?.deletedAt) return;
-    const entry = `deleted:${truthId}`;
-    await effects.apply(entry, deletedEffects(entry, truth));
+    const deletion = await TruthDeletion.findById(objectId(truthId))
+      .lean<TruthDeletionRecord>()
+      .exec();
+    const truth = deletion ? await findTruth(truthId) : null;
+    if (!deletion || !truth) return;
+    await effects.apply(`deleted:${truthId}`, deletedEffects({ ...truth, deletedAt: deletion.at }));
   });
 
   const requestHashOf = (input: NewTruth) =>
@@ -327,13 +233,61 @@ export function createTruthService(deps: {
       .update(JSON.stringify([input.text, input.replyToId ?? null, input.quoteOfId ?? null]))
       .digest('hex');
 
+  /**
+   * The truth an idempotency key already stands for: the truth (stored or, if its first
+   * attempt died before storing it, still to store under the same id), or a CONFLICT for a key
+   * used for something else. Null when the key is new and is now ours, with `id`.
+   */
+  const claimIdempotencyKey = async (
+    viewer: Viewer,
+    key: string,
+    requestHash: string,
+    id: Types.ObjectId,
+  ): Promise<{ existing: TruthRecord | null; id: Types.ObjectId }> => {
+    const record: IdempotencyRecord = {
+      _id: `${viewer.id}:${key}`,
+      requestHash,
+      truthId: id,
+      createdAt: new Date(),
+    };
+    const claimed = await insertResolved(() => Idempotency.collection.insertOne(record as never), {
+      unknown: { idempotencyKey: key },
+    });
+    if (claimed.outcome === 'inserted') {
+      await store.rememberIdempotencyKey(record).catch((error: unknown) => {
+        deps.logger.debug({ err: error }, 'idempotency key not remembered yet');
+      });
+      return { existing: null, id };
+    }
+    // Known to the read model, or (its first use is a moment old) only to MongoDB.
+    const first =
+      (await store.idempotencyKey(viewer.id, key)) ??
+      (await Idempotency.findById(record._id)
+        .lean<IdempotencyRecord>()
+        .exec()
+        .then((found) =>
+          found ? { requestHash: found.requestHash, truthId: found.truthId.toHexString() } : null,
+        ));
+    if (!first) throw new Error('an idempotency key refused as a duplicate is not there');
+    if (first.requestHash !== requestHash) {
+      throw conflict(
+        'That idempotency key was already used for a different truth.',
+        'idempotencyKey',
+      );
+    }
+    return { existing: await findTruth(first.truthId), id: objectId(first.truthId) };
+  };
+
   return {
     /**
      * Posts a truth. With an idempotency key, the first request records the key and the id it
      * will use before inserting; a retry with the same content gets that truth back (finishing
      * the insert if the first attempt died in between), different content is a CONFLICT.
      */
-    async post(viewer: Viewer, input: NewTruth): Promise<TruthRecord> {
+    async post(
+      viewer: Viewer,
+      input: NewTruth,
+    ): Promise<{ truth: TruthRecord & { author?: UserRecord }; created: boolean }> {
       const text = input.text.trim();
       if (text.length === 0) throw badUserInput('A truth needs some text.', 'text');
       if (textLength(text) > maxTruthLength) {
@@ -357,48 +311,23 @@ export function createTruthService(deps: {
       if (parent?.kind === 'RETRUTH')
         throw badUserInput('Reply to the original truth, not a retruth.', 'replyToId');
 
+      // Read before anything is written: the answer shows its author without asking again.
+      const author = await loadAuthor(objectId(viewer.id));
       let id = new Types.ObjectId();
       if (key !== null) {
-        const record: IdempotencyRecord = {
-          _id: `${viewer.id}:${key}`,
-          requestHash: requestHashOf({ ...input, text }),
-          truthId: id,
-          createdAt: new Date(),
-        };
-        const claimed = await insertResolved(
-          () => Idempotency.collection.insertOne(record as never),
-          {
-            unknown: { idempotencyKey: key },
-          },
-        );
-        if (claimed.outcome === 'duplicate') {
-          const first = await Idempotency.findById(record._id).lean<IdempotencyRecord>().exec();
-          if (!first) throw new Error('an idempotency key refused as a duplicate is not there');
-          if (first.requestHash !== record.requestHash) {
-            throw conflict(
-              'That idempotency key was already used for a different truth.',
-              'idempotencyKey',
-            );
-          }
-          const existing = await Truth.findById(first.truthId).lean<TruthRecord>().exec();
-          if (existing) return existing;
-          id = first.truthId;
-        }
+        const claim = await claimIdempotencyKey(viewer, key, requestHashOf({ ...input, text }), id);
+        if (claim.existing) return { truth: claim.existing, created: false };
+        id = claim.id;
       }
 
-      const mentionNames = parseMentions(text);
-      const mentioned = mentionNames.length
-        ? await User.find({ usernameKey: { $in: mentionNames } }, { _id: 1 })
-            .lean<Pick<UserRecord, '_id'>[]>()
-            .exec()
-        : [];
+      const mentioned = await users.idsByUsernameKeys(parseMentions(text));
       const truth: TruthRecord = {
         _id: id,
         authorId: objectId(viewer.id),
         kind: parent ? 'REPLY' : quoted ? 'QUOTE' : 'POST',
         text,
         hashtags: parseHashtags(text),
-        mentionIds: mentioned.map((user) => user._id),
+        mentionIds: mentioned.map(objectId),
         replyToId: parent?._id ?? null,
         ancestorIds: parent ? [...parent.ancestorIds, parent._id] : [],
         quoteOfId: quoted?._id ?? null,
@@ -406,7 +335,8 @@ export function createTruthService(deps: {
         createdAt: new Date(),
         deletedAt: null,
       };
-      return (await insert(truth, { parent, quoted, original: null })).truth;
+      const stored = await insert(truth, { parent, quoted, original: null });
+      return { truth: stored === truth ? { ...truth, author } : stored, created: stored === truth };
     },
 
     /**
@@ -424,15 +354,13 @@ export function createTruthService(deps: {
       if (truth.deletedAt) return;
       await remove(truth);
       // Retruths of a deleted truth go with it.
-      const retruths = await Truth.find({ retruthOfId: truth._id, deletedAt: null })
-        .lean<TruthRecord[]>()
-        .exec();
-      for (const retruth of retruths) await remove(retruth);
+      const retruths = await store.records.getMany(await store.retruthsOf(truthId));
+      for (const retruth of retruths.values()) if (!retruth.deletedAt) await remove(retruth);
     },
 
     /**
-     * Retruths a truth (the original, when given a retruth). Once per user per truth, enforced
-     * by a unique index: a second call returns the existing retruth.
+     * Retruths a truth (the original, when given a retruth). Once per user per truth, decided
+     * in Redis (truth.store.ts): a second call returns the existing retruth.
      */
     async retruth(
       viewer: Viewer,
@@ -442,8 +370,15 @@ export function createTruthService(deps: {
       if (original.retruthOfId) {
         original = await actionableTruth(viewer, original.retruthOfId.toHexString(), 'truthId');
       }
+      const originalId = original._id.toHexString();
+      const newId = new Types.ObjectId();
+      const claim = await store.claimRetruth(viewer.id, originalId, newId.toHexString());
+      if (claim.status !== 'claimed') {
+        // Live, or being stored by a racing request of the same user.
+        return { retruth: await awaitStored(claim.retruthId), original };
+      }
       const retruth: TruthRecord = {
-        _id: new Types.ObjectId(),
+        _id: newId,
         authorId: objectId(viewer.id),
         kind: 'RETRUTH',
         text: '',
@@ -453,23 +388,31 @@ export function createTruthService(deps: {
         ancestorIds: [],
         quoteOfId: null,
         retruthOfId: original._id,
-        retruthKey: `${viewer.id}:${original._id.toHexString()}`,
         createdAt: new Date(),
         deletedAt: null,
       };
-      const stored = await insert(retruth, { parent: null, quoted: null, original });
-      return { retruth: stored.truth, original };
+      try {
+        return {
+          retruth: await insert(retruth, { parent: null, quoted: null, original }),
+          original,
+        };
+      } catch (error) {
+        await store
+          .releaseRetruth(viewer.id, originalId, newId.toHexString())
+          .catch(() => undefined);
+        throw error;
+      }
     },
 
     /** Takes the viewer's retruth of a truth back; nothing happens when there is none. */
     async undoRetruth(viewer: Viewer, truthId: string): Promise<TruthRecord> {
       const truth = await findTruth(truthId);
       if (!truth) throw notFound('There is no truth with that truthId.');
-      const originalId = truth.retruthOfId ?? truth._id;
-      const [retruthId] = await retruthMirror.get(viewer.id, [originalId.toHexString()]);
-      const retruth = retruthId && isObjectIdHex(retruthId) ? await findTruth(retruthId) : null;
+      const originalId = (truth.retruthOfId ?? truth._id).toHexString();
+      const retruthId = await store.retruthOf(viewer.id, originalId);
+      const retruth = retruthId ? await findTruth(retruthId) : null;
       if (retruth && !retruth.deletedAt) await remove(retruth);
-      const original = truth.retruthOfId ? await findTruth(originalId.toHexString()) : truth;
+      const original = truth.retruthOfId ? await findTruth(originalId) : truth;
       if (!original) throw notFound('There is no truth with that truthId.');
       return original;
     },
@@ -482,28 +425,46 @@ export function createTruthService(deps: {
         : truth;
     },
 
-    /** A truth's counts now (once the channel is live, so no change is missed), then each change. */
-    watchCounts(truthId: string): EventStream<{ truthId: string; counts: TruthCounts }> {
+    /**
+     * Live notices that a truth's counts changed: one now (once the channel is live, so no
+     * change is missed), then one per change. Resolvers read the counts themselves.
+     */
+    watchCounts(truthId: string): EventStream<{ truthId: string }> {
       const subscription = bus.subscribe('truthCountsChanged', truthId, (event) =>
         stream.push(event),
       );
-      const stream = createEventStream<{ truthId: string; counts: TruthCounts }>({
+      const stream = createEventStream<{ truthId: string }>({
         maxQueued: 200,
         overflowError: () => new SlowConsumerError(),
         onClose: () => subscription.unsubscribe(),
       });
-      void subscription.ready
-        .then(() => truthCounts.get([truthId]))
-        .then((counts) => stream.push({ truthId, counts: counts.get(truthId)! }))
-        .catch((error: unknown) => stream.fail(error as Error));
+      void subscription.ready.then(
+        () => stream.push({ truthId }),
+        (error: unknown) => stream.fail(error as Error),
+      );
       return stream;
     },
 
-    changeCounts,
-    /** Call before storing a fact that changes the counts of `truthId` (see infra/counters.ts). */
-    expectCounts: (truthId: Types.ObjectId): Promise<Expectation> =>
-      truthCounts.expect([truthId.toHexString()]),
+    /** Announces new counts of a truth (reactions change them too). */
+    countsChanged: (truthId: Types.ObjectId) => countsChanged({ _id: truthId } as TruthRecord),
+
     findTruth,
+    /** Truths by id (missing ones absent), from the read model. */
+    getMany: (ids: Iterable<string>) => store.records.getMany(ids),
+    peek: (id: string) => store.records.peek(id),
+    /** Up to `limit` replies of a thread after `afterId`, oldest first, deleted ones included. */
+    async replies(truthId: string, afterId: string | null, limit: number): Promise<TruthRecord[]> {
+      const ids = await store.repliesOf(truthId, afterId, limit);
+      const found = await store.records.getMany(ids);
+      return ids.flatMap((id) => found.get(id) ?? []);
+    },
+    /** Counts of replies, retruths and quotes, and the authors' counts of live truths. */
+    counts: store.counts,
+    authored: store.authored,
+    /** Whether each viewer retruthed each truth: `<viewer>` hashes of original → retruth. */
+    retruths: store.retruths,
+    /** Registers a rebuild step for what another module derives from every truth. */
+    onReplay: (replay: (truths: readonly TruthRecord[]) => Promise<void>) => store.onReplay(replay),
   };
 }
 

@@ -20,11 +20,6 @@ export interface UserRecord {
   bio: string;
   avatarUrl: string | null;
   role: UserRole;
-  /**
-   * Set (for good) once the user's followers reach the whale threshold: their truths are no
-   * longer fanned out but merged into followers' home feeds when read (see feeds/).
-   */
-  isWhale?: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -39,14 +34,13 @@ export const userSchema = new Schema<UserRecord>(
     bio: { type: String, default: '' },
     avatarUrl: { type: String, default: null },
     role: { type: String, enum: ['user', 'admin'], default: 'user' },
-    isWhale: { type: Boolean, default: false },
   },
   { collection: 'users', timestamps: true, versionKey: false },
 );
+// Uniqueness is decided by these indexes on insert: a taken name or email fails fast (E11000)
+// whatever the size of the collection.
 userSchema.index({ usernameKey: 1 }, { unique: true });
 userSchema.index({ email: 1 }, { unique: true });
-// Which of a viewer's followees are whales (home feed merge).
-userSchema.index({ isWhale: 1 });
 
 export type UserModel = Model<UserRecord>;
 
@@ -54,5 +48,35 @@ export function createUserModel(connection: Connection): UserModel {
   return connection.model<UserRecord>('User', userSchema);
 }
 
-/** Projection for everything but the password hash. */
-export const publicUserFields = { passwordHash: 0 } as const;
+/** The profile fields a user can change. */
+export type ProfileField = 'displayName' | 'bio' | 'avatarUrl';
+
+/**
+ * One change of a profile, in `user_changes`: the fields it set, each winning over any change
+ * with a lower `version` (a number from the users' Redis sequence, taken before the insert).
+ * Changes are inserted, never applied to `users` in place: on the embedded database an update
+ * reads the whole collection.
+ */
+export interface UserChangeRecord {
+  _id: Types.ObjectId;
+  userId: Types.ObjectId;
+  version: number;
+  set: Partial<Pick<UserRecord, ProfileField>>;
+  at: Date;
+}
+
+const userChangeSchema = new Schema<UserChangeRecord>(
+  {
+    userId: { type: Schema.Types.ObjectId, required: true },
+    version: { type: Number, required: true },
+    set: { type: Schema.Types.Mixed, required: true },
+    at: { type: Date, required: true },
+  },
+  { collection: 'user_changes', versionKey: false },
+);
+
+export type UserChangeModel = Model<UserChangeRecord>;
+
+export function createUserChangeModel(connection: Connection): UserChangeModel {
+  return connection.model<UserChangeRecord>('UserChange', userChangeSchema);
+}

@@ -2,7 +2,7 @@ import { Types } from 'mongoose';
 import type { Logger } from '../../infra/logger.js';
 import { insertResolved } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
-import type { RecordCache } from '../../infra/record-cache.js';
+import type { Effects } from '../../infra/effects.js';
 import { SlowConsumerError, conflict, unauthenticated } from '../../lib/errors.js';
 import { createEventStream, type EventStream } from '../../lib/event-stream.js';
 import {
@@ -10,12 +10,19 @@ import {
   burnPasswordCheck,
   hashPassword,
   verifyPassword,
-} from '../auth/auth.password.js';
-import type { TokenService } from '../auth/auth.tokens.js';
-import type { UserCountStore } from './user.counts.js';
+  type TokenService,
+} from '../auth/index.js';
 import type { UserTopics } from './user.events.js';
+import type {
+  ProfileField,
+  UserChangeModel,
+  UserChangeRecord,
+  UserModel,
+  UserRecord,
+  UserRole,
+} from './user.model.js';
+import type { UserStore } from './user.store.js';
 import { fromUserWire, toUserWire } from './user.wire.js';
-import { publicUserFields, type UserModel, type UserRecord, type UserRole } from './user.model.js';
 import {
   normalizeEmail,
   usernameKeyOf,
@@ -53,20 +60,24 @@ export interface ProfileChanges {
 
 /**
  * Accounts: creating them, signing in, reading and changing profiles. Every input is validated
- * before anything is written; a rejected request changes nothing.
+ * before anything is written; a rejected request changes nothing. Reads come from the read
+ * model (user.store.ts), never from MongoDB; MongoDB gets inserts only: an account (whose unique
+ * indexes decide who gets a name or an email), a profile change.
  */
 export function createUserService(deps: {
   User: UserModel;
+  UserChange: UserChangeModel;
+  store: UserStore;
   tokens: TokenService;
   sessionTtlSeconds: number;
   /** Lower-cased usernames whose accounts are created with the admin role (ADMIN_USERNAMES). */
   adminUsernames: ReadonlySet<string>;
-  userRecords: RecordCache<UserRecord>;
-  userCounts: UserCountStore;
+  effects: Effects;
   bus: EventBus<UserTopics>;
   logger: Logger;
 }) {
-  const { User, tokens, sessionTtlSeconds, userRecords, userCounts, bus, logger } = deps;
+  const { User, UserChange, store, tokens, sessionTtlSeconds, effects, bus, logger } = deps;
+  const { records } = store;
 
   const profiles = new WeakMap<UserTopics['userUpdated'], UserRecord>();
   const profileOf = (event: UserTopics['userUpdated']) => {
@@ -87,10 +98,12 @@ export function createUserService(deps: {
     return { token, expiresAt, user };
   };
 
-  /** Which unique field an account already holds (FerretDB v1 does not always name the index). */
+  const recordOf = async (id: string) => (await records.getMany([id])).get(id) ?? null;
+
+  /** Which unique field an account already holds. */
   const takenField = async (usernameKey: string, email: string) => {
-    if (await User.exists({ usernameKey })) return 'username' as const;
-    if (await User.exists({ email })) return 'email' as const;
+    if (await store.idBy('usernameKey', usernameKey)) return 'username' as const;
+    if (await store.idBy('email', email)) return 'email' as const;
     return null;
   };
 
@@ -106,10 +119,14 @@ export function createUserService(deps: {
     email: string,
     password: string,
   ): Promise<SessionResult> => {
-    const same = await User.findOne({ usernameKey, email }).lean<UserRecord>().exec();
-    if (same?.passwordHash && (await verifyPassword(same.passwordHash, password))) {
-      const { passwordHash: _hash, ...user } = same;
-      return issueSession(user);
+    const same = await store.credentialsBy('usernameKey', usernameKey);
+    if (
+      same?.passwordHash &&
+      (await store.idBy('email', email)) === same.id &&
+      (await verifyPassword(same.passwordHash, password))
+    ) {
+      const user = await recordOf(same.id);
+      if (user) return issueSession(user);
     }
     if (field === 'username') throw conflict('That username is taken.', 'username');
     if (field === 'email') throw conflict('An account with that email already exists.', 'email');
@@ -119,16 +136,17 @@ export function createUserService(deps: {
   return {
     /**
      * Validates the new account, hashes the password (argon2id, off the event loop) and inserts
-     * it. Uniqueness of the username (regardless of case) and of the email is enforced by unique
-     * indexes on insert, so two racing sign-ups cannot both win.
+     * it. Uniqueness of the username (regardless of case) and of the email is decided by the
+     * unique indexes on insert, so two racing sign-ups cannot both win; the read model answers
+     * the checks before hashing.
      */
     async createAccount(
       input: NewAccount,
-      options: { role?: UserRole } = {},
+      options: { role?: UserRole; passwordHash?: string } = {},
     ): Promise<SessionResult> {
       const username = validateUsername(input.username);
       const email = normalizeEmail(input.email);
-      assertStrongPassword(input.password, { username, email });
+      if (!options.passwordHash) assertStrongPassword(input.password, { username, email });
       const displayName = validateDisplayName(input.displayName ?? username);
       const usernameKey = usernameKeyOf(username);
 
@@ -136,7 +154,7 @@ export function createUserService(deps: {
       const taken = await takenField(usernameKey, email);
       if (taken) return retryOrConflict(taken, usernameKey, email, input.password);
 
-      const passwordHash = await hashPassword(input.password);
+      const passwordHash = options.passwordHash ?? (await hashPassword(input.password));
       const now = new Date();
       const record = {
         _id: new Types.ObjectId(),
@@ -151,21 +169,24 @@ export function createUserService(deps: {
         createdAt: now,
         updatedAt: now,
       } satisfies UserRecord;
-      // Zero counts before the account exists, so its first follower or truth is counted from
-      // them. Best effort: counts that are not there are rebuilt from MongoDB when read.
-      await userCounts.seed(record._id.toHexString()).catch(() => undefined);
+      const entry = `account:${record._id.toHexString()}`;
+      await effects.intend(entry);
       const stored = await insertResolved(() => User.collection.insertOne(record), {
         unknown: {},
       });
+      const { passwordHash: _hash, ...user } = record;
       if (stored.outcome === 'duplicate') {
-        // Taken meanwhile, or our own first attempt that MongoDB answered late: the same
-        // name, email and password sign in either way.
+        await effects.discard(entry);
+        // Taken meanwhile, or our own first attempt that MongoDB answered late (then its
+        // effects may not have run: run them).
+        if (stored.retried && (await User.exists({ _id: record._id }))) {
+          await effects.apply(entry, [() => store.created(user, passwordHash)]);
+          return issueSession(user);
+        }
         const field = await takenField(usernameKey, email);
         return retryOrConflict(field, usernameKey, email, input.password);
       }
-      const { passwordHash: _hash, ...user } = record;
-      // Warm from the start: the new account's first requests need no MongoDB read.
-      await userRecords.put(user);
+      await effects.apply(entry, [() => store.created(user, passwordHash)]);
       logger.info({ userId: record._id.toHexString() }, 'account created');
       return issueSession(user);
     },
@@ -173,65 +194,87 @@ export function createUserService(deps: {
     /** Signs in by username (any case) or email. The same error for every wrong combination. */
     async logIn(input: { login: string; password: string }): Promise<SessionResult> {
       const login = input.login.trim();
-      const filter = login.includes('@')
-        ? { email: login.normalize('NFKC').toLowerCase() }
-        : { usernameKey: usernameKeyOf(login) };
-      const user = await User.findOne(filter).lean<UserRecord>().exec();
-      if (!user?.passwordHash) {
+      const found = login.includes('@')
+        ? await store.credentialsBy('email', login.normalize('NFKC').toLowerCase())
+        : await store.credentialsBy('usernameKey', usernameKeyOf(login));
+      if (!found?.passwordHash) {
         await burnPasswordCheck(input.password);
         throw unauthenticated('Wrong username, email or password.');
       }
-      if (!(await verifyPassword(user.passwordHash, input.password))) {
+      if (!(await verifyPassword(found.passwordHash, input.password))) {
         throw unauthenticated('Wrong username, email or password.');
       }
-      const { passwordHash: _hash, ...publicUser } = user;
-      return issueSession(publicUser);
+      const user = await recordOf(found.id);
+      if (!user) throw unauthenticated('Wrong username, email or password.');
+      return issueSession(user);
     },
 
     /** The viewer behind a session token; UNAUTHENTICATED when it is invalid or the user is gone. */
     async viewerFromToken(token: string): Promise<Viewer> {
       const { subject } = await tokens.verify('session', token);
       if (!Types.ObjectId.isValid(subject)) throw unauthenticated('Invalid session token.');
-      const user = (await userRecords.getMany([subject])).get(subject);
+      const user = await recordOf(subject);
       if (!user) throw unauthenticated('This account no longer exists.');
       return { id: user._id.toHexString(), role: user.role };
     },
 
     /** Whether an account holds this username key (lower-cased username). */
     isUsernameTaken: async (usernameKey: string): Promise<boolean> =>
-      Boolean(await User.exists({ usernameKey })),
+      (await store.idBy('usernameKey', usernameKey)) !== null,
 
     /** Whether an account holds this normalised email. */
     hasAccountWithEmail: async (email: string): Promise<boolean> =>
-      Boolean(await User.exists({ email })),
+      (await store.idBy('email', email)) !== null,
+
+    /** Whether a user with this id exists. */
+    exists: async (userId: string): Promise<boolean> => (await recordOf(userId)) !== null,
+
+    /** How many accounts exist. */
+    accountCount: () => store.count(),
 
     async findByUsername(username: string): Promise<UserRecord | null> {
-      return User.findOne({ usernameKey: usernameKeyOf(username) }, publicUserFields)
-        .lean<UserRecord>()
-        .exec();
+      const id = await store.idBy('usernameKey', usernameKeyOf(username));
+      return id ? recordOf(id) : null;
     },
+
+    /** The ids of the users with these username keys (lower-cased usernames; unknown left out). */
+    idsByUsernameKeys: (usernameKeys: readonly string[]) => store.idsByUsernameKeys(usernameKeys),
+
+    /** Users by id (missing ones absent), from the read model. */
+    getMany: (ids: Iterable<string>) => records.getMany(ids),
+    /** A user's record if this process holds a current copy; no I/O. */
+    peek: (id: string) => records.peek(id),
 
     /** Applies the given changes to the viewer's profile and announces them to subscribers. */
     async updateProfile(viewer: Viewer, changes: ProfileChanges): Promise<UserRecord> {
-      const set: Partial<UserRecord> = {};
+      const set: Partial<Pick<UserRecord, ProfileField>> = {};
       if (changes.displayName !== undefined && changes.displayName !== null) {
         set.displayName = validateDisplayName(changes.displayName);
       }
       if (changes.bio !== undefined && changes.bio !== null) set.bio = validateBio(changes.bio);
       if (changes.avatarUrl !== undefined) set.avatarUrl = validateAvatarUrl(changes.avatarUrl);
+      const current = await recordOf(viewer.id);
+      if (!current) throw unauthenticated('This account no longer exists.');
+      if (Object.keys(set).length === 0) return current;
 
-      const updated = await User.findOneAndUpdate(
-        { _id: viewer.id },
-        { $set: { ...set, updatedAt: new Date() } },
-        { returnDocument: 'after' },
-      )
-        .lean<UserRecord>()
-        .exec();
-      if (!updated) throw unauthenticated('This account no longer exists.');
-      const { passwordHash: _hash, ...user } = updated;
-      await userRecords.put(user);
-      await bus.publish('userUpdated', viewer.id, { user: toUserWire(user) });
-      return user;
+      const change: UserChangeRecord = {
+        _id: new Types.ObjectId(),
+        userId: current._id,
+        version: await store.nextVersion(),
+        set,
+        at: new Date(),
+      };
+      const entry = `profile:${change._id.toHexString()}`;
+      await effects.intend(entry);
+      await insertResolved(() => UserChange.collection.insertOne(change), { unknown: {} });
+      let updated: UserRecord = { ...current, ...set, updatedAt: change.at };
+      await effects.apply(entry, [
+        async () => {
+          updated = (await store.changed(change)) ?? updated;
+        },
+        () => bus.publish('userUpdated', viewer.id, { user: toUserWire(updated) }),
+      ]);
+      return updated;
     },
 
     /**
@@ -249,7 +292,7 @@ export function createUserService(deps: {
         onClose: () => subscription.unsubscribe(),
       });
       void subscription.ready
-        .then(() => User.findById(userId, publicUserFields).lean<UserRecord>().exec())
+        .then(() => recordOf(userId))
         .then((user) => (user ? stream.push(user) : stream.end()))
         .catch((error: unknown) => stream.fail(error as Error));
       return stream;

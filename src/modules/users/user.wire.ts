@@ -41,23 +41,3 @@ export function fromUserWire(wire: UserWire): UserRecord {
     updatedAt: new Date(wire.updatedAt),
   };
 }
-
-/** Everything but the password hash, for the record cache (Redis is internal, so email stays). */
-export interface UserCacheEntry extends UserWire {
-  email: string;
-  role: UserRecord['role'];
-  isWhale: boolean;
-}
-
-export const encodeUserForCache = (user: UserRecord): string =>
-  JSON.stringify({
-    ...toUserWire(user),
-    email: user.email,
-    role: user.role,
-    isWhale: user.isWhale ?? false,
-  } satisfies UserCacheEntry);
-
-export function decodeUserFromCache(text: string): UserRecord {
-  const entry = JSON.parse(text) as UserCacheEntry;
-  return { ...fromUserWire(entry), email: entry.email, role: entry.role, isWhale: entry.isWhale };
-}

@@ -3,13 +3,11 @@ import { tryAcquireLease } from '../../infra/lock.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import type { RedisClients } from '../../infra/redis.js';
 import { isDuplicateKeyError } from '../../lib/errors.js';
-import type { UserModel } from '../users/user.model.js';
 import type { WaitlistTopics } from './waitlist.events.js';
 import type { WaitlistKeys } from './waitlist.keys.js';
 import type {
   WaitlistAdmissionModel,
   WaitlistAdmissionRecord,
-  WaitlistEntryModel,
   WaitlistSettingsRecord,
   WaitlistStateModel,
   WaitlistMarksRecord,
@@ -82,10 +80,10 @@ async function retried<T>(write: () => Promise<T>): Promise<T> {
 export function createAdmission(deps: {
   redis: RedisClients;
   keys: WaitlistKeys;
-  Entry: WaitlistEntryModel;
   State: WaitlistStateModel;
   Admission: WaitlistAdmissionModel;
-  User: UserModel;
+  /** How many accounts exist (from the users' read model). */
+  accountCount: () => Promise<number>;
   sequence: WaitlistSequence;
   settings: () => Promise<WaitlistSettingsRecord>;
   bus: EventBus<WaitlistTopics>;
@@ -93,7 +91,7 @@ export function createAdmission(deps: {
   leaseMs: number;
   logger: Logger;
 }) {
-  const { redis, keys, Entry, State, Admission, User, sequence, bus, logger } = deps;
+  const { redis, keys, State, Admission, sequence, bus, logger } = deps;
 
   /** Seats left under maxActiveAccounts: accounts plus admitted tickets not yet completed. */
   const freeSeats = async (
@@ -102,8 +100,8 @@ export function createAdmission(deps: {
   ): Promise<number> => {
     if (settings.maxActiveAccounts === 0) return Number.POSITIVE_INFINITY;
     const [accounts, completed] = await Promise.all([
-      User.estimatedDocumentCount().exec(),
-      Entry.countDocuments({ completedAt: { $ne: null } }).exec(),
+      deps.accountCount(),
+      sequence.completedCount(),
     ]);
     return Math.max(0, settings.maxActiveAccounts - accounts - (admittedThrough - completed));
   };

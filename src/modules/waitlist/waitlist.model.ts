@@ -15,13 +15,9 @@ export interface WaitlistEntryRecord {
   username: string;
   usernameKey: string;
   createdAt: Date;
-  /**
-   * Set when the account is created (an entry is admitted once `ticket <= admittedThrough`;
-   * when is in the admissions log).
-   */
-  admittedAt: Date | null;
-  /** Set when the account was created with `completeSignUp`. */
-  completedAt: Date | null;
+  /** Earlier versions of Verity set these in place; completion is now `waitlist_completions`. */
+  admittedAt?: Date | null;
+  completedAt?: Date | null;
 }
 
 export const waitlistEntrySchema = new Schema<WaitlistEntryRecord>(
@@ -31,20 +27,46 @@ export const waitlistEntrySchema = new Schema<WaitlistEntryRecord>(
     username: { type: String, required: true },
     usernameKey: { type: String, required: true },
     createdAt: { type: Date, required: true },
-    admittedAt: { type: Date, default: null },
-    completedAt: { type: Date, default: null },
   },
-  { collection: 'waitlistentries', versionKey: false },
+  { collection: 'waitlistentries', versionKey: false, strict: false },
 );
 waitlistEntrySchema.index({ ticket: 1 }, { unique: true });
 waitlistEntrySchema.index({ email: 1 }, { unique: true });
-// Admitted entries that have no account yet hold a seat (capacity).
-waitlistEntrySchema.index({ completedAt: 1 });
 
 export type WaitlistEntryModel = Model<WaitlistEntryRecord>;
 
 export function createWaitlistEntryModel(connection: Connection): WaitlistEntryModel {
   return connection.model<WaitlistEntryRecord>('WaitlistEntry', waitlistEntrySchema);
+}
+
+/**
+ * An entry whose account was created (`completeSignUp`), in `waitlist_completions`, keyed by
+ * the entry's email: completing is an insert, and a second completion is refused by the key.
+ */
+export interface WaitlistCompletionRecord {
+  _id: string;
+  ticket: number;
+  userId: Types.ObjectId;
+  /** The username key the account was created under (it may differ from the one asked for). */
+  usernameKey: string;
+  at: Date;
+}
+
+const waitlistCompletionSchema = new Schema<WaitlistCompletionRecord>(
+  {
+    _id: { type: String, required: true },
+    ticket: { type: Number, required: true },
+    userId: { type: Schema.Types.ObjectId, required: true },
+    usernameKey: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  { collection: 'waitlist_completions', versionKey: false },
+);
+
+export type WaitlistCompletionModel = Model<WaitlistCompletionRecord>;
+
+export function createWaitlistCompletionModel(connection: Connection): WaitlistCompletionModel {
+  return connection.model<WaitlistCompletionRecord>('WaitlistCompletion', waitlistCompletionSchema);
 }
 
 /** The operator's settings: one document, `_id: 'settings'`, created from config defaults. */

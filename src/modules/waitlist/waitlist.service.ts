@@ -1,6 +1,9 @@
 import { Types } from 'mongoose';
+import type { Effects } from '../../infra/effects.js';
 import type { Logger } from '../../infra/logger.js';
 import { withLock } from '../../infra/lock.js';
+import { insertResolved } from '../../infra/mongo.js';
+import type { ReadModel } from '../../infra/read-model.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import type { RedisClients } from '../../infra/redis.js';
 import {
@@ -13,18 +16,18 @@ import {
   unauthenticated,
 } from '../../lib/errors.js';
 import type { EventStream } from '../../lib/event-stream.js';
-import { assertStrongPassword } from '../auth/auth.password.js';
-import type { TokenService } from '../auth/auth.tokens.js';
-import type { MailService } from '../mail/mail.service.js';
-import type { NotificationService } from '../notifications/notification.service.js';
-import type { UserModel } from '../users/user.model.js';
-import type { NewAccount, SessionResult, UserService } from '../users/user.service.js';
+import { assertStrongPassword, type TokenService } from '../auth/index.js';
+import type { MailService } from '../mail/index.js';
+import type { NotificationService } from '../notifications/index.js';
 import {
   normalizeEmail,
   usernameKeyOf,
   validateDisplayName,
   validateUsername,
-} from '../users/user.validation.js';
+  type NewAccount,
+  type SessionResult,
+  type UserService,
+} from '../users/index.js';
 import { createGroupInserter } from './waitlist.inserts.js';
 import { createAdmission, type TickOptions, type TickOutcome } from './waitlist.admission.js';
 import type { WaitlistTopics } from './waitlist.events.js';
@@ -32,12 +35,14 @@ import { waitlistKeys } from './waitlist.keys.js';
 import {
   stateDocument,
   type WaitlistAdmissionModel,
+  type WaitlistCompletionModel,
+  type WaitlistCompletionRecord,
   type WaitlistEntryModel,
   type WaitlistEntryRecord,
   type WaitlistSettingsRecord,
   type WaitlistStateModel,
 } from './waitlist.model.js';
-import { createWaitlistSequence, usernameWaitlisted } from './waitlist.sequence.js';
+import { createWaitlistSequence, usernameWaitlisted, type Claim } from './waitlist.sequence.js';
 import { createWaitlistWatch, positionOf, type TicketView } from './waitlist.watch.js';
 
 export type { TicketView };
@@ -80,14 +85,17 @@ const maxAdmitCount = 100_000;
  * Joining costs no password hashing and one Redis script (plus one MongoDB insert for a new
  * ticket): the script draws the number and records the email in one step, so the same email
  * always gets the same ticket and the numbers are dense. MongoDB holds every entry (unique on
- * ticket and on email); the Redis side is rebuilt from it when lost.
+ * ticket and on email) and every completion; the Redis side is part of the read model,
+ * rebuilt from them when lost. No request reads MongoDB beyond three small state documents.
  */
 export function createWaitlistService(deps: {
+  model: ReadModel;
   Entry: WaitlistEntryModel;
+  Completion: WaitlistCompletionModel;
   State: WaitlistStateModel;
   Admission: WaitlistAdmissionModel;
-  User: UserModel;
   users: UserService;
+  effects: Effects;
   notifications: NotificationService;
   mail: MailService;
   redis: RedisClients;
@@ -97,11 +105,13 @@ export function createWaitlistService(deps: {
   logger: Logger;
 }) {
   const {
+    model,
     Entry,
+    Completion,
     State,
     Admission,
-    User,
     users,
+    effects,
     notifications,
     mail,
     redis,
@@ -110,8 +120,16 @@ export function createWaitlistService(deps: {
     config,
     logger,
   } = deps;
-  const keys = waitlistKeys(redis.namespace);
-  const sequence = createWaitlistSequence({ redis, keys, Entry, State, logger });
+  const keys = waitlistKeys(redis.namespace, model.prefix);
+  const sequence = createWaitlistSequence({
+    model,
+    redis,
+    keys,
+    Entry,
+    Completion,
+    State,
+    logger,
+  });
 
   const settings = (): Promise<WaitlistSettingsRecord> =>
     stateDocument<WaitlistSettingsRecord>(State, {
@@ -133,10 +151,9 @@ export function createWaitlistService(deps: {
   const admission = createAdmission({
     redis,
     keys,
-    Entry,
     State,
     Admission,
-    User,
+    accountCount: () => users.accountCount(),
     sequence,
     settings,
     bus,
@@ -211,55 +228,43 @@ export function createWaitlistService(deps: {
     maxBatch: 500,
   });
 
-  const findByEmail = (email: string) =>
-    Entry.findOne({ email }).lean<WaitlistEntryRecord>().exec();
-
   /**
-   * Stores the entry for a claimed ticket: the stored entry, and whether this call stored it
-   * (rather than an earlier or racing join for the same address).
+   * Stores the entry for a claimed ticket: the entry, and whether this call created the ticket
+   * (rather than an earlier or racing join for the same address). An existing claim is stored
+   * again too (the unique email refuses it): its first join may have died before storing it.
    */
   const store = async (
-    ticket: number,
+    claim: Extract<Claim, { ticket: number }>,
     email: string,
-    username: string,
-    kind: 'new' | 'existing',
   ): Promise<{ entry: WaitlistEntryRecord; created: boolean } | 'retry'> => {
-    if (kind === 'existing') {
-      const stored = await findByEmail(email);
-      if (stored) return { entry: stored, created: false };
-      // Claimed before, but the insert never landed (or is landing now): insert it ourselves.
-    }
-    const usernameKey = usernameKeyOf(username);
     const record: WaitlistEntryRecord = {
       _id: new Types.ObjectId(),
-      ticket,
+      ticket: claim.ticket,
       email,
-      username,
-      usernameKey,
+      username: claim.username,
+      usernameKey: claim.usernameKey,
       createdAt: new Date(),
-      admittedAt: null,
-      completedAt: null,
     };
     try {
       await inserts.insert(record);
-      return { entry: record, created: true };
+      return { entry: record, created: claim.kind === 'new' };
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
     }
-    const stored = await findByEmail(email);
+    if (claim.kind === 'existing') return { entry: record, created: false };
+    // A new claim refused by MongoDB: the read model did not know what MongoDB holds (Redis was
+    // restored from an old snapshot while trusted as durable). Rare, so MongoDB is read here.
+    const stored = await Entry.findOne({ email }).lean<WaitlistEntryRecord>().exec();
+    await sequence.release(email, claim.usernameKey, claim.ticket);
+    const highest = await Entry.findOne({}, { ticket: 1 })
+      .sort({ ticket: -1 })
+      .lean<{ ticket: number }>()
+      .exec();
+    await sequence.catchUp(highest?.ticket ?? 0);
     if (stored) {
-      // Same email, same ticket: a racing twin stored it first. Another ticket: the Redis
-      // index had lost this email, so our number goes back and the index learns the truth.
-      if (stored.ticket !== ticket && kind === 'new') {
-        await sequence.release(email, usernameKey, ticket);
-        await sequence.remember(email, stored.usernameKey, stored.ticket);
-      }
+      logger.warn({ ticket: stored.ticket }, 'the waitlist index missed a stored entry');
       return { entry: stored, created: false };
     }
-    // The ticket number is taken by someone else: the sequence lags behind MongoDB (Redis came
-    // back from an old snapshot, or was rebuilt while a claim was in flight). Move it past.
-    await sequence.release(email, usernameKey, ticket);
-    await sequence.catchUp();
     return 'retry';
   };
 
@@ -278,9 +283,9 @@ export function createWaitlistService(deps: {
     }
 
     for (let attempt = 0; attempt < 5; attempt++) {
-      const claim = await sequence.claim(email, usernameKey);
+      const claim = await sequence.claim(email, username, usernameKey);
       if (claim.kind === 'username-taken') throw usernameWaitlisted();
-      const stored = await store(claim.ticket, email, username, claim.kind);
+      const stored = await store(claim, email);
       if (stored === 'retry') continue;
       const { entry, created } = stored;
       const token = await signTicket(entry);
@@ -297,12 +302,8 @@ export function createWaitlistService(deps: {
     const { email, username } = claims as { email?: unknown; username?: unknown };
     if (!Number.isSafeInteger(ticket) || typeof email !== 'string' || typeof username !== 'string')
       throw unauthenticated('Invalid ticket token.');
-    // The Redis index answers in one read; MongoDB only when the index does not know it.
-    if ((await redis.command.hget(keys.emails, email)) === String(ticket)) {
-      return { ticket, email, username };
-    }
-    const stored = await Entry.findOne({ ticket, email }).lean<WaitlistEntryRecord>().exec();
-    if (!stored) throw unauthenticated('Unknown ticket.');
+    const entry = await sequence.entry(email);
+    if (entry?.ticket !== ticket) throw unauthenticated('Unknown ticket.');
     return { ticket, email, username };
   };
 
@@ -392,18 +393,14 @@ export function createWaitlistService(deps: {
       username?: string | null | undefined;
     }): Promise<SessionResult> {
       const { ticket, email } = await verifyTicket(input.ticketToken);
-      const entry = await Entry.findOne({ ticket, email }).lean<WaitlistEntryRecord>().exec();
+      const entry = await sequence.entry(email);
       if (!entry) throw unauthenticated('Unknown ticket.');
-      if (entry.completedAt) {
+      if (entry.completed) {
         // A retry whose first answer was lost signs in; anyone else is told the ticket is used.
         try {
-          return await users.createAccount({
-            username: entry.username,
-            email: entry.email,
-            password: input.password,
-          });
+          return await users.logIn({ login: email, password: input.password });
         } catch (error) {
-          if (error instanceof VerityError && error.code === ErrorCode.CONFLICT)
+          if (error instanceof VerityError && error.code === ErrorCode.UNAUTHENTICATED)
             throw conflict('This ticket has already been used to sign up.');
           throw error;
         }
@@ -427,19 +424,26 @@ export function createWaitlistService(deps: {
       // The users' unique indexes decide a race between two completions of one ticket.
       const session = await users.createAccount({
         username,
-        email: entry.email,
+        email,
         password: input.password,
         displayName: input.displayName,
       });
-      const now = new Date();
-      const usernameKey = usernameKeyOf(username);
-      await Entry.updateOne(
-        { _id: entry._id },
-        { $set: { completedAt: now, admittedAt: entry.admittedAt ?? now, username, usernameKey } },
-      ).exec();
-      if (usernameKey !== entry.usernameKey)
-        await sequence.releaseUsername(entry.usernameKey, email);
-      await notifications.notifyAdmitted(session.user._id.toHexString(), ticket);
+      const completion: WaitlistCompletionRecord = {
+        _id: email,
+        ticket,
+        userId: session.user._id,
+        usernameKey: session.user.usernameKey,
+        at: new Date(),
+      };
+      const journal = `completed:${email}`;
+      await effects.intend(journal);
+      await insertResolved(() => Completion.collection.insertOne(completion as never), {
+        unknown: {},
+      });
+      await effects.apply(journal, [
+        () => sequence.completed(email, entry.usernameKey, completion.usernameKey),
+        () => notifications.notifyAdmitted(session.user._id.toHexString(), ticket),
+      ]);
       return session;
     },
 

@@ -1,0 +1,382 @@
+import type { Logger } from '../../infra/logger.js';
+import { scanCollection } from '../../infra/mongo.js';
+import { createNearCache } from '../../infra/near-cache.js';
+import type { ReadModel } from '../../infra/read-model.js';
+import type { Redis, RedisClients } from '../../infra/redis.js';
+import type {
+  LegacyRelationModel,
+  LegacyRelationRecord,
+  RelationEventModel,
+  RelationEventRecord,
+  RelationKind,
+} from './relation.model.js';
+
+/** What feeds need of a viewer's relations on every page. */
+export interface RelationSnapshot {
+  readonly followees: readonly string[];
+  /** Authors the viewer blocks or mutes, or who block the viewer. */
+  readonly hidden: ReadonlySet<string>;
+}
+
+/** What the viewer's relations to another user are, as the User type shows them. */
+export interface RelationFlags {
+  following: boolean;
+  followedBy: boolean;
+  blocking: boolean;
+  muting: boolean;
+}
+
+/** The answer of `intend`: forbidden (a block), nothing to do, or the version of the change. */
+export type Intent = { status: 'forbidden' | 'unchanged' } | { status: 'change'; version: number };
+
+// KEYS: the sequence, following:from, blocking:from, blocking:to, muting:from. ARGV: kind, on
+// ('1'/'0'), to, from. A follow between two users one of whom blocks the other is forbidden.
+const intendSource = `
+local kind, on, to, from = ARGV[1], ARGV[2] == '1', ARGV[3], ARGV[4]
+local current
+if kind == 'follow' then
+  if on and (redis.call('SISMEMBER', KEYS[3], to) == 1 or redis.call('SISMEMBER', KEYS[4], from) == 1) then
+    return {-1}
+  end
+  current = redis.call('ZSCORE', KEYS[2], to) ~= false
+elseif kind == 'block' then
+  current = redis.call('SISMEMBER', KEYS[3], to) == 1
+else
+  current = redis.call('SISMEMBER', KEYS[5], to) == 1
+end
+if current == on then return {0} end
+return {1, redis.call('INCR', KEYS[1])}
+`;
+
+// KEYS: following:from, followers:to, blocking:from, blockedBy:to, muting:from, versions:from.
+// ARGV: kind, on, version, at (ms), from, to, channel. Applies a change unless a newer one for
+// the same pair already did; announces both users when the state moved. Returns 1 if it did.
+const applySource = `
+local kind, on, version, at, from, to = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+local field = kind .. ':' .. to
+if tonumber(redis.call('HGET', KEYS[6], field) or '-1') >= version then return 0 end
+redis.call('HSET', KEYS[6], field, version)
+local moved = 0
+if kind == 'follow' then
+  if on then
+    moved = redis.call('ZADD', KEYS[1], 'NX', at, to)
+    redis.call('ZADD', KEYS[2], 'NX', at, from)
+  else
+    moved = redis.call('ZREM', KEYS[1], to)
+    redis.call('ZREM', KEYS[2], from)
+  end
+elseif kind == 'block' then
+  if on then
+    moved = redis.call('SADD', KEYS[3], to)
+    redis.call('SADD', KEYS[4], from)
+  else
+    moved = redis.call('SREM', KEYS[3], to)
+    redis.call('SREM', KEYS[4], from)
+  end
+else
+  if on then moved = redis.call('SADD', KEYS[5], to) else moved = redis.call('SREM', KEYS[5], to) end
+end
+if moved == 1 then
+  redis.call('PUBLISH', ARGV[7], from)
+  redis.call('PUBLISH', ARGV[7], to)
+end
+return moved
+`;
+
+// KEYS: following, blocking, muting, blockedBy of one user.
+const snapshotSource = `
+return {
+  redis.call('ZRANGE', KEYS[1], 0, -1),
+  redis.call('SUNION', KEYS[2], KEYS[3], KEYS[4])
+}
+`;
+
+// KEYS: per pair following:viewer, following:other, blocking:viewer, muting:viewer. ARGV: per
+// pair the viewer's id and the other's. Four flags per pair.
+const flagsSource = `
+local out = {}
+for i = 1, #ARGV, 2 do
+  local k = 2 * (i - 1) + 1
+  local viewer, other = ARGV[i], ARGV[i + 1]
+  out[#out + 1] = redis.call('ZSCORE', KEYS[k], other) and 1 or 0
+  out[#out + 1] = redis.call('ZSCORE', KEYS[k + 1], viewer) and 1 or 0
+  out[#out + 1] = redis.call('SISMEMBER', KEYS[k + 2], other)
+  out[#out + 1] = redis.call('SISMEMBER', KEYS[k + 3], other)
+end
+return out
+`;
+
+// KEYS: per user its following and followers.
+const countsSource = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  out[#out + 1] = redis.call('ZCARD', KEYS[i])
+  out[#out + 1] = redis.call('ZCARD', KEYS[i + 1])
+end
+return out
+`;
+
+// KEYS: a following or followers list. ARGV: the cursor member ('' for the first page), limit.
+// Newest first; each item's member and the time it began (ms).
+const pageSource = `
+local start = 0
+if ARGV[1] ~= '' then
+  local rank = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+  if not rank then return {} end
+  start = rank + 1
+end
+return redis.call('ZREVRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1, 'WITHSCORES')
+`;
+
+const membersSource = `return redis.call('ZRANGE', KEYS[1], 0, -1)`;
+const scoresSource = `return redis.call('ZMSCORE', KEYS[1], unpack(ARGV))`;
+
+// KEYS: blocking:a, blocking:b. ARGV: a, b.
+const blockedBetweenSource = `
+return redis.call('SISMEMBER', KEYS[1], ARGV[2]) + redis.call('SISMEMBER', KEYS[2], ARGV[1])
+`;
+
+/**
+ * The follows' part of the read model (infra/read-model.ts), per user: whom they follow and
+ * who follows them (sorted sets scored by when it began), whom they block, who blocks them,
+ * whom they mute, and the version of the latest change of each of their relations. Rebuilt
+ * from `relation_events` (and relations of earlier versions in `relations`).
+ *
+ * Every change is decided and applied in Redis, in two steps around its MongoDB insert:
+ * `intend` checks it against the current state (blocks forbid a follow; following twice is
+ * nothing) and draws its version; `apply` makes it the state unless a change with a higher
+ * version for the same pair already did, so the changes of a pair can land in any order, any
+ * number of times, and end as the newest one says. Counts are the sizes of the sets: nothing
+ * to keep in step.
+ */
+export function createRelationStore(deps: {
+  model: ReadModel;
+  redis: RedisClients;
+  RelationEvent: RelationEventModel;
+  LegacyRelation: LegacyRelationModel;
+  logger: Logger;
+}) {
+  const { model, redis, RelationEvent, LegacyRelation } = deps;
+  const key = (family: string, userId: string) => `${model.prefix}rel:${family}:${userId}`;
+  const following = (id: string) => key('fo', id);
+  const followers = (id: string) => key('fr', id);
+  const blocking = (id: string) => key('bl', id);
+  const blockedBy = (id: string) => key('bb', id);
+  const muting = (id: string) => key('mu', id);
+  const versions = (id: string) => key('v', id);
+  const sequence = `${model.prefix}rel:seq`;
+  // Each user's snapshot, kept in this process until one of their relations changes.
+  const snapshots = createNearCache<RelationSnapshot>({
+    redis,
+    family: 'm:rel',
+    logger: deps.logger,
+  });
+  // Each user's counts, kept likewise (the same channel: every change announces both users).
+  const heldCounts = createNearCache<Readonly<{ followers: number; following: number }>>({
+    redis,
+    family: 'm:rel',
+    logger: deps.logger,
+  });
+  model.onRebuilt(() => {
+    snapshots.clear();
+    heldCounts.clear();
+  });
+
+  const intend = model.script(intendSource);
+  const apply = model.script(applySource);
+  const snapshot = model.script(snapshotSource);
+  const flags = model.script(flagsSource);
+  const counts = model.script(countsSource);
+  const page = model.script(pageSource);
+  const members = model.script(membersSource);
+  const scores = model.script(scoresSource);
+  const blockedBetween = model.script(blockedBetweenSource);
+
+  const applyKeys = (from: string, to: string) => [
+    following(from),
+    followers(to),
+    blocking(from),
+    blockedBy(to),
+    muting(from),
+    versions(from),
+  ];
+
+  model.family('relations', async (client: Redis) => {
+    /** The newest change per pair: only the state is rebuilt, not the history. */
+    const state = new Map<string, { on: boolean; version: number; at: number }>();
+    const note = (
+      from: string,
+      kind: RelationKind,
+      to: string,
+      on: boolean,
+      version: number,
+      at: Date,
+    ) => {
+      const pair = `${from}:${kind}:${to}`;
+      if ((state.get(pair)?.version ?? -1) < version)
+        state.set(pair, { on, version, at: at.getTime() });
+    };
+    await scanCollection<LegacyRelationRecord>(LegacyRelation, (batch) => {
+      for (const r of batch) {
+        note(r.fromId.toHexString(), r.kind, r.toId.toHexString(), true, 0, r.createdAt);
+      }
+    });
+    let highest = 0;
+    await scanCollection<RelationEventRecord>(RelationEvent, (batch) => {
+      for (const e of batch) {
+        note(e.fromId.toHexString(), e.kind, e.toId.toHexString(), e.on, e.version, e.at);
+        highest = Math.max(highest, e.version);
+      }
+    });
+    let pipeline = client.pipeline();
+    let queued = 0;
+    for (const [pair, { on, version, at }] of state) {
+      const [from, kind, to] = pair.split(':') as [string, RelationKind, string];
+      pipeline.hset(versions(from), `${kind}:${to}`, version);
+      if (on) {
+        if (kind === 'follow') {
+          pipeline.zadd(following(from), at, to);
+          pipeline.zadd(followers(to), at, from);
+        } else if (kind === 'block') {
+          pipeline.sadd(blocking(from), to);
+          pipeline.sadd(blockedBy(to), from);
+        } else pipeline.sadd(muting(from), to);
+      }
+      if (++queued % 2_000 === 0) {
+        await pipeline.exec();
+        pipeline = client.pipeline();
+      }
+    }
+    pipeline.set(sequence, highest);
+    await pipeline.exec();
+  });
+
+  return {
+    /** Checks a change against the current state and, if it changes it, draws its version. */
+    async intend(from: string, kind: RelationKind, to: string, on: boolean): Promise<Intent> {
+      const reply = (await intend.run(
+        redis.command,
+        [sequence, following(from), blocking(from), blocking(to), muting(from)],
+        [kind, on ? '1' : '0', to, from],
+      )) as [number, number?];
+      if (reply[0] === -1) return { status: 'forbidden' };
+      if (reply[0] === 0) return { status: 'unchanged' };
+      return { status: 'change', version: reply[1]! };
+    },
+
+    /** Applies a stored change; true when it moved the state (the first to apply it). */
+    async apply(event: RelationEventRecord): Promise<boolean> {
+      const from = event.fromId.toHexString();
+      const to = event.toId.toHexString();
+      for (const id of [from, to]) {
+        snapshots.forget(id);
+        heldCounts.forget(id);
+      }
+      const moved = await apply.run(redis.command, applyKeys(from, to), [
+        event.kind,
+        event.on ? '1' : '0',
+        event.version,
+        event.at.getTime(),
+        from,
+        to,
+        snapshots.channel,
+      ]);
+      return moved === 1;
+    },
+
+    /** The viewer's followees and hidden authors (kept in this process until they change). */
+    async snapshot(userId: string): Promise<RelationSnapshot> {
+      const held = snapshots.get(userId);
+      if (held) return held;
+      const token = snapshots.begin();
+      const [followees, hidden] = (await snapshot.run(
+        redis.command,
+        [following(userId), blocking(userId), muting(userId), blockedBy(userId)],
+        [],
+      )) as [string[], string[]];
+      const value: RelationSnapshot = Object.freeze({ followees, hidden: new Set(hidden) });
+      snapshots.fill(token, userId, value);
+      return value;
+    },
+
+    /** The flags of each (viewer, other) pair, in order. */
+    async flags(pairs: readonly (readonly [string, string])[]): Promise<RelationFlags[]> {
+      if (pairs.length === 0) return [];
+      const reply = (await flags.run(
+        redis.command,
+        pairs.flatMap(([viewer, other]) => [
+          following(viewer),
+          following(other),
+          blocking(viewer),
+          muting(viewer),
+        ]),
+        pairs.flatMap(([viewer, other]) => [viewer, other]),
+      )) as number[];
+      return pairs.map((_, i) => ({
+        following: reply[4 * i] === 1,
+        followedBy: reply[4 * i + 1] === 1,
+        blocking: reply[4 * i + 2] === 1,
+        muting: reply[4 * i + 3] === 1,
+      }));
+    },
+
+    /** How many each user follows and is followed by (kept in this process until it changes). */
+    async counts(
+      userIds: readonly string[],
+    ): Promise<Map<string, Readonly<{ followers: number; following: number }>>> {
+      const result = new Map<string, Readonly<{ followers: number; following: number }>>();
+      const remote = heldCounts.collect(new Set(userIds), result);
+      if (remote.length === 0) return result;
+      const token = heldCounts.begin();
+      const reply = (await counts.run(
+        redis.command,
+        remote.flatMap((id) => [following(id), followers(id)]),
+        [],
+      )) as number[];
+      remote.forEach((id, i) => {
+        const value = Object.freeze({ following: reply[2 * i]!, followers: reply[2 * i + 1]! });
+        heldCounts.fill(token, id, value);
+        result.set(id, value);
+      });
+      return result;
+    },
+
+    /** A user's counts if this process holds a current copy; no I/O. */
+    peekCounts: (userId: string) => heldCounts.get(userId),
+
+    /** A page of a user's followers or followees, newest first, after `afterId` (a user id). */
+    async page(
+      userId: string,
+      direction: 'followers' | 'following',
+      afterId: string | null,
+      limit: number,
+    ): Promise<{ userId: string; since: Date }[]> {
+      const list = direction === 'followers' ? followers(userId) : following(userId);
+      const flat = (await page.run(redis.command, [list], [afterId ?? '', limit])) as string[];
+      const items: { userId: string; since: Date }[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        items.push({ userId: flat[i]!, since: new Date(Number(flat[i + 1])) });
+      }
+      return items;
+    },
+
+    /** Ids of everyone who follows `userId`. */
+    followerIds: async (userId: string): Promise<string[]> =>
+      (await members.run(redis.command, [followers(userId)], [])) as string[],
+
+    /** Which of `candidateIds` follow `userId`. */
+    async followersAmong(userId: string, candidateIds: readonly string[]): Promise<string[]> {
+      if (candidateIds.length === 0) return [];
+      const found = (await scores.run(redis.command, [followers(userId)], candidateIds)) as (
+        string | null
+      )[];
+      return candidateIds.filter((_, i) => found[i] !== null);
+    },
+
+    /** True when either user blocks the other. */
+    isBlockedBetween: async (a: string, b: string): Promise<boolean> =>
+      Number(await blockedBetween.run(redis.command, [blocking(a), blocking(b)], [a, b])) > 0,
+  };
+}
+
+export type RelationStore = ReturnType<typeof createRelationStore>;

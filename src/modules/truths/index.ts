@@ -1,0 +1,23 @@
+/**
+ * The truths module's face: posts, replies, quotes, retruths and their deletion. Owns
+ * `truths`, `truth_deletions` and `idempotency_keys`, and the read model's `truth:*`, `tc:*`,
+ * `authored:*`, `rep:*`, `rtof:*`, `rt:*` and `idem:*` keys.
+ */
+export type { TruthTopics } from './truth.events.js';
+export {
+  createIdempotencyModel,
+  createTruthDeletionModel,
+  createTruthModel,
+  type TruthKind,
+  type TruthRecord,
+} from './truth.model.js';
+export { truthResolvers, type TruthCountsView } from './truth.resolvers.js';
+export {
+  createTruthService,
+  type NewTruth,
+  type TruthHooks,
+  type TruthService,
+} from './truth.service.js';
+export { createTruthStore, truthCountFields, type TruthStore } from './truth.store.js';
+export { normalizeHashtag } from './truth.text.js';
+export { fromTruthWire, toTruthWire, type TruthWire } from './truth.wire.js';

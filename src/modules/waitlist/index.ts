@@ -1,0 +1,17 @@
+/**
+ * The waitlist module's face. Owns `waitlistentries`, `waitlist_completions`,
+ * `waitlistadmissions` and `waitliststate`, and the read model's `wl:*` keys.
+ */
+export type { WaitlistTopics } from './waitlist.events.js';
+export {
+  createWaitlistAdmissionModel,
+  createWaitlistCompletionModel,
+  createWaitlistEntryModel,
+  createWaitlistStateModel,
+} from './waitlist.model.js';
+export { waitlistResolvers } from './waitlist.resolvers.js';
+export {
+  createWaitlistService,
+  type WaitlistConfig,
+  type WaitlistService,
+} from './waitlist.service.js';
