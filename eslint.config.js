@@ -21,6 +21,25 @@ export default tseslint.config(
     },
   },
   {
+    // Each module owns its data: another module is reached only through its face,
+    // `src/modules/<name>/index.ts`, never through its model, store or any other file.
+    files: ['src/modules/*/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./[^/.][^/]*/(?!index\\.js$)[^/]+$',
+              message:
+                "Another module is reached through its face only: import from '../<module>/index.js'.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**', 'bench/**', 'scripts/**'],
     rules: {
       'no-console': 'off',

@@ -133,6 +133,29 @@ export function createUserService(deps: {
     throw conflict('That username or email was just taken. Try again.');
   };
 
+  // A process that died between storing an account (or a profile change) and applying it
+  // left its journal entry: any instance applies it from what MongoDB holds.
+  effects.recover('account', async (userId) => {
+    const record = await User.findById(userId).lean<UserRecord>().exec();
+    if (!record?.passwordHash) return;
+    const { passwordHash, ...user } = record;
+    await effects.apply(`account:${userId}`, [() => store.created(user, passwordHash)]);
+  });
+  effects.recover('profile', async (changeId) => {
+    const change = await UserChange.findById(changeId).lean<UserChangeRecord>().exec();
+    if (!change) return;
+    await effects.apply(`profile:${changeId}`, [
+      async () => {
+        const updated = await store.changed(change);
+        if (updated) {
+          await bus.publish('userUpdated', change.userId.toHexString(), {
+            user: toUserWire(updated),
+          });
+        }
+      },
+    ]);
+  });
+
   return {
     /**
      * Validates the new account, hashes the password (argon2id, off the event loop) and inserts

@@ -177,6 +177,17 @@ export function createWaitlistService(deps: {
     };
   };
 
+  // A process that died between storing a completion and applying it left its journal entry.
+  effects.recover('completed', async (email) => {
+    const completion = await Completion.findById(email).lean<WaitlistCompletionRecord>().exec();
+    const entry = completion ? await sequence.entry(email) : null;
+    if (!completion || !entry) return;
+    await effects.apply(`completed:${email}`, [
+      () => sequence.completed(email, entry.usernameKey, completion.usernameKey),
+      () => notifications.notifyAdmitted(completion.userId.toHexString(), completion.ticket),
+    ]);
+  });
+
   const signTicket = async (entry: Pick<WaitlistEntryRecord, 'ticket' | 'email' | 'username'>) =>
     (
       await tokens.sign('waitlist-ticket', String(entry.ticket), config.ticketTtlSeconds, {
