@@ -136,3 +136,82 @@ export async function scanCollection<T>(
   }
   return seen;
 }
+
+interface Waiting<T> {
+  record: T;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+interface WriteErrorLike {
+  index: number;
+  code?: number;
+  errmsg?: string;
+}
+
+/** Inserts documents of one collection, in groups under load (see `createInserter`). */
+export interface Inserter<T> {
+  /** Resolves once `record` is stored; rejects with its own error (E11000 for a duplicate). */
+  insert(record: T): Promise<void>;
+}
+
+/**
+ * Inserts documents in groups: calls that arrive while a write is in flight are sent together
+ * as one unordered `insertMany` when it returns (group commit). Under load this turns hundreds
+ * of single-document writes, each its own database transaction, into a few large ones; alone,
+ * a document is written at once. Each caller still learns its own outcome: a document refused
+ * by a unique index rejects only its caller, with the server's error code (E11000), and the
+ * others are stored; a failure of the whole write rejects every caller of that group.
+ */
+export function createInserter<T>(
+  collection: { insertMany(records: T[], options: { ordered: false }): Promise<unknown> },
+  options: { maxBatch?: number } = {},
+): Inserter<T> {
+  const maxBatch = options.maxBatch ?? 500;
+  let queue: Waiting<T>[] = [];
+  let writing = false;
+
+  const write = async (): Promise<void> => {
+    writing = true;
+    while (queue.length > 0) {
+      const batch = queue.slice(0, maxBatch);
+      queue = queue.slice(batch.length);
+      try {
+        await collection.insertMany(
+          batch.map((w) => w.record),
+          { ordered: false },
+        );
+        for (const waiting of batch) waiting.resolve();
+      } catch (error) {
+        const writeErrors = (error as { writeErrors?: WriteErrorLike | WriteErrorLike[] })
+          .writeErrors;
+        if (!writeErrors) {
+          for (const waiting of batch) waiting.reject(error);
+          continue;
+        }
+        const failed = new Map<number, WriteErrorLike>();
+        for (const writeError of [writeErrors].flat()) failed.set(writeError.index, writeError);
+        batch.forEach((waiting, index) => {
+          const writeError = failed.get(index);
+          if (!writeError) waiting.resolve();
+          else
+            waiting.reject(
+              Object.assign(new Error(writeError.errmsg ?? 'insert refused'), {
+                code: writeError.code,
+              }),
+            );
+        });
+      }
+    }
+    writing = false;
+  };
+
+  return {
+    insert(record) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ record, resolve, reject });
+        if (!writing) void write();
+      });
+    },
+  };
+}

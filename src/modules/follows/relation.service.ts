@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
 import type { Effect, Effects } from '../../infra/effects.js';
 import type { Logger } from '../../infra/logger.js';
-import { insertResolved } from '../../infra/mongo.js';
+import { createInserter, insertResolved } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import { badUserInput, forbidden, notFound } from '../../lib/errors.js';
 import type { Hooks } from '../../lib/hooks.js';
@@ -35,6 +35,8 @@ export function createRelationService(deps: {
 }) {
   const { RelationEvent, store, users, effects, hooks, bus } = deps;
 
+  const inserts = createInserter(RelationEvent.collection);
+
   const announce = (...userIds: string[]) =>
     Promise.all(userIds.map((userId) => bus.publish('relationsChanged', userId, { userId })));
 
@@ -63,7 +65,7 @@ export function createRelationService(deps: {
   const record = async (event: RelationEventRecord): Promise<void> => {
     const entry = `relation:${event._id.toHexString()}`;
     await effects.intend(entry);
-    await insertResolved(() => RelationEvent.collection.insertOne(event), { unknown: {} });
+    await insertResolved(() => inserts.insert(event), { unknown: {} });
     let moved = false;
     await effects.apply(entry, [
       async () => {

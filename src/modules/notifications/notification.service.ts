@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
 import type { Effects } from '../../infra/effects.js';
 import type { Logger } from '../../infra/logger.js';
-import { insertResolved } from '../../infra/mongo.js';
+import { createInserter, insertResolved } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
-import { SlowConsumerError } from '../../lib/errors.js';
+import { SlowConsumerError, isDuplicateKeyError } from '../../lib/errors.js';
 import { createEventStream, type EventStream } from '../../lib/event-stream.js';
 import type { HookEffect } from '../../lib/hooks.js';
 import { objectId } from '../../lib/ids.js';
@@ -90,6 +90,9 @@ export function createNotificationService(deps: {
 }) {
   const { Notification, NotificationRead, store, relations, effects, bus } = deps;
 
+  const inserts = createInserter(Notification.collection);
+  const readInserts = createInserter(NotificationRead.collection);
+
   // One object per event for all of a user's connections, so the live hub executes it once.
   const records = new WeakMap<NotificationWire, NotificationRecord>();
   const recordOf = (wire: NotificationWire) => {
@@ -108,12 +111,13 @@ export function createNotificationService(deps: {
    */
   const record = async (notifications: NotificationRecord[]): Promise<void> => {
     if (notifications.length === 0) return;
-    try {
-      await Notification.collection.insertMany(notifications, { ordered: false });
-    } catch (error) {
-      const writeErrors = (error as { writeErrors?: { code?: number }[] }).writeErrors;
-      if (!writeErrors || [writeErrors].flat().some((e) => e.code !== 11000)) throw error;
-    }
+    await Promise.all(
+      notifications.map((n) =>
+        inserts.insert(n).catch((error: unknown) => {
+          if (!isDuplicateKeyError(error)) throw error;
+        }),
+      ),
+    );
     const added = await store.add(notifications);
     await Promise.all(
       added.map((n) => bus.publish('notificationReceived', n.userId.toHexString(), toWire(n))),
@@ -244,7 +248,7 @@ export function createNotificationService(deps: {
       };
       const entry = `read:${read._id.toHexString()}`;
       await effects.intend(entry);
-      await insertResolved(() => NotificationRead.collection.insertOne(read), { unknown: {} });
+      await insertResolved(() => readInserts.insert(read), { unknown: {} });
       let unread: number | null = null;
       await effects.apply(entry, [
         async () => {

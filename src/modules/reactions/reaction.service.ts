@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
 import type { Effects } from '../../infra/effects.js';
 import type { Logger } from '../../infra/logger.js';
-import { insertResolved } from '../../infra/mongo.js';
+import { createInserter, insertResolved } from '../../infra/mongo.js';
 import { objectId } from '../../lib/ids.js';
 import type { Hooks } from '../../lib/hooks.js';
 import type { TruthRecord, TruthService } from '../truths/index.js';
@@ -32,6 +32,8 @@ export function createReactionService(deps: {
 }) {
   const { ReactionEvent, store, truths, effects, hooks } = deps;
 
+  const inserts = createInserter(ReactionEvent.collection);
+
   const effectsOf = (event: ReactionEventRecord, truth: TruthRecord) => {
     const entry = `reaction:${event._id.toHexString()}`;
     return [
@@ -60,7 +62,7 @@ export function createReactionService(deps: {
     };
     const entry = `reaction:${event._id.toHexString()}`;
     await effects.intend(entry);
-    await insertResolved(() => ReactionEvent.collection.insertOne(event), { unknown: {} });
+    await insertResolved(() => inserts.insert(event), { unknown: {} });
     await effects.apply(entry, effectsOf(event, truth));
   };
 

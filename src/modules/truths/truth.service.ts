@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
 import type { Effect, Effects } from '../../infra/effects.js';
 import type { Logger } from '../../infra/logger.js';
-import { insertResolved } from '../../infra/mongo.js';
+import { createInserter, insertResolved } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import {
   SlowConsumerError,
@@ -88,6 +88,11 @@ export function createTruthService(deps: {
   const { Truth, TruthDeletion, Idempotency, store, users, relations } = deps;
   const { effects, hooks, bus } = deps;
 
+  // Grouped under load (infra/mongo.ts): a burst of posts is a few transactions, not hundreds.
+  const truthInserts = createInserter(Truth.collection);
+  const deletionInserts = createInserter(TruthDeletion.collection);
+  const keyInserts = createInserter<IdempotencyRecord>(Idempotency.collection as never);
+
   const findTruth = async (id: string): Promise<TruthRecord | null> =>
     (await store.records.getMany([id])).get(id) ?? null;
 
@@ -172,7 +177,7 @@ export function createTruthService(deps: {
     const truthId = truth._id.toHexString();
     const entry = `truth:${truthId}`;
     await effects.intend(entry);
-    const stored = await insertResolved(() => Truth.collection.insertOne(truth), {
+    const stored = await insertResolved(() => truthInserts.insert(truth), {
       unknown: { check: { type: 'Truth', id: truthId } },
     });
     // A refused `_id` is our own attempt that MongoDB answered late, or (with an idempotency
@@ -195,7 +200,7 @@ export function createTruthService(deps: {
       at: new Date(),
     };
     await effects.intend(entry);
-    const stored = await insertResolved(() => TruthDeletion.collection.insertOne(deletion), {
+    const stored = await insertResolved(() => deletionInserts.insert(deletion), {
       unknown: { check: { type: 'Truth', id: truthId } },
     });
     // Deleted already (a racing request, or our own late attempt): the first deletion counts,
@@ -250,7 +255,7 @@ export function createTruthService(deps: {
       truthId: id,
       createdAt: new Date(),
     };
-    const claimed = await insertResolved(() => Idempotency.collection.insertOne(record as never), {
+    const claimed = await insertResolved(() => keyInserts.insert(record), {
       unknown: { idempotencyKey: key },
     });
     if (claimed.outcome === 'inserted') {

@@ -1,6 +1,6 @@
 import { Types } from 'mongoose';
 import type { Logger } from '../../infra/logger.js';
-import { insertResolved } from '../../infra/mongo.js';
+import { createInserter, insertResolved } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import type { Effects } from '../../infra/effects.js';
 import { SlowConsumerError, conflict, unauthenticated } from '../../lib/errors.js';
@@ -98,6 +98,9 @@ export function createUserService(deps: {
     return { token, expiresAt, user };
   };
 
+  const userInserts = createInserter(User.collection);
+  const changeInserts = createInserter(UserChange.collection);
+
   const recordOf = async (id: string) => (await records.getMany([id])).get(id) ?? null;
 
   /** Which unique field an account already holds. */
@@ -194,7 +197,7 @@ export function createUserService(deps: {
       } satisfies UserRecord;
       const entry = `account:${record._id.toHexString()}`;
       await effects.intend(entry);
-      const stored = await insertResolved(() => User.collection.insertOne(record), {
+      const stored = await insertResolved(() => userInserts.insert(record), {
         unknown: {},
       });
       const { passwordHash: _hash, ...user } = record;
@@ -289,7 +292,7 @@ export function createUserService(deps: {
       };
       const entry = `profile:${change._id.toHexString()}`;
       await effects.intend(entry);
-      await insertResolved(() => UserChange.collection.insertOne(change), { unknown: {} });
+      await insertResolved(() => changeInserts.insert(change), { unknown: {} });
       let updated: UserRecord = { ...current, ...set, updatedAt: change.at };
       await effects.apply(entry, [
         async () => {

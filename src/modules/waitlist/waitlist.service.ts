@@ -2,7 +2,7 @@ import { Types } from 'mongoose';
 import type { Effects } from '../../infra/effects.js';
 import type { Logger } from '../../infra/logger.js';
 import { withLock } from '../../infra/lock.js';
-import { insertResolved } from '../../infra/mongo.js';
+import { createInserter, insertResolved } from '../../infra/mongo.js';
 import type { ReadModel } from '../../infra/read-model.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import type { RedisClients } from '../../infra/redis.js';
@@ -28,7 +28,6 @@ import {
   type SessionResult,
   type UserService,
 } from '../users/index.js';
-import { createGroupInserter } from './waitlist.inserts.js';
 import { createAdmission, type TickOptions, type TickOutcome } from './waitlist.admission.js';
 import type { WaitlistTopics } from './waitlist.events.js';
 import { waitlistKeys } from './waitlist.keys.js';
@@ -234,10 +233,10 @@ export function createWaitlistService(deps: {
     }
   };
 
-  const inserts = createGroupInserter<WaitlistEntryRecord>({
-    insertMany: (records) => Entry.collection.insertMany(records, { ordered: false }),
-    maxBatch: 500,
-  });
+  const inserts = createInserter(Entry.collection);
+  const completionInserts = createInserter<WaitlistCompletionRecord>(
+    Completion.collection as never,
+  );
 
   /**
    * Stores the entry for a claimed ticket: the entry, and whether this call created the ticket
@@ -448,9 +447,7 @@ export function createWaitlistService(deps: {
       };
       const journal = `completed:${email}`;
       await effects.intend(journal);
-      await insertResolved(() => Completion.collection.insertOne(completion as never), {
-        unknown: {},
-      });
+      await insertResolved(() => completionInserts.insert(completion), { unknown: {} });
       await effects.apply(journal, [
         () => sequence.completed(email, entry.usernameKey, completion.usernameKey),
         () => notifications.notifyAdmitted(session.user._id.toHexString(), ticket),
