@@ -21,8 +21,6 @@ export interface ModelRecords<T> {
   getMany(ids: Iterable<string>): Promise<Map<string, T>>;
   /** The record if this process holds a current copy of it; no I/O. */
   peek(id: string): T | undefined;
-  /** Writes a record whose change is not part of a larger step (and announces it). */
-  put(record: T): Promise<void>;
   keyOf(id: string): string;
   encode(record: T): string;
   /** This process changed `id`: drop its copy now. */
@@ -32,18 +30,10 @@ export interface ModelRecords<T> {
 
 const getRecordsSource = `return redis.call('MGET', unpack(KEYS))`;
 
-// KEYS: the record. ARGV: its text, the channel, the id.
-const putRecordSource = `
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-`;
-
 export function createModelRecords<T extends object>(options: {
   model: ReadModel;
   redis: RedisClients;
   family: string;
-  idOf: (record: T) => string;
   encode: (record: T) => string;
   decode: (text: string) => T;
   logger: Logger;
@@ -53,7 +43,6 @@ export function createModelRecords<T extends object>(options: {
   const near = createNearCache<T>({ redis, family: `m:${options.family}`, logger: options.logger });
   model.onRebuilt(() => near.clear());
   const getScript = model.script(getRecordsSource);
-  const putScript = model.script(putRecordSource);
 
   return {
     keyOf,
@@ -78,12 +67,6 @@ export function createModelRecords<T extends object>(options: {
         found.set(id, record);
       });
       return found;
-    },
-
-    async put(record) {
-      const id = options.idOf(record);
-      near.forget(id);
-      await putScript.run(redis.command, [keyOf(id)], [options.encode(record), near.channel, id]);
     },
   };
 }

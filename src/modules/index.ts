@@ -43,6 +43,7 @@ import {
   createReactionEventModel,
   createReactionService,
   createReactionStore,
+  reactionKinds,
   reactionResolvers,
   type ReactionHooks,
   type ReactionKind,
@@ -276,6 +277,11 @@ export function createServices(deps: {
 export type Services = ReturnType<typeof createServices>;
 
 const noRelations = { following: false, followedBy: false, blocking: false, muting: false };
+const zeroReactions = Object.freeze(
+  Object.fromEntries(reactionKinds.map((kind) => [kind, 0])) as Record<ReactionKind, number>,
+);
+const zeroTruthCounts = Object.freeze({ replies: 0, retruths: 0, quotes: 0 });
+const zeroUserCounts = Object.freeze({ followers: 0, following: 0, truths: 0 });
 
 /**
  * The loaders of one request, or of one live event: `cache: true` for a request and for an event
@@ -308,9 +314,6 @@ export function createLoaderScope(services: Services, options: { cache: boolean 
       cache,
     });
   const { users, truths, reactions, relations } = services;
-  const zeroReactions = Object.freeze(
-    Object.fromEntries(reactionKindsOf().map((kind) => [kind, 0])) as Record<ReactionKind, number>,
-  );
   return {
     userById: held(users.getMany, users.peek, null),
     userCountsById: held(
@@ -328,13 +331,13 @@ export function createLoaderScope(services: Services, options: { cache: boolean 
         const authored = truths.authored.peek(id);
         return follows && authored ? { ...follows, truths: authored.truths } : undefined;
       },
-      { followers: 0, following: 0, truths: 0 },
+      zeroUserCounts,
     ),
     truthById: held(truths.getMany, truths.peek, null),
     truthCountsById: held(
       (ids) => truths.counts.get(ids),
       (id) => truths.counts.peek(id),
-      { replies: 0, retruths: 0, quotes: 0 },
+      zeroTruthCounts,
     ),
     reactionCountsById: held(
       (ids) => reactions.counts.get(ids),
@@ -347,14 +350,9 @@ export function createLoaderScope(services: Services, options: { cache: boolean 
       (raw) => raw !== null && !raw.startsWith('pending:'),
     ),
     relationFlagsByViewer: createRelationFlagsLoader(services.relationStore, { cache }),
-    zeroReactions,
   };
 }
 export type LoaderScope = ReturnType<typeof createLoaderScope>;
-
-function reactionKindsOf(): readonly ReactionKind[] {
-  return ['LIKE', 'LOVE', 'HAHA', 'WOW', 'SAD', 'ANGRY'];
-}
 
 /** The loaders resolvers use: a scope seen by one viewer (or by nobody). */
 export function loadersFor(scope: LoaderScope, viewerId: string | null) {
@@ -374,8 +372,8 @@ export function loadersFor(scope: LoaderScope, viewerId: string | null) {
     primeNewTruth(truth: TruthRecord): void {
       const id = truth._id.toHexString();
       scope.truthById.prime(id, truth);
-      scope.truthCountsById.prime(id, { replies: 0, retruths: 0, quotes: 0 });
-      scope.reactionCountsById.prime(id, scope.zeroReactions);
+      scope.truthCountsById.prime(id, zeroTruthCounts);
+      scope.reactionCountsById.prime(id, zeroReactions);
       if (viewerId) {
         scope.reactionByViewer.prime(`${viewerId}:${id}`, null);
         scope.retruthedByViewer.prime(`${viewerId}:${id}`, false);

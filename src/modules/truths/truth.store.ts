@@ -147,7 +147,6 @@ export function createTruthStore(deps: {
     model,
     redis,
     family: 'truth',
-    idOf: (truth) => truth._id.toHexString(),
     encode,
     decode,
     logger,

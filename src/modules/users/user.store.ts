@@ -103,7 +103,6 @@ export function createUserStore(deps: {
     model,
     redis,
     family: 'user',
-    idOf: (user) => user._id.toHexString(),
     encode: (user) => encode(user),
     decode,
     logger: deps.logger,
