@@ -10,6 +10,7 @@ import { homeFeedScenario } from './home-feed.bench.js';
 import { livePerViewerScenario } from './live-per-viewer.bench.js';
 import { postFanoutScenario } from './post-fanout.bench.js';
 import { renderTable, type Scenario } from './lib/report.js';
+import { scaleScenario } from './scale.bench.js';
 import { waitlistScenario } from './waitlist.bench.js';
 
 const scenarios: Scenario[] = [
@@ -18,6 +19,7 @@ const scenarios: Scenario[] = [
   homeFeedScenario,
   postFanoutScenario,
   waitlistScenario,
+  scaleScenario,
 ];
 
 const wanted = process.argv.slice(2);

@@ -1,0 +1,153 @@
+/**
+ * A GraphQL-over-HTTP load generator, run in its own process (forked by bench/lib/request-load.ts)
+ * so that its work is not counted against the server. It sends a list of prepared requests,
+ * each with its own body and session, keeping `concurrency` in flight over keep-alive
+ * connections, and reports each request's latency and completion time, the errors (an HTTP
+ * status other than 200, GraphQL errors, or a missing `expect` value) and the `keep` values
+ * asked for. With `progressLabel` it prints its progress every 10 s.
+ */
+import { Agent, request } from 'node:http';
+
+/** One prepared request: a JSON body and, by index into `tokens`, its session. */
+export interface PreparedRequest {
+  body: string;
+  /** Index into the run's `tokens`; none: no session. */
+  token?: number;
+}
+
+export interface RequestRun {
+  url: string;
+  requests: PreparedRequest[];
+  tokens: string[];
+  concurrency: number;
+  /** A dot path under `data` that must hold a value for the request to count as a success. */
+  expect?: string;
+  /** Dot paths under `data` whose values are returned, per request. */
+  keep?: string[];
+  progressLabel?: string;
+}
+
+export interface RequestRunResult {
+  startedAt: number;
+  finishedAt: number;
+  /** Per request, in order. */
+  latencies: number[];
+  doneAt: number[];
+  failed: boolean[];
+  errors: number;
+  errorSamples: string[];
+  /** Per request, the values of `keep` (null where missing). */
+  kept: (unknown[] | null)[];
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+function post(url: URL, agent: Agent, body: string, token: string | undefined) {
+  return new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const at = (value: unknown, path: string): unknown =>
+  path
+    .split('.')
+    .reduce<unknown>((node, key) => (node as Record<string, unknown> | null)?.[key] ?? null, value);
+
+process.on('message', (run: RequestRun) => {
+  void (async () => {
+    const url = new URL(run.url);
+    const agent = new Agent({ keepAlive: true, maxSockets: run.concurrency });
+    const count = run.requests.length;
+    const latencies = new Float64Array(count);
+    const doneAt = new Float64Array(count);
+    const failed: boolean[] = new Array<boolean>(count).fill(false);
+    const kept: (unknown[] | null)[] = new Array<unknown[] | null>(count).fill(null);
+    const errorSamples: string[] = [];
+    let errors = 0;
+    let next = 0;
+    let done = 0;
+    const startedAt = now();
+    let lastReport = { at: startedAt, done: 0 };
+    const progress = run.progressLabel
+      ? setInterval(() => {
+          const time = now();
+          const rate = ((done - lastReport.done) * 1000) / (time - lastReport.at);
+          console.log(
+            `    ${run.progressLabel}: ${((time - startedAt) / 1000).toFixed(0)} s, ` +
+              `${done.toLocaleString('en-US')}/${count.toLocaleString('en-US')} done, ` +
+              `${rate.toFixed(0)}/s over the last 10 s, ${errors} errors`,
+          );
+          lastReport = { at: time, done };
+        }, 10_000)
+      : undefined;
+    const fail = (i: number, what: string) => {
+      failed[i] = true;
+      errors++;
+      if (errorSamples.length < 8) errorSamples.push(what.slice(0, 400));
+    };
+    const worker = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= count) return;
+        const { body, token } = run.requests[i]!;
+        const sentAt = now();
+        try {
+          const reply = await post(
+            url,
+            agent,
+            body,
+            token === undefined ? undefined : run.tokens[token],
+          );
+          const json = JSON.parse(reply.text) as { data?: unknown; errors?: unknown[] };
+          if (reply.status !== 200 || json.errors || !json.data) {
+            fail(i, `HTTP ${reply.status}: ${reply.text}`);
+          } else if (run.expect && at(json.data, run.expect) === null) {
+            fail(i, `no ${run.expect}: ${reply.text}`);
+          } else if (run.keep) {
+            kept[i] = run.keep.map((path) => at(json.data, path));
+          }
+        } catch (error) {
+          fail(i, String(error));
+        }
+        doneAt[i] = now();
+        latencies[i] = doneAt[i] - sentAt;
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: run.concurrency }, worker));
+    clearInterval(progress);
+    agent.destroy();
+    const result: RequestRunResult = {
+      startedAt,
+      finishedAt: now(),
+      latencies: Array.from(latencies),
+      doneAt: Array.from(doneAt),
+      failed,
+      errors,
+      errorSamples,
+      kept,
+    };
+    process.send!(result, () => process.exit(0));
+  })();
+});

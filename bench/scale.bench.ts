@@ -1,0 +1,1360 @@
+/**
+ * `npm run bench scale`: does every operation cost the same on a launch-size network as on a
+ * small one?
+ *
+ * Two networks are built on their own embedded stacks (FerretDB and redis-server each), through
+ * Verity's own write code: the services, called in process by a bulk loader with many calls in
+ * flight, every account sharing one precomputed password hash. Then both are served by fresh
+ * instances (nothing held in process from the build) and every operation is measured over real
+ * HTTP GraphQL, from a load client in its own process, at concurrency 1 and 32, on the small
+ * network and on the launch network alternately, each request with its own prepared inputs.
+ * Last, the launch replay on the launch network: a crowd joins the waitlist, the admission
+ * tick lets a part of it in at a set rate, and each admitted person completes sign-up,
+ * follows ten accounts and posts once.
+ *
+ * The shape is the same on both networks, so that the measured requests meet the same kind of
+ * data: five big accounts with `WHALE_FOLLOWERS` followers each (below the whale threshold,
+ * 50,000, so they are fanned out), 16 accounts with exactly 100 followers (the authors of the
+ * measured posts), 16 accounts with 120 posts each (the measured profile pages), thread roots
+ * with 10 replies each (a tenth of the truths are replies), #launch on 5% of the truths, a
+ * mention in 1%; everything else spread at random, without duplicate follows or reactions.
+ *
+ * Sizes, each from the environment (SMALL / LAUNCH defaults):
+ *   BENCH_SCALE_SMALL_ACCOUNTS, BENCH_SCALE_LAUNCH_ACCOUNTS                 1,000 / 200,000
+ *   BENCH_SCALE_SMALL_FOLLOWS, BENCH_SCALE_LAUNCH_FOLLOWS                  10,000 / 2,000,000
+ *   BENCH_SCALE_SMALL_TRUTHS, BENCH_SCALE_LAUNCH_TRUTHS                     5,000 / 1,000,000
+ *   BENCH_SCALE_SMALL_REACTIONS, BENCH_SCALE_LAUNCH_REACTIONS              10,000 / 2,000,000
+ *   BENCH_SCALE_SMALL_WAITLIST, BENCH_SCALE_LAUNCH_WAITLIST                   500 / 100,000
+ *   BENCH_SCALE_SMALL_WHALE_FOLLOWERS, BENCH_SCALE_LAUNCH_WHALE_FOLLOWERS     200 / 12,000
+ * and for the run:
+ *   BENCH_SCALE_BUILD_CONCURRENCY      service calls in flight while building (128)
+ *   BENCH_SCALE_REQUESTS               measured requests per operation at concurrency 1 (100)
+ *   BENCH_SCALE_CONCURRENT_REQUESTS    the same at concurrency 32 (500)
+ *   BENCH_SCALE_HASHING_REQUESTS       for signUp, logIn, completeSignUp at concurrency 1 (50)
+ *   BENCH_SCALE_CONCURRENT_HASHING_REQUESTS    the same at concurrency 32 (200)
+ *   BENCH_SCALE_REPLAY_JOINS           people joining in the launch replay (170,000)
+ *   BENCH_SCALE_REPLAY_ADMITTED        of them admitted, signed up, following, posting (20,000)
+ *   BENCH_SCALE_REPLAY_RATE            admissions per minute in the replay (10,000)
+ *   BENCH_SCALE_REPLAY_CONCURRENCY     requests in flight in the replay (64)
+ *   BENCH_SCALE_REPLAY=no              skips the replay
+ */
+import { Redis } from 'ioredis';
+import { toGlobalId } from '../src/graphql/global-id.js';
+import { createTokenService, hashPassword } from '../src/modules/auth/index.js';
+import type { Row, Scenario } from './lib/report.js';
+import {
+  firstAndLastTenth,
+  runRequests,
+  throughputBuckets,
+  type PreparedRequest,
+  type RequestRunResult,
+} from './lib/request-load.js';
+import { benchJwtSecret, signUp, startStack, type BenchServer, type Stack } from './lib/stack.js';
+import { nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
+
+interface Sizes {
+  accounts: number;
+  follows: number;
+  truths: number;
+  reactions: number;
+  waitlist: number;
+  whaleFollowers: number;
+}
+
+const whaleCount = 5;
+const posterCount = 16;
+const posterFollowers = 100;
+const prolificCount = 16;
+const prolificPosts = 120;
+const repliesPerRoot = 10;
+/** Thread roots measured: the same number on both networks. */
+const measuredRoots = 50;
+/** Built waitlist tickets whose tokens are kept (admitted before completeSignUp is measured). */
+const keptTickets = 400;
+const password = 'scale benchmark passphrase 7';
+const adminUsername = 'scale_admin';
+const kinds = ['LIKE', 'LOVE', 'HAHA', 'WOW', 'SAD', 'ANGRY'] as const;
+
+const serverEnv = {
+  WAITLIST_ADMISSION_RATE_PER_MINUTE: '0',
+  WAITLIST_MAX_ACTIVE_ACCOUNTS: '0',
+  ADMIN_USERNAMES: adminUsername,
+};
+
+function sizesFor(name: 'SMALL' | 'LAUNCH', defaults: Sizes): Sizes {
+  const size = (field: string, fallback: number) =>
+    sizeFromEnv(`BENCH_SCALE_${name}_${field}`, fallback);
+  return {
+    accounts: size('ACCOUNTS', defaults.accounts),
+    follows: size('FOLLOWS', defaults.follows),
+    truths: size('TRUTHS', defaults.truths),
+    reactions: size('REACTIONS', defaults.reactions),
+    waitlist: size('WAITLIST', defaults.waitlist),
+    whaleFollowers: size('WHALE_FOLLOWERS', defaults.whaleFollowers),
+  };
+}
+
+/** A seeded generator (mulberry32), so that both runs of a size build the same network. */
+function createRandom(seed: number) {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+  return { next, int: (n: number) => Math.floor(next() * n) };
+}
+type Random = ReturnType<typeof createRandom>;
+
+function shuffle(values: Int32Array, random: Random): Int32Array {
+  for (let i = values.length - 1; i > 0; i--) {
+    const j = random.int(i + 1);
+    const swap = values[i]!;
+    values[i] = values[j]!;
+    values[j] = swap;
+  }
+  return values;
+}
+
+const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
+
+/**
+ * Calls `task(i)` for i in 0..count-1 with `concurrency` calls in flight, printing progress
+ * every 10 s. A failed call is counted (and a few are kept as samples), not retried.
+ */
+async function bulk(
+  label: string,
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<unknown>,
+): Promise<{ seconds: number; errors: number; samples: string[] }> {
+  let next = 0;
+  let done = 0;
+  let errors = 0;
+  const samples: string[] = [];
+  const startedAt = nowMs();
+  let last = { at: startedAt, done: 0 };
+  const timer = setInterval(() => {
+    const at = nowMs();
+    console.log(
+      `    ${label}: ${((at - startedAt) / 1000).toFixed(0)} s, ${fmt(done)}/${fmt(count)}, ` +
+        `${fmt(((done - last.done) * 1000) / (at - last.at))}/s over the last 10 s` +
+        (errors > 0 ? `, ${errors} errors` : ''),
+    );
+    last = { at, done };
+  }, 10_000);
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      try {
+        await task(i);
+      } catch (error) {
+        errors++;
+        if (samples.length < 5) samples.push(String(error).slice(0, 300));
+      }
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  clearInterval(timer);
+  const seconds = (nowMs() - startedAt) / 1000;
+  console.log(
+    `    ${label}: ${fmt(count)} in ${seconds.toFixed(1)} s (${fmt(count / seconds)}/s)` +
+      (errors > 0 ? `, ${errors} errors, e.g. ${samples.join(' | ')}` : ''),
+  );
+  return { seconds, errors, samples };
+}
+
+/** A network as built, with what the measurements need to know of it. */
+interface Network {
+  name: 'small' | 'launch';
+  sizes: Sizes;
+  stack: Stack;
+  server: BenchServer;
+  adminToken: string;
+  /** ObjectId hex of account i (username `user<i>`). */
+  userIds: string[];
+  followSet: Set<number>;
+  followFrom: Int32Array;
+  followTo: Int32Array;
+  /** Follows from this index on are the random ones (not of whales or measured authors). */
+  randomFollowsFrom: number;
+  truthIds: string[];
+  truthAuthor: Int32Array;
+  /** 1 for a reply, 2 for a thread root, 3 for a prolific author's post, 0 otherwise. */
+  truthRole: Uint8Array;
+  rootTruths: number[];
+  reactionSet: Set<number>;
+  reactionUser: Int32Array;
+  reactionTruth: Int32Array;
+  ticketTokens: string[];
+  build: {
+    step: string;
+    count: number;
+    seconds: number;
+    errors: number;
+    redisSentPerCall: number;
+    redisExecutedPerCall: number;
+    /** MongoDB commands sent per call (grouped inserts count once per group). */
+    mongoPerCall: number;
+  }[];
+  size: {
+    collections: Record<string, { count: number; bytes: number }>;
+    mongoBytes: number;
+    redisMemory: string;
+    redisBytes: number;
+    redisKeys: number;
+  };
+  /** Handed-out inputs, so that no two measured requests share one. */
+  used: Set<string>;
+}
+
+const posters = Array.from({ length: posterCount }, (_, k) => whaleCount + k);
+const prolific = Array.from({ length: prolificCount }, (_, k) => whaleCount + posterCount + k);
+const firstOrdinary = whaleCount + posterCount + prolificCount;
+const isPoster = (i: number) => i >= whaleCount && i < whaleCount + posterCount;
+
+/** Builds one network through the services of `server`, printing each step's time. */
+async function buildNetwork(
+  name: 'small' | 'launch',
+  sizes: Sizes,
+  stack: Stack,
+  server: BenchServer,
+  passwordHash: string,
+  concurrency: number,
+): Promise<Omit<Network, 'server' | 'size' | 'used'>> {
+  const { services } = server.app.internals;
+  const random = createRandom(name === 'small' ? 1 : 2);
+  const n = sizes.accounts;
+  if (n <= firstOrdinary + 10) throw new Error(`${name}: at least ${firstOrdinary + 11} accounts`);
+  if (sizes.whaleFollowers >= n) throw new Error(`${name}: whale followers must be < accounts`);
+  const designatedFollows = whaleCount * sizes.whaleFollowers + posterCount * posterFollowers;
+  if (sizes.follows < designatedFollows)
+    throw new Error(`${name}: at least ${designatedFollows} follows for this shape`);
+  const designatedPosts = prolificCount * prolificPosts;
+  const replies = Math.round(sizes.truths * 0.1);
+  const roots = Math.max(measuredRoots, Math.round(replies / repliesPerRoot));
+  if (sizes.truths - replies < designatedPosts + roots)
+    throw new Error(`${name}: at least ${designatedPosts + roots + replies} truths`);
+  const build: Network['build'] = [];
+  // Redis work per call: commands the builder's clients send (counted on their sendCommand),
+  // and commands Redis executes (scripts' own calls included).
+  let sent = 0;
+  for (const client of [server.app.internals.redis.command, server.app.internals.redis.publisher]) {
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = (...args: Parameters<typeof send>) => {
+      sent++;
+      return send(...args);
+    };
+  }
+  let mongoCommands = 0;
+  server.app.internals.connection.getClient().on('commandStarted', () => {
+    mongoCommands++;
+  });
+  const redis = new Redis(stack.redisUrl);
+  const executed = async () =>
+    Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0);
+  const step = async (label: string, count: number, task: (i: number) => Promise<unknown>) => {
+    const before = { sent, mongoCommands, executed: await executed() };
+    const result = await bulk(`${name} ${label}`, count, concurrency, task);
+    await services.effects.settled();
+    build.push({
+      step: label,
+      count,
+      seconds: result.seconds,
+      errors: result.errors,
+      redisSentPerCall: (sent - before.sent) / count,
+      mongoPerCall: (mongoCommands - before.mongoCommands) / count,
+      redisExecutedPerCall: ((await executed()) - before.executed - 1) / count,
+    });
+  };
+  const viewer = (i: number) => ({ id: userIds[i]!, role: 'user' as const });
+
+  console.log(`  building the ${name} network...`);
+  const adminToken = (await signUp(server, adminUsername)).token;
+
+  const userIds: string[] = new Array<string>(n);
+  await step('accounts', n, async (i) => {
+    const session = await services.users.createAccount(
+      { username: `user${i}`, email: `user${i}@scale.example`, password },
+      { passwordHash },
+    );
+    userIds[i] = session.user._id.toHexString();
+  });
+
+  // Follows: the whales', the measured authors', then random ones, in a shuffled order.
+  const followSet = new Set<number>();
+  const followFrom = new Int32Array(sizes.follows);
+  const followTo = new Int32Array(sizes.follows);
+  let follows = 0;
+  const addFollow = (from: number, to: number) => {
+    const key = from * n + to;
+    if (from === to || followSet.has(key)) return false;
+    followSet.add(key);
+    followFrom[follows] = from;
+    followTo[follows] = to;
+    follows++;
+    return true;
+  };
+  for (let w = 0; w < whaleCount; w++)
+    for (let k = 0; k < sizes.whaleFollowers;) if (addFollow(random.int(n), w)) k++;
+  for (const p of posters)
+    for (let k = 0; k < posterFollowers;) if (addFollow(random.int(n), p)) k++;
+  const randomFollowsFrom = follows;
+  while (follows < sizes.follows) {
+    const to = random.int(n);
+    if (!isPoster(to)) addFollow(random.int(n), to);
+  }
+  const followOrder = shuffle(
+    Int32Array.from({ length: follows }, (_, i) => i),
+    random,
+  );
+  await step('follows', follows, (k) => {
+    const i = followOrder[k]!;
+    return services.relations.follow(viewer(followFrom[i]!), userIds[followTo[i]!]!);
+  });
+
+  // Truths: posts first (the prolific authors' among them), then replies to the thread roots.
+  const t = sizes.truths;
+  const posts = t - replies;
+  const truthIds: string[] = new Array<string>(t);
+  const truthAuthor = new Int32Array(t);
+  const truthRole = new Uint8Array(t);
+  const postOrder = shuffle(
+    Int32Array.from({ length: posts }, (_, i) => i),
+    random,
+  );
+  for (let k = 0; k < posts; k++) {
+    const i = postOrder[k]!;
+    if (k < designatedPosts) {
+      truthAuthor[i] = prolific[k % prolificCount]!;
+      truthRole[i] = 3;
+    } else {
+      truthAuthor[i] = random.int(n);
+      if (k < designatedPosts + roots) truthRole[i] = 2;
+    }
+  }
+  const rootTruths: number[] = [];
+  for (let i = 0; i < posts; i++) if (truthRole[i] === 2) rootTruths.push(i);
+  for (let i = posts; i < t; i++) {
+    truthAuthor[i] = random.int(n);
+    truthRole[i] = 1;
+  }
+  const textOf = (i: number) => {
+    const roll = random.next();
+    const tag = roll < 0.05 ? ' #launch' : roll < 0.1 ? ` #topic${random.int(50)}` : '';
+    const mention = random.next() < 0.01 ? ` cc @user${random.int(n)}` : '';
+    return `Truth ${i}: notes from day ${i % 97} of the network${tag}${mention}`;
+  };
+  await step('truths (posts)', posts, async (i) => {
+    const { truth } = await services.truths.post(viewer(truthAuthor[i]!), { text: textOf(i) });
+    truthIds[i] = truth._id.toHexString();
+  });
+  await step('truths (replies)', replies, async (k) => {
+    const i = posts + k;
+    const { truth } = await services.truths.post(viewer(truthAuthor[i]!), {
+      text: textOf(i),
+      replyToId: truthIds[rootTruths[k % rootTruths.length]!]!,
+    });
+    truthIds[i] = truth._id.toHexString();
+  });
+
+  const reactionSet = new Set<number>();
+  const reactionUser = new Int32Array(sizes.reactions);
+  const reactionTruth = new Int32Array(sizes.reactions);
+  const reactionKind = new Uint8Array(sizes.reactions);
+  for (let r = 0; r < sizes.reactions;) {
+    const u = random.int(n);
+    const truth = random.int(t);
+    const key = u * t + truth;
+    if (reactionSet.has(key)) continue;
+    reactionSet.add(key);
+    reactionUser[r] = u;
+    reactionTruth[r] = truth;
+    reactionKind[r] = random.int(kinds.length);
+    r++;
+  }
+  await step('reactions', sizes.reactions, (r) =>
+    services.reactions.react(
+      viewer(reactionUser[r]!),
+      truthIds[reactionTruth[r]!]!,
+      kinds[reactionKind[r]!]!,
+    ),
+  );
+
+  const ticketTokens: string[] = [];
+  await step('waitlist entries', sizes.waitlist, async (i) => {
+    const ticket = await services.waitlist.join({
+      email: `wait${i}@scale.example`,
+      username: `wait${i}`,
+    });
+    if (i < keptTickets && ticket.ticketToken) ticketTokens.push(ticket.ticketToken);
+  });
+
+  redis.disconnect();
+  const total = build.reduce((sum, s) => sum + s.seconds, 0);
+  console.log(`  ${name} network built in ${total.toFixed(1)} s:`);
+  for (const s of build)
+    console.log(
+      `    ${s.step.padEnd(18)} ${fmt(s.count).padStart(10)} in ${s.seconds.toFixed(1).padStart(7)} s` +
+        ` (${fmt(s.count / s.seconds)}/s; Redis commands each: ${s.redisSentPerCall.toFixed(1)} sent, ` +
+        `${s.redisExecutedPerCall.toFixed(1)} executed; MongoDB commands each: ${s.mongoPerCall.toFixed(2)})` +
+        (s.errors > 0 ? `, ${s.errors} errors` : ''),
+    );
+  return {
+    name,
+    sizes,
+    stack,
+    adminToken,
+    userIds,
+    followSet,
+    followFrom,
+    followTo,
+    randomFollowsFrom,
+    truthIds,
+    truthAuthor,
+    truthRole,
+    rootTruths,
+    reactionSet,
+    reactionUser,
+    reactionTruth,
+    ticketTokens,
+    build,
+  };
+}
+
+/**
+ * Documents and bytes per MongoDB collection (collStats: FerretDB counts a collection by reading
+ * every document, about a minute per million here) and Redis memory: the size of the database
+ * measured on.
+ */
+async function measureSize(stack: Stack, server: BenchServer): Promise<Network['size']> {
+  const collections: Network['size']['collections'] = {};
+  const db = server.app.internals.connection.db!;
+  for (const [name, model] of Object.entries(server.app.internals.models)) {
+    const stats = await db.command({ collStats: model.collection.collectionName });
+    collections[name] = { count: Number(stats['count']), bytes: Number(stats['size']) };
+  }
+  const dbStats = await db.command({ dbStats: 1 });
+  const redis = new Redis(stack.redisUrl);
+  const info = await redis.info('memory');
+  const keys = await redis.dbsize();
+  redis.disconnect();
+  return {
+    collections,
+    mongoBytes: Number(dbStats['totalSize']),
+    redisMemory: /used_memory_human:(\S+)/.exec(info)?.[1] ?? '?',
+    redisBytes: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0),
+    redisKeys: keys,
+  };
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+function printSize(network: Network) {
+  const { collections, mongoBytes, redisMemory, redisKeys } = network.size;
+  console.log(`  ${network.name} database (MongoDB ${mib(mongoBytes)} in all):`);
+  for (const [name, { count, bytes }] of Object.entries(collections))
+    console.log(
+      `    ${name.padEnd(20)} ${fmt(count).padStart(12)} documents ${mib(bytes).padStart(12)}`,
+    );
+  console.log(`    Redis used_memory_human: ${redisMemory}, ${fmt(redisKeys)} keys`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The measured operations
+
+const truthFields =
+  'id kind text createdAt hashtags author { id username displayName } ' +
+  'counts { replies retruths quotes reactions } viewerReaction viewerHasRetruthed';
+
+const documents = {
+  user: 'query($u: String!) { user(username: $u) { id username displayName bio followerCount followingCount truthCount viewerIsFollowing } }',
+  logIn: 'mutation($i: LogInInput!) { logIn(input: $i) { token user { id } } }',
+  signUp:
+    'mutation($i: SignUpInput!) { signUp(input: $i) { __typename ... on Session { token user { id } } ... on WaitlistTicket { ticket } } }',
+  joinWaitlist:
+    'mutation($i: JoinWaitlistInput!) { joinWaitlist(input: $i) { ticket position ticketToken } }',
+  completeSignUp:
+    'mutation($i: CompleteSignUpInput!) { completeSignUp(input: $i) { token user { id } } }',
+  follow:
+    'mutation($i: UserActionInput!) { follow(input: $i) { user { id followerCount viewerIsFollowing } } }',
+  unfollow:
+    'mutation($i: UserActionInput!) { unfollow(input: $i) { user { id followerCount viewerIsFollowing } } }',
+  react:
+    'mutation($i: ReactInput!) { react(input: $i) { truth { id counts { reactions byKind { kind count } } viewerReaction } } }',
+  removeReaction:
+    'mutation($i: RemoveReactionInput!) { removeReaction(input: $i) { truth { id counts { reactions } viewerReaction } } }',
+  postTruth: `mutation($i: PostTruthInput!) { postTruth(input: $i) { truth { ${truthFields} } } }`,
+  deleteTruth: 'mutation($i: DeleteTruthInput!) { deleteTruth(input: $i) { deletedTruthId } }',
+  userTruths: `query($u: String!, $a: String) { user(username: $u) { id truths(first: 20, after: $a) { edges { cursor node { ${truthFields} } } pageInfo { hasNextPage endCursor } } } }`,
+  hashtagFeed: `query($t: String!) { hashtagFeed(tag: $t, first: 20) { edges { cursor node { ${truthFields} } } pageInfo { hasNextPage endCursor } } }`,
+  thread: `query($id: ID!) { thread(id: $id) { truth { ${truthFields} } ancestors { id } replies(first: 20) { edges { cursor node { ${truthFields} } } pageInfo { hasNextPage endCursor } } } }`,
+  notifications:
+    'query { notifications(first: 20) { unreadCount edges { cursor node { id kind createdAt read waitlistTicket actor { id username } truth { id text } } } pageInfo { hasNextPage endCursor } } }',
+  markRead: 'mutation { markNotificationsRead(input: { all: true }) { unreadCount } }',
+  admitOne: 'mutation { admitNext(count: 1) { admittedThrough waiting } }',
+  admitMany: 'mutation($n: Int!) { admitNext(count: $n) { admittedThrough waiting } }',
+  stats: 'query { waitlistStats { waiting admitted admittedThrough lastTicket paused } }',
+  setCapacity:
+    'mutation($i: SetWaitlistCapacityInput!) { setWaitlistCapacity(input: $i) { admittedThrough waiting } }',
+  pause: 'mutation { pauseAdmissions { admittedThrough waiting paused } }',
+};
+
+const body = (query: string, variables?: Record<string, unknown>) =>
+  JSON.stringify(variables ? { query, variables } : { query });
+
+/** The inputs of one measured run: requests and the sessions they use. */
+interface Batch {
+  requests: PreparedRequest[];
+  tokens: string[];
+}
+
+/** Collects requests, giving each session one index. */
+function createBatch() {
+  const tokens: string[] = [];
+  const indexOf = new Map<string, number>();
+  const requests: PreparedRequest[] = [];
+  return {
+    add(requestBody: string, token?: string) {
+      if (token === undefined) {
+        requests.push({ body: requestBody });
+        return;
+      }
+      let index = indexOf.get(token);
+      if (index === undefined) {
+        index = tokens.length;
+        tokens.push(token);
+        indexOf.set(token, index);
+      }
+      requests.push({ body: requestBody, token: index });
+    },
+    done: (): Batch => ({ requests, tokens }),
+  };
+}
+
+interface Operation {
+  name: string;
+  /** Bound by argon2 (signUp, logIn, completeSignUp): fewer requests. */
+  hashing?: boolean;
+  /** The path under `data` that a successful answer holds. */
+  expect: string;
+  note?: string;
+  prepare(network: Network, count: number, random: Random): Promise<Batch>;
+}
+
+const tokenService = createTokenService({ secret: new TextEncoder().encode(benchJwtSecret) });
+const sessions = new Map<string, string>();
+
+/** A session of account i, signed with the bench secret as logIn would issue it. */
+async function sessionOf(network: Network, i: number): Promise<string> {
+  const id = network.userIds[i]!;
+  let token = sessions.get(id);
+  if (!token) {
+    token = (await tokenService.sign('session', id, 7 * 24 * 3_600)).token;
+    sessions.set(id, token);
+  }
+  return token;
+}
+
+/** An ordinary account nobody measured has used yet (`purpose` scopes "used"). */
+function freshAccount(network: Network, random: Random, purpose: string): number {
+  for (let attempt = 0; attempt < 100_000; attempt++) {
+    const i = firstOrdinary + random.int(network.sizes.accounts - firstOrdinary);
+    const key = `${purpose}:${i}`;
+    if (!network.used.has(key)) {
+      network.used.add(key);
+      return i;
+    }
+  }
+  throw new Error(`${network.name}: no unused account left for ${purpose}`);
+}
+
+const counters = new Map<string, number>();
+const nextOf = (name: string) => {
+  const value = counters.get(name) ?? 0;
+  counters.set(name, value + 1);
+  return value;
+};
+
+/** Per network: the cursor of the fourth page of each prolific author's truths. */
+const fifthPageCursors = new Map<string, string[]>();
+/** Per network: accounts with unread notifications, for markNotificationsRead. */
+const unreadViewers = new Map<string, number[]>();
+
+function operations(): Operation[] {
+  const simple = (
+    name: string,
+    expect: string,
+    make: (
+      network: Network,
+      random: Random,
+    ) => { body: string; token?: string } | Promise<{ body: string; token?: string }>,
+    extra: Partial<Operation> = {},
+  ): Operation => ({
+    name,
+    expect,
+    ...extra,
+    async prepare(network, count, random) {
+      const batch = createBatch();
+      for (let k = 0; k < count; k++) {
+        const request = await make(network, random);
+        batch.add(request.body, request.token);
+      }
+      return batch.done();
+    },
+  });
+  const userGid = (network: Network, i: number) => toGlobalId('User', network.userIds[i]!);
+  const truthGid = (network: Network, t: number) => toGlobalId('Truth', network.truthIds[t]!);
+
+  return [
+    simple(
+      'user(username:), not read before',
+      'user.id',
+      async (network, random) => {
+        const i = freshAccount(network, random, 'profile');
+        return {
+          body: body(documents.user, { u: `user${i}` }),
+          token: await sessionOf(network, 0),
+        };
+      },
+      { note: 'each name read once' },
+    ),
+    simple(
+      'logIn',
+      'logIn.token',
+      (_network, random) => ({
+        body: body(documents.logIn, {
+          i: { login: `user${firstOrdinary + random.int(100)}`, password },
+        }),
+      }),
+      { hashing: true },
+    ),
+    simple(
+      'signUp',
+      'signUp.token',
+      (network) => {
+        const k = nextOf(`${network.name}:signUp`);
+        return {
+          body: body(documents.signUp, {
+            i: { username: `new${k}`, email: `new${k}@scale.example`, password },
+          }),
+        };
+      },
+      { hashing: true, note: 'waitlist drained: a Session' },
+    ),
+    simple('follow', 'follow.user.id', async (network, random) => {
+      for (;;) {
+        const from = freshAccount(network, random, 'follow-from');
+        const to = firstOrdinary + random.int(network.sizes.accounts - firstOrdinary);
+        const key = from * network.sizes.accounts + to;
+        if (from === to || network.followSet.has(key)) continue;
+        network.followSet.add(key);
+        return {
+          body: body(documents.follow, { i: { userId: userGid(network, to) } }),
+          token: await sessionOf(network, from),
+        };
+      }
+    }),
+    simple('unfollow', 'unfollow.user.id', async (network, random) => {
+      const span = network.followFrom.length - network.randomFollowsFrom;
+      for (;;) {
+        const f = network.randomFollowsFrom + random.int(span);
+        if (network.used.has(`unfollow:${f}`)) continue;
+        network.used.add(`unfollow:${f}`);
+        return {
+          body: body(documents.unfollow, {
+            i: { userId: userGid(network, network.followTo[f]!) },
+          }),
+          token: await sessionOf(network, network.followFrom[f]!),
+        };
+      }
+    }),
+    simple('react', 'react.truth.id', async (network, random) => {
+      const t = network.truthIds.length;
+      for (;;) {
+        const u = firstOrdinary + random.int(network.sizes.accounts - firstOrdinary);
+        const truth = random.int(t);
+        const key = u * t + truth;
+        if (network.reactionSet.has(key)) continue;
+        network.reactionSet.add(key);
+        return {
+          body: body(documents.react, {
+            i: { truthId: truthGid(network, truth), kind: kinds[random.int(kinds.length)] },
+          }),
+          token: await sessionOf(network, u),
+        };
+      }
+    }),
+    simple('removeReaction', 'removeReaction.truth.id', async (network, random) => {
+      for (;;) {
+        const r = random.int(network.reactionUser.length);
+        if (network.used.has(`unreact:${r}`)) continue;
+        network.used.add(`unreact:${r}`);
+        return {
+          body: body(documents.removeReaction, {
+            i: { truthId: truthGid(network, network.reactionTruth[r]!) },
+          }),
+          token: await sessionOf(network, network.reactionUser[r]!),
+        };
+      }
+    }),
+    simple(
+      'postTruth (author with 100 followers)',
+      'postTruth.truth.id',
+      async (network) => {
+        const k = nextOf(`${network.name}:post`);
+        return {
+          body: body(documents.postTruth, {
+            i: {
+              text: `Measured truth ${k} from a mid-size account`,
+              idempotencyKey: `scale-post-${k}`,
+            },
+          }),
+          token: await sessionOf(network, posters[k % posterCount]!),
+        };
+      },
+      { note: 'with an idempotency key' },
+    ),
+    simple('deleteTruth', 'deleteTruth.deletedTruthId', async (network, random) => {
+      for (;;) {
+        const truth = random.int(network.truthIds.length);
+        const author = network.truthAuthor[truth]!;
+        if (network.truthRole[truth] !== 0 || author < firstOrdinary) continue;
+        if (network.used.has(`delete:${truth}`)) continue;
+        network.used.add(`delete:${truth}`);
+        return {
+          body: body(documents.deleteTruth, { i: { id: truthGid(network, truth) } }),
+          token: await sessionOf(network, author),
+        };
+      }
+    }),
+    simple('user.truths(first: 20), first page', 'user.truths.edges.19.cursor', async (network) => {
+      const k = nextOf(`${network.name}:page1`);
+      return {
+        body: body(documents.userTruths, { u: `user${prolific[k % prolificCount]}` }),
+        token: await sessionOf(network, firstOrdinary + (k % 500)),
+      };
+    }),
+    simple('user.truths(first: 20), fifth page', 'user.truths.edges.19.cursor', async (network) => {
+      const k = nextOf(`${network.name}:page5`);
+      const cursors = fifthPageCursors.get(network.name)!;
+      return {
+        body: body(documents.userTruths, {
+          u: `user${prolific[k % prolificCount]}`,
+          a: cursors[k % prolificCount],
+        }),
+        token: await sessionOf(network, firstOrdinary + (k % 500)),
+      };
+    }),
+    simple('hashtagFeed(#launch, first: 20)', 'hashtagFeed.edges.19.cursor', async (network) => {
+      const k = nextOf(`${network.name}:tag`);
+      return {
+        body: body(documents.hashtagFeed, { t: 'launch' }),
+        token: await sessionOf(network, firstOrdinary + (k % 500)),
+      };
+    }),
+    simple('thread (10 replies)', 'thread.replies.edges.0.node.id', async (network) => {
+      const k = nextOf(`${network.name}:thread`);
+      return {
+        body: body(documents.thread, {
+          id: truthGid(network, network.rootTruths[k % measuredRoots]!),
+        }),
+        token: await sessionOf(network, firstOrdinary + (k % 500)),
+      };
+    }),
+    simple('notifications(first: 20)', 'notifications.edges.0.node.id', async (network) => {
+      const viewers = unreadViewers.get(network.name)!;
+      const k = nextOf(`${network.name}:notifications`);
+      return {
+        body: body(documents.notifications),
+        token: await sessionOf(network, viewers[k % viewers.length]!),
+      };
+    }),
+    simple('markNotificationsRead(all)', 'markNotificationsRead', async (network) => {
+      const viewers = unreadViewers.get(network.name)!;
+      const k = nextOf(`${network.name}:markRead`);
+      if (k >= viewers.length) throw new Error(`${network.name}: too few unread viewers`);
+      return { body: body(documents.markRead), token: await sessionOf(network, viewers[k]!) };
+    }),
+    simple(
+      'completeSignUp (admitted ticket)',
+      'completeSignUp.token',
+      (network) => {
+        const k = nextOf(`${network.name}:complete`);
+        const ticketToken = network.ticketTokens[k];
+        if (!ticketToken) throw new Error(`${network.name}: too few kept ticket tokens`);
+        return { body: body(documents.completeSignUp, { i: { ticketToken, password } }) };
+      },
+      { hashing: true },
+    ),
+    simple('joinWaitlist', 'joinWaitlist.ticketToken', (network) => {
+      const k = nextOf(`${network.name}:join`);
+      return {
+        body: body(documents.joinWaitlist, {
+          i: { email: `join${k}@scale.example`, username: `join${k}` },
+        }),
+      };
+    }),
+    simple(
+      'admission tick (admitNext(count: 1))',
+      'admitNext.admittedThrough',
+      (network) => ({ body: body(documents.admitOne), token: network.adminToken }),
+      { note: 'someone waiting; concurrent calls queue for the tick lease' },
+    ),
+  ];
+}
+
+interface Figures {
+  latencies: number[];
+  errors: number;
+  samples: string[];
+}
+
+/**
+ * One round of an operation on one network: a warm-up first when asked (concurrency 1, its
+ * latencies dropped), then the measured requests. The heap is collected before, so that one
+ * network's garbage is not the other's pause (both servers share this process).
+ */
+async function measureRound(
+  network: Network,
+  operation: Operation,
+  concurrency: number,
+  count: number,
+  warmup: number,
+  random: Random,
+): Promise<Figures> {
+  const batch = await operation.prepare(network, warmup + count, random);
+  const url = network.server.url;
+  const warm =
+    warmup > 0
+      ? await runRequests({
+          url,
+          requests: batch.requests.slice(0, warmup),
+          tokens: batch.tokens,
+          concurrency: 1,
+          expect: operation.expect,
+        })
+      : null;
+  (globalThis as { gc?: () => void }).gc?.();
+  const run = await runRequests({
+    url,
+    requests: batch.requests.slice(warmup),
+    tokens: batch.tokens,
+    concurrency,
+    expect: operation.expect,
+  });
+  return {
+    latencies: run.latencies,
+    errors: (warm?.errors ?? 0) + run.errors,
+    samples: [...(warm?.errorSamples ?? []), ...run.errorSamples],
+  };
+}
+
+async function gqlOk<T = any>(
+  server: BenchServer,
+  query: string,
+  variables?: Record<string, unknown>,
+  token?: string,
+): Promise<T> {
+  const result = await server.gql<T>(query, variables, token);
+  if (!result.data || result.errors) throw new Error(JSON.stringify(result.errors));
+  return result.data;
+}
+
+/** Admits everyone waiting (admitNext in steps of 100,000); how long it took. */
+async function drainWaitlist(network: Network): Promise<number> {
+  const startedAt = nowMs();
+  for (;;) {
+    const { admitNext } = await gqlOk(
+      network.server,
+      documents.admitMany,
+      { n: 100_000 },
+      network.adminToken,
+    );
+    if (admitNext.waiting === 0) return nowMs() - startedAt;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The launch replay
+
+function printTimeline(label: string, result: RequestRunResult) {
+  const buckets = throughputBuckets(result);
+  console.log(
+    `  ${label}, completions per second in each 10 s: ` + buckets.map((n) => fmt(n / 10)).join(' '),
+  );
+}
+
+interface Phase {
+  name: string;
+  result: RequestRunResult;
+}
+
+async function replay(network: Network, rows: Row[]) {
+  const joins = sizeFromEnv('BENCH_SCALE_REPLAY_JOINS', 170_000);
+  const admitted = Math.min(joins, sizeFromEnv('BENCH_SCALE_REPLAY_ADMITTED', 20_000));
+  const rate = sizeFromEnv('BENCH_SCALE_REPLAY_RATE', 10_000);
+  const concurrency = sizeFromEnv('BENCH_SCALE_REPLAY_CONCURRENCY', 64);
+  const { server, adminToken } = network;
+  const url = server.url;
+  const phases: Phase[] = [];
+  console.log(
+    `\n  launch replay: ${fmt(joins)} join, ${fmt(admitted)} admitted at ${fmt(rate)}/min`,
+  );
+
+  // 1. The crowd joins.
+  const before = (await gqlOk(server, documents.stats, undefined, adminToken)).waitlistStats;
+  const joinBatch = createBatch();
+  for (let k = 0; k < joins; k++)
+    joinBatch.add(
+      body(documents.joinWaitlist, {
+        i: { email: `crowd${k}@scale.example`, username: `crowd${k}` },
+      }),
+    );
+  const joined = await runRequests({
+    url,
+    ...joinBatch.done(),
+    concurrency,
+    expect: 'joinWaitlist.ticketToken',
+    keep: ['joinWaitlist.ticket', 'joinWaitlist.ticketToken'],
+    progressLabel: 'replay joins',
+  });
+  phases.push({ name: 'joinWaitlist', result: joined });
+  printTimeline('joinWaitlist', joined);
+  const tokenByTicket = new Map<number, string>();
+  for (const kept of joined.kept) if (kept) tokenByTicket.set(kept[0] as number, kept[1] as string);
+
+  // 2. Admissions at the set rate, by the tick timer, until `admitted` are in; then paused.
+  const base = before.admittedThrough as number;
+  const target = base + admitted;
+  const samples: { at: number; admittedThrough: number }[] = [];
+  const startedAt = nowMs();
+  await gqlOk(
+    server,
+    documents.setCapacity,
+    { i: { maxActiveAccounts: 0, admissionRatePerMinute: rate } },
+    adminToken,
+  );
+  let lastPrint = startedAt;
+  for (;;) {
+    const { waitlistStats } = await gqlOk(server, documents.stats, undefined, adminToken);
+    samples.push({ at: nowMs(), admittedThrough: waitlistStats.admittedThrough });
+    if (waitlistStats.admittedThrough >= target) break;
+    if (nowMs() - lastPrint >= 10_000) {
+      lastPrint = nowMs();
+      console.log(
+        `    replay admissions: ${((lastPrint - startedAt) / 1000).toFixed(0)} s, ` +
+          `${fmt(waitlistStats.admittedThrough - base)} admitted`,
+      );
+    }
+    await sleep(250);
+  }
+  const paused = (await gqlOk(server, documents.pause, undefined, adminToken)).pauseAdmissions;
+  const admissionSeconds = (nowMs() - startedAt) / 1000;
+  // The pace after the first tick that admitted anyone, against the rate set.
+  const firstMove = samples.find((sample) => sample.admittedThrough > base);
+  const settled = firstMove && samples.at(-1)!.at - firstMove.at >= 1_000 ? firstMove : undefined;
+  const overshoot = paused.admittedThrough - target;
+  // The admissions as completions: one per admitted ticket, at the sample that first saw it.
+  const admissionDone: number[] = [];
+  let seen = base;
+  for (const sample of samples) {
+    for (; seen < Math.min(sample.admittedThrough, target); seen++) admissionDone.push(sample.at);
+  }
+  const admissions: RequestRunResult = {
+    startedAt,
+    finishedAt: samples.at(-1)!.at,
+    latencies: [],
+    doneAt: admissionDone,
+    failed: [],
+    errors: 0,
+    errorSamples: [],
+    kept: [],
+  };
+  phases.push({ name: 'admissions (tick timer)', result: admissions });
+  printTimeline('admissions', admissions);
+  console.log(
+    `  admitted ${fmt(admitted)} in ${admissionSeconds.toFixed(1)} s; ` +
+      `${fmt(overshoot)} more before the pause took effect`,
+  );
+
+  // 3. Each admitted person completes sign-up...
+  const completeBatch = createBatch();
+  for (let ticket = base + 1; ticket <= target; ticket++) {
+    const ticketToken = tokenByTicket.get(ticket);
+    if (!ticketToken) throw new Error(`no token for ticket ${ticket}`);
+    completeBatch.add(body(documents.completeSignUp, { i: { ticketToken, password } }));
+  }
+  const completed = await runRequests({
+    url,
+    ...completeBatch.done(),
+    concurrency,
+    expect: 'completeSignUp.token',
+    keep: ['completeSignUp.token'],
+    progressLabel: 'replay completeSignUp',
+  });
+  phases.push({ name: 'completeSignUp', result: completed });
+  printTimeline('completeSignUp', completed);
+  const newcomers = completed.kept.flatMap((kept) => (kept ? [kept[0] as string] : []));
+
+  // ...follows ten accounts (three of the big ones, seven others)...
+  const random = createRandom(3);
+  const followBatch = createBatch();
+  for (const token of newcomers) {
+    const chosen = new Set<number>();
+    while (chosen.size < 3) chosen.add(random.int(whaleCount));
+    while (chosen.size < 10)
+      chosen.add(firstOrdinary + random.int(network.sizes.accounts - firstOrdinary));
+    for (const i of chosen)
+      followBatch.add(
+        body(documents.follow, { i: { userId: toGlobalId('User', network.userIds[i]!) } }),
+        token,
+      );
+  }
+  const followed = await runRequests({
+    url,
+    ...followBatch.done(),
+    concurrency,
+    expect: 'follow.user.id',
+    progressLabel: 'replay follows',
+  });
+  phases.push({ name: 'follow', result: followed });
+  printTimeline('follow', followed);
+
+  // ...and posts once.
+  const postBatch = createBatch();
+  newcomers.forEach((token, k) =>
+    postBatch.add(
+      body(documents.postTruth, {
+        i: { text: `Hello, Verity! Newcomer ${k} here #launch`, idempotencyKey: `hello-${k}` },
+      }),
+      token,
+    ),
+  );
+  const posted = await runRequests({
+    url,
+    ...postBatch.done(),
+    concurrency,
+    expect: 'postTruth.truth.id',
+    progressLabel: 'replay posts',
+  });
+  phases.push({ name: 'postTruth', result: posted });
+  printTimeline('postTruth', posted);
+
+  rows.push({
+    metric: 'replay admissions: first tick that admitted anyone',
+    value: (firstMove?.admittedThrough ?? base) - base,
+    unit: 'tickets',
+    note: `rate ${fmt(rate)}/min set while nobody had been admitted by the timer`,
+  });
+  if (settled)
+    rows.push({
+      metric: 'replay admissions: pace after that tick',
+      value:
+        ((samples.at(-1)!.admittedThrough - settled.admittedThrough) * 1000) /
+        (samples.at(-1)!.at - settled.at),
+      unit: '/s',
+      baseline: 'the rate set',
+      baselineValue: rate / 60,
+    });
+  for (const { name, result } of phases) {
+    const seconds = (result.finishedAt - result.startedAt) / 1000;
+    const count = result.doneAt.length;
+    const { first, last } = firstAndLastTenth(result);
+    rows.push(
+      {
+        metric: `replay ${name}: throughput`,
+        value: count / seconds,
+        unit: '/s',
+        note:
+          `${fmt(count)} in ${seconds.toFixed(1)} s` +
+          (name.startsWith('admissions')
+            ? `; ${fmt(overshoot)} past the target before the pause`
+            : `, concurrency ${concurrency}`),
+      },
+      {
+        metric: `replay ${name}: last tenth vs first tenth`,
+        value: last,
+        unit: '/s',
+        baseline: 'first tenth',
+        baselineValue: first,
+        note: 'target ≥ 0.67×',
+      },
+    );
+    if (!name.startsWith('admissions'))
+      rows.push({
+        metric: `replay ${name}: errors`,
+        value: result.errors,
+        unit: '',
+        note: result.errors > 0 ? `target 0; e.g. ${result.errorSamples[0]}` : 'target 0',
+      });
+    if (result.errors > 0) console.log(`  ${name} errors, for example:`, result.errorSamples);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export const scaleScenario: Scenario = {
+  name: 'scale',
+  description:
+    'every operation on a launch-size network vs a small one (p50/p99 at c=1 and c=32); the launch replay',
+  async run() {
+    const small = sizesFor('SMALL', {
+      accounts: 1_000,
+      follows: 10_000,
+      truths: 5_000,
+      reactions: 10_000,
+      waitlist: 500,
+      whaleFollowers: 200,
+    });
+    const launch = sizesFor('LAUNCH', {
+      accounts: 200_000,
+      follows: 2_000_000,
+      truths: 1_000_000,
+      reactions: 2_000_000,
+      waitlist: 100_000,
+      whaleFollowers: 12_000,
+    });
+    const buildConcurrency = sizeFromEnv('BENCH_SCALE_BUILD_CONCURRENCY', 128);
+    const requests = sizeFromEnv('BENCH_SCALE_REQUESTS', 100);
+    const concurrentRequests = sizeFromEnv('BENCH_SCALE_CONCURRENT_REQUESTS', 500);
+    const hashingRequests = sizeFromEnv('BENCH_SCALE_HASHING_REQUESTS', 50);
+    const concurrentHashingRequests = sizeFromEnv('BENCH_SCALE_CONCURRENT_HASHING_REQUESTS', 200);
+    const doReplay = process.env['BENCH_SCALE_REPLAY'] !== 'no';
+
+    const rows: Row[] = [];
+    const stacks: Stack[] = [];
+    try {
+      const passwordHash = await hashPassword(password);
+      const networks: Network[] = [];
+      for (const [name, sizes] of [
+        ['small', small],
+        ['launch', launch],
+      ] as const) {
+        const stack = await startStack();
+        stacks.push(stack);
+        const builder = await stack.startVerity(serverEnv, { monitorCommands: true });
+        const built = await buildNetwork(
+          name,
+          sizes,
+          stack,
+          builder,
+          passwordHash,
+          buildConcurrency,
+        );
+        await builder.stop();
+        // Measured on a fresh instance: nothing of the build held in process.
+        const server = await stack.startVerity(serverEnv);
+        const countedAt = nowMs();
+        const network: Network = {
+          ...built,
+          server,
+          size: await measureSize(stack, server),
+          used: new Set(),
+        };
+        printSize(network);
+        console.log(`    (counted in ${((nowMs() - countedAt) / 1000).toFixed(1)} s)`);
+        networks.push(network);
+      }
+      const [s, l] = networks as [Network, Network];
+
+      // Build rates and sizes, launch against small.
+      for (const step of l.build) {
+        const base = s.build.find((b) => b.step === step.step)!;
+        rows.push({
+          metric: `build rate: ${step.step}`,
+          value: step.count / step.seconds,
+          unit: '/s',
+          baseline: 'small network',
+          baselineValue: base.count / base.seconds,
+          note:
+            `launch ${fmt(step.count)} in ${step.seconds.toFixed(1)} s; small ${fmt(base.count)} ` +
+            `in ${base.seconds.toFixed(1)} s; Redis commands per call ${step.redisSentPerCall.toFixed(1)} ` +
+            `sent, ${step.redisExecutedPerCall.toFixed(1)} executed (small ${base.redisSentPerCall.toFixed(1)}, ` +
+            `${base.redisExecutedPerCall.toFixed(1)})` +
+            (step.errors + base.errors > 0 ? `; errors ${base.errors}/${step.errors}` : ''),
+        });
+      }
+      const totalOf = (n: Network) => n.build.reduce((sum, b) => sum + b.seconds, 0);
+      rows.push({
+        metric: 'build time, whole network',
+        value: totalOf(l),
+        unit: 's',
+        baseline: 'small network',
+        baselineValue: totalOf(s),
+        note: `service calls in flight: ${buildConcurrency}`,
+      });
+      for (const [name, { count, bytes }] of Object.entries(l.size.collections)) {
+        const small = s.size.collections[name]!;
+        if (count === 0 && small.count === 0) continue;
+        rows.push({
+          metric: `documents: ${name}`,
+          value: count,
+          unit: '',
+          baseline: 'small network',
+          baselineValue: small.count,
+          note: `${mib(bytes)} vs ${mib(small.bytes)}`,
+        });
+      }
+      rows.push(
+        {
+          metric: 'MongoDB size (collections and indexes)',
+          value: l.size.mongoBytes / 2 ** 20,
+          unit: 'MiB',
+          baseline: 'small network',
+          baselineValue: s.size.mongoBytes / 2 ** 20,
+        },
+        {
+          metric: 'Redis used memory',
+          value: l.size.redisBytes / 2 ** 20,
+          unit: 'MiB',
+          baseline: 'small network',
+          baselineValue: s.size.redisBytes / 2 ** 20,
+          note: `${fmt(l.size.redisKeys)} keys vs ${fmt(s.size.redisKeys)}`,
+        },
+      );
+
+      const warmup = 10;
+      // Inputs that need the servers: sessions, profile cursors, viewers with unread news.
+      for (const network of networks) {
+        const random = createRandom(network.name === 'small' ? 11 : 12);
+        const cursors: string[] = [];
+        for (const author of prolific) {
+          let after: string | null = null;
+          for (let page = 0; page < 4; page++) {
+            const data: any = await gqlOk(network.server, documents.userTruths, {
+              u: `user${author}`,
+              a: after,
+            });
+            after = data.user.truths.pageInfo.endCursor as string;
+          }
+          cursors.push(after!);
+        }
+        fifthPageCursors.set(network.name, cursors);
+        // markNotificationsRead needs one viewer with unread notifications per request.
+        const viewers: number[] = [];
+        const wanted = requests + concurrentRequests + 2 * warmup;
+        const { notifications } = network.server.app.internals.services;
+        const candidates = shuffle(
+          Int32Array.from(
+            { length: network.sizes.accounts - firstOrdinary },
+            (_, k) => firstOrdinary + k,
+          ),
+          random,
+        );
+        for (const i of candidates) {
+          if (viewers.length >= wanted) break;
+          if ((await notifications.unreadCount(network.userIds[i]!)) > 0) viewers.push(i);
+        }
+        unreadViewers.set(network.name, viewers);
+      }
+
+      const errorsByOp: string[] = [];
+      let totalErrors = 0;
+      for (const operation of operations()) {
+        if (operation.name === 'signUp') {
+          for (const network of networks) {
+            const ms = await drainWaitlist(network);
+            console.log(`  ${network.name}: waitlist drained (admitNext) in ${fmt(ms)} ms`);
+          }
+        }
+        for (const concurrency of [1, 32]) {
+          const count = operation.hashing
+            ? concurrency === 1
+              ? hashingRequests
+              : concurrentHashingRequests
+            : concurrency === 1
+              ? requests
+              : concurrentRequests;
+          // Two rounds, the networks taking turns (and turns at going first), so that drift in
+          // the machine hits both alike; the figures pool both rounds.
+          const pooled = new Map<Network, Figures>(
+            networks.map((network) => [network, { latencies: [], errors: 0, samples: [] }]),
+          );
+          for (let round = 0; round < 2; round++) {
+            for (const network of round === 0 ? networks : [...networks].reverse()) {
+              const random = createRandom(
+                (network.name === 'small' ? 100 : 200) + 10 * concurrency + round,
+              );
+              const half = round === 0 ? Math.ceil(count / 2) : Math.floor(count / 2);
+              const figures = await measureRound(
+                network,
+                operation,
+                concurrency,
+                half,
+                round === 0 ? (operation.hashing ? 3 : warmup) : 0,
+                random,
+              );
+              const into = pooled.get(network)!;
+              into.latencies.push(...figures.latencies);
+              into.errors += figures.errors;
+              into.samples.push(...figures.samples);
+            }
+          }
+          const figures = networks.map((network) => {
+            const { latencies, errors, samples } = pooled.get(network)!;
+            return {
+              p50: quantile(latencies, 0.5),
+              p99: quantile(latencies, 0.99),
+              errors,
+              samples,
+            };
+          });
+          const [fs, fl] = figures as [(typeof figures)[0], (typeof figures)[0]];
+          const errors = fs.errors + fl.errors;
+          totalErrors += errors;
+          if (errors > 0) {
+            errorsByOp.push(`${operation.name} c=${concurrency}: ${fs.errors}/${fl.errors}`);
+            console.log(`  ${operation.name} errors, for example:`, [...fs.samples, ...fl.samples]);
+          }
+          console.log(
+            `  ${operation.name}, c=${concurrency}: p50 ${fs.p50.toFixed(1)} → ${fl.p50.toFixed(1)} ms, ` +
+              `p99 ${fs.p99.toFixed(1)} → ${fl.p99.toFixed(1)} ms (small → launch, ${count} requests)` +
+              (errors > 0 ? `, errors ${fs.errors}/${fl.errors}` : ''),
+          );
+          const errorNote = errors > 0 ? `; ERRORS small ${fs.errors}, launch ${fl.errors}` : '';
+          rows.push(
+            {
+              metric: `${operation.name}, c=${concurrency}, p50`,
+              value: fl.p50,
+              unit: 'ms',
+              baseline: 'small network',
+              baselineValue: fs.p50,
+              note: `target ≤ 1.5×; ${count} requests${operation.note ? `; ${operation.note}` : ''}${errorNote}`,
+            },
+            {
+              metric: `${operation.name}, c=${concurrency}, p99`,
+              value: fl.p99,
+              unit: 'ms',
+              baseline: 'small network',
+              baselineValue: fs.p99,
+              note: 'target ≤ 1.5×',
+            },
+          );
+        }
+      }
+      for (const network of networks) await drainWaitlist(network);
+      rows.push({
+        metric: 'errors, every measured request on both networks',
+        value: totalErrors,
+        unit: '',
+        note: totalErrors > 0 ? `must be 0: ${errorsByOp.join('; ')}` : 'must be 0',
+      });
+
+      if (doReplay) await replay(l, rows);
+      rows.push({
+        metric: 'load client',
+        value: 1,
+        unit: 'process',
+        note: 'its own Node process per run (HTTP keep-alive); the servers run in the bench process',
+      });
+    } finally {
+      for (const stack of stacks) await stack.stop();
+    }
+    return rows;
+  },
+};
