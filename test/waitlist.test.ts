@@ -554,6 +554,34 @@ describe('admission by the timer and by a stale lease holder', () => {
     );
   });
 
+  it('starts a new rate at that rate: budget left unused while nobody was admitted is not saved up', async () => {
+    const before = (await stats(instances[0]!, cluster.adminToken))['admittedThrough'] as number;
+    for (let i = 0; i < 30; i++) await join(instances[i % 2]!, uniqueEmail('burst'));
+    // A second with the timer admitting nobody (rate 0), then ten a second: one per 100 ms tick.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await instances[0]!.gql(
+      'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 0, admissionRatePerMinute: 600 }) { paused } }',
+      {},
+      { token: cluster.adminToken },
+    );
+    let firstSeen = 0;
+    const deadline = Date.now() + 5_000;
+    while (firstSeen === 0 && Date.now() < deadline) {
+      const through = (await stats(instances[1]!, cluster.adminToken))['admittedThrough'] as number;
+      firstSeen = through - before;
+    }
+    await instances[0]!.gql(
+      'mutation { setWaitlistCapacity(input: { maxActiveAccounts: 0, admissionRatePerMinute: 0 }) { paused } }',
+      {},
+      { token: cluster.adminToken },
+    );
+    // Not the idle second's ten at once.
+    expect(firstSeen).toBeGreaterThanOrEqual(1);
+    expect(firstSeen).toBeLessThanOrEqual(3);
+    const after = await stats(instances[0]!, cluster.adminToken);
+    await admitNext(instances[0]!, cluster.adminToken, after['waiting'] as number);
+  });
+
   it('does not let a holder whose lease expired move the watermark', async () => {
     await join(instances[0]!, uniqueEmail('stale'));
     await join(instances[0]!, uniqueEmail('stale'));

@@ -68,6 +68,9 @@ export function createRedisClients(options: {
     maxRetriesPerRequest: null,
     autoResubscribe: true,
   });
+  // Every near cache, the event bus and the read model listen to this one connection's
+  // 'message' and 'ready' events: a fixed number per process, not a leak.
+  subscriber.setMaxListeners(64);
   // A subscriber connection can die without closing (a network cut, a frozen server): its
   // channels would stay subscribed in ioredis's eyes while no message arrives, so live feeds
   // would go quiet and in-process copies (near-cache.ts) would miss their invalidations. It is

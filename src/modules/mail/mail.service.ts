@@ -1,5 +1,6 @@
 import { Types } from 'mongoose';
 import type { Logger } from '../../infra/logger.js';
+import { createInserter } from '../../infra/mongo.js';
 import type { MailKind, MailModel, MailRecord } from './mail.model.js';
 
 /** A message to send: the recipient and the template's values. */
@@ -36,12 +37,13 @@ const templates: { [K in MailKind]: (mail: Extract<Mail, { kind: K }>) => [strin
 };
 
 /**
- * Outgoing email, through an outbox: each message is one insert into `mail_outbox`, which a
- * mail relay drains. The only way Verity hands a secret (a ticket token) to the owner of an
- * address rather than to whoever asked.
+ * Outgoing email, through an outbox: each message is one insert into `mail_outbox` (grouped
+ * with others under load), which a mail relay drains. The only way Verity hands a secret (a
+ * ticket token) to the owner of an address rather than to whoever asked.
  */
 export function createMailService(deps: { Mail: MailModel; logger: Logger }) {
   const { Mail, logger } = deps;
+  const inserts = createInserter<MailRecord>(Mail.collection as never);
   return {
     async send(mail: Mail): Promise<void> {
       const [subject, text] = (templates[mail.kind] as (m: Mail) => [string, string])(mail);
@@ -55,7 +57,7 @@ export function createMailService(deps: { Mail: MailModel; logger: Logger }) {
         data,
         createdAt: new Date(),
       };
-      await Mail.collection.insertOne(record);
+      await inserts.insert(record);
       logger.info({ kind, mailId: record._id.toHexString() }, 'mail queued');
     },
   };

@@ -74,8 +74,11 @@ async function retried<T>(write: () => Promise<T>): Promise<T> {
  * advance. Nobody is skipped and nobody admitted twice: admission is `ticket <= watermark`,
  * and the recorded ranges are contiguous.
  *
- * How many per tick: the rate (per minute) times the time since the limiter's clock, at most
- * one minute's worth, and never more than the free capacity or the number waiting.
+ * How many per tick: the rate (per minute) times the time since the limiter's clock, never
+ * more than the free capacity or the number waiting. The clock catches up at most one burst
+ * window (two ticks, or one ticket's interval at low rates): budget that went unused (while
+ * paused, at rate 0, with nobody waiting, or while no instance ticked) is not saved up, so a
+ * new rate, a resume or a sudden crowd starts at the rate, not with a minute's worth at once.
  */
 export function createAdmission(deps: {
   redis: RedisClients;
@@ -89,6 +92,8 @@ export function createAdmission(deps: {
   bus: EventBus<WaitlistTopics>;
   /** How long a lease lasts if its holder dies. */
   leaseMs: number;
+  /** How often every instance's timer ticks. */
+  tickMs: number;
   logger: Logger;
 }) {
   const { redis, keys, State, Admission, sequence, bus, logger } = deps;
@@ -173,7 +178,8 @@ export function createAdmission(deps: {
         count = Math.min(options.count!, waiting);
       } else if (!settings.paused && settings.admissionRatePerMinute > 0 && waiting > 0) {
         const rate = settings.admissionRatePerMinute;
-        const clock = Math.max(mark.admitClockMs, now - minuteMs);
+        const burstMs = Math.max(2 * deps.tickMs, minuteMs / rate);
+        const clock = Math.max(mark.admitClockMs, now - burstMs);
         const budget = Math.floor(((now - clock) * rate) / minuteMs);
         count = Math.min(budget, waiting);
         // Unused budget (nobody left, or no seats) is not saved up for later.

@@ -157,6 +157,7 @@ export function createWaitlistService(deps: {
     settings,
     bus,
     leaseMs: Math.max(5_000, config.tickMs * 5),
+    tickMs: config.tickMs,
     logger,
   });
   const watch = createWaitlistWatch({ bus, admittedThrough: () => sequence.admittedThrough() });
