@@ -43,7 +43,7 @@ const templates: { [K in MailKind]: (mail: Extract<Mail, { kind: K }>) => [strin
  */
 export function createMailService(deps: { Mail: MailModel; logger: Logger }) {
   const { Mail, logger } = deps;
-  const inserts = createInserter<MailRecord>(Mail.collection as never);
+  const inserts = createInserter<MailRecord>(Mail.collection);
   return {
     async send(mail: Mail): Promise<void> {
       const [subject, text] = (templates[mail.kind] as (m: Mail) => [string, string])(mail);
