@@ -1,4 +1,5 @@
 import type { Logger } from '../infra/logger.js';
+import type { SiteRecorder } from './live/splice.js';
 import { unauthenticated, badUserInput } from '../lib/errors.js';
 import type { Loaders, Services } from '../modules/index.js';
 import type { Viewer } from '../modules/users/index.js';
@@ -14,6 +15,8 @@ export interface GraphQLContext {
   readonly loaders: Loaders;
   readonly services: Services;
   readonly logger: Logger;
+  /** Set only on a live event's template execution (graphql/live/splice.ts). */
+  readonly liveTemplate?: SiteRecorder;
 }
 
 /** The viewer, or UNAUTHENTICATED. */

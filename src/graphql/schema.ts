@@ -4,6 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import { moduleResolvers } from '../modules/index.js';
 import type { Resolvers } from './generated/resolvers-types.js';
 import { fromGlobalId } from './global-id.js';
+import { installSpliceSites } from './live/splice.js';
 import { DateTimeScalar } from './scalars.js';
 
 /** The public API's source text: `schema.graphql` at the project root. */
@@ -46,7 +47,7 @@ const coreResolvers: Resolvers = {
 
 /** The executable schema: `schema.graphql` plus every module's resolvers. */
 export function createSchema(): GraphQLSchema {
-  return makeExecutableSchema({
+  const schema = makeExecutableSchema({
     typeDefs,
     resolvers: [coreResolvers, ...moduleResolvers],
     resolverValidationOptions: {
@@ -54,4 +55,7 @@ export function createSchema(): GraphQLSchema {
       requireResolversForResolveType: 'error',
     },
   });
+  // Live deliveries splice per-viewer leaves into shared results (graphql/live/splice.ts).
+  installSpliceSites(schema);
+  return schema;
 }

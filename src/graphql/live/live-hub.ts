@@ -11,7 +11,8 @@ import type { Logger } from '../../infra/logger.js';
 import { SlowConsumerError } from '../../lib/errors.js';
 import type { EventSink, EventStream } from '../../lib/event-stream.js';
 import type { GraphQLContext, Viewer } from '../context.js';
-import { canonicalJson, isShareable } from './shareable.js';
+import { canonicalJson, liveShape, type LiveShape } from './shareable.js';
+import { SiteRecorder, cutTemplate, spliceFor, type Template } from './splice.js';
 
 /** One connection's end of the wire, provided by the transport (one object per connection). */
 export interface LiveConnection {
@@ -57,17 +58,31 @@ export interface LiveMetrics {
 /** A result still executing, and the subscribers waiting for it. */
 interface Pending {
   bytes?: Buffer;
+  /** `bytes` is a whole frame (a spliced result), not a payload to frame. */
+  framed?: boolean;
   failed?: unknown;
   readonly waiters: Subscriber[];
 }
 
 type Payload = Buffer | Pending;
 
+/** One event's template for a spliced operation (./splice.ts), executing or done. */
+interface TemplateSlot {
+  done: boolean;
+  /** Null: not usable; every subscriber executes in full. */
+  template?: Template | null;
+  failed?: unknown;
+  readonly then: (() => void)[];
+}
+
 interface Hub {
   readonly options: LiveHubOptions;
   readonly metrics: LiveMetrics;
-  /** Per event object: its serialised result per share key (or the pending execution). */
-  readonly results: WeakMap<object, Map<string, Payload>>;
+  /**
+   * Per event object, per share key: the serialised result (or its pending execution) of a
+   * shared operation, the template of a spliced one.
+   */
+  readonly results: WeakMap<object, Map<string, Payload | TemplateSlot>>;
 }
 
 const closingBrace = Buffer.from('}');
@@ -100,7 +115,11 @@ class Subscriber implements EventSink<unknown>, AsyncIterableIterator<never> {
     readonly connection: LiveConnection,
     readonly args: ExecutionArgs,
     readonly viewer: Viewer | null,
-    /** Same key, same result for the same event; null when the operation is per viewer. */
+    readonly shape: LiveShape,
+    /**
+     * Same key, same result (shared) or template (spliced) for the same event; null when the
+     * operation executes per subscriber.
+     */
     readonly shareKey: string | null,
     /** `{"id":"<id>","type":"next","payload":` */
     readonly prefix: Buffer,
@@ -175,11 +194,12 @@ function execution(
   event: object,
   viewer: Viewer | null,
   onDone?: (bytes: Buffer) => void,
+  pending: Pending = { waiters: [] },
 ): Pending {
   const { options, metrics } = subscriber.hub;
   metrics.executions += 1;
-  const pending: Pending = { waiters: [] };
   void (async () => {
+    let bytes: Buffer;
     try {
       const result = await options.execute({
         ...subscriber.args,
@@ -189,15 +209,98 @@ function execution(
       const body = result.errors
         ? { ...result, errors: options.formatErrors(result.errors) }
         : result;
-      pending.bytes = Buffer.from(JSON.stringify(body));
+      bytes = Buffer.from(JSON.stringify(body));
     } catch (error) {
-      pending.failed = error ?? new Error('execution failed');
-      for (const waiter of pending.waiters) fail(waiter, pending.failed);
+      settle(pending, { failed: error });
       return;
     }
-    onDone?.(pending.bytes);
-    for (const waiter of pending.waiters) flush(waiter);
+    onDone?.(bytes);
+    settle(pending, { bytes, framed: false });
   })();
+  return pending;
+}
+
+/** Settles a pending payload: its waiters write it, or fail with it. */
+function settle(
+  pending: Pending,
+  outcome: { bytes: Buffer; framed: boolean } | { failed: unknown },
+) {
+  if ('failed' in outcome) {
+    pending.failed = outcome.failed ?? new Error('execution failed');
+    for (const waiter of pending.waiters) fail(waiter, pending.failed);
+    return;
+  }
+  pending.bytes = outcome.bytes;
+  pending.framed = outcome.framed;
+  for (const waiter of pending.waiters) flush(waiter);
+}
+
+/** The template of `event` for a spliced operation: executed by the first subscriber to ask. */
+function templateFor(
+  subscriber: Subscriber,
+  event: object,
+  byKey: Map<string, Payload | TemplateSlot>,
+  key: string,
+): TemplateSlot {
+  const known = byKey.get(key) as TemplateSlot | undefined;
+  if (known) return known;
+  const slot: TemplateSlot = { done: false, then: [] };
+  byKey.set(key, slot);
+  const { options, metrics } = subscriber.hub;
+  metrics.executions += 1;
+  const recorder = new SiteRecorder();
+  void (async () => {
+    try {
+      const result = await options.execute({
+        ...subscriber.args,
+        rootValue: event,
+        contextValue: { ...options.contextFor(event, null), liveTemplate: recorder },
+      });
+      slot.template = cutTemplate(result, recorder);
+    } catch (error) {
+      slot.failed = error ?? new Error('execution failed');
+    }
+    slot.done = true;
+    for (const next of slot.then) next();
+    slot.then.length = 0;
+  })();
+  return slot;
+}
+
+/**
+ * A spliced subscriber's frame: the event's template with the subscriber's own values; the
+ * operation executed in full for it when the template or a value cannot be used.
+ */
+function splicedPayload(subscriber: Subscriber, event: object, slot: TemplateSlot): Pending {
+  const pending: Pending = { waiters: [] };
+  const { hub } = subscriber;
+  const inFull = () => {
+    execution(subscriber, event, subscriber.viewer, undefined, pending);
+  };
+  const splice = () => {
+    if (slot.failed !== undefined) return settle(pending, { failed: slot.failed });
+    if (!slot.template) return inFull();
+    let frame: ReturnType<typeof spliceFor>;
+    try {
+      frame = spliceFor(
+        slot.template,
+        hub.options.contextFor(event, subscriber.viewer),
+        subscriber.prefix,
+        closingBrace,
+      );
+    } catch (error) {
+      return settle(pending, { failed: error });
+    }
+    if (frame instanceof Promise) {
+      frame.then(
+        (bytes) => (bytes ? settle(pending, { bytes, framed: true }) : inFull()),
+        (error: unknown) => settle(pending, { failed: error }),
+      );
+    } else if (frame) settle(pending, { bytes: frame, framed: true });
+    else inFull();
+  };
+  if (slot.done) splice();
+  else slot.then.push(splice);
   return pending;
 }
 
@@ -212,7 +315,9 @@ function payloadFor(subscriber: Subscriber, event: unknown): Payload {
     byKey = new Map();
     results.set(event, byKey);
   }
-  const known = byKey.get(key);
+  if (subscriber.shape === 'spliced')
+    return splicedPayload(subscriber, event, templateFor(subscriber, event, byKey, key));
+  const known = byKey.get(key) as Payload | undefined;
   if (known) return known;
   const pending = execution(subscriber, event, null, (bytes) => byKey.set(key, bytes));
   byKey.set(key, pending);
@@ -279,9 +384,11 @@ function regulate(subscriber: Subscriber): void {
   subscriber.timer = setTimeout(check, resumeCheckMs);
 }
 
-function write(subscriber: Subscriber, payload: Buffer): void {
+function write(subscriber: Subscriber, payload: Buffer, framed = false): void {
   subscriber.hub.metrics.deliveries += 1;
-  subscriber.connection.send(Buffer.concat([subscriber.prefix, payload, closingBrace]));
+  subscriber.connection.send(
+    framed ? payload : Buffer.concat([subscriber.prefix, payload, closingBrace]),
+  );
   regulate(subscriber);
 }
 
@@ -313,7 +420,7 @@ function flush(subscriber: Subscriber): void {
       return;
     }
     queue.shift();
-    write(subscriber, bytes);
+    write(subscriber, bytes, !Buffer.isBuffer(head) && head.framed === true);
     if (subscriber.closed) return;
   }
   subscriber.queue = null;
@@ -330,9 +437,15 @@ function deliver(subscriber: Subscriber, event: unknown): void {
     return;
   }
   // The common case after the first subscriber of an event: bytes ready, nothing queued.
-  if (!subscriber.queue && Buffer.isBuffer(payload) && !overBuffered(subscriber)) {
-    write(subscriber, payload);
-    return;
+  if (!subscriber.queue && !overBuffered(subscriber)) {
+    if (Buffer.isBuffer(payload)) {
+      write(subscriber, payload);
+      return;
+    }
+    if (payload.bytes) {
+      write(subscriber, payload.bytes, payload.framed === true);
+      return;
+    }
   }
   if (!Buffer.isBuffer(payload)) {
     if (payload.failed !== undefined) {
@@ -353,12 +466,17 @@ function deliver(subscriber: Subscriber, event: unknown): void {
  * once per subscriber.
  *
  * graphql-ws on its own runs `execute()` and `JSON.stringify` for every subscriber of every
- * event. Here, subscribers of the same document and variables that select no `@perViewer`
- * field are one group: the first of them to see an event executes it (with no viewer) and
- * serialises the result once; every other member reuses those bytes, framed with its own
- * subscription id. Operations with per-viewer fields execute per subscriber, on loaders shared
- * by the whole event, so their per-viewer parts load in one query however many subscribers
- * there are. "The same event" means the same object: services hand every subscriber of one
+ * event. Here, subscribers of the same document and variables are one group (see
+ * ./shareable.ts for the three shapes):
+ * - shared (no `@perViewer` field): the first of them to see an event executes it (with no
+ *   viewer) and serialises the result once; every other member reuses those bytes, framed with
+ *   its own subscription id;
+ * - spliced (only `@perViewer` leaves): the first executes a template once; each member's
+ *   frame is the template's bytes with its own values spliced in (./splice.ts), every member's
+ *   values loading in one batch on the event's loaders;
+ * - personal (a `@perViewer` field with a selection, such as `me`): one execution per
+ *   subscriber, on loaders shared by the whole event, so their per-viewer parts still load in
+ *   one batch however many subscribers there are. "The same event" means the same object: services hand every subscriber of one
  * event the same object, and filter per subscriber (blocks, mutes) before it gets here.
  *
  * Sources in push mode (EventStream) call in synchronously, so one Redis message reaches every
@@ -402,15 +520,17 @@ export function createLiveHub(options: LiveHubOptions) {
         documentId = nextDocumentId++;
         documentIds.set(args.document, documentId);
       }
+      const shape = options.share ? liveShape(options.schema, args.document) : 'personal';
       const shareKey =
-        options.share && isShareable(options.schema, args.document)
-          ? `${documentId}:${args.operationName ?? ''}:${canonicalJson(args.variableValues ?? {})}`
-          : null;
+        shape === 'personal'
+          ? null
+          : `${documentId}:${args.operationName ?? ''}:${canonicalJson(args.variableValues ?? {})}`;
       const subscriber = new Subscriber(
         hub,
         target.connection,
         args,
         target.viewer,
+        shape,
         shareKey,
         Buffer.from(`{"id":${JSON.stringify(target.id)},"type":"next","payload":`),
         source,
