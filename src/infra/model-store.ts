@@ -75,6 +75,11 @@ export function createModelRecords<T extends object>(options: {
 export interface ModelHashes {
   /** The values of `fields` for `owner`, null where absent. */
   get(owner: string, fields: readonly string[]): Promise<(string | null)[]>;
+  /**
+   * One field of each of many owners (a truth's reaction by each of its viewers), null where
+   * absent: the ones this process holds, and the rest in one script call.
+   */
+  getPairs(pairs: readonly (readonly [owner: string, field: string])[]): Promise<(string | null)[]>;
   /** Every field of `owner`'s hash (shared between callers: read only). */
   getAll(owner: string): Promise<ReadonlyMap<string, string>>;
   /** `field` of `owner` (null: absent) if this process holds a current copy; no I/O. */
@@ -95,6 +100,12 @@ if #ARGV == 0 then return {} end
 return redis.call('HMGET', KEYS[1], unpack(ARGV))
 `;
 const getAllSource = `return redis.call('HGETALL', KEYS[1])`;
+// KEYS: owners' hashes; ARGV: one field of each.
+const getPairsSource = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HGET', KEYS[i], ARGV[i]) end
+return out
+`;
 
 export function createModelHashes(options: {
   model: ReadModel;
@@ -115,6 +126,7 @@ export function createModelHashes(options: {
   model.onRebuilt(() => near.clear());
   const getFields = model.script(getFieldsSource);
   const getAll = model.script(getAllSource);
+  const getPairs = model.script(getPairsSource);
   const maxKnownFields = 10_000;
   const held = (known: HeldHash | undefined, field: string) =>
     known && (known.complete || known.fields.has(field))
@@ -139,6 +151,33 @@ export function createModelHashes(options: {
       fields.forEach((field, i) => merged.set(field, read[i] ?? null));
       near.fill(token, owner, { complete: false, fields: merged });
       return read.map((value) => value ?? null);
+    },
+
+    async getPairs(pairs) {
+      const values = new Array<string | null>(pairs.length);
+      const remote: number[] = [];
+      pairs.forEach(([owner, field], i) => {
+        const copy = held(near.get(owner), field);
+        if (copy === undefined) remote.push(i);
+        else values[i] = copy;
+      });
+      if (remote.length === 0) return values;
+      const token = near.begin();
+      const read = (await getPairs.run(
+        redis.command,
+        remote.map((i) => keyOf(pairs[i]![0])),
+        remote.map((i) => pairs[i]![1]),
+      )) as (string | false | null)[];
+      remote.forEach((i, k) => {
+        const [owner, field] = pairs[i]!;
+        const value = read[k] || null;
+        values[i] = value;
+        const known = near.get(owner);
+        const merged = new Map(known && known.fields.size < maxKnownFields ? known.fields : []);
+        merged.set(field, value);
+        near.fill(token, owner, { complete: false, fields: merged });
+      });
+      return values;
     },
 
     async getAll(owner) {
@@ -222,8 +261,7 @@ export function createModelCounts<F extends string>(options: {
 
 /**
  * A loader over model hashes keyed `<owner>:<field>` (a viewer's reaction to a truth), for any
- * number of owners at once: one script call per owner in the batch, sent together
- * (auto-pipelined) in one round trip.
+ * number of owners at once: one script call for the whole batch.
  */
 export function createHashFieldBatch<V>(
   hashes: ModelHashes,
@@ -232,22 +270,12 @@ export function createHashFieldBatch<V>(
 ) {
   return new DataLoader<string, V>(
     async (keys) => {
-      const byOwner = new Map<string, string[]>();
-      for (const key of keys) {
+      const pairs = keys.map((key) => {
         const colon = key.indexOf(':');
-        const owner = key.slice(0, colon);
-        const fields = byOwner.get(owner);
-        if (fields) fields.push(key.slice(colon + 1));
-        else byOwner.set(owner, [key.slice(colon + 1)]);
-      }
-      const values = new Map<string, string | null>();
-      await Promise.all(
-        [...byOwner].map(async ([owner, fields]) => {
-          const found = await hashes.get(owner, fields);
-          fields.forEach((field, i) => values.set(`${owner}:${field}`, found[i] ?? null));
-        }),
-      );
-      return keys.map((key) => toValue(values.get(key) ?? null));
+        return [key.slice(0, colon), key.slice(colon + 1)] as const;
+      });
+      const values = await hashes.getPairs(pairs);
+      return values.map((value) => toValue(value));
     },
     { cache: options.cache, maxBatchSize: 1_000 },
   );
