@@ -8,6 +8,7 @@ import os from 'node:os';
 import { fanoutScenario } from './fanout.bench.js';
 import { homeFeedScenario } from './home-feed.bench.js';
 import { livePerViewerScenario } from './live-per-viewer.bench.js';
+import { livePersonalScenario } from './live-personal.bench.js';
 import { postFanoutScenario } from './post-fanout.bench.js';
 import { renderTable, type Scenario } from './lib/report.js';
 import { scaleScenario } from './scale.bench.js';
@@ -16,6 +17,7 @@ import { waitlistScenario } from './waitlist.bench.js';
 const scenarios: Scenario[] = [
   fanoutScenario,
   livePerViewerScenario,
+  livePersonalScenario,
   homeFeedScenario,
   postFanoutScenario,
   waitlistScenario,

@@ -1,0 +1,318 @@
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { hashPassword } from '../src/modules/auth/index.js';
+import type { Row, Scenario } from './lib/report.js';
+import { startStack, type BenchServer } from './lib/stack.js';
+import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
+import { openWsLoad, startRawBroadcastServer, type WsLoad } from './lib/ws-load.js';
+
+/** A live timeline card with the viewer's own state: reaction, retruth, both follow flags. */
+const personalCard = /* GraphQL */ `
+  subscription {
+    homeFeedUpdated {
+      ... on TruthPosted {
+        cursor
+        truth {
+          id
+          text
+          createdAt
+          hashtags
+          viewerReaction
+          viewerHasRetruthed
+          author {
+            id
+            username
+            displayName
+            avatarUrl
+            viewerIsFollowing
+            followsViewer
+          }
+          counts {
+            reactions
+            replies
+            retruths
+            quotes
+          }
+        }
+      }
+    }
+  }
+`;
+
+/** The same card without the viewer's state: every subscriber's result is the same. */
+const sharedCard = /* GraphQL */ `
+  subscription {
+    homeFeedUpdated {
+      ... on TruthPosted {
+        cursor
+        truth {
+          id
+          text
+          createdAt
+          hashtags
+          author {
+            id
+            username
+            displayName
+            avatarUrl
+          }
+          counts {
+            reactions
+            replies
+            retruths
+            quotes
+          }
+        }
+      }
+    }
+  }
+`;
+
+const password = 'live personal benchmark passphrase';
+const text = (round: number) =>
+  `Live personal benchmark truth ${round}: a card of about the size a timeline shows, ` +
+  'with a sentence or two of text, a #launch hashtag and nothing else remarkable. '.repeat(3);
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second here).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+interface EventRun {
+  p50: number;
+  p99: number;
+  perSecond: number;
+  cpuMsPerDelivery: number;
+  frame: string;
+}
+
+/** Arms the clients, runs `trigger`, and returns the delivery figures from its start. */
+async function measure(
+  load: WsLoad,
+  trigger: () => Promise<unknown>,
+  cpuMs: () => number,
+): Promise<EventRun> {
+  const { arrivals } = await load.expect();
+  const cpuBefore = cpuMs();
+  const startedAt = nowMs();
+  await trigger();
+  const { times, sampleFrame } = await arrivals;
+  const cpu = cpuMs() - cpuBefore;
+  const latencies = times.map((time) => time - startedAt);
+  return {
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    perSecond: latencies.length / (Math.max(...latencies) / 1000),
+    cpuMsPerDelivery: cpu / latencies.length,
+    frame: sampleFrame,
+  };
+}
+
+const medianOf = (runs: EventRun[], figure: keyof Omit<EventRun, 'frame'>) =>
+  median(runs.map((run) => run[figure]));
+
+/**
+ * Live delivery of personal results. N distinct signed-in viewers, each with its own socket and
+ * session, all following one author; some have reacted to or retruthed the author's earlier
+ * truths, the author follows some of them, and some follow each other. Each event is a real
+ * post by the author (over HTTP), timed from the mutation's start to each subscriber's frame:
+ * it includes writing the truth into N home timelines and publishing N home-feed events.
+ * Against: plain `ws` broadcasting one pre-serialized frame of the same size to N sockets (in
+ * its own process, from a Redis PUBLISH), alternating event by event. Reported for the card
+ * with the viewer's own state (`personal`) and without it (`shared`); the first event after
+ * everyone subscribed is reported on its own. CPU per delivery: the server process's CPU time
+ * over an event divided by deliveries (the bench process hosts the server; the load clients
+ * and the baseline run in their own processes).
+ */
+export const livePersonalScenario: Scenario = {
+  name: 'live-personal',
+  description: 'a post to N followers, each with their own per-viewer fields, vs a raw broadcast',
+  async run() {
+    const viewers = sizeFromEnv('BENCH_PERSONAL_VIEWERS', 10_000);
+    const rounds = sizeFromEnv('BENCH_FANOUT_EVENTS', 12);
+    const processes = sizeFromEnv('BENCH_CLIENT_PROCESSES', 2);
+    const stack = await startStack();
+    const rows: Row[] = [];
+    try {
+      const server = await stack.startVerity({ WS_KEEPALIVE_MS: '600000' });
+      const { services } = server.app.internals;
+      const passwordHash = await hashPassword(password);
+      const account = (name: string) =>
+        services.users.createAccount(
+          { username: name, email: `${name}@personal.example`, password },
+          { passwordHash },
+        );
+      console.log(`  ${viewers} viewers following one author...`);
+      const author = await account('personal_author');
+      const authorId = author.user._id.toHexString();
+      const asViewer = (id: string) => ({ id, role: 'user' as const });
+      const sessions: { id: string; token: string }[] = new Array(viewers);
+      const inBatches = async (task: (i: number) => Promise<unknown>) => {
+        for (let start = 0; start < viewers; start += 64) {
+          const batch = [];
+          for (let i = start; i < Math.min(viewers, start + 64); i++) batch.push(task(i));
+          await Promise.all(batch);
+        }
+      };
+      await inBatches(async (i) => {
+        const session = await account(`personal_${i}`);
+        sessions[i] = { id: session.user._id.toHexString(), token: session.token };
+      });
+      await inBatches((i) => services.relations.follow(asViewer(sessions[i]!.id), authorId));
+      // Earlier truths that some viewers reacted to or retruthed; the author follows every
+      // fourth viewer, every third follows the next one.
+      const earlier: { _id: { toHexString(): string } }[] = [];
+      for (let k = 0; k < 5; k++) {
+        earlier.push(
+          (await services.truths.post(asViewer(authorId), { text: `earlier truth ${k}` })).truth,
+        );
+      }
+      await inBatches(async (i) => {
+        const viewer = asViewer(sessions[i]!.id);
+        const truthId = earlier[i % earlier.length]!._id.toHexString();
+        if (i % 5 === 0) await services.reactions.react(viewer, truthId, 'LIKE');
+        if (i % 7 === 0) await services.truths.retruth(viewer, truthId);
+        if (i % 4 === 0) await services.relations.follow(asViewer(authorId), viewer.id);
+        if (i % 3 === 0 && i + 1 < viewers)
+          await services.relations.follow(viewer, sessions[i + 1]!.id);
+      });
+      await services.effects.settled();
+
+      // The baseline, with its own clients, connected for the whole run.
+      const rawChannel = `${server.namespace}:raw`;
+      const { child: rawServer, port: rawPort } = await startRawBroadcastServer({
+        redisUrl: stack.redisUrl,
+        channel: rawChannel,
+      });
+      const raw = await openWsLoad({
+        url: `ws://127.0.0.1:${rawPort}`,
+        protocol: 'raw',
+        count: viewers,
+        processes,
+      });
+      const publisher = new Redis(stack.redisUrl);
+      const rawCpuMs = () => processCpuMs(rawServer.pid!);
+
+      let round = 0;
+      const post = () =>
+        server.gql(
+          'mutation($t: String!) { postTruth(input: { text: $t }) { truth { id } } }',
+          { t: text(round++) },
+          author.token,
+        );
+      const variants = [
+        { name: 'personal', query: personalCard },
+        { name: 'shared', query: sharedCard },
+      ];
+      for (const variant of variants) {
+        const load = await openWsLoad({
+          url: server.wsUrl,
+          protocol: 'graphql-ws',
+          count: viewers,
+          processes,
+          query: variant.query,
+          items: sessions.map(({ token }) => ({
+            connectionParams: { authorization: `Bearer ${token}` },
+            variables: {},
+          })),
+        });
+        await waitForSubscribers(server, viewers);
+        const executionsBefore = server.app.internals.live.executions;
+        const first = await measure(load, post, ownCpuMs);
+        const runs = { first, verity: [] as EventRun[], raw: [] as EventRun[] };
+        for (let event = 0; event < rounds; event++) {
+          await sleep(200);
+          runs.verity.push(await measure(load, post, ownCpuMs));
+          await sleep(200);
+          const frame = runs.verity.at(-1)!.frame;
+          runs.raw.push(await measure(raw, () => publisher.publish(rawChannel, frame), rawCpuMs));
+        }
+        const executions = server.app.internals.live.executions - executionsBefore;
+        await load.close();
+        while (server.app.internals.live.subscribers > 0) await sleep(50);
+        rows.push(...variantRows(variant.name, viewers, runs, executions / (rounds + 1)));
+      }
+      await raw.close();
+      rawServer.send({ type: 'stop' });
+      publisher.disconnect();
+    } finally {
+      await stack.stop();
+    }
+    return rows;
+  },
+};
+
+/** Waits until `count` subscriptions are live and their home-feed channels are subscribed. */
+async function waitForSubscribers(server: BenchServer, count: number): Promise<void> {
+  const { live, redis } = server.app.internals;
+  while (live.subscribers < count) await sleep(50);
+  const pattern = `${redis.namespace}:ev:homeFeed:*`;
+  for (;;) {
+    const channels = (await redis.command.pubsub('CHANNELS', pattern)) as string[];
+    if (channels.length >= count) return;
+    await sleep(100);
+  }
+}
+
+function variantRows(
+  name: string,
+  viewers: number,
+  runs: { first: EventRun; verity: EventRun[]; raw: EventRun[] },
+  executionsPerEvent: number,
+): Row[] {
+  const what = `plain ws, one pre-serialized ${Buffer.byteLength(runs.verity[0]!.frame)}-byte frame`;
+  const label = name === 'personal' ? 'with viewer fields' : 'no viewer fields';
+  return [
+    {
+      metric: `${name}: delivery p50, ${viewers} viewers (${label})`,
+      value: medianOf(runs.verity, 'p50'),
+      unit: 'ms',
+      baseline: what,
+      baselineValue: medianOf(runs.raw, 'p50'),
+    },
+    {
+      metric: `${name}: delivery p99`,
+      value: medianOf(runs.verity, 'p99'),
+      unit: 'ms',
+      baseline: what,
+      baselineValue: medianOf(runs.raw, 'p99'),
+      note: name === 'personal' ? 'target ≤ 2×' : 'target ≤ 1.25×',
+    },
+    {
+      metric: `${name}: first event after all subscribed, p99`,
+      value: runs.first.p99,
+      unit: 'ms',
+      baseline: what,
+      baselineValue: medianOf(runs.raw, 'p99'),
+      note: name === 'personal' ? 'target ≤ 3×' : '',
+    },
+    {
+      metric: `${name}: deliveries per second`,
+      value: medianOf(runs.verity, 'perSecond'),
+      unit: '/s',
+      baseline: what,
+      baselineValue: medianOf(runs.raw, 'perSecond'),
+    },
+    {
+      metric: `${name}: server CPU per delivery`,
+      value: medianOf(runs.verity, 'cpuMsPerDelivery') * 1000,
+      unit: 'µs',
+      baseline: what,
+      baselineValue: medianOf(runs.raw, 'cpuMsPerDelivery') * 1000,
+      note: 'includes writing the truth and its N timelines',
+    },
+    {
+      metric: `${name}: executions per event`,
+      value: executionsPerEvent,
+      unit: '',
+      note: 'graphql-ws alone: one per subscriber',
+    },
+  ];
+}
