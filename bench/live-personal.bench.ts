@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { hashPassword } from '../src/modules/auth/index.js';
 import type { Row, Scenario } from './lib/report.js';
+import { createProfiler } from './lib/profile.js';
 import { startStack, type BenchServer } from './lib/stack.js';
 import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
 import { openWsLoad, startRawBroadcastServer, type WsLoad } from './lib/ws-load.js';
@@ -223,17 +224,24 @@ export const livePersonalScenario: Scenario = {
             variables: {},
           })),
         });
-        await waitForSubscribers(server, viewers);
+        await waitForSubscribers(
+          server,
+          sessions.map((session) => session.id),
+        );
         const executionsBefore = server.app.internals.live.executions;
         const first = await measure(load, post, ownCpuMs);
         const runs = { first, verity: [] as EventRun[], raw: [] as EventRun[] };
+        const profiler = await createProfiler(`.${variant.name}`);
         for (let event = 0; event < rounds; event++) {
           await sleep(200);
+          await profiler.start();
           runs.verity.push(await measure(load, post, ownCpuMs));
+          await profiler.stop();
           await sleep(200);
           const frame = runs.verity.at(-1)!.frame;
           runs.raw.push(await measure(raw, () => publisher.publish(rawChannel, frame), rawCpuMs));
         }
+        await profiler.save();
         const executions = server.app.internals.live.executions - executionsBefore;
         await load.close();
         while (server.app.internals.live.subscribers > 0) await sleep(50);
@@ -249,16 +257,11 @@ export const livePersonalScenario: Scenario = {
   },
 };
 
-/** Waits until `count` subscriptions are live and their home-feed channels are subscribed. */
-async function waitForSubscribers(server: BenchServer, count: number): Promise<void> {
-  const { live, redis } = server.app.internals;
-  while (live.subscribers < count) await sleep(50);
-  const pattern = `${redis.namespace}:ev:homeFeed:*`;
-  for (;;) {
-    const channels = (await redis.command.pubsub('CHANNELS', pattern)) as string[];
-    if (channels.length >= count) return;
-    await sleep(100);
-  }
+/** Waits until the viewers' subscriptions are live and listening for their home feeds. */
+async function waitForSubscribers(server: BenchServer, viewerIds: string[]): Promise<void> {
+  const { live, bus } = server.app.internals;
+  while (live.subscribers < viewerIds.length) await sleep(50);
+  while (!viewerIds.every((id) => bus.hasListener('homeFeed', id))) await sleep(100);
 }
 
 function variantRows(

@@ -136,7 +136,8 @@ export function createApp(options: AppOptions): VerityApp {
         const models = createModels(connection);
         await ensureIndexes(models);
 
-        const bus = createEventBus<AppTopics>({ redis, logger });
+        // Home feeds: one key per user, so a post to N followers is N/1,000 route messages.
+        const bus = createEventBus<AppTopics>({ redis, logger, addressed: ['homeFeed'] });
         const tokens = createTokenService({ secret: options.jwtSecret });
         model = createReadModel({
           redis,

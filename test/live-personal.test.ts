@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestUser } from './helpers/graphql.js';
 import { startVerity, uniqueDbName, type TestServer } from './helpers/server.js';
-import { act, homeChannel, post, react } from './helpers/social.js';
+import { act, post, react } from './helpers/social.js';
+import { userIdHex } from './helpers/tokens.js';
 import { waitFor } from './helpers/wait.js';
 import type { LiveSubscription } from './helpers/ws.js';
 
@@ -119,17 +120,19 @@ describe('per-viewer fields in live results', () => {
       spliced: spliced.subscribe(spliced.connect(user.token), card),
       reference: reference.subscribe(reference.connect(user.token), card),
     }));
-    // Both instances listen on every viewer's channel.
+    // Both instances listen for every viewer's home feed.
     const redis = writer.app.internals.redis;
     await waitFor(async () => {
       for (const { user } of viewers) {
-        const [, count] = (await redis.command.pubsub(
-          'NUMSUB',
-          `${redis.namespace}:ev:${homeChannel(user.id)}`,
-        )) as [string, number];
-        if (Number(count) < 2) return false;
+        for (const server of [spliced, reference]) {
+          if (!server.app.internals.bus.hasListener('homeFeed', userIdHex(user.id))) return false;
+        }
       }
-      return true;
+      const [, count] = (await redis.command.pubsub(
+        'NUMSUB',
+        writer.app.internals.bus.routeChannel('homeFeed'),
+      )) as [string, number];
+      return Number(count) >= 2;
     });
 
     const executionsBefore = spliced.app.internals.live.executions;

@@ -377,8 +377,8 @@ describe('catching up while truths are being posted', () => {
     ]);
     // Nothing more arrives: a sentinel posted last is the next update of both.
     await Promise.all([
-      channelReady(two, homeChannel(reader.id)),
-      channelReady(two, 'publicFeed:'),
+      channelReady([one, two], homeChannel(reader.id)),
+      channelReady([one, two], 'publicFeed:'),
     ]);
     await post(one, authors[0]!.token, 'sentinel');
     expect((await home.next(20_000)).data!['homeFeedUpdated'].truth.text).toBe('sentinel');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
-import { moduleResolvers } from '../modules/index.js';
+import { moduleResolvers, perViewerBatches } from '../modules/index.js';
 import type { Resolvers } from './generated/resolvers-types.js';
 import { fromGlobalId } from './global-id.js';
 import { installSpliceSites } from './live/splice.js';
@@ -56,6 +56,6 @@ export function createSchema(): GraphQLSchema {
     },
   });
   // Live deliveries splice per-viewer leaves into shared results (graphql/live/splice.ts).
-  installSpliceSites(schema);
+  installSpliceSites(schema, perViewerBatches);
   return schema;
 }

@@ -79,7 +79,10 @@ export interface ModelHashes {
    * One field of each of many owners (a truth's reaction by each of its viewers), null where
    * absent: the ones this process holds, and the rest in one script call.
    */
-  getPairs(pairs: readonly (readonly [owner: string, field: string])[]): Promise<(string | null)[]>;
+  getPairs(
+    pairs: readonly (readonly [owner: string, field: string])[],
+    options?: { keep?: boolean },
+  ): Promise<(string | null)[]>;
   /** Every field of `owner`'s hash (shared between callers: read only). */
   getAll(owner: string): Promise<ReadonlyMap<string, string>>;
   /** `field` of `owner` (null: absent) if this process holds a current copy; no I/O. */
@@ -153,7 +156,7 @@ export function createModelHashes(options: {
       return read.map((value) => value ?? null);
     },
 
-    async getPairs(pairs) {
+    async getPairs(pairs, options = {}) {
       const values = new Array<string | null>(pairs.length);
       const remote: number[] = [];
       pairs.forEach(([owner, field], i) => {
@@ -172,6 +175,7 @@ export function createModelHashes(options: {
         const [owner, field] = pairs[i]!;
         const value = read[k] || null;
         values[i] = value;
+        if (options.keep === false) return;
         const known = near.get(owner);
         const merged = new Map(known && known.fields.size < maxKnownFields ? known.fields : []);
         merged.set(field, value);

@@ -16,6 +16,13 @@ export type Listener<T> = (payload: T) => void;
  * Redis pub/sub is at-most-once: a message published while this process is reconnecting is
  * lost. Consumers that must not miss anything (feeds) catch up from their Redis lists when
  * `watchConnection` tells them the connection is back.
+ *
+ * Addressed topics (a home feed: one key per user) do not use a channel per key: one event for
+ * many keys is one message on the topic's route channel, `<keys joined by ','>\n<JSON>`, which
+ * every process subscribed to the topic receives, parses once and hands to the listeners of
+ * each listed key it has. A post to 10,000 followers is then 20 messages, not 10,000, and
+ * each instance parses its JSON 20 times, not once per local follower. The price: every
+ * instance with any listener of the topic reads every key list (about 25 bytes per key).
  */
 export interface EventBus<M extends TopicMap> {
   /**
@@ -41,6 +48,13 @@ export interface EventBus<M extends TopicMap> {
   ): BusSubscription;
   /** The Redis channel of (`topic`, `key`): for Lua scripts that publish as part of a change. */
   channel<T extends keyof M & string>(topic: T, key: string): string;
+  /**
+   * The route channel of an addressed topic: for Lua scripts, which publish
+   * `<keys joined by ','>\n<JSON>` on it.
+   */
+  routeChannel<T extends keyof M & string>(topic: T): string;
+  /** Whether this process has a listener for (`topic`, `key`) (for tests). */
+  hasListener<T extends keyof M & string>(topic: T, key: string): boolean;
   /**
    * Tells `listener` when the subscriber connection drops (whatever is published from then on
    * may be lost) and when it is back with its channels confirmed again: consumers that must not
@@ -87,6 +101,8 @@ class ChannelSubscription implements BusSubscription {
 export function createEventBus<M extends TopicMap>(options: {
   redis: RedisClients;
   logger: Logger;
+  /** Topics delivered through one route channel each (see above). */
+  addressed?: readonly (keyof M & string)[];
 }): EventBus<M> {
   const { redis, logger } = options;
   const prefix = `${redis.namespace}:ev:`;
@@ -94,24 +110,66 @@ export function createEventBus<M extends TopicMap>(options: {
   const confirmed = new Map<string, Promise<void>>();
 
   const channelOf = (topic: string, key: string) => `${prefix}${topic}:${key}`;
+  const routeOf = (topic: string) => `${prefix}${topic}:@route`;
+  /** Per addressed topic: its route channel, and how many of its keys have listeners here. */
+  const routes = new Map<string, { channel: string; keys: number }>();
+  const routedTopics = new Map<string, string>();
+  for (const topic of options.addressed ?? []) {
+    routes.set(topic, { channel: routeOf(topic), keys: 0 });
+    routedTopics.set(routeOf(topic), topic);
+  }
 
-  const onMessage = (channel: string, message: string) => {
-    const set = listeners.get(channel);
-    if (!set || set.size === 0) return;
-    let payload: unknown;
+  const parse = (channel: string, message: string): { payload: unknown } | null => {
     try {
-      payload = JSON.parse(message);
+      return { payload: JSON.parse(message) };
     } catch (error) {
       logger.error({ channel, err: error }, 'dropping an event that is not JSON');
-      return;
+      return null;
     }
-    for (const listener of [...set]) {
+  };
+
+  const dispatch = (channel: string, set: Set<Listener<unknown>>, payload: unknown) => {
+    for (const listener of set.size === 1 ? set : [...set]) {
       try {
         listener(payload);
       } catch (error) {
         logger.error({ channel, err: error }, 'an event listener threw');
       }
     }
+  };
+
+  /** A route message: the listeners of every listed key get the one parsed event. */
+  const onRouted = (channel: string, topic: string, message: string) => {
+    const newline = message.indexOf('\n');
+    if (newline < 0) {
+      logger.error({ channel }, 'dropping a routed event without its keys');
+      return;
+    }
+    let payload: { payload: unknown } | null | undefined;
+    const keys = message.slice(0, newline);
+    for (let from = 0; from <= keys.length;) {
+      let to = keys.indexOf(',', from);
+      if (to < 0) to = keys.length;
+      const keyChannel = channelOf(topic, keys.slice(from, to));
+      from = to + 1;
+      const set = listeners.get(keyChannel);
+      if (!set || set.size === 0) continue;
+      payload ??= parse(channel, message.slice(newline + 1));
+      if (!payload) return;
+      dispatch(keyChannel, set, payload.payload);
+    }
+  };
+
+  const onMessage = (channel: string, message: string) => {
+    const topic = routedTopics.get(channel);
+    if (topic !== undefined) {
+      onRouted(channel, topic, message);
+      return;
+    }
+    const set = listeners.get(channel);
+    if (!set || set.size === 0) return;
+    const parsed = parse(channel, message);
+    if (parsed) dispatch(channel, set, parsed.payload);
   };
   redis.subscriber.on('message', onMessage);
 
@@ -137,21 +195,48 @@ export function createEventBus<M extends TopicMap>(options: {
   redis.subscriber.on('close', onClose);
   redis.subscriber.on('ready', onReady);
 
+  /** SUBSCRIBEs `channel`; its confirmation, which later listeners share. */
+  const subscribeChannel = (channel: string): Promise<void> => {
+    const ready = redis.subscriber.subscribe(channel).then(
+      () => undefined,
+      (error: unknown) => {
+        logger.warn({ channel, err: error }, 'SUBSCRIBE failed; it is retried on reconnect');
+      },
+    );
+    confirmed.set(channel, ready);
+    return ready;
+  };
+
+  const unsubscribeChannel = (channel: string) => {
+    confirmed.delete(channel);
+    redis.subscriber.unsubscribe(channel).catch(() => undefined);
+  };
+
+  /** The topic of a key channel if that topic is addressed. */
+  const routeFor = (channel: string) => {
+    const rest = channel.slice(prefix.length);
+    return routes.get(rest.slice(0, rest.indexOf(':')));
+  };
+
   const removeListener = (channel: string, listener: Listener<unknown>) => {
     const current = listeners.get(channel);
     if (!current) return;
     current.delete(listener);
     if (current.size === 0) {
       listeners.delete(channel);
-      confirmed.delete(channel);
-      redis.subscriber.unsubscribe(channel).catch(() => undefined);
+      const route = routeFor(channel);
+      if (!route) unsubscribeChannel(channel);
+      else if (--route.keys === 0) unsubscribeChannel(route.channel);
     }
   };
 
   return {
     async publish(topic, key, payload) {
       try {
-        await redis.publisher.publish(channelOf(topic, key), JSON.stringify(payload));
+        const route = routes.get(topic);
+        await (route
+          ? redis.publisher.publish(route.channel, `${key}\n${JSON.stringify(payload)}`)
+          : redis.publisher.publish(channelOf(topic, key), JSON.stringify(payload)));
       } catch (error) {
         logger.warn({ topic, key, err: error }, 'event not published; Redis did not take it');
       }
@@ -161,6 +246,16 @@ export function createEventBus<M extends TopicMap>(options: {
       if (keys.length === 0) return;
       const message = JSON.stringify(payload);
       try {
+        const route = routes.get(topic);
+        if (route) {
+          for (let i = 0; i < keys.length; i += 1_000) {
+            await redis.publisher.publish(
+              route.channel,
+              `${keys.slice(i, i + 1_000).join(',')}\n${message}`,
+            );
+          }
+          return;
+        }
         for (let i = 0; i < keys.length; i += 1_000) {
           const pipeline = redis.publisher.pipeline();
           for (const key of keys.slice(i, i + 1_000))
@@ -177,28 +272,32 @@ export function createEventBus<M extends TopicMap>(options: {
 
     subscribe(topic, key, listener) {
       const channel = channelOf(topic, key);
+      const route = routes.get(topic);
       let set = listeners.get(channel);
       if (!set) {
         set = new Set();
         listeners.set(channel, set);
-        const ready = redis.subscriber.subscribe(channel).then(
-          () => undefined,
-          (error: unknown) => {
-            logger.warn({ channel, err: error }, 'SUBSCRIBE failed; it is retried on reconnect');
-          },
-        );
-        confirmed.set(channel, ready);
+        if (!route) void subscribeChannel(channel);
+        else if (route.keys++ === 0) void subscribeChannel(route.channel);
       }
       set.add(listener as Listener<unknown>);
       return new ChannelSubscription(
         channel,
         listener as Listener<unknown>,
-        confirmed.get(channel) ?? Promise.resolve(),
+        confirmed.get(route ? route.channel : channel) ?? Promise.resolve(),
         removeListener,
       );
     },
 
     channel: channelOf,
+
+    routeChannel(topic) {
+      const route = routes.get(topic);
+      if (!route) throw new Error(`${topic} is not an addressed topic`);
+      return route.channel;
+    },
+
+    hasListener: (topic, key) => (listeners.get(channelOf(topic, key))?.size ?? 0) > 0,
 
     watchConnection(listener) {
       connectionListeners.add(listener);
@@ -216,6 +315,7 @@ export function createEventBus<M extends TopicMap>(options: {
       connectionListeners.clear();
       listeners.clear();
       confirmed.clear();
+      for (const route of routes.values()) route.keys = 0;
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import DataLoader from 'dataloader';
+import type { PerViewerBatch } from '../graphql/live/splice.js';
 import { createLoader, type Peek } from '../graphql/loader.js';
 import { createEffects } from '../infra/effects.js';
 import type { Logger } from '../infra/logger.js';
@@ -26,6 +27,7 @@ import {
   createRelationService,
   createRelationStore,
   relationResolvers,
+  type RelationFlags,
   type RelationHooks,
   type RelationTopics,
 } from './follows/index.js';
@@ -65,6 +67,7 @@ import {
   createUserService,
   createUserStore,
   userResolvers,
+  type UserRecord,
   type UserTopics,
 } from './users/index.js';
 import {
@@ -277,6 +280,101 @@ export function createServices(deps: {
 export type Services = ReturnType<typeof createServices>;
 
 const noRelations = { following: false, followedBy: false, blocking: false, muting: false };
+
+/** A viewer's reaction as its hash holds it. */
+const reactionOf = (raw: string | null) => (raw as ReactionKind | null) ?? null;
+/** Whether a viewer's retruth claim is a retruth (not one still being written). */
+const retruthedOf = (raw: string | null) => raw !== null && !raw.startsWith('pending:');
+
+/** Per-viewer reads for many viewers go to Redis in scripts of this many keys, side by side. */
+const batchChunk = 2_000;
+
+async function inChunks<T, R>(items: readonly T[], read: (chunk: T[]) => Promise<R[]>) {
+  const chunks: Promise<R[]>[] = [];
+  for (let i = 0; i < items.length; i += batchChunk)
+    chunks.push(read(items.slice(i, i + batchChunk)));
+  return (await Promise.all(chunks)).flat();
+}
+
+/** A per-viewer hash field for every viewer (`anonymous` without a session), in one read. */
+const hashFieldBatch =
+  <V>(
+    hashesOf: (services: Services) => ModelHashes,
+    toValue: (raw: string | null) => V,
+    anonymous: V,
+  ) =>
+  async (
+    truth: TruthRecord,
+    _args: unknown,
+    viewerIds: readonly (string | null)[],
+    context: { services: Services },
+  ): Promise<V[]> => {
+    const id = truth._id.toHexString();
+    const signedIn = viewerIds.filter((viewerId): viewerId is string => viewerId !== null);
+    const raws = await inChunks(signedIn, (chunk) =>
+      hashesOf(context.services).getPairs(
+        chunk.map((viewerId) => [viewerId, id] as const),
+        // Thousands of viewers' one field each: not worth keeping in this process.
+        { keep: false },
+      ),
+    );
+    let next = 0;
+    return viewerIds.map((viewerId) => (viewerId === null ? anonymous : toValue(raws[next++]!)));
+  };
+
+/**
+ * The viewers' relations to a user, read once for all four flag fields of one batch (the same
+ * `viewerIds` array): keyed by that array, then by the user.
+ */
+const relationReads = new WeakMap<
+  readonly (string | null)[],
+  Map<string, Promise<RelationFlags[]>>
+>();
+
+/** One of the viewer's relation flags towards a user, for every viewer, in one read. */
+const relationFlagBatch =
+  (flag: keyof typeof noRelations) =>
+  async (
+    user: UserRecord,
+    _args: unknown,
+    viewerIds: readonly (string | null)[],
+    context: { services: Services },
+  ): Promise<boolean[]> => {
+    const id = user._id.toHexString();
+    let reads = relationReads.get(viewerIds);
+    if (!reads) {
+      reads = new Map();
+      relationReads.set(viewerIds, reads);
+    }
+    let read = reads.get(id);
+    if (!read) {
+      const signedIn = viewerIds.filter((viewerId): viewerId is string => viewerId !== null);
+      read = inChunks(signedIn, (chunk) =>
+        context.services.relationStore.flags(chunk.map((viewerId) => [viewerId, id] as const)),
+      );
+      reads.set(id, read);
+    }
+    const flags = await read;
+    let next = 0;
+    return viewerIds.map((viewerId) => (viewerId === null ? false : flags[next++]![flag]));
+  };
+
+/**
+ * The batch forms of per-viewer leaves, by `Type.field` (graphql/live/splice.ts): the same
+ * values their resolvers give, for every subscriber of a live event in one read.
+ */
+export const perViewerBatches: Readonly<Record<string, PerViewerBatch>> = {
+  'Truth.viewerReaction': hashFieldBatch((services) => services.reactions.byUser, reactionOf, null),
+  'Truth.viewerHasRetruthed': hashFieldBatch(
+    (services) => services.truths.retruths,
+    retruthedOf,
+    false,
+  ),
+  'User.viewerIsFollowing': relationFlagBatch('following'),
+  'User.followsViewer': relationFlagBatch('followedBy'),
+  'User.viewerHasBlocked': relationFlagBatch('blocking'),
+  'User.viewerHasMuted': relationFlagBatch('muting'),
+} as Record<string, PerViewerBatch>;
 const zeroReactions = Object.freeze(
   Object.fromEntries(reactionKinds.map((kind) => [kind, 0])) as Record<ReactionKind, number>,
 );
@@ -344,11 +442,8 @@ export function createLoaderScope(services: Services, options: { cache: boolean 
       (id) => reactions.counts.peek(id),
       zeroReactions,
     ),
-    reactionByViewer: perViewer(reactions.byUser, (raw) => (raw as ReactionKind | null) ?? null),
-    retruthedByViewer: perViewer(
-      truths.retruths,
-      (raw) => raw !== null && !raw.startsWith('pending:'),
-    ),
+    reactionByViewer: perViewer(reactions.byUser, reactionOf),
+    retruthedByViewer: perViewer(truths.retruths, retruthedOf),
     relationFlagsByViewer: createRelationFlagsLoader(services.relationStore, { cache }),
   };
 }

@@ -100,12 +100,28 @@ export async function feedTexts(
  * point from which a live subscription cannot miss an event. GraphQL has no "subscribed"
  * acknowledgement, so tests look at the channel.
  */
-export async function channelReady(server: TestServer, channel: string): Promise<void> {
-  const redis = server.app.internals.redis;
-  const name = `${redis.namespace}:ev:${channel}`;
-  await waitFor(async () => {
+export async function channelReady(
+  servers: TestServer | TestServer[],
+  channel: string,
+): Promise<void> {
+  const [topic, key] = [
+    channel.slice(0, channel.indexOf(':')),
+    channel.slice(channel.indexOf(':') + 1),
+  ];
+  // With several instances: the one holding the subscription, whichever it is.
+  const listening = async (server: TestServer) => {
+    const { redis, bus } = server.app.internals;
+    // Home feeds share one route channel per instance: listening there, and a listener for
+    // this user in the instance.
+    if (topic === 'homeFeed' && !bus.hasListener('homeFeed', key)) return false;
+    const name =
+      topic === 'homeFeed' ? bus.routeChannel('homeFeed') : `${redis.namespace}:ev:${channel}`;
     const [, count] = (await redis.command.pubsub('NUMSUB', name)) as [string, number];
     return Number(count) > 0;
+  };
+  await waitFor(async () => {
+    for (const server of [servers].flat()) if (await listening(server)) return true;
+    return false;
   });
 }
 

@@ -12,7 +12,14 @@ import { SlowConsumerError } from '../../lib/errors.js';
 import type { EventSink, EventStream } from '../../lib/event-stream.js';
 import type { GraphQLContext, Viewer } from '../context.js';
 import { canonicalJson, liveShape, type LiveShape } from './shareable.js';
-import { SiteRecorder, cutTemplate, spliceFor, type Template } from './splice.js';
+import {
+  SiteRecorder,
+  cutTemplate,
+  frameOf,
+  resolveColumns,
+  spliceFor,
+  type Template,
+} from './splice.js';
 
 /** One connection's end of the wire, provided by the transport (one object per connection). */
 export interface LiveConnection {
@@ -72,7 +79,8 @@ interface TemplateSlot {
   /** Null: not usable; every subscriber executes in full. */
   template?: Template | null;
   failed?: unknown;
-  readonly then: (() => void)[];
+  /** Subscribers that asked while it executed: spliced together, in one batch, once it is. */
+  readonly members: { subscriber: Subscriber; pending: Pending }[];
 }
 
 interface Hub {
@@ -244,7 +252,7 @@ function templateFor(
 ): TemplateSlot {
   const known = byKey.get(key) as TemplateSlot | undefined;
   if (known) return known;
-  const slot: TemplateSlot = { done: false, then: [] };
+  const slot: TemplateSlot = { done: false, members: [] };
   byKey.set(key, slot);
   const { options, metrics } = subscriber.hub;
   metrics.executions += 1;
@@ -261,10 +269,55 @@ function templateFor(
       slot.failed = error ?? new Error('execution failed');
     }
     slot.done = true;
-    for (const next of slot.then) next();
-    slot.then.length = 0;
+    spliceMembers(slot, event);
   })();
   return slot;
+}
+
+/**
+ * Everyone who asked for an event's template while it executed gets their frame: every site's
+ * values for all of them in one read per site (its batch form), then one frame each. A member
+ * whose values cannot be spliced executes in full.
+ */
+function spliceMembers(slot: TemplateSlot, event: object): void {
+  const members = slot.members.splice(0);
+  if (members.length === 0) return;
+  const { template, failed } = slot;
+  if (failed !== undefined) {
+    for (const { pending } of members) settle(pending, { failed });
+    return;
+  }
+  const inFull = ({ subscriber, pending }: (typeof members)[number]) => {
+    execution(subscriber, event, subscriber.viewer, undefined, pending);
+  };
+  if (!template) {
+    members.forEach(inFull);
+    return;
+  }
+  const { options } = members[0]!.subscriber.hub;
+  const write = (columns: (Buffer | undefined)[][]) =>
+    members.forEach((member, k) => {
+      const frame = frameOf(
+        template,
+        (site) => columns[site]![k],
+        member.subscriber.prefix,
+        closingBrace,
+      );
+      if (frame) settle(member.pending, { bytes: frame, framed: true });
+      else inFull(member);
+    });
+  if (template.sites.length === 0) {
+    write([]);
+    return;
+  }
+  resolveColumns(
+    template,
+    members.map(({ subscriber }) => subscriber.viewer?.id ?? null),
+    options.contextFor(event, null),
+    (k) => options.contextFor(event, members[k]!.subscriber.viewer),
+  ).then(write, (error: unknown) => {
+    for (const { pending } of members) settle(pending, { failed: error });
+  });
 }
 
 /**
@@ -300,7 +353,7 @@ function splicedPayload(subscriber: Subscriber, event: object, slot: TemplateSlo
     else inFull();
   };
   if (slot.done) splice();
-  else slot.then.push(splice);
+  else slot.members.push({ subscriber, pending });
   return pending;
 }
 

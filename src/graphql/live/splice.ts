@@ -26,15 +26,31 @@ import { randomBytes } from 'node:crypto';
  * would call, with the subscriber's context. Values load through the event's loaders, so every
  * subscriber's value for every site is one batched read.
  *
+ * A field may also have a batch form (`PerViewerBatch`): the values of every subscriber of an
+ * event at once, in one read, with no promise or loader key per subscriber. The hub uses it for
+ * everyone who receives the event in the same pass.
+ *
  * Only leaves are spliced (a value never changes the shape around it); a value that would not
  * serialise as the field's type (an error, a null for a non-null field) is not spliced: that
  * subscriber's result is executed in full instead, so errors and null propagation are exactly
  * graphql-js's.
  */
 
+/**
+ * A per-viewer leaf's values for many viewers at once (null: no session), in their order:
+ * exactly what its resolver answers for each of them.
+ */
+export type PerViewerBatch = (
+  parent: never,
+  args: Record<string, unknown>,
+  viewerIds: readonly (string | null)[],
+  context: unknown,
+) => Promise<readonly unknown[]>;
+
 /** A per-viewer leaf field in a template result. */
 export interface Site {
   readonly resolve: GraphQLFieldResolver<unknown, unknown>;
+  readonly batch: PerViewerBatch | undefined;
   readonly parent: unknown;
   readonly args: Record<string, unknown>;
   readonly info: GraphQLResolveInfo;
@@ -51,13 +67,14 @@ export class SiteRecorder {
 
   record(
     resolve: GraphQLFieldResolver<unknown, unknown>,
+    batch: PerViewerBatch | undefined,
     parent: unknown,
     args: Record<string, unknown>,
     info: GraphQLResolveInfo,
   ): unknown {
     const type = getNamedType(info.returnType) as GraphQLLeafType;
     const nonNull = isNonNullType(info.returnType);
-    this.sites.push({ resolve, parent, args, info, type, nonNull });
+    this.sites.push({ resolve, batch, parent, args, info, type, nonNull });
     const path: (string | number)[] = [];
     for (let at: GraphQLResolveInfo['path'] | undefined = info.path; at; at = at.prev) {
       path.push(at.key);
@@ -106,18 +123,23 @@ export function isSpliceableType(type: GraphQLOutputType): boolean {
 /**
  * Wraps the resolver of every `@perViewer` leaf field so that a template execution records a
  * site there instead of resolving. Outside a template the wrapper only calls the resolver.
- * Must run before any operation is compiled (graphql-jit reads resolvers when compiling).
+ * `batches`, by `Type.field`, are the batch forms of some of them. Must run before any
+ * operation is compiled (graphql-jit reads resolvers when compiling).
  */
-export function installSpliceSites(schema: GraphQLSchema): void {
+export function installSpliceSites(
+  schema: GraphQLSchema,
+  batches: Readonly<Record<string, PerViewerBatch>> = {},
+): void {
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     for (const field of Object.values(type.getFields())) {
       if (!perViewer(field.astNode?.directives) || !isSpliceableType(field.type)) continue;
       const resolve: GraphQLFieldResolver<unknown, unknown> = field.resolve ?? defaultFieldResolver;
+      const batch = batches[`${type.name}.${field.name}`];
       field.resolve = (parent, args: Record<string, unknown>, context, info) => {
         const recorder = (context as TemplateContext).liveTemplate;
         return recorder
-          ? recorder.record(resolve, parent, args, info)
+          ? recorder.record(resolve, batch, parent, args, info)
           : resolve(parent, args, context, info);
       };
     }
@@ -193,6 +215,95 @@ function serialise(site: Site, value: unknown): Buffer | undefined {
 }
 
 /**
+ * A frame from the template and one value per site, framed by `prefix` and `suffix`; null when
+ * a value cannot be spliced.
+ */
+export function assemble(
+  template: Template,
+  values: readonly unknown[],
+  prefix: Buffer,
+  suffix: Buffer,
+): Buffer | null {
+  const bytes: Buffer[] = [];
+  for (let i = 0; i < template.sites.length; i++) {
+    const value = serialise(template.sites[i]!, values[i]);
+    if (!value) return null;
+    bytes.push(value);
+  }
+  return frameOf(template, (i) => bytes[i], prefix, suffix);
+}
+
+/** The frame of serialised site values (`bytesOf(i)`: site i's), or null if one is missing. */
+export function frameOf(
+  template: Template,
+  bytesOf: (site: number) => Buffer | undefined,
+  prefix: Buffer,
+  suffix: Buffer,
+): Buffer | null {
+  const { segments } = template;
+  const parts: Buffer[] = [prefix, segments[0]!];
+  let length = prefix.length + segments[0]!.length + suffix.length;
+  for (let i = 1; i < segments.length; i++) {
+    const bytes = bytesOf(i - 1);
+    if (!bytes) return null;
+    parts.push(bytes, segments[i]!);
+    length += bytes.length + segments[i]!.length;
+  }
+  parts.push(suffix);
+  return Buffer.concat(parts, length);
+}
+
+/**
+ * A column of values serialised: the same bytes for equal primitive values (a column is
+ * mostly `true`, `false` and `null`); undefined where a value cannot be spliced.
+ */
+function serialiseColumn(site: Site, values: readonly unknown[]): (Buffer | undefined)[] {
+  const known = new Map<unknown, Buffer | undefined>();
+  return values.map((value) => {
+    if (typeof value === 'object' && value !== null) return serialise(site, value);
+    if (known.has(value)) return known.get(value);
+    const bytes = serialise(site, value);
+    known.set(value, bytes);
+    return bytes;
+  });
+}
+
+/**
+ * Every site's values for many viewers, serialised: a column per site, a row per viewer; from
+ * each site's batch form where it has one, else from its resolver per viewer (`contextOf(k)`).
+ * Undefined where a value cannot be spliced (it failed, or is null for a non-null field).
+ */
+export async function resolveColumns(
+  template: Template,
+  viewerIds: readonly (string | null)[],
+  batchContext: unknown,
+  contextOf: (k: number) => unknown,
+): Promise<(Buffer | undefined)[][]> {
+  return Promise.all(
+    template.sites.map(async (site): Promise<(Buffer | undefined)[]> => {
+      if (site.batch) {
+        try {
+          const values = await site.batch(site.parent as never, site.args, viewerIds, batchContext);
+          return serialiseColumn(site, values);
+        } catch {
+          return viewerIds.map(() => undefined);
+        }
+      }
+      const values = await Promise.all(
+        viewerIds.map(async (_viewerId, k) => {
+          try {
+            return await site.resolve(site.parent, site.args, contextOf(k), site.info);
+          } catch (error) {
+            return error instanceof Error ? error : new Error(String(error));
+          }
+        }),
+      );
+      return serialiseColumn(site, values);
+    }),
+  );
+}
+
+/**
  * A subscriber's result: the template with its own values, framed by `prefix` and `suffix`.
  * Synchronous when every value is already held; null when a value cannot be spliced.
  */
@@ -202,7 +313,7 @@ export function spliceFor(
   prefix: Buffer,
   suffix: Buffer,
 ): Buffer | null | Promise<Buffer | null> {
-  const { sites, segments } = template;
+  const { sites } = template;
   const values: unknown[] = new Array(sites.length);
   let waiting: Promise<unknown>[] | undefined;
   for (let i = 0; i < sites.length; i++) {
@@ -226,15 +337,6 @@ export function spliceFor(
       );
     } else values[i] = value;
   }
-  const assemble = (): Buffer | null => {
-    const parts: Buffer[] = [prefix, segments[0]!];
-    for (let i = 0; i < sites.length; i++) {
-      const bytes = serialise(sites[i]!, values[i]);
-      if (!bytes) return null;
-      parts.push(bytes, segments[i + 1]!);
-    }
-    parts.push(suffix);
-    return Buffer.concat(parts);
-  };
-  return waiting ? Promise.all(waiting).then(assemble) : assemble();
+  const frame = () => assemble(template, values, prefix, suffix);
+  return waiting ? Promise.all(waiting).then(frame) : frame();
 }

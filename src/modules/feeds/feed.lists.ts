@@ -34,7 +34,12 @@ export interface FeedLists {
    * its `capacity` and given its `ttlSeconds` when set. Idempotent: a second call adds and
    * publishes nothing. Home timelines are given in batches, each its own step (and position).
    */
-  publish(truthId: string, payload: string, targets: readonly ListTarget[]): Promise<void>;
+  publish(
+    truthId: string,
+    payload: string,
+    targets: readonly ListTarget[],
+    routeChannel?: string,
+  ): Promise<void>;
   /** Removes `truthId` from these lists. */
   remove(truthId: string, lists: readonly string[]): Promise<void>;
   /**
@@ -68,6 +73,8 @@ export interface ListTarget {
   key: string;
   /** The channel its subscribers listen on; none when empty. */
   channel?: string;
+  /** Whom to announce it to on the step's route channel (a home timeline's owner). */
+  recipient?: string;
   capacity?: number;
   ttlSeconds?: number;
 }
@@ -118,18 +125,21 @@ export const rebuiltPosition = (entry: RebuiltEntry): number =>
 export const fallbackPosition = (truthId: string): number =>
   positionAt(parseInt(truthId.slice(0, 8), 16) * 1_000);
 
-// KEYS[1]: the position counter; then the lists. ARGV: member, payload, then per list
-// capacity (0: none), ttl (0: none), channel ('': none).
+// KEYS[1]: the position counter; then the lists. ARGV: member, payload, route channel ('':
+// none), then per list capacity (0: none), ttl (0: none), channel ('': none), recipient ('':
+// none). Recipients of the lists that took the member are announced together, in one message
+// on the route channel (infra/pubsub.ts, addressed topics).
 const publishSource = `
 local t = redis.call('TIME')
 local now = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) * ${perMs}
 local pos = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
 if now > pos then pos = now end
 local added = 0
+local recipients = {}
 for i = 2, #KEYS do
   if redis.call('ZADD', KEYS[i], 'NX', pos, ARGV[1]) == 1 then
     added = added + 1
-    local base = 3 * (i - 2) + 2
+    local base = 4 * (i - 2) + 3
     local capacity = tonumber(ARGV[base + 1])
     if capacity > 0 then
       local size = redis.call('ZCARD', KEYS[i])
@@ -137,7 +147,11 @@ for i = 2, #KEYS do
     end
     if ARGV[base + 2] ~= '0' then redis.call('EXPIRE', KEYS[i], ARGV[base + 2]) end
     if ARGV[base + 3] ~= '' then redis.call('PUBLISH', ARGV[base + 3], ARGV[2]) end
+    if ARGV[base + 4] ~= '' then recipients[#recipients + 1] = ARGV[base + 4] end
   end
+end
+if #recipients > 0 then
+  redis.call('PUBLISH', ARGV[3], table.concat(recipients, ',') .. '\\n' .. ARGV[2])
 end
 if added > 0 then redis.call('SET', KEYS[1], string.format('%.0f', pos)) end
 return added
@@ -242,17 +256,24 @@ export function createFeedLists(options: {
   const mergeScript = model.script(mergeSource);
   const removeScript = model.script(removeSource);
 
-  const publishStep = (truthId: string, payload: string, targets: readonly ListTarget[]) =>
+  const publishStep = (
+    truthId: string,
+    payload: string,
+    targets: readonly ListTarget[],
+    routeChannel: string,
+  ) =>
     publishScript.run(
       redis.command,
       [keys.position, ...targets.map((target) => target.key)],
       [
         truthId,
         payload,
+        routeChannel,
         ...targets.flatMap((target) => [
           target.capacity ?? 0,
           target.ttlSeconds ?? 0,
           target.channel ?? '',
+          target.recipient ?? '',
         ]),
       ],
     );
@@ -260,10 +281,10 @@ export function createFeedLists(options: {
   return {
     keys,
 
-    async publish(truthId, payload, targets) {
+    async publish(truthId, payload, targets, routeChannel = '') {
       const steps: Promise<unknown>[] = [];
       for (let i = 0; i < targets.length; i += batchSize) {
-        steps.push(publishStep(truthId, payload, targets.slice(i, i + batchSize)));
+        steps.push(publishStep(truthId, payload, targets.slice(i, i + batchSize), routeChannel));
       }
       await Promise.all(steps);
     },

@@ -288,7 +288,7 @@ export function createFeedService(deps: {
     const payload = JSON.stringify(event);
     const timeline = (userId: string): ListTarget => ({
       key: lists.keys.timeline(userId),
-      channel: bus.channel('homeFeed', userId),
+      recipient: userId,
       capacity: timelineCapacity,
       ttlSeconds: timelineTtlSeconds,
     });
@@ -308,10 +308,11 @@ export function createFeedService(deps: {
       targets.push({ key: lists.keys.public, channel: bus.channel('publicFeed', '') });
     }
     targets.push(timeline(authorId));
-    await lists.publish(truthId, payload, targets);
+    const homeRoute = bus.routeChannel('homeFeed');
+    await lists.publish(truthId, payload, targets, homeRoute);
     if (!whale) {
       const followers = await relations.followerIds(authorId);
-      await lists.publish(truthId, payload, followers.map(timeline));
+      await lists.publish(truthId, payload, followers.map(timeline), homeRoute);
     }
   };
 
