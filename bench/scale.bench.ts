@@ -12,12 +12,13 @@
  * tick lets a part of it in at a set rate, and each admitted person completes sign-up,
  * follows ten accounts and posts once.
  *
- * The shape is the same on both networks, so that the measured requests meet the same kind of
- * data: five big accounts with `WHALE_FOLLOWERS` followers each (below the whale threshold,
- * 50,000, so they are fanned out), 16 accounts with exactly 100 followers (the authors of the
- * measured posts), 16 accounts with 120 posts each (the measured profile pages), thread roots
- * with 10 replies each (a tenth of the truths are replies), #launch on 5% of the truths, a
- * mention in 1%; everything else spread at random, without duplicate follows or reactions.
+ * Both are built by bench/lib/network.ts, with the same shape, so that the measured requests
+ * meet the same kind of data: five big accounts with `WHALE_FOLLOWERS` followers each (below the
+ * whale threshold, 50,000, so they are fanned out), 16 accounts with exactly 100 followers (the
+ * authors of the measured posts), 16 accounts with 120 posts each (the measured profile pages),
+ * thread roots with 10 replies each (a tenth of the truths are replies), #launch on 5% of the
+ * truths, a mention in 1%; everything else spread at random, without duplicate follows or
+ * reactions.
  *
  * Sizes, each from the environment (SMALL / LAUNCH defaults):
  *   BENCH_SCALE_SMALL_ACCOUNTS, BENCH_SCALE_LAUNCH_ACCOUNTS                 1,000 / 200,000
@@ -38,9 +39,32 @@
  *   BENCH_SCALE_REPLAY_CONCURRENCY     requests in flight in the replay (64)
  *   BENCH_SCALE_REPLAY=no              skips the replay
  */
-import { Redis } from 'ioredis';
 import { toGlobalId } from '../src/graphql/global-id.js';
-import { createTokenService, hashPassword } from '../src/modules/auth/index.js';
+import { createTokenService } from '../src/modules/auth/index.js';
+import {
+  buildNetwork,
+  buildSeconds,
+  createRandom,
+  firstOrdinary,
+  fmt,
+  measuredRoots,
+  measureSize,
+  networkPassword as password,
+  networkPasswordHash,
+  posterCount,
+  posters,
+  printSize,
+  prolific,
+  prolificCount,
+  reactionKinds as kinds,
+  shuffle,
+  sizeRows,
+  whaleCount,
+  type BuiltNetwork,
+  type DatabaseSize,
+  type NetworkSizes as Sizes,
+  type Random,
+} from './lib/network.js';
 import type { Row, Scenario } from './lib/report.js';
 import {
   firstAndLastTenth,
@@ -49,31 +73,12 @@ import {
   type PreparedRequest,
   type RequestRunResult,
 } from './lib/request-load.js';
-import { benchJwtSecret, signUp, startStack, type BenchServer, type Stack } from './lib/stack.js';
+import { benchJwtSecret, startStack, type BenchServer, type Stack } from './lib/stack.js';
 import { nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
 
-interface Sizes {
-  accounts: number;
-  follows: number;
-  truths: number;
-  reactions: number;
-  waitlist: number;
-  whaleFollowers: number;
-}
-
-const whaleCount = 5;
-const posterCount = 16;
-const posterFollowers = 100;
-const prolificCount = 16;
-const prolificPosts = 120;
-const repliesPerRoot = 10;
-/** Thread roots measured: the same number on both networks. */
-const measuredRoots = 50;
 /** Built waitlist tickets whose tokens are kept (admitted before completeSignUp is measured). */
 const keptTickets = 400;
-const password = 'scale benchmark passphrase 7';
 const adminUsername = 'scale_admin';
-const kinds = ['LIKE', 'LOVE', 'HAHA', 'WOW', 'SAD', 'ANGRY'] as const;
 
 const serverEnv = {
   WAITLIST_ADMISSION_RATE_PER_MINUTE: '0',
@@ -94,374 +99,13 @@ function sizesFor(name: 'SMALL' | 'LAUNCH', defaults: Sizes): Sizes {
   };
 }
 
-/** A seeded generator (mulberry32), so that both runs of a size build the same network. */
-function createRandom(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
-type Random = ReturnType<typeof createRandom>;
-
-function shuffle(values: Int32Array, random: Random): Int32Array {
-  for (let i = values.length - 1; i > 0; i--) {
-    const j = random.int(i + 1);
-    const swap = values[i]!;
-    values[i] = values[j]!;
-    values[j] = swap;
-  }
-  return values;
-}
-
-const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
-
-/**
- * Calls `task(i)` for i in 0..count-1 with `concurrency` calls in flight, printing progress
- * every 10 s. A failed call is counted (and a few are kept as samples), not retried.
- */
-async function bulk(
-  label: string,
-  count: number,
-  concurrency: number,
-  task: (i: number) => Promise<unknown>,
-): Promise<{ seconds: number; errors: number; samples: string[] }> {
-  let next = 0;
-  let done = 0;
-  let errors = 0;
-  const samples: string[] = [];
-  const startedAt = nowMs();
-  let last = { at: startedAt, done: 0 };
-  const timer = setInterval(() => {
-    const at = nowMs();
-    console.log(
-      `    ${label}: ${((at - startedAt) / 1000).toFixed(0)} s, ${fmt(done)}/${fmt(count)}, ` +
-        `${fmt(((done - last.done) * 1000) / (at - last.at))}/s over the last 10 s` +
-        (errors > 0 ? `, ${errors} errors` : ''),
-    );
-    last = { at, done };
-  }, 10_000);
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= count) return;
-      try {
-        await task(i);
-      } catch (error) {
-        errors++;
-        if (samples.length < 5) samples.push(String(error).slice(0, 300));
-      }
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  clearInterval(timer);
-  const seconds = (nowMs() - startedAt) / 1000;
-  console.log(
-    `    ${label}: ${fmt(count)} in ${seconds.toFixed(1)} s (${fmt(count / seconds)}/s)` +
-      (errors > 0 ? `, ${errors} errors, e.g. ${samples.join(' | ')}` : ''),
-  );
-  return { seconds, errors, samples };
-}
-
-/** A network as built, with what the measurements need to know of it. */
-interface Network {
+/** A network as built (bench/lib/network.ts), served by a fresh instance. */
+interface Network extends BuiltNetwork {
   name: 'small' | 'launch';
-  sizes: Sizes;
-  stack: Stack;
   server: BenchServer;
-  adminToken: string;
-  /** ObjectId hex of account i (username `user<i>`). */
-  userIds: string[];
-  followSet: Set<number>;
-  followFrom: Int32Array;
-  followTo: Int32Array;
-  /** Follows from this index on are the random ones (not of whales or measured authors). */
-  randomFollowsFrom: number;
-  truthIds: string[];
-  truthAuthor: Int32Array;
-  /** 1 for a reply, 2 for a thread root, 3 for a prolific author's post, 0 otherwise. */
-  truthRole: Uint8Array;
-  rootTruths: number[];
-  reactionSet: Set<number>;
-  reactionUser: Int32Array;
-  reactionTruth: Int32Array;
-  ticketTokens: string[];
-  build: {
-    step: string;
-    count: number;
-    seconds: number;
-    errors: number;
-    redisSentPerCall: number;
-    redisExecutedPerCall: number;
-    /** MongoDB commands sent per call (grouped inserts count once per group). */
-    mongoPerCall: number;
-  }[];
-  size: {
-    collections: Record<string, { count: number; bytes: number }>;
-    mongoBytes: number;
-    redisMemory: string;
-    redisBytes: number;
-    redisKeys: number;
-  };
+  size: DatabaseSize;
   /** Handed-out inputs, so that no two measured requests share one. */
   used: Set<string>;
-}
-
-const posters = Array.from({ length: posterCount }, (_, k) => whaleCount + k);
-const prolific = Array.from({ length: prolificCount }, (_, k) => whaleCount + posterCount + k);
-const firstOrdinary = whaleCount + posterCount + prolificCount;
-const isPoster = (i: number) => i >= whaleCount && i < whaleCount + posterCount;
-
-/** Builds one network through the services of `server`, printing each step's time. */
-async function buildNetwork(
-  name: 'small' | 'launch',
-  sizes: Sizes,
-  stack: Stack,
-  server: BenchServer,
-  passwordHash: string,
-  concurrency: number,
-): Promise<Omit<Network, 'server' | 'size' | 'used'>> {
-  const { services } = server.app.internals;
-  const random = createRandom(name === 'small' ? 1 : 2);
-  const n = sizes.accounts;
-  if (n <= firstOrdinary + 10) throw new Error(`${name}: at least ${firstOrdinary + 11} accounts`);
-  if (sizes.whaleFollowers >= n) throw new Error(`${name}: whale followers must be < accounts`);
-  const designatedFollows = whaleCount * sizes.whaleFollowers + posterCount * posterFollowers;
-  if (sizes.follows < designatedFollows)
-    throw new Error(`${name}: at least ${designatedFollows} follows for this shape`);
-  const designatedPosts = prolificCount * prolificPosts;
-  const replies = Math.round(sizes.truths * 0.1);
-  const roots = Math.max(measuredRoots, Math.round(replies / repliesPerRoot));
-  if (sizes.truths - replies < designatedPosts + roots)
-    throw new Error(`${name}: at least ${designatedPosts + roots + replies} truths`);
-  const build: Network['build'] = [];
-  // Redis work per call: commands the builder's clients send (counted on their sendCommand),
-  // and commands Redis executes (scripts' own calls included).
-  let sent = 0;
-  for (const client of [server.app.internals.redis.command, server.app.internals.redis.publisher]) {
-    const send = client.sendCommand.bind(client);
-    client.sendCommand = (...args: Parameters<typeof send>) => {
-      sent++;
-      return send(...args);
-    };
-  }
-  let mongoCommands = 0;
-  server.app.internals.connection.getClient().on('commandStarted', () => {
-    mongoCommands++;
-  });
-  const redis = new Redis(stack.redisUrl);
-  const executed = async () =>
-    Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0);
-  const step = async (label: string, count: number, task: (i: number) => Promise<unknown>) => {
-    const before = { sent, mongoCommands, executed: await executed() };
-    const result = await bulk(`${name} ${label}`, count, concurrency, task);
-    await services.effects.settled();
-    build.push({
-      step: label,
-      count,
-      seconds: result.seconds,
-      errors: result.errors,
-      redisSentPerCall: (sent - before.sent) / count,
-      mongoPerCall: (mongoCommands - before.mongoCommands) / count,
-      redisExecutedPerCall: ((await executed()) - before.executed - 1) / count,
-    });
-  };
-  const viewer = (i: number) => ({ id: userIds[i]!, role: 'user' as const });
-
-  console.log(`  building the ${name} network...`);
-  const adminToken = (await signUp(server, adminUsername)).token;
-
-  const userIds: string[] = new Array<string>(n);
-  await step('accounts', n, async (i) => {
-    const session = await services.users.createAccount(
-      { username: `user${i}`, email: `user${i}@scale.example`, password },
-      { passwordHash },
-    );
-    userIds[i] = session.user._id.toHexString();
-  });
-
-  // Follows: the whales', the measured authors', then random ones, in a shuffled order.
-  const followSet = new Set<number>();
-  const followFrom = new Int32Array(sizes.follows);
-  const followTo = new Int32Array(sizes.follows);
-  let follows = 0;
-  const addFollow = (from: number, to: number) => {
-    const key = from * n + to;
-    if (from === to || followSet.has(key)) return false;
-    followSet.add(key);
-    followFrom[follows] = from;
-    followTo[follows] = to;
-    follows++;
-    return true;
-  };
-  for (let w = 0; w < whaleCount; w++)
-    for (let k = 0; k < sizes.whaleFollowers;) if (addFollow(random.int(n), w)) k++;
-  for (const p of posters)
-    for (let k = 0; k < posterFollowers;) if (addFollow(random.int(n), p)) k++;
-  const randomFollowsFrom = follows;
-  while (follows < sizes.follows) {
-    const to = random.int(n);
-    if (!isPoster(to)) addFollow(random.int(n), to);
-  }
-  const followOrder = shuffle(
-    Int32Array.from({ length: follows }, (_, i) => i),
-    random,
-  );
-  await step('follows', follows, (k) => {
-    const i = followOrder[k]!;
-    return services.relations.follow(viewer(followFrom[i]!), userIds[followTo[i]!]!);
-  });
-
-  // Truths: posts first (the prolific authors' among them), then replies to the thread roots.
-  const t = sizes.truths;
-  const posts = t - replies;
-  const truthIds: string[] = new Array<string>(t);
-  const truthAuthor = new Int32Array(t);
-  const truthRole = new Uint8Array(t);
-  const postOrder = shuffle(
-    Int32Array.from({ length: posts }, (_, i) => i),
-    random,
-  );
-  for (let k = 0; k < posts; k++) {
-    const i = postOrder[k]!;
-    if (k < designatedPosts) {
-      truthAuthor[i] = prolific[k % prolificCount]!;
-      truthRole[i] = 3;
-    } else {
-      truthAuthor[i] = random.int(n);
-      if (k < designatedPosts + roots) truthRole[i] = 2;
-    }
-  }
-  const rootTruths: number[] = [];
-  for (let i = 0; i < posts; i++) if (truthRole[i] === 2) rootTruths.push(i);
-  for (let i = posts; i < t; i++) {
-    truthAuthor[i] = random.int(n);
-    truthRole[i] = 1;
-  }
-  const textOf = (i: number) => {
-    const roll = random.next();
-    const tag = roll < 0.05 ? ' #launch' : roll < 0.1 ? ` #topic${random.int(50)}` : '';
-    const mention = random.next() < 0.01 ? ` cc @user${random.int(n)}` : '';
-    return `Truth ${i}: notes from day ${i % 97} of the network${tag}${mention}`;
-  };
-  await step('truths (posts)', posts, async (i) => {
-    const { truth } = await services.truths.post(viewer(truthAuthor[i]!), { text: textOf(i) });
-    truthIds[i] = truth._id.toHexString();
-  });
-  await step('truths (replies)', replies, async (k) => {
-    const i = posts + k;
-    const { truth } = await services.truths.post(viewer(truthAuthor[i]!), {
-      text: textOf(i),
-      replyToId: truthIds[rootTruths[k % rootTruths.length]!]!,
-    });
-    truthIds[i] = truth._id.toHexString();
-  });
-
-  const reactionSet = new Set<number>();
-  const reactionUser = new Int32Array(sizes.reactions);
-  const reactionTruth = new Int32Array(sizes.reactions);
-  const reactionKind = new Uint8Array(sizes.reactions);
-  for (let r = 0; r < sizes.reactions;) {
-    const u = random.int(n);
-    const truth = random.int(t);
-    const key = u * t + truth;
-    if (reactionSet.has(key)) continue;
-    reactionSet.add(key);
-    reactionUser[r] = u;
-    reactionTruth[r] = truth;
-    reactionKind[r] = random.int(kinds.length);
-    r++;
-  }
-  await step('reactions', sizes.reactions, (r) =>
-    services.reactions.react(
-      viewer(reactionUser[r]!),
-      truthIds[reactionTruth[r]!]!,
-      kinds[reactionKind[r]!]!,
-    ),
-  );
-
-  const ticketTokens: string[] = [];
-  await step('waitlist entries', sizes.waitlist, async (i) => {
-    const ticket = await services.waitlist.join({
-      email: `wait${i}@scale.example`,
-      username: `wait${i}`,
-    });
-    if (i < keptTickets && ticket.ticketToken) ticketTokens.push(ticket.ticketToken);
-  });
-
-  redis.disconnect();
-  const total = build.reduce((sum, s) => sum + s.seconds, 0);
-  console.log(`  ${name} network built in ${total.toFixed(1)} s:`);
-  for (const s of build)
-    console.log(
-      `    ${s.step.padEnd(18)} ${fmt(s.count).padStart(10)} in ${s.seconds.toFixed(1).padStart(7)} s` +
-        ` (${fmt(s.count / s.seconds)}/s; Redis commands each: ${s.redisSentPerCall.toFixed(1)} sent, ` +
-        `${s.redisExecutedPerCall.toFixed(1)} executed; MongoDB commands each: ${s.mongoPerCall.toFixed(2)})` +
-        (s.errors > 0 ? `, ${s.errors} errors` : ''),
-    );
-  return {
-    name,
-    sizes,
-    stack,
-    adminToken,
-    userIds,
-    followSet,
-    followFrom,
-    followTo,
-    randomFollowsFrom,
-    truthIds,
-    truthAuthor,
-    truthRole,
-    rootTruths,
-    reactionSet,
-    reactionUser,
-    reactionTruth,
-    ticketTokens,
-    build,
-  };
-}
-
-/**
- * Documents and bytes per MongoDB collection (collStats: FerretDB counts a collection by reading
- * every document, about a minute per million here) and Redis memory: the size of the database
- * measured on.
- */
-async function measureSize(stack: Stack, server: BenchServer): Promise<Network['size']> {
-  const collections: Network['size']['collections'] = {};
-  const db = server.app.internals.connection.db!;
-  for (const [name, model] of Object.entries(server.app.internals.models)) {
-    const stats = await db.command({ collStats: model.collection.collectionName });
-    collections[name] = { count: Number(stats['count']), bytes: Number(stats['size']) };
-  }
-  const dbStats = await db.command({ dbStats: 1 });
-  const redis = new Redis(stack.redisUrl);
-  const info = await redis.info('memory');
-  const keys = await redis.dbsize();
-  redis.disconnect();
-  return {
-    collections,
-    mongoBytes: Number(dbStats['totalSize']),
-    redisMemory: /used_memory_human:(\S+)/.exec(info)?.[1] ?? '?',
-    redisBytes: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0),
-    redisKeys: keys,
-  };
-}
-
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-
-function printSize(network: Network) {
-  const { collections, mongoBytes, redisMemory, redisKeys } = network.size;
-  console.log(`  ${network.name} database (MongoDB ${mib(mongoBytes)} in all):`);
-  for (const [name, { count, bytes }] of Object.entries(collections))
-    console.log(
-      `    ${name.padEnd(20)} ${fmt(count).padStart(12)} documents ${mib(bytes).padStart(12)}`,
-    );
-  console.log(`    Redis used_memory_human: ${redisMemory}, ${fmt(redisKeys)} keys`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1129,7 +773,7 @@ export const scaleScenario: Scenario = {
     const rows: Row[] = [];
     const stacks: Stack[] = [];
     try {
-      const passwordHash = await hashPassword(password);
+      const passwordHash = await networkPasswordHash();
       const networks: Network[] = [];
       for (const [name, sizes] of [
         ['small', small],
@@ -1138,25 +782,29 @@ export const scaleScenario: Scenario = {
         const stack = await startStack();
         stacks.push(stack);
         const builder = await stack.startVerity(serverEnv, { monitorCommands: true });
-        const built = await buildNetwork(
+        const built = await buildNetwork({
           name,
           sizes,
           stack,
-          builder,
+          server: builder,
           passwordHash,
-          buildConcurrency,
-        );
+          concurrency: buildConcurrency,
+          seed: name === 'small' ? 1 : 2,
+          adminUsername,
+          keptTickets,
+        });
         await builder.stop();
         // Measured on a fresh instance: nothing of the build held in process.
         const server = await stack.startVerity(serverEnv);
         const countedAt = nowMs();
         const network: Network = {
           ...built,
+          name,
           server,
           size: await measureSize(stack, server),
           used: new Set(),
         };
-        printSize(network);
+        printSize(name, network.size);
         console.log(`    (counted in ${((nowMs() - countedAt) / 1000).toFixed(1)} s)`);
         networks.push(network);
       }
@@ -1179,43 +827,16 @@ export const scaleScenario: Scenario = {
             (step.errors + base.errors > 0 ? `; errors ${base.errors}/${step.errors}` : ''),
         });
       }
-      const totalOf = (n: Network) => n.build.reduce((sum, b) => sum + b.seconds, 0);
-      rows.push({
-        metric: 'build time, whole network',
-        value: totalOf(l),
-        unit: 's',
-        baseline: 'small network',
-        baselineValue: totalOf(s),
-        note: `service calls in flight: ${buildConcurrency}`,
-      });
-      for (const [name, { count, bytes }] of Object.entries(l.size.collections)) {
-        const small = s.size.collections[name]!;
-        if (count === 0 && small.count === 0) continue;
-        rows.push({
-          metric: `documents: ${name}`,
-          value: count,
-          unit: '',
-          baseline: 'small network',
-          baselineValue: small.count,
-          note: `${mib(bytes)} vs ${mib(small.bytes)}`,
-        });
-      }
       rows.push(
         {
-          metric: 'MongoDB size (collections and indexes)',
-          value: l.size.mongoBytes / 2 ** 20,
-          unit: 'MiB',
+          metric: 'build time, whole network',
+          value: buildSeconds(l.build),
+          unit: 's',
           baseline: 'small network',
-          baselineValue: s.size.mongoBytes / 2 ** 20,
+          baselineValue: buildSeconds(s.build),
+          note: `service calls in flight: ${buildConcurrency}`,
         },
-        {
-          metric: 'Redis used memory',
-          value: l.size.redisBytes / 2 ** 20,
-          unit: 'MiB',
-          baseline: 'small network',
-          baselineValue: s.size.redisBytes / 2 ** 20,
-          note: `${fmt(l.size.redisKeys)} keys vs ${fmt(s.size.redisKeys)}`,
-        },
+        ...sizeRows(l.size, { baseline: { label: 'small network', size: s.size } }),
       );
 
       const warmup = 10;
