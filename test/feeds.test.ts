@@ -6,7 +6,7 @@ import { errorCodes } from './helpers/graphql.js';
 import { countRoundTrips } from './helpers/round-trips.js';
 import { userIdHex } from './helpers/tokens.js';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
-import { act, feed, feedTexts, post } from './helpers/social.js';
+import { act, channelReady, feed, feedTexts, homeChannel, post } from './helpers/social.js';
 
 describe('feeds', () => {
   const verity = useVerity();
@@ -106,6 +106,7 @@ describe('feeds', () => {
 
   it('fills a page to `first` even when some truths in the timeline were deleted', async () => {
     const me = await verity.signUp();
+    await feedTexts(verity, 'homeFeed', { token: me.token });
     const ids = [];
     for (let i = 1; i <= 6; i++) ids.push((await post(verity, me.token, `keep ${i}`)).id);
     // Deleted truths are taken out of timelines; this one is still in it (as it is while the
@@ -123,6 +124,27 @@ describe('feeds', () => {
     const page = (await feed(verity, 'homeFeed', { token: me.token, first: 3 })).data!['homeFeed'];
     expect(page.edges.map((e: any) => e.node.text)).toEqual(['keep 6', 'keep 4', 'keep 3']);
     expect(page.pageInfo.hasNextPage).toBe(true);
+  });
+
+  it('keeps no timeline for a follower who has not read, yet tells them live and shows it when they read', async () => {
+    const reader = await verity.signUp();
+    const author = await verity.signUp();
+    await act(verity, reader.token, 'follow', author.id);
+    const live = verity.subscribe(
+      verity.connect(reader.token),
+      'subscription { homeFeedUpdated { ... on TruthPosted { truth { text } } } }',
+    );
+    await channelReady(verity, homeChannel(reader.id));
+    await post(verity, author.token, 'while you were away');
+    expect((await live.next()).data!['homeFeedUpdated']).toEqual({
+      truth: { text: 'while you were away' },
+    });
+    const { redis } = verity.app.internals;
+    expect(await redis.command.exists(`${redis.namespace}:m:tl:${userIdHex(reader.id)}`)).toBe(0);
+    expect(await feedTexts(verity, 'homeFeed', { token: reader.token })).toEqual([
+      'while you were away',
+    ]);
+    live.close();
   });
 
   it('rebuilds a lost home timeline from MongoDB', async () => {

@@ -37,6 +37,8 @@ describe('whales: authors above the follower threshold', () => {
     for (const fan of fans) await act(verity, fan.token, 'follow', whale.id);
     const [fan] = fans as [(typeof fans)[number]];
     await act(verity, fan.token, 'follow', author.id);
+    // Timelines are kept for readers: both have read their home feed.
+    for (const reader of [fan, whale]) await feed(verity, 'homeFeed', { token: reader.token });
 
     // The whale's first truth after reaching the threshold flags it (and still fans out).
     await post(verity, whale.token, 'w0');

@@ -12,14 +12,7 @@ import { SlowConsumerError } from '../../lib/errors.js';
 import type { EventSink, EventStream } from '../../lib/event-stream.js';
 import type { GraphQLContext, Viewer } from '../context.js';
 import { canonicalJson, liveShape, type LiveShape } from './shareable.js';
-import {
-  SiteRecorder,
-  cutTemplate,
-  frameOf,
-  resolveColumns,
-  spliceFor,
-  type Template,
-} from './splice.js';
+import { SiteRecorder, cutTemplate, frameOf, resolveColumns, type Template } from './splice.js';
 
 /** One connection's end of the wire, provided by the transport (one object per connection). */
 export interface LiveConnection {
@@ -79,8 +72,10 @@ interface TemplateSlot {
   /** Null: not usable; every subscriber executes in full. */
   template?: Template | null;
   failed?: unknown;
-  /** Subscribers that asked while it executed: spliced together, in one batch, once it is. */
+  /** Subscribers waiting for their frames: spliced together, in one batch per site. */
   readonly members: { subscriber: Subscriber; pending: Pending }[];
+  /** A batch of later arrivals is due (see splicedPayload). */
+  scheduled: boolean;
 }
 
 interface Hub {
@@ -252,7 +247,7 @@ function templateFor(
 ): TemplateSlot {
   const known = byKey.get(key) as TemplateSlot | undefined;
   if (known) return known;
-  const slot: TemplateSlot = { done: false, members: [] };
+  const slot: TemplateSlot = { done: false, members: [], scheduled: false };
   byKey.set(key, slot);
   const { options, metrics } = subscriber.hub;
   metrics.executions += 1;
@@ -275,9 +270,9 @@ function templateFor(
 }
 
 /**
- * Everyone who asked for an event's template while it executed gets their frame: every site's
- * values for all of them in one read per site (its batch form), then one frame each. A member
- * whose values cannot be spliced executes in full.
+ * Everyone waiting for an event's template gets their frame: every site's values for all of
+ * them in one read per site (its batch form), then one frame each. A member whose values cannot
+ * be spliced executes in full.
  */
 function spliceMembers(slot: TemplateSlot, event: object): void {
   const members = slot.members.splice(0);
@@ -321,39 +316,22 @@ function spliceMembers(slot: TemplateSlot, event: object): void {
 }
 
 /**
- * A spliced subscriber's frame: the event's template with the subscriber's own values; the
- * operation executed in full for it when the template or a value cannot be used.
+ * A spliced subscriber's frame: the event's template with the subscriber's own values, spliced
+ * together with everyone else's who asked in the same pass (one batch per site); the operation
+ * executed in full for it when the template or a value cannot be used.
  */
 function splicedPayload(subscriber: Subscriber, event: object, slot: TemplateSlot): Pending {
   const pending: Pending = { waiters: [] };
-  const { hub } = subscriber;
-  const inFull = () => {
-    execution(subscriber, event, subscriber.viewer, undefined, pending);
-  };
-  const splice = () => {
-    if (slot.failed !== undefined) return settle(pending, { failed: slot.failed });
-    if (!slot.template) return inFull();
-    let frame: ReturnType<typeof spliceFor>;
-    try {
-      frame = spliceFor(
-        slot.template,
-        hub.options.contextFor(event, subscriber.viewer),
-        subscriber.prefix,
-        closingBrace,
-      );
-    } catch (error) {
-      return settle(pending, { failed: error });
-    }
-    if (frame instanceof Promise) {
-      frame.then(
-        (bytes) => (bytes ? settle(pending, { bytes, framed: true }) : inFull()),
-        (error: unknown) => settle(pending, { failed: error }),
-      );
-    } else if (frame) settle(pending, { bytes: frame, framed: true });
-    else inFull();
-  };
-  if (slot.done) splice();
-  else slot.members.push({ subscriber, pending });
+  slot.members.push({ subscriber, pending });
+  // Once the template is there, later arrivals (the next routed message of the same event) are
+  // batched per pass: a source pushes a whole message's subscribers synchronously.
+  if (slot.done && !slot.scheduled) {
+    slot.scheduled = true;
+    queueMicrotask(() => {
+      slot.scheduled = false;
+      spliceMembers(slot, event);
+    });
+  }
   return pending;
 }
 

@@ -214,25 +214,6 @@ function serialise(site: Site, value: unknown): Buffer | undefined {
   return bytesOf(JSON.stringify(serialised));
 }
 
-/**
- * A frame from the template and one value per site, framed by `prefix` and `suffix`; null when
- * a value cannot be spliced.
- */
-export function assemble(
-  template: Template,
-  values: readonly unknown[],
-  prefix: Buffer,
-  suffix: Buffer,
-): Buffer | null {
-  const bytes: Buffer[] = [];
-  for (let i = 0; i < template.sites.length; i++) {
-    const value = serialise(template.sites[i]!, values[i]);
-    if (!value) return null;
-    bytes.push(value);
-  }
-  return frameOf(template, (i) => bytes[i], prefix, suffix);
-}
-
 /** The frame of serialised site values (`bytesOf(i)`: site i's), or null if one is missing. */
 export function frameOf(
   template: Template,
@@ -301,42 +282,4 @@ export async function resolveColumns(
       return serialiseColumn(site, values);
     }),
   );
-}
-
-/**
- * A subscriber's result: the template with its own values, framed by `prefix` and `suffix`.
- * Synchronous when every value is already held; null when a value cannot be spliced.
- */
-export function spliceFor(
-  template: Template,
-  context: unknown,
-  prefix: Buffer,
-  suffix: Buffer,
-): Buffer | null | Promise<Buffer | null> {
-  const { sites } = template;
-  const values: unknown[] = new Array(sites.length);
-  let waiting: Promise<unknown>[] | undefined;
-  for (let i = 0; i < sites.length; i++) {
-    const site = sites[i]!;
-    let value: unknown;
-    try {
-      value = site.resolve(site.parent, site.args, context, site.info);
-    } catch (error) {
-      value = error instanceof Error ? error : new Error(String(error));
-    }
-    if (value instanceof Promise) {
-      (waiting ??= []).push(
-        value.then(
-          (settled) => {
-            values[i] = settled;
-          },
-          (error: unknown) => {
-            values[i] = error instanceof Error ? error : new Error(String(error));
-          },
-        ),
-      );
-    } else values[i] = value;
-  }
-  const frame = () => assemble(template, values, prefix, suffix);
-  return waiting ? Promise.all(waiting).then(frame) : frame();
 }

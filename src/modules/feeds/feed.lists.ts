@@ -30,9 +30,11 @@ export interface FeedLists {
   readonly keys: ReturnType<typeof feedListKeys>;
   /**
    * Adds `truthId` at one new position to every list that does not hold it yet, and publishes
-   * `payload` on the channel of each list it was added to, in one step; a list is trimmed to
-   * its `capacity` and given its `ttlSeconds` when set. Idempotent: a second call adds and
-   * publishes nothing. Home timelines are given in batches, each its own step (and position).
+   * `payload` on the channel of each list it was added to, in one step; a home timeline (a list
+   * with a `capacity`) is trimmed to it, and is added to only if it exists (a missing one is
+   * rebuilt by its next read), its owner told either way. Idempotent for existing lists: a
+   * second call adds and publishes nothing (the owner of a missing timeline would hear of it
+   * again). Home timelines are given in batches, each its own step (and position).
    */
   publish(
     truthId: string,
@@ -75,8 +77,8 @@ export interface ListTarget {
   channel?: string;
   /** Whom to announce it to on the step's route channel (a home timeline's owner). */
   recipient?: string;
+  /** A home timeline's cap: only an existing timeline is added to (see publishSource). */
   capacity?: number;
-  ttlSeconds?: number;
 }
 
 /** Where a read starts: after a truth (a cursor), or after a position. */
@@ -126,9 +128,11 @@ export const fallbackPosition = (truthId: string): number =>
   positionAt(parseInt(truthId.slice(0, 8), 16) * 1_000);
 
 // KEYS[1]: the position counter; then the lists. ARGV: member, payload, route channel ('':
-// none), then per list capacity (0: none), ttl (0: none), channel ('': none), recipient ('':
-// none). Recipients of the lists that took the member are announced together, in one message
-// on the route channel (infra/pubsub.ts, addressed topics).
+// none), then per list: capacity (0: none; a home timeline otherwise), channel ('': none),
+// recipient ('': none). A list takes the member once (NX); its channel hears of it then. A home
+// timeline that does not exist is left so (its next read rebuilds it, with this truth), but its
+// recipient still hears of it. Recipients are announced together, in one message on the route
+// channel (infra/pubsub.ts, addressed topics).
 const publishSource = `
 local t = redis.call('TIME')
 local now = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) * ${perMs}
@@ -137,17 +141,22 @@ if now > pos then pos = now end
 local added = 0
 local recipients = {}
 for i = 2, #KEYS do
-  if redis.call('ZADD', KEYS[i], 'NX', pos, ARGV[1]) == 1 then
-    added = added + 1
-    local base = 4 * (i - 2) + 3
-    local capacity = tonumber(ARGV[base + 1])
-    if capacity > 0 then
-      local size = redis.call('ZCARD', KEYS[i])
-      if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[i], 1, size - capacity - 1) end
+  local base = 3 * (i - 2) + 3
+  local capacity = tonumber(ARGV[base + 1])
+  local fresh = true
+  if capacity == 0 or redis.call('EXISTS', KEYS[i]) == 1 then
+    fresh = redis.call('ZADD', KEYS[i], 'NX', pos, ARGV[1]) == 1
+    if fresh then
+      added = added + 1
+      if capacity > 0 then
+        local size = redis.call('ZCARD', KEYS[i])
+        if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[i], 1, size - capacity - 1) end
+      end
     end
-    if ARGV[base + 2] ~= '0' then redis.call('EXPIRE', KEYS[i], ARGV[base + 2]) end
-    if ARGV[base + 3] ~= '' then redis.call('PUBLISH', ARGV[base + 3], ARGV[2]) end
-    if ARGV[base + 4] ~= '' then recipients[#recipients + 1] = ARGV[base + 4] end
+  end
+  if fresh then
+    if ARGV[base + 2] ~= '' then redis.call('PUBLISH', ARGV[base + 2], ARGV[2]) end
+    if ARGV[base + 3] ~= '' then recipients[#recipients + 1] = ARGV[base + 3] end
   end
 end
 if #recipients > 0 then
@@ -271,7 +280,6 @@ export function createFeedLists(options: {
         routeChannel,
         ...targets.flatMap((target) => [
           target.capacity ?? 0,
-          target.ttlSeconds ?? 0,
           target.channel ?? '',
           target.recipient ?? '',
         ]),

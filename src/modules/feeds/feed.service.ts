@@ -290,7 +290,6 @@ export function createFeedService(deps: {
       key: lists.keys.timeline(userId),
       recipient: userId,
       capacity: timelineCapacity,
-      ttlSeconds: timelineTtlSeconds,
     });
     const whale = await takesWhalePath(authorId);
     const targets: ListTarget[] = [
