@@ -523,6 +523,49 @@ describe('positions, live updates and completing sign-up', () => {
   });
 });
 
+describe('many live positions', () => {
+  const cluster = useWaitlistInstances('waitlist_many', 2);
+  const { instances } = cluster;
+
+  it('gives every subscriber, after each of several ticks, what the query says for its ticket', async () => {
+    const selection = 'ticket position p: position admitted username ticketToken __typename';
+    const tickets = [];
+    for (let i = 0; i < 24; i++) tickets.push(await join(instances[i % 2]!, uniqueEmail('many')));
+    const watching = tickets.map((ticket, i) => {
+      const server = instances[(i + 1) % 2]!;
+      const client = server.connect(null, {
+        connectionParams: { ticketToken: ticket.ticketToken },
+      });
+      return {
+        ticket,
+        live: server.subscribe<{ waitlistPosition: Record<string, unknown> }>(
+          client,
+          `subscription($t: String!) { waitlistPosition(ticketToken: $t) { ${selection} } }`,
+          { t: ticket.ticketToken },
+        ),
+      };
+    });
+    const queried = async (token: string) =>
+      (
+        await instances[0]!.gql(
+          `query($t: String!) { waitlistTicket(ticketToken: $t) { ${selection} } }`,
+          { t: token },
+        )
+      ).data!['waitlistTicket'];
+    let waiting = watching;
+    for (let tick = 0; tick <= 4; tick++) {
+      if (tick > 0) await admitNext(instances[tick % 2]!, cluster.adminToken, 5);
+      for (const { ticket, live } of waiting) {
+        const pushed = (await live.next()).data!.waitlistPosition;
+        expect(pushed).toEqual(await queried(ticket.ticketToken!));
+        expect(pushed['ticketToken']).toBe(ticket.ticketToken);
+      }
+      waiting = waiting.filter(({ ticket }) => ticket.ticket - tickets[0]!.ticket >= tick * 5);
+    }
+    for (const { live } of watching) live.close();
+  });
+});
+
 describe('admission by the timer and by a stale lease holder', () => {
   const cluster = useWaitlistInstances('waitlist_tick', 2, { env: { WAITLIST_TICK_MS: '100' } });
   const { instances } = cluster;

@@ -208,12 +208,19 @@ export function attachWebSocketTransport(deps: {
   const hub = createLiveHub({
     schema,
     execute: deps.execute,
-    contextFor: (event, viewer) => ({
-      viewer,
-      loaders: loaders.event(event, viewer?.id ?? null),
-      services,
-      logger,
-    }),
+    // Loaders only when a resolver asks: a waitlist position or a shared result needs none.
+    contextFor: (event, viewer, liveTemplate) => {
+      let eventLoaders: Loaders | undefined;
+      return {
+        viewer,
+        get loaders() {
+          return (eventLoaders ??= loaders.event(event, viewer?.id ?? null));
+        },
+        services,
+        logger,
+        liveTemplate,
+      };
+    },
     formatErrors: format,
     share: config.shareExecution,
     maxBufferedBytes: config.maxBufferedBytes,

@@ -33,7 +33,7 @@ export interface LiveHubOptions {
    * execution. Contexts for the same event must share their loaders, so that the per-viewer
    * parts of many subscribers batch into one query.
    */
-  contextFor(event: object, viewer: Viewer | null): GraphQLContext;
+  contextFor(event: object, viewer: Viewer | null, liveTemplate?: SiteRecorder): GraphQLContext;
   formatErrors(errors: readonly GraphQLError[]): GraphQLFormattedError[];
   /** Share executions between subscribers of the same operation (off: one per subscriber). */
   share: boolean;
@@ -257,7 +257,7 @@ function templateFor(
       const result = await options.execute({
         ...subscriber.args,
         rootValue: event,
-        contextValue: { ...options.contextFor(event, null), liveTemplate: recorder },
+        contextValue: options.contextFor(event, null, recorder),
       });
       slot.template = cutTemplate(result, recorder);
     } catch (error) {
