@@ -529,7 +529,7 @@ describe('many live positions', () => {
 
   it('gives every subscriber, after each of several ticks, what the query says for its ticket', async () => {
     const selection = 'ticket position p: position admitted username ticketToken __typename';
-    const tickets = [];
+    const tickets: Ticket[] = [];
     for (let i = 0; i < 24; i++) tickets.push(await join(instances[i % 2]!, uniqueEmail('many')));
     const watching = tickets.map((ticket, i) => {
       const server = instances[(i + 1) % 2]!;
