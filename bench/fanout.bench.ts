@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
+import { buildBackgroundNetwork, createAccount, databaseRows } from './lib/network.js';
 import type { Row, Scenario } from './lib/report.js';
-import { signUp, startStack } from './lib/stack.js';
+import { startStack } from './lib/stack.js';
 import { announcements, measureOne, summarise, type EventFigures } from './lib/live-events.js';
 import { sizeFromEnv, sleep } from './lib/stats.js';
 import { openWsLoad, startRawBroadcastServer } from './lib/ws-load.js';
@@ -26,6 +27,7 @@ async function settledHeap(): Promise<number> {
  * on both alike; the first round warms up and is left out of the medians.
  * (d) Heap per idle subscription at N subscriptions (one per connection, and ten per
  * connection), against heap per idle plain WebSocket.
+ * On a background network (bench/lib/network.ts), its size in the table.
  */
 export const fanoutScenario: Scenario = {
   name: 'fanout',
@@ -38,10 +40,12 @@ export const fanoutScenario: Scenario = {
     const stack = await startStack();
     const rows: Row[] = [];
     try {
+      const network = await buildBackgroundNetwork(stack);
       const server = await stack.startVerity({ WS_KEEPALIVE_MS: '600000' });
-      const viewer = await signUp(server, 'fanout_viewer');
-      const author = await signUp(server, 'fanout_author');
+      const viewer = await createAccount(server, 'fanout_viewer');
+      const author = await createAccount(server, 'fanout_author');
       const feedEvents = await announcements(server, author, rounds);
+      rows.push(...(await databaseRows(stack, server, network)));
       const { live } = server.app.internals;
       const publisher = new Redis(stack.redisUrl);
 

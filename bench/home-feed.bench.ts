@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { countRoundTrips } from '../test/helpers/round-trips.js';
 import type { Row, Scenario } from './lib/report.js';
 import { startMemoryFeedServer } from './lib/memory-feed-server.js';
-import { signUp, startStack } from './lib/stack.js';
+import { buildBackgroundNetwork, createAccount, databaseRows } from './lib/network.js';
+import { startStack } from './lib/stack.js';
 import { median, sizeFromEnv } from './lib/stats.js';
 
 const homeFeed = (first: number) => `{ homeFeed(first: ${first}) { edges { cursor node {
@@ -51,6 +52,7 @@ function load(
  * autocannon (its own process), against `{ __typename }` on the same server, runs alternating.
  * Then the same page from a server whose resolvers answer from memory (the execution ceiling).
  * Plus the MongoDB and Redis round trips of one page at first: 20 and first: 100.
+ * On a background network (bench/lib/network.ts), its size in the table.
  */
 export const homeFeedScenario: Scenario = {
   name: 'home-feed',
@@ -62,10 +64,11 @@ export const homeFeedScenario: Scenario = {
     const stack = await startStack();
     const rows: Row[] = [];
     try {
+      const network = await buildBackgroundNetwork(stack);
       const server = await stack.startVerity();
-      const viewer = await signUp(server, 'home_viewer');
+      const viewer = await createAccount(server, 'home_viewer');
       const authors = [];
-      for (let i = 0; i < 20; i++) authors.push(await signUp(server, `home_author_${i}`));
+      for (let i = 0; i < 20; i++) authors.push(await createAccount(server, `home_author_${i}`));
       for (const author of authors) {
         await server.gql(
           'mutation($id: ID!) { follow(input: { userId: $id }) { user { id } } }',
@@ -90,6 +93,7 @@ export const homeFeedScenario: Scenario = {
       }
       const warm = await server.gql(homeFeed(100), {}, viewer.token);
       if (warm.errors) throw new Error(JSON.stringify(warm.errors));
+      rows.push(...(await databaseRows(stack, server, network)));
 
       /** `{ __typename }` then the page against `url`, `rounds` times in alternation. */
       const alternate = async (url: string) => {

@@ -10,14 +10,17 @@
  * replies), #launch on 5% of the truths, a mention in 1%; everything else spread at random,
  * without duplicate follows or reactions. Accounts are `user<i>`, waitlist entries `wait<i>`.
  *
- * `measureSize` and `sizeRows` state the size of the database measured on (collStats per
- * collection, MongoDB's total bytes, Redis's used memory and keys).
+ * `buildBackgroundNetwork` gives a scenario its background: a network of the BENCH_NETWORK_*
+ * sizes, built before the scenario seeds what it measures on top of it. `measureSize` and
+ * `sizeRows` state the size of the database measured on (collStats per collection, MongoDB's
+ * total bytes, Redis's used memory and keys).
  */
 import { Redis } from 'ioredis';
+import { toGlobalId } from '../../src/graphql/global-id.js';
 import { hashPassword } from '../../src/modules/auth/index.js';
 import type { Row } from './report.js';
 import { signUp, type BenchServer, type Stack } from './stack.js';
-import { nowMs } from './stats.js';
+import { nowMs, sizeFromEnv } from './stats.js';
 
 export interface NetworkSizes {
   accounts: number;
@@ -397,6 +400,89 @@ let sharedHash: Promise<string> | undefined;
 export const networkPasswordHash = () => (sharedHash ??= hashPassword(networkPassword));
 
 // ---------------------------------------------------------------------------------------------
+// The background network of every scenario
+
+/** The instance that builds a network: no admissions (entries stay waiting), no capacity limit. */
+export const builderEnv = {
+  WAITLIST_ADMISSION_RATE_PER_MINUTE: '0',
+  WAITLIST_MAX_ACTIVE_ACCOUNTS: '0',
+};
+
+/** BENCH_NETWORK_* sizes: what a scenario's background network holds. */
+export function backgroundSizes(): NetworkSizes {
+  return {
+    accounts: sizeFromEnv('BENCH_NETWORK_ACCOUNTS', 10_000),
+    follows: sizeFromEnv('BENCH_NETWORK_FOLLOWS', 100_000),
+    truths: sizeFromEnv('BENCH_NETWORK_TRUTHS', 50_000),
+    reactions: sizeFromEnv('BENCH_NETWORK_REACTIONS', 100_000),
+    waitlist: sizeFromEnv('BENCH_NETWORK_WAITLIST', 5_000),
+    whaleFollowers: sizeFromEnv('BENCH_NETWORK_WHALE_FOLLOWERS', 1_000),
+  };
+}
+
+/**
+ * Builds the background network of a scenario on `stack` (BENCH_NETWORK_* sizes) through a
+ * builder instance that is stopped afterwards, so that the scenario's own instances start with
+ * nothing of the build held in process. Its waitlist entries are left waiting, admissions at
+ * rate 0 (no admission work during measurements): a scenario's accounts are made with
+ * `createAccount`, since `signUp` answers a waitlist ticket while anyone waits.
+ */
+export async function buildBackgroundNetwork(stack: Stack): Promise<BuiltNetwork> {
+  const builder = await stack.startVerity(builderEnv, { monitorCommands: true });
+  try {
+    // The waitlist's settings document is made on first use, from the env of the instance
+    // that uses it first: made now, it holds admissions at rate 0 for every later instance.
+    await builder.app.internals.services.waitlist.stats();
+    return await buildNetwork({
+      name: 'background',
+      sizes: backgroundSizes(),
+      stack,
+      server: builder,
+      passwordHash: await networkPasswordHash(),
+      concurrency: sizeFromEnv('BENCH_NETWORK_BUILD_CONCURRENCY', 128),
+      seed: 1,
+    });
+  } finally {
+    await builder.stop();
+  }
+}
+
+/** What a background network holds, as one line. */
+export function describeSizes(sizes: NetworkSizes): string {
+  return (
+    `${fmt(sizes.accounts)} accounts, ${fmt(sizes.follows)} follows, ${fmt(sizes.truths)} truths, ` +
+    `${fmt(sizes.reactions)} reactions, ${fmt(sizes.waitlist)} waitlist entries waiting`
+  );
+}
+
+/** The row stating how the background network was built. */
+export function backgroundRow(network: BuiltNetwork): Row {
+  const errors = network.build.reduce((sum, s) => sum + s.errors, 0);
+  return {
+    metric: 'background network, built through the services (setup)',
+    value: buildSeconds(network.build),
+    unit: 's',
+    note: describeSizes(network.sizes) + (errors > 0 ? `; ${errors} BUILD ERRORS` : ''),
+  };
+}
+
+/**
+ * An account made through the users service with the network's precomputed hash (as the
+ * builder makes them), with its session: `signUp` would answer a waitlist ticket while the
+ * background's entries wait. `id` is the account's global id, as the API gives it.
+ */
+export async function createAccount(
+  server: BenchServer,
+  username: string,
+): Promise<{ token: string; id: string }> {
+  const session = await server.app.internals.services.users.createAccount(
+    { username, email: `${username}@bench.example`, password: networkPassword },
+    { passwordHash: await networkPasswordHash() },
+  );
+  return { token: session.token, id: toGlobalId('User', session.user._id.toHexString()) };
+}
+
+// ---------------------------------------------------------------------------------------------
 // The size of the database
 
 export interface DatabaseSize {
@@ -494,4 +580,21 @@ export function sizeRows(
     },
   );
   return rows;
+}
+
+/**
+ * Measures, prints and states the size of the database a scenario runs on, with the
+ * background network's build. `server` is any instance on the stack.
+ */
+export async function databaseRows(
+  stack: Stack,
+  server: BenchServer,
+  network: BuiltNetwork,
+  label = 'measured',
+): Promise<Row[]> {
+  const countedAt = nowMs();
+  const size = await measureSize(stack, server);
+  printSize(label, size);
+  console.log(`    (counted in ${((nowMs() - countedAt) / 1000).toFixed(1)} s)`);
+  return [backgroundRow(network), ...sizeRows(size)];
 }
