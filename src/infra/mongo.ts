@@ -183,14 +183,17 @@ export function createInserter<T>(
         );
         for (const waiting of batch) waiting.resolve();
       } catch (error) {
-        const writeErrors = (error as { writeErrors?: WriteErrorLike | WriteErrorLike[] })
-          .writeErrors;
-        if (!writeErrors) {
+        const writeErrors = [
+          (error as { writeErrors?: WriteErrorLike | WriteErrorLike[] }).writeErrors ?? [],
+        ].flat();
+        // Without per-document errors the write failed as a whole (the driver reports a lost
+        // connection as a bulk write error with none): nothing is known to be stored.
+        if (writeErrors.length === 0) {
           for (const waiting of batch) waiting.reject(error);
           continue;
         }
         const failed = new Map<number, WriteErrorLike>();
-        for (const writeError of [writeErrors].flat()) failed.set(writeError.index, writeError);
+        for (const writeError of writeErrors) failed.set(writeError.index, writeError);
         batch.forEach((waiting, index) => {
           const writeError = failed.get(index);
           if (!writeError) waiting.resolve();

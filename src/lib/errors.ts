@@ -36,8 +36,16 @@ export class VerityError extends Error {
 
 export const badUserInput = (message: string, field?: string) =>
   new VerityError(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {});
-export const unauthenticated = (message = 'You must be signed in to do this.') =>
-  new VerityError(ErrorCode.UNAUTHENTICATED, message);
+/**
+ * Why a session token was refused: `expired`, `invalid` (forged, malformed, of another kind, or
+ * its account is gone), `revoked` (signed out), or `missing` (none was sent).
+ */
+export type SessionProblem = 'expired' | 'invalid' | 'revoked' | 'missing';
+
+export const unauthenticated = (
+  message = 'You must be signed in to do this.',
+  reason?: SessionProblem,
+) => new VerityError(ErrorCode.UNAUTHENTICATED, message, reason ? { reason } : {});
 export const forbidden = (message = 'You are not allowed to do this.') =>
   new VerityError(ErrorCode.FORBIDDEN, message);
 export const notFound = (message: string) => new VerityError(ErrorCode.NOT_FOUND, message);
@@ -65,6 +73,16 @@ const unavailableErrorNames = new Set([
 /** True for failures of MongoDB or Redis being unreachable, which a retry may fix. */
 export function isUnavailableError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  // A grouped insert that failed as a whole, with no document refused: the connection, not
+  // the data (the driver wraps a refused or lost connection this way).
+  const bulk = error as { writeErrors?: unknown };
+  if (
+    error.name === 'MongoBulkWriteError' &&
+    (bulk.writeErrors === undefined ||
+      (Array.isArray(bulk.writeErrors) && bulk.writeErrors.length === 0))
+  ) {
+    return true;
+  }
   return (
     unavailableErrorNames.has(error.name) ||
     error.message === 'Command timed out' ||
