@@ -136,8 +136,13 @@ export function createApp(options: AppOptions): VerityApp {
         const models = createModels(connection);
         await ensureIndexes(models);
 
-        // Home feeds: one key per user, so a post to N followers is N/1,000 route messages.
-        const bus = createEventBus<AppTopics>({ redis, logger, addressed: ['homeFeed'] });
+        // One key per user: a post to N followers is N/500 route messages, not N; and every
+        // instance hears of ended sessions on one channel.
+        const bus = createEventBus<AppTopics>({
+          redis,
+          logger,
+          addressed: ['homeFeed', 'sessionsRevoked'],
+        });
         const tokens = createTokenService({ secret: options.jwtSecret });
         model = createReadModel({
           redis,

@@ -48,32 +48,69 @@ describe('request errors over HTTP', () => {
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
   });
 
-  it('rejects a forged session token with 401 UNAUTHENTICATED', async () => {
-    const result = await verity.gql('{ me { id } }', {}, { token: await forgedSessionToken() });
-    expect(result.status).toBe(401);
-    expect(errorCodes(result)).toEqual(['UNAUTHENTICATED']);
-    expect(result.errors![0]!.message).toBe('Invalid session token.');
+  const postMutation =
+    'mutation { postTruth(input: { text: "with a bad token" }) { truth { id } } }';
+
+  it('runs a request with a forged session token as anonymous; what needs a session says the token is invalid', async () => {
+    const token = await forgedSessionToken();
+    const me = await verity.gql('{ me { id } }', {}, { token });
+    expect(me.status).toBe(200);
+    expect(me.data).toEqual({ me: null });
+    const write = await verity.gql(postMutation, {}, { token });
+    expect(errorCodes(write)).toEqual(['UNAUTHENTICATED']);
+    expect(write.errors![0]!.message).toBe('Invalid session token.');
+    expect(write.errors![0]!.extensions).toMatchObject({ reason: 'invalid' });
+    expect(write.data).toBeNull();
   });
 
-  it('rejects an expired session token with 401 UNAUTHENTICATED and says so', async () => {
+  it('runs logIn, signUp and the public feed with an expired token; what needs a session says it expired', async () => {
     const user = await verity.signUp();
-    const result = await verity.gql(
-      '{ me { id } }',
-      {},
-      { token: await expiredSessionToken(userIdHex(user.id)) },
+    const token = await expiredSessionToken(userIdHex(user.id));
+    const logIn = await verity.gql(
+      'mutation($i: LogInInput!) { logIn(input: $i) { user { username } } }',
+      { i: { login: user.username, password: user.password } },
+      { token },
     );
-    expect(result.status).toBe(401);
-    expect(errorCodes(result)).toEqual(['UNAUTHENTICATED']);
-    expect(result.errors![0]!.message).toMatch(/expired/);
+    expect(logIn.data).toEqual({ logIn: { user: { username: user.username } } });
+    const signUp = await verity.gql(
+      signUpMutation,
+      {
+        input: {
+          username: uniqueUsername(),
+          email: `${uniqueUsername()}@example.com`,
+          password: 'a perfectly fine passphrase',
+        },
+      },
+      { token },
+    );
+    expect(signUp.errors).toBeUndefined();
+    const publicFeed = await verity.gql(
+      '{ publicFeed(first: 1) { edges { cursor } } }',
+      {},
+      {
+        token,
+      },
+    );
+    expect(publicFeed.errors).toBeUndefined();
+    const write = await verity.gql(postMutation, {}, { token });
+    expect(errorCodes(write)).toEqual(['UNAUTHENTICATED']);
+    expect(write.errors![0]!.message).toMatch(/expired/);
+    expect(write.errors![0]!.extensions).toMatchObject({ reason: 'expired' });
+    const none = await verity.gql(postMutation);
+    expect(none.errors![0]!.extensions).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      reason: 'missing',
+    });
   });
 
-  it('rejects garbage in the Authorization header, and a scheme other than Bearer', async () => {
+  it('treats garbage in the Authorization header as no session, and refuses a scheme other than Bearer', async () => {
     const garbage = await verity.gql(
       '{ me { id } }',
       {},
       { headers: { authorization: 'Bearer not.a.jwt' } },
     );
-    expect(garbage.status).toBe(401);
+    expect(garbage.status).toBe(200);
+    expect(garbage.data).toEqual({ me: null });
     const basic = await verity.gql(
       '{ me { id } }',
       {},
@@ -83,17 +120,11 @@ describe('request errors over HTTP', () => {
     expect(errorCodes(basic)).toEqual(['BAD_USER_INPUT']);
   });
 
-  it('does not run a mutation sent with a forged token', async () => {
+  it('does not run a mutation that needs a session when sent with a forged token', async () => {
     const before = await userCount();
     const result = await verity.gql(
-      signUpMutation,
-      {
-        input: {
-          username: uniqueUsername(),
-          email: `${uniqueUsername()}@example.com`,
-          password: 'a perfectly fine passphrase',
-        },
-      },
+      'mutation($p: UpdateProfileInput!) { updateProfile(input: $p) { id } }',
+      { p: { displayName: 'Forged' } },
       { token: await forgedSessionToken() },
     );
     expect(errorCodes(result)).toEqual(['UNAUTHENTICATED']);

@@ -1,5 +1,6 @@
 import type { Logger } from '../infra/logger.js';
 import type { SiteRecorder } from './live/splice.js';
+import type { VerityError } from '../lib/errors.js';
 import { unauthenticated, badUserInput } from '../lib/errors.js';
 import type { Loaders, Services } from '../modules/index.js';
 import type { Viewer } from '../modules/users/index.js';
@@ -17,12 +18,17 @@ export interface GraphQLContext {
   readonly logger: Logger;
   /** Set only on a live event's template execution (graphql/live/splice.ts). */
   readonly liveTemplate?: SiteRecorder;
+  /**
+   * Why the request runs without a viewer although it sent a token (expired, invalid,
+   * revoked): operations that need no session run anyway, the others say why.
+   */
+  readonly sessionProblem?: VerityError;
 }
 
-/** The viewer, or UNAUTHENTICATED. */
+/** The viewer, or UNAUTHENTICATED with the reason (`missing`, `expired`, `invalid`, `revoked`). */
 export function requireViewer(context: GraphQLContext): Viewer {
-  if (!context.viewer) throw unauthenticated();
-  return context.viewer;
+  if (context.viewer) return context.viewer;
+  throw context.sessionProblem ?? unauthenticated(undefined, 'missing');
 }
 
 /**

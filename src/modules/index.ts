@@ -62,6 +62,8 @@ import {
   type TruthTopics,
 } from './truths/index.js';
 import {
+  createSessionRevocationModel,
+  createSessionStore,
   createUserChangeModel,
   createUserModel,
   createUserService,
@@ -90,6 +92,7 @@ export function createModels(connection: Connection) {
   return {
     User: createUserModel(connection),
     UserChange: createUserChangeModel(connection),
+    SessionRevocation: createSessionRevocationModel(connection),
     Truth: createTruthModel(connection),
     TruthDeletion: createTruthDeletionModel(connection),
     Idempotency: createIdempotencyModel(connection),
@@ -156,6 +159,12 @@ export function createServices(deps: {
     }),
     tokens,
     sessionTtlSeconds: deps.sessionTtlSeconds,
+    sessions: createSessionStore({
+      model,
+      redis,
+      SessionRevocation: models.SessionRevocation,
+      logger: log('users'),
+    }),
     adminUsernames: new Set(deps.adminUsernames),
     effects,
     bus,

@@ -10,7 +10,7 @@ import express, {
 } from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from '../config.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import type { GraphQLContext, Viewer } from '../graphql/context.js';
 import { bearerToken } from '../graphql/context.js';
 import { ErrorCode, toGraphQLError } from '../graphql/errors.js';
 import type { Logger } from '../infra/logger.js';
@@ -123,12 +123,24 @@ export function createHttpApp(deps: {
       context: async ({ req }): Promise<GraphQLContext> => {
         try {
           const token = bearerToken(req.headers.authorization);
-          const viewer = token ? await services.users.viewerFromToken(token) : null;
+          let viewer: Viewer | null = null;
+          let sessionProblem: VerityError | undefined;
+          if (token) {
+            try {
+              viewer = await services.users.viewerFromToken(token);
+            } catch (error) {
+              // A stale or bad token blocks nothing that needs no session (logIn, the public
+              // feed); what needs one says why it was refused.
+              if (!(error instanceof VerityError)) throw error;
+              sessionProblem = error;
+            }
+          }
           return {
             viewer,
             loaders: loaders.request(viewer?.id ?? null),
             services,
             logger,
+            ...(sessionProblem ? { sessionProblem } : {}),
           };
         } catch (error) {
           if (error instanceof VerityError) throw toGraphQLError(error);

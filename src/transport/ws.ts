@@ -33,11 +33,33 @@ import { serveGraphQLOverWs, type SocketExtra } from './ws-adapter.js';
 export const VerityCloseCode = {
   /** The client fell too far behind its events; reconnect and catch up with a cursor. */
   SlowConsumer: 4420,
+  /** The connection's session expired: renew (or sign in) and reconnect with the new token. */
+  SessionExpired: 4440,
+  /** The connection's session was ended (`logOut`, `logOutEverywhere`): sign in again. */
+  SessionRevoked: 4441,
   /** The server is shutting down; reconnect (to another instance). */
   GoingAway: 1001,
-  /** MongoDB or Redis did not answer while authenticating; reconnect with backoff. */
+  /**
+   * MongoDB or Redis did not answer while authenticating, or the instance holds as many
+   * anonymous connections as it may: reconnect with backoff.
+   */
   TryAgainLater: 1013,
 } as const;
+
+/** The close code for a session token that was refused, by reason. */
+const refusedSession = (error: VerityError): [code: number, reason: string] => {
+  switch (error.details['reason']) {
+    case 'expired':
+      return [VerityCloseCode.SessionExpired, 'Session expired'];
+    case 'revoked':
+      return [VerityCloseCode.SessionRevoked, 'Session revoked'];
+    default:
+      return [CloseCode.Forbidden, 'Forbidden: invalid session token'];
+  }
+};
+
+/** The longest timer Node keeps (about 24.8 days); a later expiry re-arms. */
+const maxTimerMs = 2 ** 31 - 1;
 
 /** What Verity keeps per WebSocket connection. */
 interface ConnectionState extends SocketExtra {
@@ -45,6 +67,10 @@ interface ConnectionState extends SocketExtra {
   viewer?: Viewer;
   /** Authenticated with a waitlist ticket token alone: only `waitlistOperations` may run. */
   waitlistOnly?: boolean;
+  /** No token at all: only queries and `anonymousSubscriptions` may run. */
+  anonymous?: boolean;
+  /** Closes the connection when its session expires. */
+  expiry?: NodeJS.Timeout;
   /** Where the live hub writes this connection's subscription events; made on first use. */
   live?: LiveConnection;
 }
@@ -128,6 +154,18 @@ const waitlistOperations: Readonly<Record<OperationTypeNode, ReadonlySet<string>
   mutation: new Set(),
   subscription: new Set(['waitlistPosition']),
 };
+
+/**
+ * What a connection without any token may run: queries (as anonymous HTTP may) and the public
+ * subscriptions. Writes, even logIn and signUp, belong to HTTP.
+ */
+const anonymousSubscriptions: ReadonlySet<string> = new Set([
+  'publicFeedUpdated',
+  'hashtagFeedUpdated',
+  'truthCountsChanged',
+  'userUpdated',
+  '__typename',
+]);
 
 /** The root fields `operation` selects, through fragments and whatever their directives. */
 function rootFieldNames(document: DocumentNode, operation: OperationDefinitionNode): Set<string> {
@@ -238,6 +276,79 @@ export function attachWebSocketTransport(deps: {
   const operationContext = (viewer: Viewer | null): GraphQLContext =>
     new OperationContext(viewer, services, logger, loaders);
 
+  let anonymousConnections = 0;
+  /** A connection without any token, within the instance's limit for them. */
+  const admitAnonymous = (state: ConnectionState): boolean => {
+    if (anonymousConnections >= config.maxAnonymousConnections) {
+      state.socket.close(VerityCloseCode.TryAgainLater, 'Too many anonymous connections, retry');
+      return false;
+    }
+    anonymousConnections += 1;
+    state.socket.once('close', () => {
+      anonymousConnections -= 1;
+    });
+    state.anonymous = true;
+    return true;
+  };
+
+  /**
+   * Closes a session's connection when the session expires (4440) or is ended on any instance
+   * (4441): its sockets are tracked per user, and each user with sockets here is told of every
+   * revocation of their sessions.
+   */
+  const socketsByUser = new Map<string, { states: Set<ConnectionState>; stop: () => void }>();
+  const closeRevoked = (
+    userId: string,
+    revoked: { sessionId: string | null; before: number | null },
+  ) => {
+    for (const state of socketsByUser.get(userId)?.states ?? []) {
+      const session = state.viewer?.session;
+      if (!session) continue;
+      const ended =
+        (revoked.sessionId !== null && revoked.sessionId === session.id) ||
+        (revoked.before !== null && session.issuedAt < revoked.before);
+      if (ended) state.socket.close(VerityCloseCode.SessionRevoked, 'Session revoked');
+    }
+  };
+  const watchSession = (state: ConnectionState, token: string) => {
+    const viewer = state.viewer;
+    const session = viewer?.session;
+    if (!viewer || !session) return;
+    let entry = socketsByUser.get(viewer.id);
+    if (!entry) {
+      const watch = services.users.watchSessions(viewer.id, (revoked) =>
+        closeRevoked(viewer.id, revoked),
+      );
+      entry = { states: new Set(), stop: () => watch.unsubscribe() };
+      socketsByUser.set(viewer.id, entry);
+      // A revocation published before the watch was confirmed would be missed: look again.
+      void watch.ready
+        .then(() => services.users.viewerFromToken(token))
+        .catch((error: unknown) => {
+          if (error instanceof VerityError) state.socket.close(...refusedSession(error));
+        });
+    }
+    entry.states.add(state);
+    const arm = () => {
+      const left = session.expiresAt.getTime() - Date.now();
+      if (left <= 0) {
+        state.socket.close(VerityCloseCode.SessionExpired, 'Session expired');
+        return;
+      }
+      state.expiry = setTimeout(arm, Math.min(left, maxTimerMs));
+      state.expiry.unref();
+    };
+    arm();
+    state.socket.once('close', () => {
+      clearTimeout(state.expiry);
+      entry.states.delete(state);
+      if (entry.states.size === 0 && socketsByUser.get(viewer.id) === entry) {
+        socketsByUser.delete(viewer.id);
+        entry.stop();
+      }
+    });
+  };
+
   const server = makeServer<ConnectionParams, ConnectionState>({
     schema,
     connectionInitWaitTimeout: config.connectionInitTimeoutMs,
@@ -254,22 +365,29 @@ export function attachWebSocketTransport(deps: {
         const token = bearerToken(
           params['authorization'] ?? params['Authorization'] ?? params['token'],
         );
-        if (!token) {
+        const ticketToken = params['ticketToken'];
+        if (!token && typeof ticketToken === 'string' && ticketToken !== '') {
           // A person on the waitlist has no session yet; their ticket token admits them to
           // watch their position (waitlistPosition), as a connection without a viewer.
-          const ticketToken = params['ticketToken'];
-          if (typeof ticketToken !== 'string' || ticketToken === '') return false;
           await services.waitlist.verifyTicketToken(ticketToken);
           ctx.extra.waitlistOnly = true;
           Reflect.deleteProperty(ctx, 'connectionParams');
           return true;
         }
+        if (!token) return admitAnonymous(ctx.extra);
         ctx.extra.viewer = await services.users.viewerFromToken(token);
         // graphql-ws keeps the params (the whole token) for the connection's life otherwise.
         Reflect.deleteProperty(ctx, 'connectionParams');
+        watchSession(ctx.extra, token);
         return true;
       } catch (error) {
-        if (error instanceof VerityError) return false;
+        if (error instanceof VerityError) {
+          // The token was refused: say why (expired, revoked, invalid), not just "forbidden".
+          if (error.code === ErrorCode.UNAUTHENTICATED && !ctx.extra.waitlistOnly) {
+            ctx.extra.socket.close(...refusedSession(error));
+          }
+          return false;
+        }
         if (isUnavailableError(error)) {
           logger.warn({ err: error }, 'cannot authenticate a WebSocket: a backing service is down');
           ctx.extra.socket.close(VerityCloseCode.TryAgainLater, 'Service unavailable, retry');
@@ -307,6 +425,20 @@ export function attachWebSocketTransport(deps: {
             extensions: { code: ErrorCode.BAD_USER_INPUT },
           }),
         ];
+      }
+      if (ctx.extra.anonymous && operation.operation !== OperationTypeNode.QUERY) {
+        const names = rootFieldNames(prepared.document, operation);
+        if (
+          operation.operation === OperationTypeNode.MUTATION ||
+          ![...names].every((name) => anonymousSubscriptions.has(name))
+        ) {
+          return [
+            new GraphQLError(
+              'A connection without a session may run queries and the public subscriptions (publicFeedUpdated, hashtagFeedUpdated, truthCountsChanged, userUpdated). Connect with a session token for anything else; sign in over HTTP.',
+              { extensions: { code: ErrorCode.UNAUTHENTICATED, reason: 'missing' } },
+            ),
+          ];
+        }
       }
       if (ctx.extra.waitlistOnly) {
         const allowed = waitlistOperations[operation.operation];

@@ -41,3 +41,20 @@ export async function sessionTokenFor(userIdHex: string): Promise<string> {
 /** The ObjectId hex inside a User global id. */
 export const userIdHex = (globalId: string) =>
   Buffer.from(globalId, 'base64url').toString('utf8').split(':')[1]!;
+
+/** A genuine session token of session `sessionId` that expires in `seconds`. */
+export async function shortSessionToken(
+  userIdHex: string,
+  seconds: number,
+  sessionId = 'short-lived-session',
+): Promise<string> {
+  const now = Date.now();
+  return new SignJWT({ kind: 'session', sid: sessionId, at: now })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('verity')
+    .setAudience('session')
+    .setSubject(userIdHex)
+    .setIssuedAt(Math.floor(now / 1000))
+    .setExpirationTime(Math.floor(now / 1000) + seconds)
+    .sign(new TextEncoder().encode(testJwtSecret));
+}

@@ -95,6 +95,13 @@ export type Mutation = {
   joinWaitlist: WaitlistTicket;
   /** Signs in with a username or email and a password. */
   logIn: Session;
+  /**
+   * Ends this session at once, on every instance: its tokens stop working and the WebSockets it
+   * opened are closed with 4441. Always true.
+   */
+  logOut: Scalars['Boolean']['output'];
+  /** Ends every session of the signed-in user issued until now, this one included (see `logOut`). */
+  logOutEverywhere: Scalars['Boolean']['output'];
   /** Marks the given notifications, or all of them, as read. */
   markNotificationsRead: MarkNotificationsReadPayload;
   /** Mutes a user: their truths and notifications disappear for the viewer only. */
@@ -112,6 +119,12 @@ export type Mutation = {
   react: ReactPayload;
   /** Removes the viewer's reaction, if any. */
   removeReaction: ReactPayload;
+  /**
+   * A new token for this session, valid for another session lifetime (`SESSION_TTL_SECONDS`).
+   * The current token keeps working until it expires; `logOut` ends both. Renew before
+   * `expiresAt`, then reconnect WebSockets with the new token.
+   */
+  renewSession: Session;
   /** Admins only: admits from the waitlist again. */
   resumeAdmissions: WaitlistStats;
   /** Reposts a truth to the viewer's followers. Retruthing twice is the same as once. */
@@ -508,8 +521,8 @@ export type Subscription = {
   /** A truth's counts now, then after every reaction, reply, retruth or quote. */
   truthCountsChanged: TruthCounts;
   /**
-   * A user's public profile, first as it is now, then again after every change.
-   * Requires a session on the connection.
+   * A user's public profile, first as it is now, then again after every change. Open to
+   * connections without a session.
    */
   userUpdated: User;
   /**
@@ -994,12 +1007,15 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   follow?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationFollowArgs, 'input'>>;
   joinWaitlist?: Resolver<ResolversTypes['WaitlistTicket'], ParentType, ContextType, RequireFields<MutationJoinWaitlistArgs, 'input'>>;
   logIn?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'input'>>;
+  logOut?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  logOutEverywhere?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   markNotificationsRead?: Resolver<ResolversTypes['MarkNotificationsReadPayload'], ParentType, ContextType, RequireFields<MutationMarkNotificationsReadArgs, 'input'>>;
   mute?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationMuteArgs, 'input'>>;
   pauseAdmissions?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType>;
   postTruth?: Resolver<ResolversTypes['PostTruthPayload'], ParentType, ContextType, RequireFields<MutationPostTruthArgs, 'input'>>;
   react?: Resolver<ResolversTypes['ReactPayload'], ParentType, ContextType, RequireFields<MutationReactArgs, 'input'>>;
   removeReaction?: Resolver<ResolversTypes['ReactPayload'], ParentType, ContextType, RequireFields<MutationRemoveReactionArgs, 'input'>>;
+  renewSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType>;
   resumeAdmissions?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType>;
   retruth?: Resolver<ResolversTypes['RetruthPayload'], ParentType, ContextType, RequireFields<MutationRetruthArgs, 'input'>>;
   setWaitlistCapacity?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType, RequireFields<MutationSetWaitlistCapacityArgs, 'input'>>;

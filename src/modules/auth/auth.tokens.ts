@@ -34,6 +34,7 @@ export function createTokenService(options: { secret: Uint8Array }) {
       kind === 'session'
         ? 'Your session has expired. Sign in again.'
         : 'That ticket token has expired.',
+      'expired',
     );
 
   return {
@@ -76,7 +77,7 @@ export function createTokenService(options: { secret: Uint8Array }) {
           audience: kind,
         });
         if (payload['kind'] !== kind || typeof payload.sub !== 'string') {
-          throw unauthenticated('That token is not valid here.');
+          throw unauthenticated('That token is not valid here.', 'invalid');
         }
         verified.set(token, { kind, payload });
         return { subject: payload.sub, claims: payload };
@@ -85,6 +86,7 @@ export function createTokenService(options: { secret: Uint8Array }) {
         if (error instanceof joseErrors.JOSEError) {
           throw unauthenticated(
             kind === 'session' ? 'Invalid session token.' : 'Invalid ticket token.',
+            'invalid',
           );
         }
         throw error;

@@ -1,6 +1,7 @@
 /**
- * The users module's face: accounts, sessions and profiles. Owns `users` and `user_changes`,
- * and the read model's `user:*`, `uname`, `uemail`, `cred` and `user:seq` keys.
+ * The users module's face: accounts, sessions and profiles. Owns `users`, `user_changes` and
+ * `session_revocations`, and the read model's `user:*`, `uname`, `uemail`, `cred`, `user:seq`
+ * and `rev:*` keys.
  */
 export type { UserTopics } from './user.events.js';
 export {
@@ -16,7 +17,13 @@ export {
   type SessionResult,
   type UserService,
   type Viewer,
+  type ViewerSession,
 } from './user.service.js';
+export {
+  createSessionRevocationModel,
+  createSessionStore,
+  type SessionStore,
+} from './user.sessions.js';
 export { createUserStore, type UserStore } from './user.store.js';
 export {
   normalizeEmail,

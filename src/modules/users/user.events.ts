@@ -4,4 +4,9 @@ import type { UserWire } from './user.wire.js';
 export interface UserTopics {
   /** The profile changed; the event carries it, so subscribers read nothing. */
   userUpdated: { user: UserWire };
+  /**
+   * Sessions of the user were ended: one (`sessionId`), or every one issued before `before`
+   * (ms). Instances close the sockets those sessions opened.
+   */
+  sessionsRevoked: { sessionId: string | null; before: number | null };
 }

@@ -19,6 +19,16 @@ export const userResolvers: Resolvers = {
 
   Mutation: {
     logIn: (_parent, { input }, context) => context.services.users.logIn(input),
+    logOut: async (_parent, _args, context) => {
+      await context.services.users.logOut(requireViewer(context));
+      return true;
+    },
+    logOutEverywhere: async (_parent, _args, context) => {
+      await context.services.users.logOutEverywhere(requireViewer(context));
+      return true;
+    },
+    renewSession: (_parent, _args, context) =>
+      context.services.users.renewSession(requireViewer(context)),
     updateProfile: (_parent, { input }, context) =>
       context.services.users.updateProfile(requireViewer(context), input),
   },
@@ -26,7 +36,6 @@ export const userResolvers: Resolvers = {
   Subscription: {
     userUpdated: {
       subscribe: async (_parent, { username }, context) => {
-        requireViewer(context);
         const user = await context.services.users.findByUsername(username);
         if (!user) throw notFound(`There is no user named ${username}.`);
         return context.services.users.watchProfile(user._id.toHexString());

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
 import type { Logger } from '../../infra/logger.js';
 import { createInserter, insertResolved } from '../../infra/mongo.js';
-import type { EventBus } from '../../infra/pubsub.js';
+import type { BusSubscription, EventBus } from '../../infra/pubsub.js';
 import type { Effects } from '../../infra/effects.js';
 import { SlowConsumerError, conflict, unauthenticated } from '../../lib/errors.js';
 import { createEventStream, type EventStream } from '../../lib/event-stream.js';
@@ -21,6 +22,7 @@ import type {
   UserRecord,
   UserRole,
 } from './user.model.js';
+import type { SessionStore } from './user.sessions.js';
 import type { UserStore } from './user.store.js';
 import { fromUserWire, toUserWire } from './user.wire.js';
 import {
@@ -43,6 +45,17 @@ export interface SessionResult {
 export interface Viewer {
   readonly id: string;
   readonly role: UserRole;
+  /** The session the token belongs to (absent for a viewer made by the server itself). */
+  readonly session?: ViewerSession;
+}
+
+/** A session as its token tells it. */
+export interface ViewerSession {
+  /** The session's id, the same for every renewal of it; null for a token without one. */
+  readonly id: string | null;
+  /** When this token was issued (ms). */
+  readonly issuedAt: number;
+  readonly expiresAt: Date;
 }
 
 export interface NewAccount {
@@ -70,13 +83,16 @@ export function createUserService(deps: {
   store: UserStore;
   tokens: TokenService;
   sessionTtlSeconds: number;
+  /** Revoked sessions. */
+  sessions: SessionStore;
   /** Lower-cased usernames whose accounts are created with the admin role (ADMIN_USERNAMES). */
   adminUsernames: ReadonlySet<string>;
   effects: Effects;
   bus: EventBus<UserTopics>;
   logger: Logger;
 }) {
-  const { User, UserChange, store, tokens, sessionTtlSeconds, effects, bus, logger } = deps;
+  const { User, UserChange, store, tokens, sessionTtlSeconds, sessions, effects, bus, logger } =
+    deps;
   const { records } = store;
 
   const profiles = new WeakMap<UserTopics['userUpdated'], UserRecord>();
@@ -89,13 +105,38 @@ export function createUserService(deps: {
     return profile;
   };
 
-  const issueSession = async (user: UserRecord): Promise<SessionResult> => {
+  /**
+   * A session token: a new session, or a renewal of `sessionId`. Its claims carry the session's
+   * id (`sid`, what log-out revokes) and the issue time in ms (`at`, what "log out everywhere"
+   * compares with).
+   */
+  const issueSession = async (
+    user: UserRecord,
+    sessionId: string = randomBytes(16).toString('hex'),
+  ): Promise<SessionResult> => {
     const { token, expiresAt } = await tokens.sign(
       'session',
       user._id.toHexString(),
       sessionTtlSeconds,
+      { sid: sessionId, at: Date.now() },
     );
     return { token, expiresAt, user };
+  };
+
+  /** The viewer's session, for the mutations that end or renew it. */
+  const sessionOf = (viewer: Viewer): ViewerSession => {
+    if (!viewer.session) throw unauthenticated('This request carries no session.', 'missing');
+    return viewer.session;
+  };
+
+  /** Stores a revocation, applies it, and tells every instance (which closes the sockets). */
+  const revoke = async (input: Parameters<SessionStore['revoke']>[0]) => {
+    await sessions.revoke(input);
+    await bus.publish('sessionsRevoked', input.userId, {
+      sessionId: input.sessionId,
+      before: input.before?.getTime() ?? null,
+    });
+    logger.info({ userId: input.userId, everywhere: !input.sessionId }, 'sessions revoked');
   };
 
   const userInserts = createInserter(User.collection);
@@ -235,13 +276,61 @@ export function createUserService(deps: {
       return issueSession(user);
     },
 
-    /** The viewer behind a session token; UNAUTHENTICATED when it is invalid or the user is gone. */
+    /**
+     * The viewer behind a session token; UNAUTHENTICATED, with the reason (`expired`,
+     * `invalid`, `revoked`), when it is not valid, its account is gone or it was signed out.
+     */
     async viewerFromToken(token: string): Promise<Viewer> {
-      const { subject } = await tokens.verify('session', token);
-      if (!Types.ObjectId.isValid(subject)) throw unauthenticated('Invalid session token.');
+      const { subject, claims } = await tokens.verify('session', token);
+      if (!Types.ObjectId.isValid(subject))
+        throw unauthenticated('Invalid session token.', 'invalid');
       const user = await recordOf(subject);
-      if (!user) throw unauthenticated('This account no longer exists.');
-      return { id: user._id.toHexString(), role: user.role };
+      if (!user) throw unauthenticated('This account no longer exists.', 'invalid');
+      const session: ViewerSession = {
+        id: typeof claims['sid'] === 'string' ? claims['sid'] : null,
+        issuedAt: typeof claims['at'] === 'number' ? claims['at'] : (claims.iat ?? 0) * 1000,
+        expiresAt: new Date((claims.exp ?? 0) * 1000),
+      };
+      if (await sessions.isRevoked(subject, session.id, session.issuedAt)) {
+        throw unauthenticated('This session was signed out. Sign in again.', 'revoked');
+      }
+      return { id: user._id.toHexString(), role: user.role, session };
+    },
+
+    /** Ends the viewer's session at once, on every instance. */
+    async logOut(viewer: Viewer): Promise<void> {
+      const session = sessionOf(viewer);
+      await revoke(
+        session.id
+          ? { userId: viewer.id, sessionId: session.id, before: null, expiresAt: session.expiresAt }
+          : // A token without a session id: everything issued up to it.
+            {
+              userId: viewer.id,
+              sessionId: null,
+              before: new Date(session.issuedAt + 1),
+              expiresAt: session.expiresAt,
+            },
+      );
+    },
+
+    /** Ends every session of the viewer issued until now, this one included. */
+    async logOutEverywhere(viewer: Viewer): Promise<void> {
+      sessionOf(viewer);
+      const now = Date.now();
+      await revoke({
+        userId: viewer.id,
+        sessionId: null,
+        before: new Date(now + 1),
+        expiresAt: new Date(now + sessionTtlSeconds * 1000),
+      });
+    },
+
+    /** A fresh token for the viewer's session, valid for another session lifetime. */
+    async renewSession(viewer: Viewer): Promise<SessionResult> {
+      const session = sessionOf(viewer);
+      const user = await recordOf(viewer.id);
+      if (!user) throw unauthenticated('This account no longer exists.', 'invalid');
+      return issueSession(user, session.id ?? undefined);
     },
 
     /** Whether an account holds this username key (lower-cased username). */
@@ -322,6 +411,14 @@ export function createUserService(deps: {
         .then((user) => (user ? stream.push(user) : stream.end()))
         .catch((error: unknown) => stream.fail(error as Error));
       return stream;
+    },
+
+    /** Calls `listener` whenever sessions of the user are ended, on any instance. */
+    watchSessions(
+      userId: string,
+      listener: (revoked: UserTopics['sessionsRevoked']) => void,
+    ): BusSubscription {
+      return bus.subscribe('sessionsRevoked', userId, listener);
     },
   };
 }

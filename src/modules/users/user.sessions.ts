@@ -1,0 +1,199 @@
+import { Schema, Types, type Connection, type Model } from 'mongoose';
+import type { Logger } from '../../infra/logger.js';
+import { createInserter, scanCollection } from '../../infra/mongo.js';
+import { createNearCache } from '../../infra/near-cache.js';
+import type { ReadModel } from '../../infra/read-model.js';
+import type { Redis, RedisClients } from '../../infra/redis.js';
+
+/**
+ * A revocation, in `session_revocations` (inserts only): one session (`sessionId`), or every
+ * session of a user issued before `before`. Kept until `expiresAt`, when every token it revokes
+ * has expired anyway.
+ */
+export interface SessionRevocationRecord {
+  /** `s:<sessionId>`, or `u:<userId>:<before ms>`. */
+  _id: string;
+  userId: Types.ObjectId;
+  sessionId: string | null;
+  before: Date | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+const revocationSchema = new Schema<SessionRevocationRecord>(
+  {
+    _id: { type: String, required: true },
+    userId: { type: Schema.Types.ObjectId, required: true },
+    sessionId: { type: String, default: null },
+    before: { type: Date, default: null },
+    createdAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+  },
+  { collection: 'session_revocations', versionKey: false },
+);
+// Read only by the read model's rebuild, for the revocations still in force.
+revocationSchema.index({ expiresAt: 1 });
+
+export type SessionRevocationModel = Model<SessionRevocationRecord>;
+
+export function createSessionRevocationModel(connection: Connection): SessionRevocationModel {
+  return connection.model<SessionRevocationRecord>('SessionRevocation', revocationSchema);
+}
+
+/**
+ * What a process holds, under the key a revocation announces: `s:<sessionId>` (that session is
+ * revoked or not) and `u:<userId>` (sessions issued before `before` ms are revoked; 0: none).
+ */
+interface RevocationState {
+  revoked?: boolean;
+  before?: number;
+}
+
+// KEYS: the session's key, the user's key. Returns {session revoked (0/1), user's cut (ms)}.
+const checkSource = `
+return {redis.call('EXISTS', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
+`;
+
+// KEYS: the session's key ('' for none: every session), the user's key. ARGV: before (ms),
+// expires at (ms), channel, session id, user id. Applies a revocation (again: no change).
+const revokeSource = `
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[2])
+  redis.call('PUBLISH', ARGV[3], 's:' .. ARGV[4])
+else
+  local before = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if tonumber(ARGV[1]) > before then
+    redis.call('SET', KEYS[2], ARGV[1], 'PXAT', ARGV[2])
+  end
+end
+redis.call('PUBLISH', ARGV[3], 'u:' .. ARGV[5])
+return 1
+`;
+
+/**
+ * Revoked sessions, in the read model: `<ns>:m:rev:s:<sessionId>` for one session and
+ * `<ns>:m:rev:u:<userId>` (ms) for "every session issued before", each expiring with the last
+ * token it could revoke. Checked on every authenticated request, so each process keeps the
+ * answers it read (infra/near-cache.ts) and every revocation drops them everywhere at once.
+ */
+export function createSessionStore(deps: {
+  model: ReadModel;
+  redis: RedisClients;
+  SessionRevocation: SessionRevocationModel;
+  logger: Logger;
+}) {
+  const { model, redis, SessionRevocation } = deps;
+  const sessionKey = (sessionId: string) => `${model.prefix}rev:s:${sessionId}`;
+  const userKey = (userId: string) => `${model.prefix}rev:u:${userId}`;
+  const near = createNearCache<RevocationState>({
+    redis,
+    family: 'm:rev',
+    logger: deps.logger,
+  });
+  model.onRebuilt(() => near.clear());
+  const check = model.script(checkSource);
+  const revoke = model.script(revokeSource);
+  const inserts = createInserter<SessionRevocationRecord>(SessionRevocation.collection as never);
+
+  model.family('sessions', async (client: Redis) => {
+    const now = Date.now();
+    await scanCollection<SessionRevocationRecord>(
+      SessionRevocation,
+      async (batch) => {
+        const pipeline = client.pipeline();
+        for (const revocation of batch) {
+          const expiresAt = revocation.expiresAt.getTime();
+          if (revocation.sessionId) {
+            pipeline.set(sessionKey(revocation.sessionId), '1', 'PXAT', expiresAt);
+          } else if (revocation.before) {
+            pipeline.eval(
+              `local b = tonumber(redis.call('GET', KEYS[1]) or '0')
+               if tonumber(ARGV[1]) > b then redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2]) end`,
+              1,
+              userKey(revocation.userId.toHexString()),
+              revocation.before.getTime(),
+              expiresAt,
+            );
+          }
+        }
+        await pipeline.exec();
+      },
+      { filter: { expiresAt: { $gt: new Date(now) } } },
+    );
+  });
+
+  /** Applies a stored revocation to the read model (idempotent). */
+  const apply = (revocation: SessionRevocationRecord) =>
+    revoke.run(
+      redis.command,
+      [
+        revocation.sessionId ? sessionKey(revocation.sessionId) : '',
+        userKey(revocation.userId.toHexString()),
+      ],
+      [
+        revocation.before?.getTime() ?? 0,
+        revocation.expiresAt.getTime(),
+        near.channel,
+        revocation.sessionId ?? '',
+        revocation.userId.toHexString(),
+      ],
+    );
+
+  return {
+    /** Whether the session `sessionId` of `userId`, issued at `issuedAtMs`, was revoked. */
+    async isRevoked(userId: string, sessionId: string | null, issuedAtMs: number) {
+      const sessionNear = `s:${sessionId ?? '-'}`;
+      const userNear = `u:${userId}`;
+      let session = near.get(sessionNear)?.revoked;
+      let before = near.get(userNear)?.before;
+      if (session === undefined || before === undefined) {
+        const token = near.begin();
+        const [exists, cut] = (await check.run(
+          redis.command,
+          [sessionKey(sessionId ?? '-'), userKey(userId)],
+          [],
+        )) as [number, number];
+        session = exists === 1;
+        before = Number(cut);
+        near.fill(token, sessionNear, { revoked: session });
+        near.fill(token, userNear, { before });
+      }
+      return session || issuedAtMs < before;
+    },
+
+    /**
+     * Revokes one session (`sessionId`), or every session of the user issued before `before`:
+     * stored in MongoDB first, then applied; `expiresAt` is when the last token it revokes
+     * expires.
+     */
+    async revoke(input: {
+      userId: string;
+      sessionId: string | null;
+      before: Date | null;
+      expiresAt: Date;
+    }): Promise<SessionRevocationRecord> {
+      const record: SessionRevocationRecord = {
+        _id: input.sessionId
+          ? `s:${input.sessionId}`
+          : `u:${input.userId}:${input.before!.getTime()}`,
+        userId: new Types.ObjectId(input.userId),
+        sessionId: input.sessionId,
+        before: input.sessionId ? null : input.before,
+        createdAt: new Date(),
+        expiresAt: input.expiresAt,
+      };
+      try {
+        await inserts.insert(record);
+      } catch (error) {
+        // Revoking twice is revoking once.
+        if ((error as { code?: number }).code !== 11000) throw error;
+      }
+      near.forget(`u:${input.userId}`);
+      if (input.sessionId) near.forget(`s:${input.sessionId}`);
+      await apply(record);
+      return record;
+    },
+  };
+}
+
+export type SessionStore = ReturnType<typeof createSessionStore>;
