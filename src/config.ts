@@ -77,6 +77,22 @@ const optionalString = z
   .optional()
   .transform((raw) => (raw === undefined || raw.trim() === '' ? undefined : raw.trim()));
 
+/** What CORS_ORIGINS allows: `true` for any origin, else a list of origins and patterns. */
+export type CorsOrigins = true | (string | RegExp)[];
+
+/** Any page served from this machine, on any port: the development default. */
+const localhostOrigin = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
+
+function corsOriginsOf(raw: string | undefined, env: string): CorsOrigins {
+  if (raw === undefined) return env === 'production' ? [] : [localhostOrigin];
+  const origins = raw
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
+  if (origins.includes('*')) return true;
+  return origins.map((origin) => origin.replace(/\/+$/, ''));
+}
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -107,6 +123,18 @@ const envSchema = z.object({
   GRAPHQL_IDE: boolean(true),
   GRAPHQL_INTROSPECTION: boolean(true),
   TRUST_PROXY: boolean(false),
+  CORS_ORIGINS: optionalString.refine(
+    (raw) =>
+      raw === undefined ||
+      raw
+        .split(',')
+        .map((origin) => origin.trim().replace(/\/+$/, ''))
+        .filter((origin) => origin !== '')
+        .every(
+          (origin) => origin === '*' || (URL.canParse(origin) && new URL(origin).origin === origin),
+        ),
+    'expected a comma-separated list of origins (https://app.example.com) or *',
+  ),
 
   MAX_QUERY_DEPTH: integer(2, 100, 12),
   MAX_QUERY_ALIASES: integer(1, 1000, 30),
@@ -177,7 +205,15 @@ function parse(env: Record<string, string | undefined>) {
       documentCacheBytes: e.GRAPHQL_DOCUMENT_CACHE_BYTES,
       compileAfter: e.GRAPHQL_COMPILE_AFTER,
     },
-    http: { trustProxy: e.TRUST_PROXY, maxBodyBytes: e.HTTP_MAX_BODY_BYTES },
+    http: {
+      trustProxy: e.TRUST_PROXY,
+      maxBodyBytes: e.HTTP_MAX_BODY_BYTES,
+      /**
+       * Origins other than Verity's own whose pages may call `/graphql` (CORS): the listed ones
+       * (`*`: any); unset, none in production and any localhost origin otherwise.
+       */
+      corsOrigins: corsOriginsOf(e.CORS_ORIGINS, e.NODE_ENV),
+    },
     ws: {
       maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ApolloServer } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { expressMiddleware } from '@as-integrations/express5';
+import cors from 'cors';
 import express, {
   type ErrorRequestHandler,
   type Express,
@@ -100,6 +101,26 @@ export function createHttpApp(deps: {
     const readiness = await deps.readiness();
     res.status(readiness.ready ? 200 : 503).json(readiness);
   });
+
+  // Pages on other origins (a web app on its own host, a dev server) may call the API: the
+  // configured ones (CORS_ORIGINS), preflights included. Credentials are bearer tokens in a
+  // header, not cookies, so no `Access-Control-Allow-Credentials`. Installed before the IDE's
+  // router, whose GET route would otherwise answer every OPTIONS on the path itself.
+  app.use(
+    path,
+    cors({
+      origin: config.http.corsOrigins,
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: [
+        'Authorization',
+        'Content-Type',
+        'Apollo-Require-Preflight',
+        'X-Apollo-Operation-Name',
+        'Apollo-Query-Plan-Experimental',
+      ],
+      maxAge: 600,
+    }),
+  );
 
   if (config.graphql.ide) app.use(createIdeRouter({ path }));
 
