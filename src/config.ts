@@ -123,6 +123,7 @@ const envSchema = z.object({
   GRAPHQL_IDE: boolean(true),
   GRAPHQL_INTROSPECTION: boolean(true),
   TRUST_PROXY: boolean(false),
+  PUBLIC_URL: url(['http', 'https']),
   CORS_ORIGINS: optionalString.refine(
     (raw) =>
       raw === undefined ||
@@ -205,6 +206,11 @@ function parse(env: Record<string, string | undefined>) {
       documentCacheBytes: e.GRAPHQL_DOCUMENT_CACHE_BYTES,
       compileAfter: e.GRAPHQL_COMPILE_AFTER,
     },
+    /**
+     * Where people reach Verity (scheme, host, optional path, no trailing slash): the base of
+     * every `url` the API gives. Unset, `http://localhost:<PORT>`.
+     */
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     http: {
       trustProxy: e.TRUST_PROXY,
       maxBodyBytes: e.HTTP_MAX_BODY_BYTES,
