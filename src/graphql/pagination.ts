@@ -1,4 +1,4 @@
-import { badUserInput } from '../lib/errors.js';
+import { badUserInput, validateTogether } from '../lib/errors.js';
 import { opaqueId } from '../lib/ids.js';
 
 /** The page size when a client gives none, and the most it may ask for. */
@@ -28,11 +28,17 @@ export function decodeCursor(cursor: string, field = 'after'): string {
 
 /** Validates `first` (1..100) and decodes `after`. */
 export function pageRequest(args: { first?: number | null; after?: string | null }): PageRequest {
-  const first = args.first ?? defaultPageSize;
-  if (!Number.isInteger(first) || first < 1 || first > maxPageSize) {
-    throw badUserInput(`first must be from 1 to ${maxPageSize}.`, 'first');
-  }
-  return { first, after: args.after ? decodeCursor(args.after) : null };
+  const [first, after] = validateTogether(
+    () => {
+      const first = args.first ?? defaultPageSize;
+      if (!Number.isInteger(first) || first < 1 || first > maxPageSize) {
+        throw badUserInput(`first must be from 1 to ${maxPageSize}.`, 'first');
+      }
+      return first;
+    },
+    () => (args.after ? decodeCursor(args.after) : null),
+  );
+  return { first, after };
 }
 
 /** What services return for a page: `first` items at most, and whether more exist. */

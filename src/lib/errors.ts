@@ -34,8 +34,61 @@ export class VerityError extends Error {
   }
 }
 
+/** One input a request got wrong: the input field it names (as in the schema) and why. */
+export interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * An error about one or more input fields. Its message is theirs, one sentence each; the
+ * `extensions` name them: `fields` lists every one with its own message, and `field` is the
+ * first (what clients read before `fields` existed).
+ */
+export function fieldsError(code: ErrorCode, errors: readonly [FieldError, ...FieldError[]]) {
+  return new VerityError(code, errors.map((error) => error.message).join(' '), {
+    field: errors[0].field,
+    fields: errors,
+  });
+}
+
 export const badUserInput = (message: string, field?: string) =>
-  new VerityError(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {});
+  field
+    ? fieldsError(ErrorCode.BAD_USER_INPUT, [{ field, message }])
+    : new VerityError(ErrorCode.BAD_USER_INPUT, message);
+
+/** The fields a BAD_USER_INPUT names; empty for any other error. */
+function inputErrorsOf(error: unknown): readonly FieldError[] {
+  if (!(error instanceof VerityError) || error.code !== ErrorCode.BAD_USER_INPUT) return [];
+  const fields = error.details['fields'];
+  return Array.isArray(fields) ? (fields as FieldError[]) : [];
+}
+
+/**
+ * Runs every check of a request's input, each a function that returns a validated value or
+ * throws BAD_USER_INPUT naming its field, and returns their values in order. When any fails,
+ * it throws one BAD_USER_INPUT naming every field that failed (a check may name several), so
+ * a client learns all its mistakes at once. Any other error is thrown as it comes.
+ */
+export function validateTogether<T extends unknown[]>(
+  ...checks: { [K in keyof T]: () => T[K] }
+): T {
+  const values: unknown[] = [];
+  const errors: FieldError[] = [];
+  for (const check of checks) {
+    try {
+      values.push(check());
+    } catch (error) {
+      const fields = inputErrorsOf(error);
+      if (fields.length === 0) throw error;
+      errors.push(...fields);
+      values.push(undefined);
+    }
+  }
+  const [first, ...rest] = errors;
+  if (first) throw fieldsError(ErrorCode.BAD_USER_INPUT, [first, ...rest]);
+  return values as T;
+}
 /**
  * Why a session token was refused: `expired`, `invalid` (forged, malformed, of another kind, or
  * its account is gone), `revoked` (signed out), or `missing` (none was sent).
@@ -50,7 +103,9 @@ export const forbidden = (message = 'You are not allowed to do this.') =>
   new VerityError(ErrorCode.FORBIDDEN, message);
 export const notFound = (message: string) => new VerityError(ErrorCode.NOT_FOUND, message);
 export const conflict = (message: string, field?: string) =>
-  new VerityError(ErrorCode.CONFLICT, message, field ? { field } : {});
+  field
+    ? fieldsError(ErrorCode.CONFLICT, [{ field, message }])
+    : new VerityError(ErrorCode.CONFLICT, message);
 
 /**
  * Thrown when MongoDB or Redis does not answer in time. The client is told to retry; the cause

@@ -16,6 +16,7 @@ export {
   createTruthService,
   type NewTruth,
   type TruthHooks,
+  type TruthInput,
   type TruthService,
 } from './truth.service.js';
 export { createTruthStore, truthCountFields, type TruthStore } from './truth.store.js';

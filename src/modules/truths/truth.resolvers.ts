@@ -6,14 +6,12 @@ import { notFound } from '../../lib/errors.js';
 import { reactionKinds } from '../reactions/index.js';
 import type { UserRecord } from '../users/index.js';
 import type { TruthRecord } from './truth.model.js';
+import { validateNewTruth } from './truth.validation.js';
 
 /** What the TruthCounts type resolves from: the truth; its fields load the counts. */
 export interface TruthCountsView {
   truthId: string;
 }
-
-const optionalTruthId = (id: string | null | undefined, field: string) =>
-  id ? expectGlobalId(id, 'Truth', field) : null;
 
 const loadRelated = (context: GraphQLContext, id: TruthRecord['replyToId']) =>
   id ? context.loaders.truthById.load(id.toHexString()) : null;
@@ -28,12 +26,9 @@ export const truthResolvers: Resolvers = {
 
   Mutation: {
     postTruth: async (_parent, { input }, context) => {
-      const { truth, created } = await context.services.truths.post(requireViewer(context), {
-        text: input.text,
-        replyToId: optionalTruthId(input.replyToId, 'replyToId'),
-        quoteOfId: optionalTruthId(input.quoteOfId, 'quoteOfId'),
-        idempotencyKey: input.idempotencyKey ?? null,
-      });
+      const viewer = requireViewer(context);
+      const valid = validateNewTruth(input, (id, field) => expectGlobalId(id, 'Truth', field));
+      const { truth, created } = await context.services.truths.post(viewer, valid);
       // A truth created just now has no reactions, replies or retruths: the answer needs no
       // read for them, so it cannot fail once the truth is stored.
       if (created) context.loaders.primeNewTruth(truth);

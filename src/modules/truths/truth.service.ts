@@ -26,16 +26,10 @@ import type {
   TruthRecord,
 } from './truth.model.js';
 import type { TruthStore } from './truth.store.js';
-import { maxTruthLength, parseHashtags, parseMentions, textLength } from './truth.text.js';
+import { parseHashtags, parseMentions } from './truth.text.js';
+import { validateNewTruth, type NewTruth, type TruthInput } from './truth.validation.js';
 
-export interface NewTruth {
-  text: string;
-  /** ObjectId hex of the truth replied to. */
-  replyToId?: string | null;
-  /** ObjectId hex of the truth quoted. */
-  quoteOfId?: string | null;
-  idempotencyKey?: string | null;
-}
+export type { NewTruth, TruthInput };
 
 /** What the truths module tells the modules that follow it (lib/hooks.ts). */
 export interface TruthHooks {
@@ -291,25 +285,15 @@ export function createTruthService(deps: {
      */
     async post(
       viewer: Viewer,
-      input: NewTruth,
+      input: TruthInput,
     ): Promise<{ truth: TruthRecord & { author?: UserRecord }; created: boolean }> {
-      const text = input.text.trim();
-      if (text.length === 0) throw badUserInput('A truth needs some text.', 'text');
-      if (textLength(text) > maxTruthLength) {
-        throw badUserInput(`A truth is at most ${maxTruthLength} characters.`, 'text');
-      }
-      if (input.replyToId && input.quoteOfId) {
-        throw badUserInput('A truth can reply to one truth or quote one, not both.', 'quoteOfId');
-      }
-      const key = input.idempotencyKey ?? null;
-      if (key !== null && (key.length < 1 || key.length > 100)) {
-        throw badUserInput('An idempotency key is 1 to 100 characters.', 'idempotencyKey');
-      }
-      const parent = input.replyToId
-        ? await actionableTruth(viewer, input.replyToId, 'replyToId')
+      const valid = validateNewTruth(input);
+      const { text, idempotencyKey: key } = valid;
+      const parent = valid.replyToId
+        ? await actionableTruth(viewer, valid.replyToId, 'replyToId')
         : null;
-      const quoted = input.quoteOfId
-        ? await actionableTruth(viewer, input.quoteOfId, 'quoteOfId')
+      const quoted = valid.quoteOfId
+        ? await actionableTruth(viewer, valid.quoteOfId, 'quoteOfId')
         : null;
       if (quoted?.kind === 'RETRUTH')
         throw badUserInput('Quote the original truth, not a retruth.', 'quoteOfId');
@@ -320,7 +304,7 @@ export function createTruthService(deps: {
       const author = await loadAuthor(objectId(viewer.id));
       let id = new Types.ObjectId();
       if (key !== null) {
-        const claim = await claimIdempotencyKey(viewer, key, requestHashOf({ ...input, text }), id);
+        const claim = await claimIdempotencyKey(viewer, key, requestHashOf(valid), id);
         if (claim.existing) return { truth: claim.existing, created: false };
         id = claim.id;
       }

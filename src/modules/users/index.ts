@@ -28,7 +28,7 @@ export { createUserStore, type UserStore } from './user.store.js';
 export {
   normalizeEmail,
   usernameKeyOf,
-  validateDisplayName,
+  validateNewAccount,
   validateUsername,
 } from './user.validation.js';
 export { fromUserWire, toUserWire, type UserWire } from './user.wire.js';

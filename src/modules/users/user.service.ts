@@ -4,10 +4,17 @@ import type { Logger } from '../../infra/logger.js';
 import { createInserter, insertResolved } from '../../infra/mongo.js';
 import type { BusSubscription, EventBus } from '../../infra/pubsub.js';
 import type { Effects } from '../../infra/effects.js';
-import { SlowConsumerError, conflict, unauthenticated } from '../../lib/errors.js';
+import {
+  ErrorCode,
+  SlowConsumerError,
+  conflict,
+  fieldsError,
+  unauthenticated,
+  validateTogether,
+  type FieldError,
+} from '../../lib/errors.js';
 import { createEventStream, type EventStream } from '../../lib/event-stream.js';
 import {
-  assertStrongPassword,
   burnPasswordCheck,
   hashPassword,
   verifyPassword,
@@ -26,13 +33,15 @@ import type { SessionStore } from './user.sessions.js';
 import type { UserStore } from './user.store.js';
 import { fromUserWire, toUserWire } from './user.wire.js';
 import {
-  normalizeEmail,
   usernameKeyOf,
   validateAvatarUrl,
   validateBio,
   validateDisplayName,
-  validateUsername,
+  validateNewAccount,
+  type NewAccount,
 } from './user.validation.js';
+
+export type { NewAccount };
 
 /** A signed-in session as returned by sign-up and log-in. */
 export interface SessionResult {
@@ -56,13 +65,6 @@ export interface ViewerSession {
   /** When this token was issued (ms). */
   readonly issuedAt: number;
   readonly expiresAt: Date;
-}
-
-export interface NewAccount {
-  username: string;
-  email: string;
-  password: string;
-  displayName?: string | null | undefined;
 }
 
 export interface ProfileChanges {
@@ -144,21 +146,28 @@ export function createUserService(deps: {
 
   const recordOf = async (id: string) => (await records.getMany([id])).get(id) ?? null;
 
-  /** Which unique field an account already holds. */
-  const takenField = async (usernameKey: string, email: string) => {
-    if (await store.idBy('usernameKey', usernameKey)) return 'username' as const;
-    if (await store.idBy('email', email)) return 'email' as const;
-    return null;
+  /** The unique fields that accounts already hold, with what to tell the client. */
+  const takenFields = async (usernameKey: string, email: string): Promise<FieldError[]> => {
+    const [byName, byEmail] = await Promise.all([
+      store.idBy('usernameKey', usernameKey),
+      store.idBy('email', email),
+    ]);
+    return [
+      ...(byName ? [{ field: 'username', message: 'That username is taken.' }] : []),
+      ...(byEmail
+        ? [{ field: 'email', message: 'An account with that email already exists.' }]
+        : []),
+    ];
   };
 
   /**
    * What a sign-up that collided with an existing account gets. A retry of a sign-up that
    * already succeeded (its answer lost: a time-out, a dropped connection) is the same account,
    * name, email and password: it signs in, so retrying a sign-up is always safe. Anything else
-   * is a CONFLICT naming the field.
+   * is a CONFLICT naming every field taken.
    */
   const retryOrConflict = async (
-    field: 'username' | 'email' | null,
+    taken: readonly FieldError[],
     usernameKey: string,
     email: string,
     password: string,
@@ -172,8 +181,8 @@ export function createUserService(deps: {
       const user = await recordOf(same.id);
       if (user) return issueSession(user);
     }
-    if (field === 'username') throw conflict('That username is taken.', 'username');
-    if (field === 'email') throw conflict('An account with that email already exists.', 'email');
+    const [first, ...rest] = taken;
+    if (first) throw fieldsError(ErrorCode.CONFLICT, [first, ...rest]);
     throw conflict('That username or email was just taken. Try again.');
   };
 
@@ -211,15 +220,14 @@ export function createUserService(deps: {
       input: NewAccount,
       options: { role?: UserRole; passwordHash?: string } = {},
     ): Promise<SessionResult> {
-      const username = validateUsername(input.username);
-      const email = normalizeEmail(input.email);
-      if (!options.passwordHash) assertStrongPassword(input.password, { username, email });
-      const displayName = validateDisplayName(input.displayName ?? username);
+      const { username, email, displayName } = validateNewAccount(input, {
+        password: !options.passwordHash,
+      });
       const usernameKey = usernameKeyOf(username);
 
       // Checked before hashing so a taken name costs no argon2 work; the index still decides.
-      const taken = await takenField(usernameKey, email);
-      if (taken) return retryOrConflict(taken, usernameKey, email, input.password);
+      const taken = await takenFields(usernameKey, email);
+      if (taken.length > 0) return retryOrConflict(taken, usernameKey, email, input.password);
 
       const passwordHash = options.passwordHash ?? (await hashPassword(input.password));
       const now = new Date();
@@ -250,8 +258,8 @@ export function createUserService(deps: {
           await effects.apply(entry, [() => store.created(user, passwordHash)]);
           return issueSession(user);
         }
-        const field = await takenField(usernameKey, email);
-        return retryOrConflict(field, usernameKey, email, input.password);
+        const taken = await takenFields(usernameKey, email);
+        return retryOrConflict(taken, usernameKey, email, input.password);
       }
       await effects.apply(entry, [() => store.created(user, passwordHash)]);
       logger.info({ userId: record._id.toHexString() }, 'account created');
@@ -362,12 +370,15 @@ export function createUserService(deps: {
 
     /** Applies the given changes to the viewer's profile and announces them to subscribers. */
     async updateProfile(viewer: Viewer, changes: ProfileChanges): Promise<UserRecord> {
+      const [displayName, bio, avatarUrl] = validateTogether(
+        () => (changes.displayName == null ? undefined : validateDisplayName(changes.displayName)),
+        () => (changes.bio == null ? undefined : validateBio(changes.bio)),
+        () => (changes.avatarUrl === undefined ? undefined : validateAvatarUrl(changes.avatarUrl)),
+      );
       const set: Partial<Pick<UserRecord, ProfileField>> = {};
-      if (changes.displayName !== undefined && changes.displayName !== null) {
-        set.displayName = validateDisplayName(changes.displayName);
-      }
-      if (changes.bio !== undefined && changes.bio !== null) set.bio = validateBio(changes.bio);
-      if (changes.avatarUrl !== undefined) set.avatarUrl = validateAvatarUrl(changes.avatarUrl);
+      if (displayName !== undefined) set.displayName = displayName;
+      if (bio !== undefined) set.bio = bio;
+      if (avatarUrl !== undefined) set.avatarUrl = avatarUrl;
       const current = await recordOf(viewer.id);
       if (!current) throw unauthenticated('This account no longer exists.');
       if (Object.keys(set).length === 0) return current;

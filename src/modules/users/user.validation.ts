@@ -1,4 +1,5 @@
-import { badUserInput } from '../../lib/errors.js';
+import { badUserInput, validateTogether } from '../../lib/errors.js';
+import { assertStrongPassword } from '../auth/index.js';
 
 const usernamePattern = /^[A-Za-z0-9_]{3,30}$/;
 // Deliberately pragmatic: one @, a dot in the domain, no spaces. Deliverability is the mail
@@ -20,9 +21,12 @@ export function validateUsername(raw: string): string {
 /** The case-insensitive key that makes usernames unique regardless of case. */
 export const usernameKeyOf = (username: string) => username.trim().toLowerCase();
 
-/** The email, normalised (Unicode NFKC, trimmed, lower-cased) and validated. */
+/** An email as Verity stores and compares it (Unicode NFKC, trimmed, lower-cased). */
+export const emailKeyOf = (raw: string) => raw.normalize('NFKC').trim().toLowerCase();
+
+/** The email, normalised (see `emailKeyOf`) and validated. */
 export function normalizeEmail(raw: string): string {
-  const email = raw.normalize('NFKC').trim().toLowerCase();
+  const email = emailKeyOf(raw);
   if (email.length > 254 || !emailPattern.test(email)) {
     throw badUserInput('That is not a valid email address.', 'email');
   }
@@ -55,4 +59,38 @@ export function validateAvatarUrl(raw: string | null): string | null {
     throw badUserInput('The avatar must be an https URL of at most 500 characters.', 'avatarUrl');
   }
   return url.href;
+}
+
+/** What a new account is made of, as a client sends it. */
+export interface NewAccount {
+  username: string;
+  email: string;
+  password: string;
+  displayName?: string | null | undefined;
+}
+
+/**
+ * A new account's username, email and display name, validated together with its password:
+ * every rule broken is reported at once (one BAD_USER_INPUT naming each field). Without
+ * `password: false` the password must be strong, and never contain the username or email
+ * (as given, even when they are themselves rejected).
+ */
+export function validateNewAccount(
+  input: NewAccount,
+  options: { password?: boolean } = {},
+): { username: string; email: string; displayName: string } {
+  const [username, email, , displayName] = validateTogether(
+    () => validateUsername(input.username),
+    () => normalizeEmail(input.email),
+    () => {
+      if (options.password === false) return;
+      assertStrongPassword(input.password, {
+        username: input.username.trim(),
+        email: emailKeyOf(input.email),
+      });
+    },
+    // Omitted, it is the username, whose own check covers it.
+    () => (input.displayName == null ? null : validateDisplayName(input.displayName)),
+  );
+  return { username, email, displayName: displayName ?? username };
 }

@@ -14,15 +14,16 @@ import {
   conflict,
   isDuplicateKeyError,
   unauthenticated,
+  validateTogether,
 } from '../../lib/errors.js';
 import type { EventStream } from '../../lib/event-stream.js';
-import { assertStrongPassword, type TokenService } from '../auth/index.js';
+import type { TokenService } from '../auth/index.js';
 import type { MailService } from '../mail/index.js';
 import type { NotificationService } from '../notifications/index.js';
 import {
   normalizeEmail,
   usernameKeyOf,
-  validateDisplayName,
+  validateNewAccount,
   validateUsername,
   type NewAccount,
   type SessionResult,
@@ -286,8 +287,10 @@ export function createWaitlistService(deps: {
    * address by mail.
    */
   const join = async (input: { email: string; username: string }): Promise<TicketView> => {
-    const username = validateUsername(input.username);
-    const email = normalizeEmail(input.email);
+    const [email, username] = validateTogether(
+      () => normalizeEmail(input.email),
+      () => validateUsername(input.username),
+    );
     const usernameKey = usernameKeyOf(username);
     if (await users.isUsernameTaken(usernameKey)) {
       throw conflict('That username is taken.', 'username');
@@ -363,10 +366,7 @@ export function createWaitlistService(deps: {
      * validated first either way, so the outcome never depends on a bad value.
      */
     async signUp(input: NewAccount): Promise<SignUpOutcome> {
-      const username = validateUsername(input.username);
-      const email = normalizeEmail(input.email);
-      assertStrongPassword(input.password, { username, email });
-      validateDisplayName(input.displayName ?? username);
+      const { username, email } = validateNewAccount(input);
       if (await isUnderCapacity(await settings())) {
         // An admitted ticket that has not completed yet still holds the username it asked for.
         const holder = await sequence.usernameHolder(usernameKeyOf(username));
@@ -406,6 +406,14 @@ export function createWaitlistService(deps: {
       const { ticket, email } = await verifyTicket(input.ticketToken);
       const entry = await sequence.entry(email);
       if (!entry) throw unauthenticated('Unknown ticket.');
+      // Every input is checked before the ticket's state is: the answer never depends on
+      // whether a bad value would have been used.
+      const { username } = validateNewAccount({
+        username: input.username ?? entry.username,
+        email,
+        password: input.password,
+        displayName: input.displayName,
+      });
       if (entry.completed) {
         // A retry whose first answer was lost signs in; anyone else is told the ticket is used.
         try {
@@ -425,9 +433,7 @@ export function createWaitlistService(deps: {
           { position },
         );
       }
-      let username = entry.username;
-      if (input.username !== undefined && input.username !== null) {
-        username = validateUsername(input.username);
+      if (username !== entry.username) {
         // Another waiting or admitted email may hold the new name.
         const holder = await sequence.usernameHolder(usernameKeyOf(username));
         if (holder !== null && holder !== email) throw usernameWaitlisted();
@@ -457,10 +463,19 @@ export function createWaitlistService(deps: {
     },
 
     setCapacity: async (input: { maxActiveAccounts: number; admissionRatePerMinute: number }) => {
-      if (!Number.isSafeInteger(input.maxActiveAccounts) || input.maxActiveAccounts < 0)
-        throw badUserInput('maxActiveAccounts is 0 (unlimited) or more.', 'maxActiveAccounts');
-      if (!Number.isSafeInteger(input.admissionRatePerMinute) || input.admissionRatePerMinute < 0)
-        throw badUserInput('admissionRatePerMinute is 0 or more.', 'admissionRatePerMinute');
+      validateTogether(
+        () => {
+          if (!Number.isSafeInteger(input.maxActiveAccounts) || input.maxActiveAccounts < 0)
+            throw badUserInput('maxActiveAccounts is 0 (unlimited) or more.', 'maxActiveAccounts');
+        },
+        () => {
+          if (
+            !Number.isSafeInteger(input.admissionRatePerMinute) ||
+            input.admissionRatePerMinute < 0
+          )
+            throw badUserInput('admissionRatePerMinute is 0 or more.', 'admissionRatePerMinute');
+        },
+      );
       await changeSettings(input);
       return stats();
     },
