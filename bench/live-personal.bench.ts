@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { hashPassword } from '../src/modules/auth/index.js';
 import type { Row, Scenario } from './lib/report.js';
+import { buildBackgroundNetwork, databaseRows } from './lib/network.js';
 import { createProfiler } from './lib/profile.js';
 import { startStack, type BenchServer } from './lib/stack.js';
 import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
@@ -136,7 +137,8 @@ const medianOf = (runs: EventRun[], figure: keyof Omit<EventRun, 'frame'>) =>
  * with the viewer's own state (`personal`) and without it (`shared`); the first event after
  * everyone subscribed is reported on its own. CPU per delivery: the server process's CPU time
  * over an event divided by deliveries (the bench process hosts the server; the load clients
- * and the baseline run in their own processes).
+ * and the baseline run in their own processes). On a background network (bench/lib/network.ts),
+ * its size in the table.
  */
 export const livePersonalScenario: Scenario = {
   name: 'live-personal',
@@ -148,6 +150,7 @@ export const livePersonalScenario: Scenario = {
     const stack = await startStack();
     const rows: Row[] = [];
     try {
+      const network = await buildBackgroundNetwork(stack);
       const server = await stack.startVerity({ WS_KEEPALIVE_MS: '600000' });
       const { services } = server.app.internals;
       const passwordHash = await hashPassword(password);
@@ -191,6 +194,7 @@ export const livePersonalScenario: Scenario = {
           await services.relations.follow(viewer, sessions[i + 1]!.id);
       });
       await services.effects.settled();
+      rows.push(...(await databaseRows(stack, server, network)));
 
       // The baseline, with its own clients, connected for the whole run.
       const rawChannel = `${server.namespace}:raw`;
@@ -214,6 +218,8 @@ export const livePersonalScenario: Scenario = {
           { t: text(round++) },
           author.token,
         );
+      // The bench's own HTTP client loads on its first request: not part of any event.
+      await server.gql('{ __typename }');
       const variants = [
         { name: 'personal', query: personalCard },
         { name: 'shared', query: sharedCard },
@@ -235,9 +241,12 @@ export const livePersonalScenario: Scenario = {
           sessions.map((session) => session.id),
         );
         const executionsBefore = server.app.internals.live.executions;
-        const first = await measure(load, post, ownCpuMs);
-        const runs = { first, verity: [] as EventRun[], raw: [] as EventRun[] };
+        // Profiles (BENCH_PROFILE): the first event is stretch 0, then one per measured event.
         const profiler = await createProfiler(`.${variant.name}`);
+        await profiler.start();
+        const first = await measure(load, post, ownCpuMs);
+        await profiler.stop();
+        const runs = { first, verity: [] as EventRun[], raw: [] as EventRun[] };
         for (let event = 0; event < rounds; event++) {
           await sleep(200);
           await profiler.start();

@@ -305,12 +305,17 @@ async function inChunks<T, R>(items: readonly T[], read: (chunk: T[]) => Promise
   return (await Promise.all(chunks)).flat();
 }
 
-/** A per-viewer hash field for every viewer (`anonymous` without a session), in one read. */
+/**
+ * A per-viewer hash field for every viewer (`anonymous` without a session), in one read; no
+ * read at all when the truth's counts say nobody can have one (`none`: a truth posted a moment
+ * ago has no reactions or retruths yet). Counts change in the same Redis step as the hashes.
+ */
 const hashFieldBatch =
   <V>(
     hashesOf: (services: Services) => ModelHashes,
     toValue: (raw: string | null) => V,
     anonymous: V,
+    none: (services: Services, truthId: string) => Promise<boolean>,
   ) =>
   async (
     truth: TruthRecord,
@@ -319,6 +324,7 @@ const hashFieldBatch =
     context: { services: Services },
   ): Promise<V[]> => {
     const id = truth._id.toHexString();
+    if (await none(context.services, id)) return viewerIds.map(() => toValue(null));
     const signedIn = viewerIds.filter((viewerId): viewerId is string => viewerId !== null);
     const raws = await inChunks(signedIn, (chunk) =>
       hashesOf(context.services).getPairs(
@@ -373,11 +379,21 @@ const relationFlagBatch =
  * values their resolvers give, for every subscriber of a live event in one read.
  */
 export const perViewerBatches: Readonly<Record<string, PerViewerBatch>> = {
-  'Truth.viewerReaction': hashFieldBatch((services) => services.reactions.byUser, reactionOf, null),
+  'Truth.viewerReaction': hashFieldBatch(
+    (services) => services.reactions.byUser,
+    reactionOf,
+    null,
+    async ({ reactions }, id) => {
+      const counts = reactions.counts.peek(id) ?? (await reactions.counts.get([id])).get(id);
+      return counts !== undefined && Object.values(counts).every((count) => count === 0);
+    },
+  ),
   'Truth.viewerHasRetruthed': hashFieldBatch(
     (services) => services.truths.retruths,
     retruthedOf,
     false,
+    async ({ truths }, id) =>
+      ((truths.counts.peek(id) ?? (await truths.counts.get([id])).get(id))?.retruths ?? 1) === 0,
   ),
   'User.viewerIsFollowing': relationFlagBatch('following'),
   'User.followsViewer': relationFlagBatch('followedBy'),
