@@ -1,12 +1,18 @@
-import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { hashPassword } from '../src/modules/auth/index.js';
+import {
+  measureDeliveries as measure,
+  ownCpuMs,
+  processCpuMs,
+  summarise,
+  type EventFigures,
+} from './lib/live-events.js';
 import type { Row, Scenario } from './lib/report.js';
 import { buildBackgroundNetwork, databaseRows } from './lib/network.js';
 import { createProfiler } from './lib/profile.js';
 import { startStack, type BenchServer } from './lib/stack.js';
-import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
-import { openWsLoad, startRawBroadcastServer, type WsLoad } from './lib/ws-load.js';
+import { sizeFromEnv, sleep } from './lib/stats.js';
+import { openWsLoad, startRawBroadcastServer } from './lib/ws-load.js';
 
 /** A live timeline card with the viewer's own state: reaction, retruth, both follow flags. */
 const personalCard = /* GraphQL */ `
@@ -74,57 +80,6 @@ const password = 'live personal benchmark passphrase';
 const text = (round: number) =>
   `Live personal benchmark truth ${round}: a card of about the size a timeline shows, ` +
   'with a sentence or two of text, a #launch hashtag and nothing else remarkable. '.repeat(3);
-
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second here).
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-const ownCpuMs = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-};
-
-interface EventRun {
-  /** The first delivery, and the trigger's own duration (the mutation's answer). */
-  first: number;
-  trigger: number;
-  p50: number;
-  p99: number;
-  perSecond: number;
-  cpuMsPerDelivery: number;
-  frame: string;
-}
-
-/** Arms the clients, runs `trigger`, and returns the delivery figures from its start. */
-async function measure(
-  load: WsLoad,
-  trigger: () => Promise<unknown>,
-  cpuMs: () => number,
-): Promise<EventRun> {
-  const { arrivals } = await load.expect();
-  const cpuBefore = cpuMs();
-  const startedAt = nowMs();
-  await trigger();
-  const triggered = nowMs() - startedAt;
-  const { times, sampleFrame } = await arrivals;
-  const cpu = cpuMs() - cpuBefore;
-  const latencies = times.map((time) => time - startedAt);
-  return {
-    first: Math.min(...latencies),
-    trigger: triggered,
-    p50: quantile(latencies, 0.5),
-    p99: quantile(latencies, 0.99),
-    perSecond: latencies.length / (Math.max(...latencies) / 1000),
-    cpuMsPerDelivery: cpu / latencies.length,
-    frame: sampleFrame,
-  };
-}
-
-const medianOf = (runs: EventRun[], figure: keyof Omit<EventRun, 'frame'>) =>
-  median(runs.map((run) => run[figure]));
 
 /**
  * Live delivery of personal results. N distinct signed-in viewers, each with its own socket and
@@ -246,14 +201,19 @@ export const livePersonalScenario: Scenario = {
         await profiler.start();
         const first = await measure(load, post, ownCpuMs);
         await profiler.stop();
-        const runs = { first, verity: [] as EventRun[], raw: [] as EventRun[] };
+        const runs = {
+          first,
+          verity: [] as (EventFigures & { sampleFrame: string })[],
+          raw: [] as EventFigures[],
+        };
         for (let event = 0; event < rounds; event++) {
           await sleep(200);
           await profiler.start();
-          runs.verity.push(await measure(load, post, ownCpuMs));
+          const event = await measure(load, post, ownCpuMs);
+          runs.verity.push(event);
           await profiler.stop();
           await sleep(200);
-          const frame = runs.verity.at(-1)!.frame;
+          const frame = event.sampleFrame;
           runs.raw.push(await measure(raw, () => publisher.publish(rawChannel, frame), rawCpuMs));
         }
         await profiler.save();
@@ -282,33 +242,39 @@ async function waitForSubscribers(server: BenchServer, viewerIds: string[]): Pro
 function variantRows(
   name: string,
   viewers: number,
-  runs: { first: EventRun; verity: EventRun[]; raw: EventRun[] },
+  runs: {
+    first: EventFigures;
+    verity: (EventFigures & { sampleFrame: string })[];
+    raw: EventFigures[];
+  },
   executionsPerEvent: number,
 ): Row[] {
-  const what = `plain ws, one pre-serialized ${Buffer.byteLength(runs.verity[0]!.frame)}-byte frame`;
+  const what = `plain ws, one pre-serialized ${Buffer.byteLength(runs.verity[0]!.sampleFrame)}-byte frame`;
+  const verity = summarise(runs.verity);
+  const raw = summarise(runs.raw);
   const label = name === 'personal' ? 'with viewer fields' : 'no viewer fields';
   return [
     {
       metric: `${name}: first delivery, ${viewers} viewers (${label})`,
-      value: medianOf(runs.verity, 'first'),
+      value: verity.first,
       unit: 'ms',
       baseline: what,
-      baselineValue: medianOf(runs.raw, 'first'),
-      note: `the post's answer came after ${medianOf(runs.verity, 'trigger').toFixed(1)} ms`,
+      baselineValue: raw.first,
+      note: `the post's answer came after ${verity.trigger.toFixed(1)} ms`,
     },
     {
       metric: `${name}: delivery p50`,
-      value: medianOf(runs.verity, 'p50'),
+      value: verity.p50,
       unit: 'ms',
       baseline: what,
-      baselineValue: medianOf(runs.raw, 'p50'),
+      baselineValue: raw.p50,
     },
     {
       metric: `${name}: delivery p99`,
-      value: medianOf(runs.verity, 'p99'),
+      value: verity.p99,
       unit: 'ms',
       baseline: what,
-      baselineValue: medianOf(runs.raw, 'p99'),
+      baselineValue: raw.p99,
       note: name === 'personal' ? 'target ≤ 2×' : 'target ≤ 1.25×',
     },
     {
@@ -316,22 +282,22 @@ function variantRows(
       value: runs.first.p99,
       unit: 'ms',
       baseline: what,
-      baselineValue: medianOf(runs.raw, 'p99'),
+      baselineValue: raw.p99,
       note: name === 'personal' ? 'target ≤ 3×' : '',
     },
     {
       metric: `${name}: deliveries per second`,
-      value: medianOf(runs.verity, 'perSecond'),
+      value: verity.perSecond,
       unit: '/s',
       baseline: what,
-      baselineValue: medianOf(runs.raw, 'perSecond'),
+      baselineValue: raw.perSecond,
     },
     {
       metric: `${name}: server CPU per delivery`,
-      value: medianOf(runs.verity, 'cpuMsPerDelivery') * 1000,
+      value: verity.cpuUsPerDelivery,
       unit: 'µs',
       baseline: what,
-      baselineValue: medianOf(runs.raw, 'cpuMsPerDelivery') * 1000,
+      baselineValue: raw.cpuUsPerDelivery,
       note: 'includes writing the truth and its N timelines',
     },
     {

@@ -7,7 +7,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fanoutScenario } from './fanout.bench.js';
 import { homeFeedScenario } from './home-feed.bench.js';
-import { livePerViewerScenario } from './live-per-viewer.bench.js';
 import { livePersonalScenario } from './live-personal.bench.js';
 import { postFanoutScenario } from './post-fanout.bench.js';
 import { renderTable, type Scenario } from './lib/report.js';
@@ -16,7 +15,6 @@ import { waitlistScenario } from './waitlist.bench.js';
 
 const scenarios: Scenario[] = [
   fanoutScenario,
-  livePerViewerScenario,
   livePersonalScenario,
   homeFeedScenario,
   postFanoutScenario,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FeedEvent } from '../../src/modules/feeds/feed.events.js';
 import type { TruthRecord } from '../../src/modules/truths/truth.model.js';
 import { toTruthWire } from '../../src/modules/truths/truth.wire.js';
@@ -6,12 +7,6 @@ import { toUserWire } from '../../src/modules/users/user.wire.js';
 import type { BenchServer } from './stack.js';
 import { median, nowMs, quantile } from './stats.js';
 import type { WsLoad } from './ws-load.js';
-
-export interface EventFigures {
-  p50: number;
-  p99: number;
-  perSecond: number;
-}
 
 /**
  * Posts `count` real truths by `author` (before anyone listens) and returns the public feed
@@ -44,28 +39,67 @@ export async function announcements(
   }));
 }
 
-/** Sends one event and returns its delivery latencies (ms from the publish to each arrival). */
-export async function measureOne(
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+export function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second here).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** CPU time (ms) this process has used so far: the bench process hosts the measured server. */
+export const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+export interface EventFigures {
+  /** The first delivery, and the trigger's own duration (a mutation's answer, a PUBLISH). */
+  first: number;
+  trigger: number;
+  p50: number;
+  p99: number;
+  perSecond: number;
+  /** The serving process's CPU time over the event, per delivery (µs). */
+  cpuUsPerDelivery: number;
+}
+
+/**
+ * Arms the clients, runs `trigger`, and returns each delivery's figures from the trigger's start
+ * (ms), with the CPU `cpuMs` says the serving process used meanwhile, per delivery.
+ */
+export async function measureDeliveries(
   load: WsLoad,
-  publish: () => Promise<unknown>,
+  trigger: () => Promise<unknown>,
+  cpuMs: () => number,
 ): Promise<EventFigures & { sampleFrame: string }> {
   const { arrivals } = await load.expect();
-  const sentAt = nowMs();
-  await publish();
+  const cpuBefore = cpuMs();
+  const startedAt = nowMs();
+  await trigger();
+  const triggered = nowMs() - startedAt;
   const { times, sampleFrame } = await arrivals;
-  const latencies = times.map((time) => time - sentAt);
-  const last = Math.max(...latencies);
+  const cpu = cpuMs() - cpuBefore;
+  const latencies = times.map((time) => time - startedAt);
   return {
+    first: Math.min(...latencies),
+    trigger: triggered,
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
-    perSecond: latencies.length / (last / 1000),
+    perSecond: latencies.length / (Math.max(...latencies) / 1000),
+    cpuUsPerDelivery: (cpu * 1000) / latencies.length,
     sampleFrame,
   };
 }
 
 /** Medians over events of each figure. */
-export const summarise = (events: EventFigures[]): EventFigures => ({
-  p50: median(events.map((e) => e.p50)),
-  p99: median(events.map((e) => e.p99)),
-  perSecond: median(events.map((e) => e.perSecond)),
-});
+export const summarise = (events: EventFigures[]): EventFigures => {
+  const of = (figure: keyof EventFigures) => median(events.map((event) => event[figure]));
+  return {
+    first: of('first'),
+    trigger: of('trigger'),
+    p50: of('p50'),
+    p99: of('p99'),
+    perSecond: of('perSecond'),
+    cpuUsPerDelivery: of('cpuUsPerDelivery'),
+  };
+};
