@@ -27,7 +27,6 @@ import {
   createRelationService,
   createRelationStore,
   relationResolvers,
-  type RelationFlags,
   type RelationHooks,
   type RelationTopics,
 } from './follows/index.js';
@@ -338,13 +337,10 @@ const hashFieldBatch =
   };
 
 /**
- * The viewers' relations to a user, read once for all four flag fields of one batch (the same
- * `viewerIds` array): keyed by that array, then by the user.
+ * The viewers' flag towards a user, read once per flag, user and batch (the same `viewerIds`
+ * array) however many sites ask for it.
  */
-const relationReads = new WeakMap<
-  readonly (string | null)[],
-  Map<string, Promise<RelationFlags[]>>
->();
+const relationReads = new WeakMap<readonly (string | null)[], Map<string, Promise<boolean[]>>>();
 
 /** One of the viewer's relation flags towards a user, for every viewer, in one read. */
 const relationFlagBatch =
@@ -361,17 +357,17 @@ const relationFlagBatch =
       reads = new Map();
       relationReads.set(viewerIds, reads);
     }
-    let read = reads.get(id);
+    let read = reads.get(`${flag}:${id}`);
     if (!read) {
       const signedIn = viewerIds.filter((viewerId): viewerId is string => viewerId !== null);
       read = inChunks(signedIn, (chunk) =>
-        context.services.relationStore.flags(chunk.map((viewerId) => [viewerId, id] as const)),
+        context.services.relationStore.flagTowards(id, chunk, flag),
       );
-      reads.set(id, read);
+      reads.set(`${flag}:${id}`, read);
     }
     const flags = await read;
     let next = 0;
-    return viewerIds.map((viewerId) => (viewerId === null ? false : flags[next++]![flag]));
+    return viewerIds.map((viewerId) => (viewerId === null ? false : flags[next++]!));
   };
 
 /**

@@ -106,6 +106,30 @@ end
 return out
 `;
 
+// KEYS: one user's followers (or following, or blockedBy). ARGV: viewer ids. Whether each viewer
+// is in it: one key however many viewers, so a live event's flags for all its subscribers are
+// one small command each.
+const membersOfSource = `
+local out = {}
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'zset' then
+  local scores = redis.call('ZMSCORE', KEYS[1], unpack(ARGV))
+  for i = 1, #ARGV do out[i] = scores[i] and 1 or 0 end
+elseif kind == 'set' then
+  out = redis.call('SMISMEMBER', KEYS[1], unpack(ARGV))
+else
+  for i = 1, #ARGV do out[i] = 0 end
+end
+return out
+`;
+
+// KEYS: each viewer's muting set. ARGV: the other user. Whether each viewer mutes them.
+const mutingSource = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('SISMEMBER', KEYS[i], ARGV[1]) end
+return out
+`;
+
 // KEYS: per user its following and followers.
 const countsSource = `
 local out = {}
@@ -187,6 +211,8 @@ export function createRelationStore(deps: {
   const snapshot = model.script(snapshotSource);
   const flags = model.script(flagsSource);
   const counts = model.script(countsSource);
+  const membersOf = model.script(membersOfSource);
+  const mutingOf = model.script(mutingSource);
   const page = model.script(pageSource);
   const members = model.script(membersSource);
   const scores = model.script(scoresSource);
@@ -318,6 +344,35 @@ export function createRelationStore(deps: {
         blocking: reply[4 * i + 2] === 1,
         muting: reply[4 * i + 3] === 1,
       }));
+    },
+
+    /**
+     * One flag of each viewer towards one other user, in order: the pair flags of `flags` for
+     * many viewers and one user, read from that user's own lists (its followers, whom it
+     * follows, who blocks it) in one small command, or each viewer's muting set.
+     */
+    async flagTowards(
+      other: string,
+      viewers: readonly string[],
+      flag: keyof RelationFlags,
+    ): Promise<boolean[]> {
+      if (viewers.length === 0) return [];
+      const reply = (
+        flag === 'muting'
+          ? await mutingOf.run(redis.command, viewers.map(muting), [other])
+          : await membersOf.run(
+              redis.command,
+              [
+                flag === 'following'
+                  ? followers(other)
+                  : flag === 'followedBy'
+                    ? following(other)
+                    : blockedBy(other),
+              ],
+              viewers,
+            )
+      ) as number[];
+      return reply.map((member) => member === 1);
     },
 
     /** How many each user follows and is followed by (kept in this process until it changes). */
