@@ -158,6 +158,7 @@ export function createApp(options: AppOptions): VerityApp {
           sessionTtlSeconds: config.auth.sessionTtlSeconds,
           whaleFollowerThreshold: config.feeds.whaleFollowerThreshold,
           adminUsernames: config.adminUsernames,
+          publicUrl: config.publicUrl,
           waitlist: config.waitlist,
           logger,
         });

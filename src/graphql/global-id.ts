@@ -2,10 +2,15 @@ import type { Types } from 'mongoose';
 import { badUserInput } from '../lib/errors.js';
 import { opaqueId } from '../lib/ids.js';
 
-/** The types whose IDs `node(id:)` can resolve. */
-export type NodeType = 'User' | 'Truth' | 'Notification';
+/** The types whose IDs `node(id:)` can resolve. A TruthCounts' ID holds its truth's id. */
+export type NodeType = 'User' | 'Truth' | 'TruthCounts' | 'Notification';
 
-const nodeTypes: ReadonlySet<string> = new Set<NodeType>(['User', 'Truth', 'Notification']);
+const nodeTypes: ReadonlySet<string> = new Set<NodeType>([
+  'User',
+  'Truth',
+  'TruthCounts',
+  'Notification',
+]);
 
 /** An opaque global ID: base64url of `Type:hex`. Clients must not parse it. */
 export function toGlobalId(type: NodeType, id: string | Types.ObjectId): string {

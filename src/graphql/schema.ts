@@ -25,6 +25,10 @@ const coreResolvers: Resolvers = {
           const truth = await context.loaders.truthById.load(parsed.id);
           return truth ? { ...truth, __typename: 'Truth' as const } : null;
         }
+        case 'TruthCounts': {
+          const truth = await context.loaders.truthById.load(parsed.id);
+          return truth ? { truthId: parsed.id, __typename: 'TruthCounts' as const } : null;
+        }
         case 'Notification': {
           // Only its recipient may see a notification.
           if (!context.viewer) return null;

@@ -9,6 +9,7 @@ import type { EventBus } from '../infra/pubsub.js';
 import type { ReadModel } from '../infra/read-model.js';
 import type { RedisClients } from '../infra/redis.js';
 import { createHooks } from '../lib/hooks.js';
+import { createLinks } from '../lib/links.js';
 import type { TokenService } from './auth/index.js';
 import {
   createFeedLists,
@@ -135,6 +136,8 @@ export function createServices(deps: {
   whaleFollowerThreshold: number;
   adminUsernames: readonly string[];
   waitlist: WaitlistConfig;
+  /** Where people reach Verity (PUBLIC_URL): the base of every `url` field. */
+  publicUrl: string;
   logger: Logger;
 }) {
   const { models, model, redis, bus, tokens, logger } = deps;
@@ -274,6 +277,7 @@ export function createServices(deps: {
 
   return {
     users,
+    links: createLinks(deps.publicUrl),
     relations,
     relationStore,
     truths,

@@ -2,7 +2,7 @@ import { requireViewer, type GraphQLContext } from '../../graphql/context.js';
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { expectGlobalId } from '../../graphql/global-id.js';
 import { pageRequest, toConnection } from '../../graphql/pagination.js';
-import { notFound } from '../../lib/errors.js';
+import { notFound, unauthenticated } from '../../lib/errors.js';
 import type { UserRecord, Viewer } from '../users/index.js';
 
 type RelationAction = 'follow' | 'unfollow' | 'block' | 'unblock' | 'mute' | 'unmute';
@@ -13,9 +13,13 @@ const act =
     const viewer: Viewer = requireViewer(context);
     const userId = expectGlobalId(input.userId, 'User', 'userId');
     await context.services.relations[action](viewer, userId);
-    const user = await context.loaders.userById.load(userId);
+    const [user, me] = await Promise.all([
+      context.loaders.userById.load(userId),
+      context.loaders.userById.load(viewer.id),
+    ]);
     if (!user) throw notFound('There is no such user.');
-    return { user };
+    if (!me) throw unauthenticated('This account no longer exists.', 'invalid');
+    return { user, me };
   };
 
 const flags = (user: UserRecord, context: GraphQLContext) =>

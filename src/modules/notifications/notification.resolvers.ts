@@ -33,16 +33,17 @@ export const notificationResolvers: Resolvers = {
   Mutation: {
     markNotificationsRead: async (_parent, { input }, context) => {
       const viewer = requireViewer(context);
+      let target: { ids: string[] } | { all: true };
       if (input.all) {
-        return {
-          unreadCount: await context.services.notifications.markRead(viewer.id, { all: true }),
-        };
+        target = { all: true };
+      } else {
+        if (!input.ids || input.ids.length === 0) {
+          throw badUserInput('Give the ids to mark as read, or all: true.', 'ids');
+        }
+        target = { ids: input.ids.map((id) => expectGlobalId(id, 'Notification', 'ids')) };
       }
-      if (!input.ids || input.ids.length === 0) {
-        throw badUserInput('Give the ids to mark as read, or all: true.', 'ids');
-      }
-      const ids = input.ids.map((id) => expectGlobalId(id, 'Notification', 'ids'));
-      return { unreadCount: await context.services.notifications.markRead(viewer.id, { ids }) };
+      const { marked, unread } = await context.services.notifications.markRead(viewer.id, target);
+      return { notifications: marked, unreadCount: unread };
     },
   },
 

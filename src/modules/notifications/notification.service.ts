@@ -238,8 +238,14 @@ export function createNotificationService(deps: {
 
     unreadCount: (userId: string) => store.unreadCount(userId),
 
-    /** Marks the given ids (only the user's own) or all as read; returns the unread count. */
-    async markRead(userId: string, target: { ids: string[] } | { all: true }): Promise<number> {
+    /**
+     * Marks the given ids (only the user's own) or all as read. Answers what it marked, now
+     * read, and how many stay unread.
+     */
+    async markRead(
+      userId: string,
+      target: { ids: string[] } | { all: true },
+    ): Promise<{ marked: NotificationRecord[]; unread: number }> {
       const read: NotificationReadRecord = {
         _id: new Types.ObjectId(),
         userId: objectId(userId),
@@ -249,14 +255,20 @@ export function createNotificationService(deps: {
       const entry = `read:${read._id.toHexString()}`;
       await effects.intend(entry);
       await insertResolved(() => readInserts.insert(read), { unknown: {} });
-      let unread: number | null = null;
+      let applied: { marked: NotificationRecord[]; unread: number } | null = null;
       await effects.apply(entry, [
         async () => {
-          unread = await store.read(read);
+          applied = await store.read(read);
         },
       ]);
-      // With Redis away the read is stored and applied later; everything read is the answer.
-      return unread ?? (await store.unreadCount(userId).catch(() => 0));
+      // With Redis away the read is stored and applied later: the answer cannot list what it
+      // marked, and counts everything read.
+      return (
+        applied ?? {
+          marked: [],
+          unread: await store.unreadCount(userId).catch(() => 0),
+        }
+      );
     },
 
     /** The user's new notifications as they happen. */

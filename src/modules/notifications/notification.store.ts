@@ -114,10 +114,13 @@ if not text then return false end
 return { text, redis.call('SISMEMBER', KEYS[2], ARGV[1]) }
 `;
 
-// KEYS: the user's unread set. ARGV: ids to mark read (none: all). Returns how many are unread.
+// KEYS: the user's unread set. ARGV: the records' key prefix, then the ids to mark read. Returns
+// how many stay unread, then each id's record ('' when the list no longer holds it).
 const markReadSource = `
-if #ARGV == 0 then redis.call('DEL', KEYS[1]) else redis.call('SREM', KEYS[1], unpack(ARGV)) end
-return redis.call('SCARD', KEYS[1])
+redis.call('SREM', KEYS[1], unpack(ARGV, 2))
+local out = { redis.call('SCARD', KEYS[1]) }
+for i = 2, #ARGV do out[#out + 1] = redis.call('GET', ARGV[1] .. ARGV[i]) or '' end
+return out
 `;
 
 const unreadCountSource = `return redis.call('SCARD', KEYS[1])`;
@@ -230,26 +233,36 @@ export function createNotificationStore(deps: {
     unreadCount: async (userId: string): Promise<number> =>
       Number(await unreadCount.run(redis.command, [unread(userId)], [])),
 
-    /** Applies a stored read; how many are unread after it. */
-    async read(read: NotificationReadRecord): Promise<number> {
+    /**
+     * Applies a stored read: what it marked (the user's own of its ids, or, for a read of all,
+     * those unread up to its time), now read, and how many stay unread.
+     */
+    async read(
+      read: NotificationReadRecord,
+    ): Promise<{ marked: NotificationRecord[]; unread: number }> {
       const userId = read.userId.toHexString();
+      let ids: string[];
       if (read.ids === null) {
         // Everything up to the read's time: what the list holds of it.
         const held = await this.page(userId, null, keptPerUser, true);
-        const ids = held
+        ids = held
           .filter((n) => n.createdAt.getTime() <= read.at.getTime())
           .map((n) => n._id.toHexString());
-        if (ids.length === 0) return this.unreadCount(userId);
-        return Number(await markRead.run(redis.command, [unread(userId)], ids));
+      } else {
+        ids = [...new Set(read.ids.map((id) => id.toHexString()))];
       }
-      if (read.ids.length === 0) return this.unreadCount(userId);
-      return Number(
-        await markRead.run(
-          redis.command,
-          [unread(userId)],
-          read.ids.map((id) => id.toHexString()),
-        ),
-      );
+      if (ids.length === 0) return { marked: [], unread: await this.unreadCount(userId) };
+      const [remaining, ...texts] = (await markRead.run(
+        redis.command,
+        [unread(userId)],
+        [recordPrefix, ...ids],
+      )) as [number, ...string[]];
+      const marked = texts
+        .filter((text) => text !== '')
+        .map((text) => decode(text, true))
+        // An id of someone else's notification marks nothing and is not shown.
+        .filter((n) => n.userId.toHexString() === userId);
+      return { marked, unread: Number(remaining) };
     },
   };
 }

@@ -13,6 +13,14 @@ export interface TruthCountsView {
   truthId: string;
 }
 
+/** A truth's author; not async, so that a value this process holds resolves at once. */
+const authorOf = (truth: TruthRecord & { author?: UserRecord }, context: GraphQLContext) =>
+  truth.author ??
+  whenLoaded(context.loaders.userById.load(truth.authorId.toHexString()), (author) => {
+    if (!author) throw new Error(`author ${truth.authorId.toHexString()} of a truth is missing`);
+    return author;
+  });
+
 const loadRelated = (context: GraphQLContext, id: TruthRecord['replyToId']) =>
   id ? context.loaders.truthById.load(id.toHexString()) : null;
 
@@ -69,14 +77,12 @@ export const truthResolvers: Resolvers = {
 
   Truth: {
     id: (truth) => toGlobalId('Truth', truth._id),
+    url: (truth, _args, context) =>
+      whenLoaded(authorOf(truth, context), (author) =>
+        context.services.links.truth(author.username, toGlobalId('Truth', truth._id)),
+      ),
     // Not async: a value this process holds resolves synchronously (graphql/loader.ts).
-    author: (truth, _args, context) =>
-      truth.author ??
-      whenLoaded(context.loaders.userById.load(truth.authorId.toHexString()), (author) => {
-        if (!author)
-          throw new Error(`author ${truth.authorId.toHexString()} of a truth is missing`);
-        return author;
-      }),
+    author: (truth, _args, context) => authorOf(truth, context),
     text: (truth) => (truth.deletedAt ? '' : truth.text),
     hashtags: (truth) => (truth.deletedAt ? [] : truth.hashtags),
     mentions: async (truth, _args, context) => {
@@ -97,6 +103,9 @@ export const truthResolvers: Resolvers = {
   },
 
   TruthCounts: {
+    // One per truth, the same wherever the counts appear (Truth.counts, truthCountsChanged,
+    // node), so a client cache keeps one copy that every event updates.
+    id: (view) => toGlobalId('TruthCounts', view.truthId),
     truthId: (view) => toGlobalId('Truth', view.truthId),
     replies: (view, _args, context) =>
       whenLoaded(context.loaders.truthCountsById.load(view.truthId), (counts) => counts.replies),

@@ -1,8 +1,15 @@
 import { requireViewer } from '../../graphql/context.js';
-import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
+import type { Resolvers, Role } from '../../graphql/generated/resolvers-types.js';
 import { toGlobalId } from '../../graphql/global-id.js';
-import { notFound } from '../../lib/errors.js';
-import type { UserRecord } from './user.model.js';
+import { notFound, unauthenticated } from '../../lib/errors.js';
+import { opaqueId } from '../../lib/ids.js';
+import type { UserRecord, UserRole } from './user.model.js';
+
+/** The roles an account's role gives: every account is a USER, an admin is an ADMIN too. */
+const rolesOf: Record<UserRole, Role[]> = {
+  user: ['USER'],
+  admin: ['USER', 'ADMIN'],
+};
 
 /**
  * Profiles handed back inside a `Session` (sign-up, log-in, completing sign-up) belong to the
@@ -14,6 +21,7 @@ export const userResolvers: Resolvers = {
   Query: {
     me: (_parent, _args, context) =>
       context.viewer ? context.loaders.userById.load(context.viewer.id) : null,
+    viewer: (_parent, _args, context) => context.viewer,
     user: (_parent, { username }, context) => context.services.users.findByUsername(username),
   },
 
@@ -51,8 +59,19 @@ export const userResolvers: Resolvers = {
     },
   },
 
+  Viewer: {
+    id: (viewer) => opaqueId(`Viewer:${viewer.id}`),
+    user: async (viewer, _args, context) => {
+      const user = await context.loaders.userById.load(viewer.id);
+      if (!user) throw unauthenticated('This account no longer exists.', 'invalid');
+      return user;
+    },
+    roles: (viewer) => [...rolesOf[viewer.role]],
+  },
+
   User: {
     id: (user) => toGlobalId('User', user._id),
+    url: (user, _args, context) => context.services.links.user(user.username),
     email: async (user, _args, context) => {
       const id = user._id.toHexString();
       if (context.viewer?.id !== id && !sessionOwners.has(user)) return null;

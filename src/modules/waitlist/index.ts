@@ -12,6 +12,8 @@ export {
 export { waitlistResolvers } from './waitlist.resolvers.js';
 export {
   createWaitlistService,
+  type TicketView,
   type WaitlistConfig,
   type WaitlistService,
+  type WaitlistStats,
 } from './waitlist.service.js';

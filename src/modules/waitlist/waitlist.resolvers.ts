@@ -2,7 +2,11 @@ import type { GraphQLContext } from '../../graphql/context.js';
 import { requireViewer } from '../../graphql/context.js';
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { forbidden } from '../../lib/errors.js';
+import { opaqueId } from '../../lib/ids.js';
 import type { TicketView } from './waitlist.watch.js';
+
+/** There is one waitlist, so its stats have one ID. */
+const waitlistStatsId = opaqueId('WaitlistStats:verity');
 
 /** UNAUTHENTICATED without a session, FORBIDDEN without the admin role. */
 function requireAdmin(context: GraphQLContext): void {
@@ -40,6 +44,16 @@ export const waitlistResolvers: Resolvers = {
       requireAdmin(context);
       return context.services.waitlist.admitNext(count);
     },
+  },
+
+  // A ticket's and the waitlist's IDs are for client caches only: neither is a `node(id:)`,
+  // since a ticket is shown only to its token's holder and the stats only to admins.
+  WaitlistTicket: {
+    id: (ticket) => opaqueId(`WaitlistTicket:${ticket.ticket}`),
+  },
+
+  WaitlistStats: {
+    id: () => waitlistStatsId,
   },
 
   Subscription: {
