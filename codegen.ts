@@ -1,8 +1,10 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /**
- * Resolver types generated from `schema.graphql`. Run `npm run codegen` after changing the
- * schema; `npm run check` fails when the committed file is stale.
+ * Types generated from `schema.graphql`: the server's resolver types, and the client kit's typed
+ * operations (every `graphql(...)` document in the kit and the demo web client). Run
+ * `npm run codegen` after changing the schema or an operation; `npm run check` fails when a
+ * committed file is stale.
  */
 const config: CodegenConfig = {
   schema: 'schema.graphql',
@@ -38,6 +40,29 @@ const config: CodegenConfig = {
         },
         resolversNonOptionalTypename: { unionMember: true, interfaceImplementingType: true },
         optionalInfoArgument: true,
+      },
+    },
+    // The client kit (examples/client-kit): one TypedDocumentNode per operation, whose result
+    // and variables types Apollo Client infers.
+    'examples/client-kit/src/gql/': {
+      documents: [
+        'examples/client-kit/src/**/*.ts',
+        'web/src/**/*.ts',
+        '!examples/client-kit/src/gql/**',
+      ],
+      preset: 'client',
+      presetConfig: {
+        // Apollo Client 4 masks data itself when asked; the kit reads whole results.
+        fragmentMasking: false,
+      },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        strictScalars: true,
+        scalars: { DateTime: 'string' },
+        // Apollo Client adds __typename to every object it fetches.
+        nonOptionalTypename: true,
+        skipTypeNameForRoot: true,
       },
     },
   },

@@ -3,7 +3,20 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', 'coverage', '.verity', '.scratch', 'src/graphql/generated'] },
+  {
+    ignores: [
+      'node_modules',
+      'dist',
+      'coverage',
+      '.verity',
+      '.scratch',
+      'src/graphql/generated',
+      'examples/client-kit/src/gql',
+      'web/dist',
+      'web/.dist-*',
+      'test-results',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
