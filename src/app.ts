@@ -12,12 +12,12 @@ import type { Connection } from 'mongoose';
 import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { createDocumentCache } from './graphql/document-cache.js';
-import { formatClientError } from './graphql/errors.js';
 import { limitRules, noIntrospectionRule } from './graphql/limits.js';
 import type { LiveHub } from './graphql/live/live-hub.js';
 import { createCompiledExecutionGateway, createExecutor } from './graphql/executor.js';
 import { createSchema } from './graphql/schema.js';
 import type { Logger } from './infra/logger.js';
+import { createMetrics, serveMetrics, type Metrics } from './infra/metrics.js';
 import { connectMongo, pingMongo } from './infra/mongo.js';
 import { createEventBus } from './infra/pubsub.js';
 import { createRedisClients, pingRedis, type RedisClients } from './infra/redis.js';
@@ -33,7 +33,12 @@ import {
   type Models,
   type Services,
 } from './modules/index.js';
-import { createHttpApp, type Readiness } from './transport/http.js';
+import {
+  createHttpApp,
+  formatHttpError,
+  httpRequestPlugin,
+  type Readiness,
+} from './transport/http.js';
 import { attachWebSocketTransport } from './transport/ws.js';
 
 export interface AppOptions {
@@ -71,6 +76,8 @@ export interface VerityApp {
     readonly httpServer: Server;
     /** Live delivery counters: executions, deliveries, slow consumers cut off, subscribers. */
     readonly live: LiveHub['metrics'];
+    /** Where Prometheus scrapes this instance (`METRICS_PORT`); undefined when metrics are off. */
+    readonly metricsUrl: string | undefined;
   };
 }
 
@@ -95,7 +102,10 @@ export function createApp(options: AppOptions): VerityApp {
   let internals: VerityApp['internals'] | undefined;
   let apollo: ApolloServer<GraphQLContext> | undefined;
   let model: ReadModel | undefined;
+  let metricsServer: Server | undefined;
   let stopping: Promise<void> | undefined;
+  // Made with the app, so that every part started below reports to it; undefined when off.
+  const metrics: Metrics | undefined = config.metrics ? createMetrics() : undefined;
 
   const readiness = async (): Promise<Readiness> => {
     if (!internals || state !== 'started') return { ready: false, checks: { state } };
@@ -192,6 +202,7 @@ export function createApp(options: AppOptions): VerityApp {
           loaders,
           services,
           config: config.ws,
+          metrics,
           logger: logger.child({ transport: 'ws' }),
         });
 
@@ -205,10 +216,11 @@ export function createApp(options: AppOptions): VerityApp {
             maxSize: config.graphql.documentCacheBytes,
           }),
           parseOptions: { maxTokens: config.graphql.maxTokens },
-          formatError: (formatted, error) => formatClientError(formatted, error, logger),
+          formatError: formatHttpError({ metrics, logger }),
           logger: logger.child({ component: 'apollo' }),
           plugins: [
             ApolloServerPluginLandingPageDisabled(),
+            httpRequestPlugin(metrics),
             // Verity sets no cache hints; the plugin would otherwise wrap every field resolver.
             ApolloServerPluginCacheControlDisabled(),
             ApolloServerPluginDrainHttpServer({
@@ -229,6 +241,7 @@ export function createApp(options: AppOptions): VerityApp {
             services,
             config,
             readiness,
+            metrics,
             logger: logger.child({ transport: 'http' }),
           }),
         );
@@ -240,7 +253,38 @@ export function createApp(options: AppOptions): VerityApp {
           });
         });
 
-        internals = { connection, redis, models, services, model, bus, httpServer, live: ws.live };
+        let metricsUrl: string | undefined;
+        if (metrics && config.metrics) {
+          metrics.watch({
+            sockets: () => ws.sockets(),
+            live: () => ws.live,
+            waitlistSubscribers: () => services.waitlist.watchers.size,
+            waitlist: () => services.waitlist.stats(),
+            pingMongo: () => pingMongo(connection),
+            pingRedis: () => pingRedis(redis.command),
+          });
+          const served = await serveMetrics({
+            metrics,
+            host: config.metrics.host,
+            port: config.metrics.port,
+            logger,
+          });
+          metricsServer = served.server;
+          metricsUrl = served.url;
+          logger.info({ url: metricsUrl }, 'metrics are served');
+        }
+
+        internals = {
+          connection,
+          redis,
+          models,
+          services,
+          model,
+          bus,
+          httpServer,
+          live: ws.live,
+          metricsUrl,
+        };
         services.waitlist.start();
         services.effects.start();
         state = 'started';
@@ -251,6 +295,8 @@ export function createApp(options: AppOptions): VerityApp {
         return { url, port };
       } catch (error) {
         state = 'stopped';
+        metricsServer?.close();
+        metricsServer?.closeAllConnections();
         await apollo?.stop().catch(() => undefined);
         await redis.quit();
         await connection.close();
@@ -272,6 +318,8 @@ export function createApp(options: AppOptions): VerityApp {
         internals?.services.effects.stop();
         model?.stop();
         await apollo?.stop();
+        metricsServer?.close();
+        metricsServer?.closeAllConnections();
         if (internals) {
           internals.services.whales.close();
           internals.bus.close();

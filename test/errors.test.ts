@@ -134,13 +134,16 @@ describe('request errors over HTTP', () => {
   it('answers a body that is not JSON, and one that is too large, with a JSON error', async () => {
     const notJson = await fetch(verity.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-request-id': 'not-json-1' },
       body: '{"query": ',
     });
     expect(notJson.status).toBe(400);
     expect(await notJson.json()).toEqual({
       errors: [
-        { message: 'The request body is not valid JSON.', extensions: { code: 'BAD_USER_INPUT' } },
+        {
+          message: 'The request body is not valid JSON.',
+          extensions: { code: 'BAD_USER_INPUT', requestId: 'not-json-1' },
+        },
       ],
     });
 

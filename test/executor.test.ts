@@ -46,14 +46,17 @@ describe('compiled query execution', () => {
     await interpreted?.stop();
   });
 
+  let requests = 0;
   const expectSameAnswers = async (
     query: string,
     variables: Record<string, unknown> = {},
     token?: string,
   ) => {
-    const expected = await interpreted.gql(query, variables, { token });
+    // The same request id on both, so that errors (which carry it) compare equal.
+    const headers = { 'x-request-id': `same-answers-${++requests}` };
+    const expected = await interpreted.gql(query, variables, { token, headers });
     for (let i = 0; i < 2; i++) {
-      expect(await compiled.gql(query, variables, { token })).toEqual(expected);
+      expect(await compiled.gql(query, variables, { token, headers })).toEqual(expected);
     }
     return expected;
   };

@@ -1,23 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../src/infra/embedded/redis-server.js';
 import { createGraphQLClient } from './helpers/graphql.js';
-import { isAlive, spawnVerity, type VerityProcess } from './helpers/process.js';
+import { isAlive, isRunning, spawnVerity, type VerityProcess } from './helpers/process.js';
 import { waitFor } from './helpers/wait.js';
 import { createWsClients } from './helpers/ws.js';
-
-/** True while `pid` runs: a zombie waiting for its new parent to reap it does not count. */
-const isRunning = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 /**
  * The start command on embedded defaults: no MONGODB_URI (FerretDB is started) and no Redis

@@ -15,7 +15,13 @@ export interface GraphQLContext {
   readonly viewer: Viewer | null;
   readonly loaders: Loaders;
   readonly services: Services;
+  /** Bound to `requestId` where there is one: log through it while serving the request. */
   readonly logger: Logger;
+  /**
+   * The HTTP request's or WebSocket operation's id (`X-Request-Id`), in every error it gets and
+   * every line it logs. A live event's executions serve many subscriptions and have none.
+   */
+  readonly requestId?: string;
   /** Set only on a live event's template execution (graphql/live/splice.ts). */
   readonly liveTemplate?: SiteRecorder;
   /**

@@ -19,6 +19,37 @@ const clientCodes: ReadonlySet<string> = new Set([
   ...apolloClientCodes,
 ]);
 
+/**
+ * Where an error happened: the request's id (an HTTP request or a WebSocket operation) and the
+ * logger bound to it. Every error a client sees carries the id as `extensions.requestId`, and
+ * every line logged about it carries the same id.
+ */
+export interface ErrorScope {
+  readonly requestId?: string;
+  readonly logger: Logger;
+}
+
+const scopes = new WeakMap<object, ErrorScope>();
+
+/**
+ * Ties errors to the request they arose in, for `errorScopeOf`: Apollo Server formats errors
+ * with no access to the request, so its `formatError` looks the scope up by the error object.
+ */
+export function bindErrorScope(errors: Iterable<object>, scope: ErrorScope): void {
+  for (const error of errors) scopes.set(error, scope);
+}
+
+/** The scope `bindErrorScope` gave this error or one it wraps (`originalError`), if any. */
+export function errorScopeOf(error: unknown): ErrorScope | undefined {
+  let current = error;
+  while (typeof current === 'object' && current !== null) {
+    const scope = scopes.get(current);
+    if (scope) return scope;
+    current = 'originalError' in current ? current.originalError : undefined;
+  }
+  return undefined;
+}
+
 /** HTTP statuses for errors raised before execution (while building the request context). */
 const httpStatusByCode: Partial<Record<ErrorCode, number>> = {
   BAD_USER_INPUT: 400,
@@ -56,13 +87,16 @@ function originalOf(error: unknown): unknown {
  * - everything else becomes INTERNAL_SERVER_ERROR with an `errorId` matching the log line, and
  *   `retryable: true` when MongoDB or Redis was unreachable (nothing was changed); a write whose
  *   outcome could not be learnt also says `outcome: "UNKNOWN"` and how to check.
- * Stack traces and database text never leave the server.
+ * Stack traces and database text never leave the server. Every error gets the scope's
+ * `requestId`, and is logged (when it is logged) through the scope's logger.
  */
 export function formatClientError(
   formatted: GraphQLFormattedError,
   error: unknown,
-  logger: Logger,
+  scope: ErrorScope,
 ): GraphQLFormattedError {
+  const { logger, requestId } = scope;
+  const request = requestId === undefined ? {} : { requestId };
   const original = originalOf(error);
   const location = {
     ...(formatted.locations ? { locations: formatted.locations } : {}),
@@ -73,7 +107,7 @@ export function formatClientError(
     return {
       message: original.message,
       ...location,
-      extensions: { ...original.details, code: original.code },
+      extensions: { ...original.details, code: original.code, ...request },
     };
   }
 
@@ -81,7 +115,7 @@ export function formatClientError(
   const createdByGraphQL = original instanceof GraphQLError || !(original instanceof Error);
   if (typeof code === 'string' && clientCodes.has(code) && createdByGraphQL) {
     const { stacktrace: _stacktrace, http: _http, ...extensions } = formatted.extensions ?? {};
-    return { message: formatted.message, ...location, extensions };
+    return { message: formatted.message, ...location, extensions: { ...extensions, ...request } };
   }
 
   const errorId = randomUUID();
@@ -103,6 +137,7 @@ export function formatClientError(
         ...details,
         // The global ID to look up (`node(id:)`) to learn whether it was stored.
         ...(check ? { checkId: toGlobalId(check.type, check.id) } : {}),
+        ...request,
       },
     };
   }
@@ -120,6 +155,7 @@ export function formatClientError(
       code: ErrorCode.INTERNAL_SERVER_ERROR,
       errorId,
       ...(retryable ? { retryable } : {}),
+      ...request,
     },
   };
 }

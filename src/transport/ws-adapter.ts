@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { CloseCode, handleProtocols, type Server } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../infra/logger.js';
@@ -59,7 +60,8 @@ export function serveGraphQLOverWs<E extends SocketExtra>(options: {
   wsServer: WebSocketServer;
   keepAliveMs: number;
   logger: Logger;
-  extra: (socket: WebSocket) => E;
+  /** What the core keeps for a connection; `request` (the upgrade) is not retained. */
+  extra: (socket: WebSocket, request: IncomingMessage) => E;
 }) {
   const { server, wsServer, keepAliveMs, logger } = options;
   wsServer.options.handleProtocols = handleProtocols;
@@ -79,10 +81,13 @@ export function serveGraphQLOverWs<E extends SocketExtra>(options: {
   }, keepAliveMs);
   keepAlive.unref();
 
-  wsServer.on('connection', (socket) => {
+  wsServer.on('connection', (socket, request) => {
     socket.on('error', onSocketError);
     socket.on('pong', onPong);
-    const closed = server.opened(new ProtocolSocket(socket, logger), options.extra(socket));
+    const closed = server.opened(
+      new ProtocolSocket(socket, logger),
+      options.extra(socket, request),
+    );
     socket.once('close', (code, reason) => void closed(code, reason.toString()));
   });
 

@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
 import {
   GraphQLError,
   Kind,
@@ -7,23 +8,26 @@ import {
   type DocumentNode,
   type ExecutionArgs,
   type FragmentDefinitionNode,
+  type GraphQLFormattedError,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values.js';
-import { CloseCode, makeServer } from 'graphql-ws';
+import { CloseCode, makeServer, type Context, type SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { GraphQLContext, Viewer } from '../graphql/context.js';
 import { bearerToken } from '../graphql/context.js';
 import type { DocumentCache } from '../graphql/document-cache.js';
 import type { Executor } from '../graphql/executor.js';
-import { ErrorCode, formatClientError } from '../graphql/errors.js';
+import { ErrorCode, formatClientError, type ErrorScope } from '../graphql/errors.js';
 import { createLiveHub, type LiveConnection } from '../graphql/live/live-hub.js';
 import type { Logger } from '../infra/logger.js';
+import type { Metrics, OperationType, SocketCounts } from '../infra/metrics.js';
 import { VerityError, isUnavailableError } from '../lib/errors.js';
 import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
+import { requestIdFrom, requestIdHeader } from './request-id.js';
 import { serveGraphQLOverWs, type SocketExtra } from './ws-adapter.js';
 
 /**
@@ -61,8 +65,21 @@ const refusedSession = (error: VerityError): [code: number, reason: string] => {
 /** The longest timer Node keeps (about 24.8 days); a later expiry re-arms. */
 const maxTimerMs = 2 ** 31 - 1;
 
+type SocketKind = Exclude<keyof SocketCounts, 'pending'>;
+
+const codeOf = (error: GraphQLFormattedError): string => {
+  const code = error.extensions?.['code'];
+  return typeof code === 'string' ? code : ErrorCode.INTERNAL_SERVER_ERROR;
+};
+
 /** What Verity keeps per WebSocket connection. */
 interface ConnectionState extends SocketExtra {
+  /** The upgrade's `X-Request-Id` (or a new one), answered in the 101 and in its log lines. */
+  readonly connectionId: string;
+  /** How the connection authenticated, once it has (for the socket counts). */
+  counted?: SocketKind;
+  /** Its operations from subscribe to complete, by protocol id. */
+  operations?: Map<string, Operation>;
   /** Set once the connection is authenticated (before connection_ack). */
   viewer?: Viewer;
   /** Authenticated with a waitlist ticket token alone: only `waitlistOperations` may run. */
@@ -76,6 +93,34 @@ interface ConnectionState extends SocketExtra {
 }
 
 /**
+ * One operation (a subscribe message), from its arrival to its end: its request id (the
+ * client's `extensions.requestId` when sane, else a new one), what it turned out to be, and
+ * whether it was reported. Its logger is made on first use: a subscription lives long and
+ * rarely logs.
+ */
+class Operation implements ErrorScope {
+  type: OperationType = 'unknown';
+  name: string | undefined;
+  reported = false;
+  readonly startedAt = performance.now();
+  #logger: Logger | undefined;
+
+  constructor(
+    readonly requestId: string,
+    private readonly connectionId: string,
+    private readonly parent: Logger,
+  ) {}
+
+  get logger(): Logger {
+    this.#logger ??= this.parent.child({
+      connectionId: this.connectionId,
+      requestId: this.requestId,
+    });
+    return this.#logger;
+  }
+}
+
+/**
  * The context of one WebSocket operation. Its loaders are made on first use: most subscriptions
  * never touch them after subscribing, and a subscription's context lives as long as it does.
  */
@@ -85,9 +130,17 @@ class OperationContext implements GraphQLContext {
   constructor(
     readonly viewer: Viewer | null,
     readonly services: Services,
-    readonly logger: Logger,
+    private readonly operation: Operation,
     private readonly factory: LoaderFactory,
   ) {}
+
+  get logger(): Logger {
+    return this.operation.logger;
+  }
+
+  get requestId(): string {
+    return this.operation.requestId;
+  }
 
   get loaders(): Loaders {
     this.#loaders ??= this.factory.operation(this.viewer?.id ?? null);
@@ -138,6 +191,60 @@ class SocketLiveConnection implements LiveConnection {
     }, slowConsumerCheckMs);
     watch.unref();
     socket.once('close', () => clearInterval(watch));
+  }
+}
+
+/**
+ * A subscription's end of a socket when metrics are on: one per subscription (not per socket),
+ * so that each frame it sends is matched with its own event, in order, to time the delivery.
+ * An event counts from its first arrival at the live hub on this instance, shared by every
+ * subscriber of it: a routed event's later subscribers count the whole pass.
+ */
+class TimedLiveConnection extends SocketLiveConnection {
+  #arrivals: number[] | undefined;
+
+  constructor(
+    socket: WebSocket,
+    private readonly clock: EventClock,
+  ) {
+    super(socket);
+  }
+
+  received(event: unknown): void {
+    (this.#arrivals ??= []).push(this.clock.arrival(event));
+  }
+
+  override send(frame: Buffer): void {
+    super.send(frame);
+    const arrival = this.#arrivals?.shift();
+    if (arrival !== undefined) this.clock.delivered(arrival);
+  }
+}
+
+/** When each live event first reached the hub here, by the event object. */
+class EventClock {
+  readonly #arrivals = new WeakMap<object, number>();
+  #last: unknown;
+  #lastArrival = 0;
+
+  constructor(private readonly metrics: Metrics) {}
+
+  arrival(event: unknown): number {
+    // An event goes to its subscribers one after another: the last one is nearly always it.
+    if (event === this.#last) return this.#lastArrival;
+    const now = performance.now();
+    let arrival = now;
+    if (typeof event === 'object' && event !== null) {
+      arrival = this.#arrivals.get(event) ?? now;
+      if (arrival === now) this.#arrivals.set(event, now);
+    }
+    this.#last = event;
+    this.#lastArrival = arrival;
+    return arrival;
+  }
+
+  delivered(arrival: number): void {
+    this.metrics.liveDelay((performance.now() - arrival) / 1_000);
   }
 }
 
@@ -231,17 +338,51 @@ export function attachWebSocketTransport(deps: {
   loaders: LoaderFactory;
   services: Services;
   config: Config['ws'];
+  metrics: Metrics | undefined;
   logger: Logger;
 }) {
-  const { schema, documents, loaders, services, config, logger } = deps;
+  const { schema, documents, loaders, services, config, metrics, logger } = deps;
   const wsServer = new WebSocketServer({
     server: deps.httpServer,
     path: deps.path,
     maxPayload: config.maxPayloadBytes,
   });
 
-  const format = (errors: readonly GraphQLError[]) =>
-    errors.map((error) => formatClientError(error.toJSON(), error, logger));
+  // Each connection is named by its upgrade's X-Request-Id (or a new id), answered in the 101.
+  const connectionIds = new WeakMap<IncomingMessage, string>();
+  wsServer.on('headers', (headers, request) => {
+    const connectionId = requestIdFrom(request.headers['x-request-id']);
+    connectionIds.set(request, connectionId);
+    headers.push(`${requestIdHeader}: ${connectionId}`);
+  });
+
+  const format = (errors: readonly GraphQLError[], scope: ErrorScope) =>
+    errors.map((error) => {
+      const formatted = formatClientError(error.toJSON(), error, scope);
+      metrics?.error('ws', codeOf(formatted));
+      return formatted;
+    });
+
+  /** Reports a finished operation: once in the metrics, one debug line in the log. */
+  const report = (operation: Operation, outcome: string) => {
+    operation.reported = true;
+    const ms = performance.now() - operation.startedAt;
+    metrics?.operation({
+      transport: 'ws',
+      type: operation.type,
+      name: operation.name,
+      outcome,
+      seconds: ms / 1_000,
+    });
+    if (logger.isLevelEnabled('debug')) {
+      operation.logger.debug(
+        { operation: operation.name ?? null, type: operation.type, outcome, ms: Math.round(ms) },
+        'graphql operation',
+      );
+    }
+  };
+
+  const clock = metrics ? new EventClock(metrics) : undefined;
 
   const hub = createLiveHub({
     schema,
@@ -259,7 +400,12 @@ export function attachWebSocketTransport(deps: {
         liveTemplate,
       };
     },
-    formatErrors: format,
+    // One execution serves every subscriber sharing it, so its errors get an id of their own,
+    // which the log line of an internal error carries too.
+    formatErrors: (errors) => {
+      const requestId = randomUUID();
+      return format(errors, { requestId, logger: logger.child({ requestId }) });
+    },
     share: config.shareExecution,
     maxBufferedBytes: config.maxBufferedBytes,
     maxPendingEvents: config.maxPendingEvents,
@@ -273,8 +419,19 @@ export function attachWebSocketTransport(deps: {
     { connection: LiveConnection; id: string; viewer: Viewer | null }
   >();
 
-  const operationContext = (viewer: Viewer | null): GraphQLContext =>
-    new OperationContext(viewer, services, logger, loaders);
+  const socketCounts: Record<SocketKind, number> = { session: 0, anonymous: 0, waitlist: 0 };
+  /** Counts an authenticated connection until it closes (graphql-ws's onClose). */
+  const countSocket = (state: ConnectionState) => {
+    // Closed while authenticating: its onClose has run already.
+    if (state.socket.readyState === state.socket.CLOSED) return;
+    const kind: SocketKind = state.viewer
+      ? 'session'
+      : state.waitlistOnly
+        ? 'waitlist'
+        : 'anonymous';
+    state.counted = kind;
+    socketCounts[kind] += 1;
+  };
 
   let anonymousConnections = 0;
   /** A connection without any token, within the instance's limit for them. */
@@ -360,143 +517,210 @@ export function attachWebSocketTransport(deps: {
     },
 
     onConnect: async (ctx) => {
-      const params = ctx.connectionParams ?? {};
-      try {
-        const token = bearerToken(
-          params['authorization'] ?? params['Authorization'] ?? params['token'],
-        );
-        const ticketToken = params['ticketToken'];
-        if (!token && typeof ticketToken === 'string' && ticketToken !== '') {
-          // A person on the waitlist has no session yet; their ticket token admits them to
-          // watch their position (waitlistPosition), as a connection without a viewer.
-          await services.waitlist.verifyTicketToken(ticketToken);
-          ctx.extra.waitlistOnly = true;
-          Reflect.deleteProperty(ctx, 'connectionParams');
-          return true;
-        }
-        if (!token) return admitAnonymous(ctx.extra);
-        ctx.extra.viewer = await services.users.viewerFromToken(token);
-        // graphql-ws keeps the params (the whole token) for the connection's life otherwise.
-        Reflect.deleteProperty(ctx, 'connectionParams');
-        watchSession(ctx.extra, token);
-        return true;
-      } catch (error) {
-        if (error instanceof VerityError) {
-          // The token was refused: say why (expired, revoked, invalid), not just "forbidden".
-          if (error.code === ErrorCode.UNAUTHENTICATED && !ctx.extra.waitlistOnly) {
-            ctx.extra.socket.close(...refusedSession(error));
-          }
-          return false;
-        }
-        if (isUnavailableError(error)) {
-          logger.warn({ err: error }, 'cannot authenticate a WebSocket: a backing service is down');
-          ctx.extra.socket.close(VerityCloseCode.TryAgainLater, 'Service unavailable, retry');
-          return false;
-        }
-        logger.error({ err: error }, 'WebSocket authentication failed unexpectedly');
-        ctx.extra.socket.close(CloseCode.InternalServerError, 'Internal server error');
-        return false;
-      }
+      const accepted = await authenticate(ctx);
+      if (accepted) countSocket(ctx.extra);
+      return accepted;
+    },
+
+    onClose: (ctx) => {
+      if (ctx.extra.counted) socketCounts[ctx.extra.counted] -= 1;
     },
 
     onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
-      if (Object.keys(ctx.subscriptions).length > config.maxSubscriptions) {
+      const operation = new Operation(
+        requestIdFrom(payload.extensions?.['requestId']),
+        ctx.extra.connectionId,
+        logger,
+      );
+      (ctx.extra.operations ??= new Map()).set(id, operation);
+      return prepare(ctx, id, payload, operation);
+    },
+
+    onOperation: (ctx, id, _payload, _args, result) => {
+      // A subscription has started (a query's result, or a subscription's refusal, is reported
+      // in onNext with its errors).
+      const operation = ctx.extra.operations?.get(id);
+      if (operation && !operation.reported && Symbol.asyncIterator in result) {
+        report(operation, 'ok');
+      }
+    },
+
+    onNext: (ctx, id, _payload, _args, result) => {
+      const operation = ctx.extra.operations?.get(id);
+      const errors = result.errors ? format(result.errors, operation ?? { logger }) : undefined;
+      if (operation && !operation.reported) report(operation, errors ? codeOf(errors[0]!) : 'ok');
+      return errors ? { ...result, errors } : undefined;
+    },
+
+    onError: (ctx, id, _payload, errors) => {
+      const operation = ctx.extra.operations?.get(id);
+      const formatted = format(errors, operation ?? { logger });
+      if (operation && !operation.reported) report(operation, codeOf(formatted[0]!));
+      ctx.extra.operations?.delete(id);
+      return formatted;
+    },
+
+    onComplete: (ctx, id) => {
+      const operation = ctx.extra.operations?.get(id);
+      // Ended before it was answered: the client completed it or left.
+      if (operation && !operation.reported) report(operation, 'cancelled');
+      ctx.extra.operations?.delete(id);
+    },
+  });
+
+  /** Authenticates a connection (see the transport's doc comment); false refuses it. */
+  async function authenticate(ctx: Context<ConnectionParams, ConnectionState>): Promise<boolean> {
+    const params = ctx.connectionParams ?? {};
+    try {
+      const token = bearerToken(
+        params['authorization'] ?? params['Authorization'] ?? params['token'],
+      );
+      const ticketToken = params['ticketToken'];
+      if (!token && typeof ticketToken === 'string' && ticketToken !== '') {
+        // A person on the waitlist has no session yet; their ticket token admits them to
+        // watch their position (waitlistPosition), as a connection without a viewer.
+        await services.waitlist.verifyTicketToken(ticketToken);
+        ctx.extra.waitlistOnly = true;
+        Reflect.deleteProperty(ctx, 'connectionParams');
+        return true;
+      }
+      if (!token) return admitAnonymous(ctx.extra);
+      ctx.extra.viewer = await services.users.viewerFromToken(token);
+      // graphql-ws keeps the params (the whole token) for the connection's life otherwise.
+      Reflect.deleteProperty(ctx, 'connectionParams');
+      watchSession(ctx.extra, token);
+      return true;
+    } catch (error) {
+      if (error instanceof VerityError) {
+        // The token was refused: say why (expired, revoked, invalid), not just "forbidden".
+        if (error.code === ErrorCode.UNAUTHENTICATED && !ctx.extra.waitlistOnly) {
+          ctx.extra.socket.close(...refusedSession(error));
+        }
+        return false;
+      }
+      if (isUnavailableError(error)) {
+        logger.warn(
+          { err: error, connectionId: ctx.extra.connectionId },
+          'cannot authenticate a WebSocket: a backing service is down',
+        );
+        ctx.extra.socket.close(VerityCloseCode.TryAgainLater, 'Service unavailable, retry');
+        return false;
+      }
+      logger.error(
+        { err: error, connectionId: ctx.extra.connectionId },
+        'WebSocket authentication failed unexpectedly',
+      );
+      ctx.extra.socket.close(CloseCode.InternalServerError, 'Internal server error');
+      return false;
+    }
+  }
+
+  /** Checks and prepares one operation: its execution arguments, or why it cannot run. */
+  function prepare(
+    ctx: Context<ConnectionParams, ConnectionState>,
+    id: string,
+    payload: SubscribePayload,
+    operation: Operation,
+  ): ExecutionArgs | readonly GraphQLError[] {
+    if (Object.keys(ctx.subscriptions).length > config.maxSubscriptions) {
+      return [
+        new GraphQLError(
+          `A connection may run at most ${config.maxSubscriptions} operations at once.`,
+          { extensions: { code: ErrorCode.RATE_LIMITED } },
+        ),
+      ];
+    }
+    if (typeof payload.query !== 'string') {
+      return [
+        new GraphQLError('A query is required.', {
+          extensions: { code: ErrorCode.BAD_USER_INPUT },
+        }),
+      ];
+    }
+    const prepared = documents.prepare(payload.query);
+    if (!prepared.ok) return prepared.errors;
+    const operationName = payload.operationName ?? null;
+    const definition = getOperationAST(prepared.document, operationName);
+    if (!definition) {
+      return [
+        new GraphQLError('Unable to identify the operation to run.', {
+          extensions: { code: ErrorCode.BAD_USER_INPUT },
+        }),
+      ];
+    }
+    operation.type = definition.operation;
+    operation.name = definition.name?.value;
+    if (ctx.extra.anonymous && definition.operation !== OperationTypeNode.QUERY) {
+      const names = rootFieldNames(prepared.document, definition);
+      if (
+        definition.operation === OperationTypeNode.MUTATION ||
+        ![...names].every((name) => anonymousSubscriptions.has(name))
+      ) {
         return [
           new GraphQLError(
-            `A connection may run at most ${config.maxSubscriptions} operations at once.`,
-            { extensions: { code: ErrorCode.RATE_LIMITED } },
+            'A connection without a session may run queries and the public subscriptions (publicFeedUpdated, hashtagFeedUpdated, truthCountsChanged, userUpdated). Connect with a session token for anything else; sign in over HTTP.',
+            { extensions: { code: ErrorCode.UNAUTHENTICATED, reason: 'missing' } },
           ),
         ];
       }
-      if (typeof payload.query !== 'string') {
+    }
+    if (ctx.extra.waitlistOnly) {
+      const allowed = waitlistOperations[definition.operation];
+      const names = rootFieldNames(prepared.document, definition);
+      if (![...names].every((name) => allowed.has(name))) {
         return [
-          new GraphQLError('A query is required.', {
-            extensions: { code: ErrorCode.BAD_USER_INPUT },
-          }),
+          new GraphQLError(
+            'A connection made with a waitlist ticket token may only run waitlistTicket and waitlistPosition. Connect with a session token for anything else.',
+            { extensions: { code: ErrorCode.FORBIDDEN } },
+          ),
         ];
       }
-      const prepared = documents.prepare(payload.query);
-      if (!prepared.ok) return prepared.errors;
-      const operationName = payload.operationName ?? null;
-      const operation = getOperationAST(prepared.document, operationName);
-      if (!operation) {
-        return [
-          new GraphQLError('Unable to identify the operation to run.', {
+    }
+    // Coerced here, as Apollo does over HTTP, so that a bad variable is a BAD_USER_INPUT
+    // rather than a code-less execution error.
+    const variables = getVariableValues(
+      schema,
+      definition.variableDefinitions ?? [],
+      payload.variables ?? {},
+      { maxErrors: 20 },
+    );
+    if (variables.errors) {
+      return variables.errors.map(
+        (error) =>
+          new GraphQLError(error.message, {
+            nodes: error.nodes ?? null,
             extensions: { code: ErrorCode.BAD_USER_INPUT },
           }),
-        ];
-      }
-      if (ctx.extra.anonymous && operation.operation !== OperationTypeNode.QUERY) {
-        const names = rootFieldNames(prepared.document, operation);
-        if (
-          operation.operation === OperationTypeNode.MUTATION ||
-          ![...names].every((name) => anonymousSubscriptions.has(name))
-        ) {
-          return [
-            new GraphQLError(
-              'A connection without a session may run queries and the public subscriptions (publicFeedUpdated, hashtagFeedUpdated, truthCountsChanged, userUpdated). Connect with a session token for anything else; sign in over HTTP.',
-              { extensions: { code: ErrorCode.UNAUTHENTICATED, reason: 'missing' } },
-            ),
-          ];
-        }
-      }
-      if (ctx.extra.waitlistOnly) {
-        const allowed = waitlistOperations[operation.operation];
-        const names = rootFieldNames(prepared.document, operation);
-        if (![...names].every((name) => allowed.has(name))) {
-          return [
-            new GraphQLError(
-              'A connection made with a waitlist ticket token may only run waitlistTicket and waitlistPosition. Connect with a session token for anything else.',
-              { extensions: { code: ErrorCode.FORBIDDEN } },
-            ),
-          ];
-        }
-      }
-      // Coerced here, as Apollo does over HTTP, so that a bad variable is a BAD_USER_INPUT
-      // rather than a code-less execution error.
-      const variables = getVariableValues(
-        schema,
-        operation.variableDefinitions ?? [],
-        payload.variables ?? {},
-        { maxErrors: 20 },
       );
-      if (variables.errors) {
-        return variables.errors.map(
-          (error) =>
-            new GraphQLError(error.message, {
-              nodes: error.nodes ?? null,
-              extensions: { code: ErrorCode.BAD_USER_INPUT },
-            }),
-        );
-      }
+    }
 
-      const viewer = ctx.extra.viewer ?? null;
-      const contextValue = operationContext(viewer);
-      if (operation.operation === OperationTypeNode.SUBSCRIPTION) {
-        ctx.extra.live ??= new SocketLiveConnection(ctx.extra.socket);
-        liveTargets.set(contextValue, { connection: ctx.extra.live, id, viewer });
-      }
-      return {
-        schema,
-        document: prepared.document,
-        operationName,
-        variableValues: payload.variables ?? null,
-        contextValue,
-      };
-    },
-
-    onNext: (_ctx, _id, _payload, _args, result) =>
-      result.errors ? { ...result, errors: format(result.errors) } : undefined,
-
-    onError: (_ctx, _id, _payload, errors) => format(errors),
-  });
+    const viewer = ctx.extra.viewer ?? null;
+    const contextValue = new OperationContext(viewer, services, operation, loaders);
+    if (definition.operation === OperationTypeNode.SUBSCRIPTION) {
+      // Timed, each subscription needs its own end of the socket; otherwise one per socket.
+      const connection = clock
+        ? new TimedLiveConnection(ctx.extra.socket, clock)
+        : (ctx.extra.live ??= new SocketLiveConnection(ctx.extra.socket));
+      liveTargets.set(contextValue, { connection, id, viewer });
+    }
+    return {
+      schema,
+      document: prepared.document,
+      operationName,
+      variableValues: payload.variables ?? null,
+      contextValue,
+    };
+  }
 
   const adapter = serveGraphQLOverWs({
     server,
     wsServer,
     keepAliveMs: config.keepAliveMs,
     logger,
-    extra: (socket) => ({ socket }),
+    extra: (socket, request) => ({
+      socket,
+      connectionId: connectionIds.get(request) ?? requestIdFrom(undefined),
+    }),
   });
 
   return {
@@ -505,6 +729,12 @@ export function attachWebSocketTransport(deps: {
     /** Number of open WebSocket connections. */
     get connections() {
       return wsServer.clients.size;
+    },
+    /** Open connections by how they authenticated (`pending`: not yet). */
+    sockets(): SocketCounts {
+      const { session, anonymous, waitlist } = socketCounts;
+      const pending = Math.max(0, wsServer.clients.size - session - anonymous - waitlist);
+      return { session, anonymous, waitlist, pending };
     },
     /** Closes every connection with 1001 (going away) and stops accepting new ones. */
     dispose: () => adapter.dispose(),

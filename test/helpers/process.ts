@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Verity started with the README's start command, `npm start`, with its JSON log lines. */
+/** A Verity process with its JSON log lines. */
 export interface VerityProcess {
   readonly child: ChildProcess;
   readonly logs: Record<string, unknown>[];
@@ -17,9 +18,17 @@ export interface VerityProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function spawnVerity(env: Record<string, string>): VerityProcess {
-  // Signals go to the npm process, as they would from a terminal or a process manager.
-  const child = spawn('npm', ['start', '--silent'], {
+/**
+ * Starts Verity with `command` (by default the README's `npm start`; the production test runs
+ * `node dist/main.js`) and only `env` besides PATH and HOME.
+ */
+export function spawnVerity(
+  env: Record<string, string>,
+  command: readonly [string, ...string[]] = ['npm', 'start', '--silent'],
+): VerityProcess {
+  // Signals go to the first process (npm for `npm start`), as they would from a terminal or a
+  // process manager.
+  const child = spawn(command[0], command.slice(1), {
     cwd: root,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -96,6 +105,15 @@ export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True while `pid` runs: a zombie waiting for its new parent to reap it does not count. */
+export function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }

@@ -22,6 +22,8 @@ export interface LiveConnection {
   bufferedBytes(): number;
   /** Cuts the connection off because it fell behind (see VerityCloseCode.SlowConsumer). */
   closeSlow(): void;
+  /** Optional (timing): an event entered delivery; its frame follows in order, unless it ends. */
+  received?(event: unknown): void;
 }
 
 export interface LiveHubOptions {
@@ -460,6 +462,7 @@ function flush(subscriber: Subscriber): void {
 
 function deliver(subscriber: Subscriber, event: unknown): void {
   if (subscriber.closed) return;
+  subscriber.connection.received?.(event);
   let payload: Payload;
   try {
     payload = payloadFor(subscriber, event);
