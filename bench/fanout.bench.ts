@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { buildBackgroundNetwork, createAccount, databaseRows } from './lib/network.js';
+import { createProfiler } from './lib/profile.js';
 import type { Row, Scenario } from './lib/report.js';
 import { startStack } from './lib/stack.js';
 import {
@@ -109,13 +110,17 @@ export const fanoutScenario: Scenario = {
       const verityEvents: EventFigures[] = [];
       const rawEvents: EventFigures[] = [];
       let frame = '';
+      // BENCH_PROFILE: a CPU profile of each event's delivery.
+      const profiler = await createProfiler();
       for (let round = 0; round < rounds; round++) {
         const event = feedEvents[round % feedEvents.length];
+        await profiler.start();
         const verity = await measureDeliveries(
           load,
           () => publisher.publish(channel, JSON.stringify(event)),
           ownCpuMs,
         );
+        await profiler.stop();
         frame = verity.sampleFrame;
         await sleep(100);
         const baseline = await measureDeliveries(
@@ -129,6 +134,7 @@ export const fanoutScenario: Scenario = {
           rawEvents.push(baseline);
         }
       }
+      await profiler.save();
       const executionsPerEvent = (live.executions - before.executions) / rounds;
       await Promise.all([load.close(), raw.close()]);
       rawServer.send({ type: 'stop' });
