@@ -17,15 +17,11 @@ export class ConfigError extends Error {
 }
 
 const integer = (min: number, max: number, fallback: number) =>
-  optionalInteger(min, max).transform((value) => value ?? fallback);
-
-/** An integer setting that may be left unset (undefined). */
-const optionalInteger = (min: number, max: number) =>
   z
     .string()
     .optional()
     .transform((raw, ctx) => {
-      if (raw === undefined || raw.trim() === '') return undefined;
+      if (raw === undefined || raw.trim() === '') return fallback;
       const value = Number(raw.replaceAll('_', ''));
       if (!Number.isInteger(value) || value < min || value > max) {
         ctx.addIssue({
@@ -37,11 +33,11 @@ const optionalInteger = (min: number, max: number) =>
       return value;
     });
 
-const boolean = (fallback: boolean) =>
+const boolean = <Fallback extends boolean | undefined>(fallback: Fallback) =>
   z
     .string()
     .optional()
-    .transform((raw, ctx) => {
+    .transform((raw, ctx): boolean | Fallback => {
       if (raw === undefined || raw.trim() === '') return fallback;
       const value = raw.trim().toLowerCase();
       if (['true', '1', 'yes'].includes(value)) return true;
@@ -126,6 +122,8 @@ const envSchema = z.object({
 
   GRAPHQL_IDE: boolean(true),
   GRAPHQL_INTROSPECTION: boolean(true),
+  // Unset: on when the IDE is.
+  WEB_DEMO: boolean(undefined),
   TRUST_PROXY: boolean(false),
   PUBLIC_URL: url(['http', 'https']),
   CORS_ORIGINS: optionalString.refine(
@@ -163,8 +161,6 @@ const envSchema = z.object({
   WAITLIST_TICK_MS: integer(50, 600_000, 1_000),
   WAITLIST_TICKET_TTL_SECONDS: integer(60, 365 * 24 * 3600, 30 * 24 * 3600),
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000, 10_000),
-  METRICS_PORT: optionalInteger(0, 65_535),
-  METRICS_HOST: optionalString,
 });
 
 function parse(env: Record<string, string | undefined>) {
@@ -177,11 +173,6 @@ function parse(env: Record<string, string | undefined>) {
   if (e.NODE_ENV === 'production' && e.JWT_SECRET === undefined) {
     throw new ConfigError(
       'Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production (at least 32 characters)',
-    );
-  }
-  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
-    throw new ConfigError(
-      'Invalid configuration:\n  METRICS_PORT: must differ from PORT (metrics stay off the public port)',
     );
   }
   return {
@@ -221,6 +212,8 @@ function parse(env: Record<string, string | undefined>) {
      * Where people reach Verity (scheme, host, optional path, no trailing slash): the base of
      * every `url` the API gives. Unset, `http://localhost:<PORT>`.
      */
+    /** Serve the live demo web client (web/, built by `npm run web:build`) at `/`. */
+    web: { demo: e.WEB_DEMO ?? e.GRAPHQL_IDE },
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     http: {
       trustProxy: e.TRUST_PROXY,
@@ -259,14 +252,6 @@ function parse(env: Record<string, string | undefined>) {
       ticketTtlSeconds: e.WAITLIST_TICKET_TTL_SECONDS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    /**
-     * Prometheus metrics at `GET /metrics` on a listener of their own, never on the public
-     * port; undefined (METRICS_PORT unset) turns collecting them off entirely.
-     */
-    metrics:
-      e.METRICS_PORT === undefined
-        ? undefined
-        : { host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
   };
 }
 
