@@ -17,11 +17,15 @@ export class ConfigError extends Error {
 }
 
 const integer = (min: number, max: number, fallback: number) =>
+  optionalInteger(min, max).transform((value) => value ?? fallback);
+
+/** An integer setting that may be left unset (undefined). */
+const optionalInteger = (min: number, max: number) =>
   z
     .string()
     .optional()
     .transform((raw, ctx) => {
-      if (raw === undefined || raw.trim() === '') return fallback;
+      if (raw === undefined || raw.trim() === '') return undefined;
       const value = Number(raw.replaceAll('_', ''));
       if (!Number.isInteger(value) || value < min || value > max) {
         ctx.addIssue({
@@ -161,6 +165,8 @@ const envSchema = z.object({
   WAITLIST_TICK_MS: integer(50, 600_000, 1_000),
   WAITLIST_TICKET_TTL_SECONDS: integer(60, 365 * 24 * 3600, 30 * 24 * 3600),
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000, 10_000),
+  METRICS_PORT: optionalInteger(0, 65_535),
+  METRICS_HOST: optionalString,
 });
 
 function parse(env: Record<string, string | undefined>) {
@@ -173,6 +179,11 @@ function parse(env: Record<string, string | undefined>) {
   if (e.NODE_ENV === 'production' && e.JWT_SECRET === undefined) {
     throw new ConfigError(
       'Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production (at least 32 characters)',
+    );
+  }
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    throw new ConfigError(
+      'Invalid configuration:\n  METRICS_PORT: must differ from PORT (metrics stay off the public port)',
     );
   }
   return {
@@ -252,6 +263,14 @@ function parse(env: Record<string, string | undefined>) {
       ticketTtlSeconds: e.WAITLIST_TICKET_TTL_SECONDS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    /**
+     * Prometheus metrics at `GET /metrics` on a listener of their own, never on the public
+     * port; undefined (METRICS_PORT unset) turns collecting them off entirely.
+     */
+    metrics:
+      e.METRICS_PORT === undefined
+        ? undefined
+        : { host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
   };
 }
 

@@ -1,24 +1,33 @@
 import { createHash } from 'node:crypto';
-import type { ApolloServer } from '@apollo/server';
+import { HeaderMap, type ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
-import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express, {
   type ErrorRequestHandler,
   type Express,
   type Request,
   type RequestHandler,
+  type Response,
 } from 'express';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Config } from '../config.js';
 import type { GraphQLContext, Viewer } from '../graphql/context.js';
 import { bearerToken } from '../graphql/context.js';
-import { ErrorCode, toGraphQLError } from '../graphql/errors.js';
+import {
+  ErrorCode,
+  bindErrorScope,
+  errorScopeOf,
+  formatClientError,
+  toGraphQLError,
+  type ErrorScope,
+} from '../graphql/errors.js';
 import type { Logger } from '../infra/logger.js';
+import type { Metrics, OperationType } from '../infra/metrics.js';
 import { VerityError, isUnavailableError } from '../lib/errors.js';
-import type { LoaderFactory, Services } from '../modules/index.js';
+import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
 import { createIdeRouter } from './ide.js';
 import { createWebRouter } from './web.js';
+import { requestIdFrom, requestIdHeader } from './request-id.js';
 
 /** What `/readyz` reports. */
 export interface Readiness {
@@ -77,6 +86,159 @@ function persistedQueryProblem(req: Request): string | undefined {
 }
 
 /**
+ * One HTTP request to `/graphql` as the handler, the context and the Apollo plugin share it:
+ * its id, its logger, when it arrived, and whether Apollo's request pipeline reported it.
+ */
+class Exchange implements ErrorScope {
+  readonly startedAt = performance.now();
+  reported = false;
+  #logger: Logger | undefined;
+
+  constructor(
+    readonly requestId: string,
+    private readonly parent: Logger,
+  ) {}
+
+  /** Whether a line at `level` would be written (asked without making the child). */
+  logs(level: string): boolean {
+    return this.parent.isLevelEnabled(level);
+  }
+
+  /** Made when first used: most requests log nothing. */
+  get logger(): Logger {
+    this.#logger ??= this.parent.child({ requestId: this.requestId });
+    return this.#logger;
+  }
+}
+
+/**
+ * The context of one HTTP request. A class, because Apollo Server hands its plugins and
+ * resolvers a shallow copy of the context (same prototype, own fields copied): the exchange
+ * travels with the copy, and the logger is still made only when used.
+ */
+class HttpContext implements GraphQLContext {
+  readonly sessionProblem?: VerityError;
+
+  constructor(
+    readonly viewer: Viewer | null,
+    readonly loaders: Loaders,
+    readonly services: Services,
+    readonly exchange: Exchange,
+    sessionProblem: VerityError | undefined,
+  ) {
+    if (sessionProblem) this.sessionProblem = sessionProblem;
+  }
+
+  get logger(): Logger {
+    return this.exchange.logger;
+  }
+
+  get requestId(): string {
+    return this.exchange.requestId;
+  }
+}
+
+const requestIdOf = (res: Response) => res.getHeader(requestIdHeader) as string;
+
+const codeOf = (error: GraphQLFormattedError): string => {
+  const code = error.extensions?.['code'];
+  return typeof code === 'string' ? code : ErrorCode.INTERNAL_SERVER_ERROR;
+};
+
+/** Reports a finished request: one operation in the metrics, one debug line in the log. */
+function report(
+  exchange: Exchange,
+  metrics: Metrics | undefined,
+  operation: {
+    type: OperationType;
+    name: string | null | undefined;
+    errors: readonly GraphQLFormattedError[] | undefined;
+  },
+) {
+  exchange.reported = true;
+  const first = operation.errors?.[0];
+  const outcome = first ? codeOf(first) : 'ok';
+  const ms = performance.now() - exchange.startedAt;
+  metrics?.operation({
+    transport: 'http',
+    type: operation.type,
+    name: operation.name,
+    outcome,
+    seconds: ms / 1_000,
+  });
+  if (exchange.logs('debug')) {
+    exchange.logger.debug(
+      { operation: operation.name ?? null, type: operation.type, outcome, ms: Math.round(ms) },
+      'graphql operation',
+    );
+  }
+}
+
+/**
+ * Apollo Server's `formatError` for HTTP: masks as `formatClientError` does, in the scope of
+ * the request the error arose in (its id in the error, its logger for the log line), and
+ * counts the error by code.
+ */
+export function formatHttpError(deps: { metrics: Metrics | undefined; logger: Logger }) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const answer = formatClientError(formatted, error, errorScopeOf(error) ?? deps);
+    deps.metrics?.error('http', codeOf(answer));
+    return answer;
+  };
+}
+
+/**
+ * The Apollo Server plugin of the HTTP transport: ties each request's errors to the request
+ * (see `formatHttpError`) and reports every request that went through the pipeline by its
+ * operation's type, name and outcome.
+ */
+export function httpRequestPlugin(
+  metrics: Metrics | undefined,
+): ApolloServerPlugin<GraphQLContext> {
+  return {
+    requestDidStart: ({ contextValue }) => {
+      // Not an HTTP request (`executeOperation`): nothing to tie its errors to.
+      if (!(contextValue instanceof HttpContext)) return Promise.resolve();
+      const { exchange } = contextValue;
+      return Promise.resolve({
+        didEncounterErrors: ({ errors }) => {
+          bindErrorScope(errors, exchange);
+          return Promise.resolve();
+        },
+        willSendResponse: ({ response, operation, operationName }) => {
+          report(exchange, metrics, {
+            type: operation?.operation ?? 'unknown',
+            name: operationName,
+            errors: response.body.kind === 'single' ? response.body.singleResult.errors : undefined,
+          });
+          return Promise.resolve();
+        },
+      });
+    },
+  };
+}
+
+/**
+ * An error answer Apollo Server gave before its request pipeline (a malformed request, CSRF
+ * prevention, a failed context): its errors were formatted without the request at hand, so the
+ * request's id is added here, and the request reported. Such answers are small and rare.
+ */
+function withRequestId(exchange: Exchange, metrics: Metrics | undefined, body: string): string {
+  let parsed: { errors?: GraphQLFormattedError[] };
+  try {
+    parsed = JSON.parse(body) as { errors?: GraphQLFormattedError[] };
+  } catch {
+    return body;
+  }
+  const errors = parsed.errors?.map((error) => ({
+    ...error,
+    extensions: { ...error.extensions, requestId: exchange.requestId },
+  }));
+  report(exchange, metrics, { type: 'unknown', name: undefined, errors });
+  return errors ? JSON.stringify({ ...parsed, errors }) : body;
+}
+
+/**
  * The HTTP transport: `/graphql` (Apollo Server, with the IDE for browsers), `/healthz`
  * (the process is alive) and `/readyz` (MongoDB and Redis answer and the app is not stopping).
  * Body-parser failures get the same JSON error shape as GraphQL errors, never an HTML stack.
@@ -88,12 +250,19 @@ export function createHttpApp(deps: {
   services: Services;
   config: Config;
   readiness: () => Promise<Readiness>;
+  metrics: Metrics | undefined;
   logger: Logger;
 }): Express {
-  const { apollo, path, loaders, services, config, logger } = deps;
+  const { apollo, path, loaders, services, config, metrics, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.http.trustProxy);
+
+  // Every answer names its request; the same id is in its errors and its log lines.
+  app.use((req, res, next) => {
+    res.setHeader(requestIdHeader, requestIdFrom(req.headers['x-request-id']));
+    next();
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -118,7 +287,9 @@ export function createHttpApp(deps: {
         'Apollo-Require-Preflight',
         'X-Apollo-Operation-Name',
         'Apollo-Query-Plan-Experimental',
+        requestIdHeader,
       ],
+      exposedHeaders: [requestIdHeader],
       maxAge: 600,
     }),
   );
@@ -132,57 +303,106 @@ export function createHttpApp(deps: {
       next();
       return;
     }
-    logger.debug({ problem }, 'refused a malformed persisted query');
+    logger.debug({ problem, requestId: requestIdOf(res) }, 'refused a malformed persisted query');
+    metrics?.error('http', ApolloServerErrorCode.BAD_REQUEST);
     res.status(400).json({
-      errors: [{ message: problem, extensions: { code: ApolloServerErrorCode.BAD_REQUEST } }],
+      errors: [
+        {
+          message: problem,
+          extensions: { code: ApolloServerErrorCode.BAD_REQUEST, requestId: requestIdOf(res) },
+        },
+      ],
     });
+  };
+
+  const contextFor = async (req: Request, exchange: Exchange): Promise<GraphQLContext> => {
+    try {
+      const token = bearerToken(req.headers.authorization);
+      let viewer: Viewer | null = null;
+      let sessionProblem: VerityError | undefined;
+      if (token) {
+        try {
+          viewer = await services.users.viewerFromToken(token);
+        } catch (error) {
+          // A stale or bad token blocks nothing that needs no session (logIn, the public
+          // feed); what needs one says why it was refused.
+          if (!(error instanceof VerityError)) throw error;
+          sessionProblem = error;
+        }
+      }
+      return new HttpContext(
+        viewer,
+        loaders.request(viewer?.id ?? null),
+        services,
+        exchange,
+        sessionProblem,
+      );
+    } catch (error) {
+      const failure =
+        error instanceof VerityError
+          ? toGraphQLError(error)
+          : isUnavailableError(error)
+            ? new GraphQLError('unavailable', {
+                originalError: error as Error,
+                extensions: { http: { status: 503 } },
+              })
+            : error;
+      if (typeof failure === 'object' && failure !== null) bindErrorScope([failure], exchange);
+      throw failure;
+    }
+  };
+
+  /**
+   * Apollo Server on express: what `@as-integrations/express5` does, with the request's
+   * exchange around it.
+   */
+  const serveGraphQL = async (req: Request, res: Response) => {
+    const exchange = new Exchange(requestIdOf(res), logger);
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const query = req.url.indexOf('?');
+    const answer = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: {
+        method: req.method.toUpperCase(),
+        headers,
+        search: query < 0 ? '' : req.url.slice(query),
+        body: req.body as unknown,
+      },
+      context: () => contextFor(req, exchange),
+    });
+    for (const [key, value] of answer.headers) res.setHeader(key, value);
+    res.statusCode = answer.status ?? 200;
+    if (answer.body.kind === 'complete') {
+      const { string } = answer.body;
+      res.send(
+        exchange.reported || res.statusCode < 400
+          ? string
+          : withRequestId(exchange, metrics, string),
+      );
+      return;
+    }
+    for await (const chunk of answer.body.asyncIterator) res.write(chunk);
+    res.end();
   };
 
   app.use(
     path,
     express.json({ limit: config.http.maxBodyBytes }),
     refuseMalformedPersistedQuery,
-    expressMiddleware(apollo, {
-      context: async ({ req }): Promise<GraphQLContext> => {
-        try {
-          const token = bearerToken(req.headers.authorization);
-          let viewer: Viewer | null = null;
-          let sessionProblem: VerityError | undefined;
-          if (token) {
-            try {
-              viewer = await services.users.viewerFromToken(token);
-            } catch (error) {
-              // A stale or bad token blocks nothing that needs no session (logIn, the public
-              // feed); what needs one says why it was refused.
-              if (!(error instanceof VerityError)) throw error;
-              sessionProblem = error;
-            }
-          }
-          return {
-            viewer,
-            loaders: loaders.request(viewer?.id ?? null),
-            services,
-            logger,
-            ...(sessionProblem ? { sessionProblem } : {}),
-          };
-        } catch (error) {
-          if (error instanceof VerityError) throw toGraphQLError(error);
-          if (isUnavailableError(error)) {
-            throw new GraphQLError('unavailable', {
-              originalError: error as Error,
-              extensions: { http: { status: 503 } },
-            });
-          }
-          throw error;
-        }
-      },
-    }),
+    serveGraphQL,
   );
 
   app.use((_req, res) => {
-    res
-      .status(404)
-      .json({ errors: [{ message: 'Not found.', extensions: { code: ErrorCode.NOT_FOUND } }] });
+    res.status(404).json({
+      errors: [
+        {
+          message: 'Not found.',
+          extensions: { code: ErrorCode.NOT_FOUND, requestId: requestIdOf(res) },
+        },
+      ],
+    });
   });
 
   const onError: ErrorRequestHandler = (
@@ -191,8 +411,11 @@ export function createHttpApp(deps: {
     res,
     _next,
   ) => {
-    const reply = (status: number, code: ErrorCode, message: string) =>
-      res.status(status).json({ errors: [{ message, extensions: { code } }] });
+    const requestId = requestIdOf(res);
+    const reply = (status: number, code: ErrorCode, message: string) => {
+      metrics?.error('http', code);
+      res.status(status).json({ errors: [{ message, extensions: { code, requestId } }] });
+    };
     if (error.type === 'entity.too.large') {
       reply(
         413,
@@ -204,7 +427,7 @@ export function createHttpApp(deps: {
     } else if (error.status && error.status >= 400 && error.status < 500) {
       reply(error.status, ErrorCode.BAD_USER_INPUT, 'The request could not be read.');
     } else {
-      logger.error({ err: error }, 'unhandled HTTP error');
+      logger.error({ err: error, requestId }, 'unhandled HTTP error');
       reply(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
     }
   };
