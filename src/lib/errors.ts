@@ -52,6 +52,7 @@ export function fieldsError(code: ErrorCode, errors: readonly [FieldError, ...Fi
   });
 }
 
+/** A BAD_USER_INPUT, naming `field` (in `field` and `fields`) when one input is at fault. */
 export const badUserInput = (message: string, field?: string) =>
   field
     ? fieldsError(ErrorCode.BAD_USER_INPUT, [{ field, message }])
@@ -89,6 +90,7 @@ export function validateTogether<T extends unknown[]>(
   if (first) throw fieldsError(ErrorCode.BAD_USER_INPUT, [first, ...rest]);
   return values as T;
 }
+
 /**
  * Why a session token was refused: `expired`, `invalid` (forged, malformed, of another kind, or
  * its account is gone), `revoked` (signed out), or `missing` (none was sent).
@@ -102,6 +104,7 @@ export const unauthenticated = (
 export const forbidden = (message = 'You are not allowed to do this.') =>
   new VerityError(ErrorCode.FORBIDDEN, message);
 export const notFound = (message: string) => new VerityError(ErrorCode.NOT_FOUND, message);
+/** A CONFLICT, naming `field` as a BAD_USER_INPUT does when an input's value is taken. */
 export const conflict = (message: string, field?: string) =>
   field
     ? fieldsError(ErrorCode.CONFLICT, [{ field, message }])
