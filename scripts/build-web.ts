@@ -64,7 +64,9 @@ async function sourceHash(): Promise<string> {
 export async function ensureWebBuild(options: { quiet?: boolean } = {}): Promise<boolean> {
   const hash = await sourceHash();
   const stamp = path.join(webBuildDirectory, stampName);
-  if (existsSync(stamp) && (await readFile(stamp, 'utf8')).trim() === hash) return false;
+  const isCurrent = async () =>
+    existsSync(stamp) && (await readFile(stamp, 'utf8').catch(() => '')).trim() === hash;
+  if (await isCurrent()) return false;
 
   const { build } = await import('vite');
   const staging = path.join(webDirectory, `.dist-${process.pid}-${Date.now()}`);
@@ -79,8 +81,13 @@ export async function ensureWebBuild(options: { quiet?: boolean } = {}): Promise
     });
     await writeFile(path.join(staging, stampName), `${hash}\n`);
     const previous = `${staging}-old`;
-    if (existsSync(webBuildDirectory)) await rename(webBuildDirectory, previous);
-    await rename(staging, webBuildDirectory);
+    try {
+      if (existsSync(webBuildDirectory)) await rename(webBuildDirectory, previous);
+      await rename(staging, webBuildDirectory);
+    } catch (error) {
+      // Another process swapped its build in meanwhile: as good, if of the same sources.
+      if (!(await isCurrent())) throw error;
+    }
     await rm(previous, { recursive: true, force: true });
   } finally {
     await rm(staging, { recursive: true, force: true });
