@@ -1,6 +1,7 @@
 import { createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/infra/logger.js';
 import { useVerity, type TestServer } from './helpers/server.js';
 import { channelReady, post } from './helpers/social.js';
@@ -206,6 +207,22 @@ describe('metrics when METRICS_PORT is unset', () => {
 
   it('are not served at all', () => {
     expect(verity.app.internals.metricsUrl).toBeUndefined();
+  });
+});
+
+describe('the metrics settings', () => {
+  it('listen where METRICS_HOST says (HOST by default), never on the public port', () => {
+    expect(loadConfig({}).metrics).toBeUndefined();
+    expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(
+      loadConfig({ HOST: '10.0.0.5', METRICS_PORT: '9464', METRICS_HOST: '127.0.0.1' }).metrics,
+    ).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(() => loadConfig({ PORT: '4000', METRICS_PORT: '4000' })).toThrow(
+      /METRICS_PORT: must differ from PORT/,
+    );
+    expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrow(
+      /METRICS_PORT: expected an integer/,
+    );
   });
 });
 
