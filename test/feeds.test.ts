@@ -126,24 +126,29 @@ describe('feeds', () => {
     expect(page.pageInfo.hasNextPage).toBe(true);
   });
 
-  it('keeps no timeline for a follower who has not read, yet tells them live and shows it when they read', async () => {
+  it('gives a follower who has not read an incomplete, expiring timeline that keeps the position they heard of a truth at', async () => {
     const reader = await verity.signUp();
     const author = await verity.signUp();
     await act(verity, reader.token, 'follow', author.id);
     const live = verity.subscribe(
       verity.connect(reader.token),
-      'subscription { homeFeedUpdated { ... on TruthPosted { truth { text } } } }',
+      'subscription { homeFeedUpdated { ... on TruthPosted { truth { id text } } } }',
     );
     await channelReady(verity, homeChannel(reader.id));
     await post(verity, author.token, 'while you were away');
-    expect((await live.next()).data!['homeFeedUpdated']).toEqual({
-      truth: { text: 'while you were away' },
-    });
+    const heard = (await live.next()).data!['homeFeedUpdated'];
+    expect(heard.truth.text).toBe('while you were away');
     const { redis } = verity.app.internals;
-    expect(await redis.command.exists(`${redis.namespace}:m:tl:${userIdHex(reader.id)}`)).toBe(0);
+    const timeline = `${redis.namespace}:m:tl:${userIdHex(reader.id)}`;
+    // Made by the post, without the sentinel of a complete timeline: the next read rebuilds it
+    // around what it holds, which keeps its position (the order live subscribers saw).
+    expect(await redis.command.zscore(timeline, '')).toBeNull();
+    expect(await redis.command.zrange(timeline, '0', '-1')).toEqual([fromGlobalId(heard.truth.id)!.id]);
+    expect(await redis.command.ttl(timeline)).toBeGreaterThan(0);
     expect(await feedTexts(verity, 'homeFeed', { token: reader.token })).toEqual([
       'while you were away',
     ]);
+    expect(await redis.command.zscore(timeline, '')).toBe('-inf');
     live.close();
   });
 

@@ -31,10 +31,10 @@ export interface FeedLists {
   /**
    * Adds `truthId` at one new position to every list that does not hold it yet, and publishes
    * `payload` on the channel of each list it was added to, in one step; a home timeline (a list
-   * with a `capacity`) is trimmed to it, and is added to only if it exists (a missing one is
-   * rebuilt by its next read), its owner told either way. Idempotent for existing lists: a
-   * second call adds and publishes nothing (the owner of a missing timeline would hear of it
-   * again). Home timelines are given in batches, each its own step (and position).
+   * with a `capacity`) is trimmed to it; a missing one is made, incomplete and expiring, so the
+   * truth keeps the position its owner heard of it at, and its next read rebuilds it around
+   * that. Idempotent: a second call adds and publishes nothing. Home timelines are given in
+   * batches, each its own step (and position).
    */
   publish(
     truthId: string,
@@ -128,11 +128,12 @@ export const fallbackPosition = (truthId: string): number =>
   positionAt(parseInt(truthId.slice(0, 8), 16) * 1_000);
 
 // KEYS[1]: the position counter; then the lists. ARGV: member, payload, route channel ('':
-// none), then per list: capacity (0: none; a home timeline otherwise), channel ('': none),
-// recipient ('': none). A list takes the member once (NX); its channel hears of it then. A home
-// timeline that does not exist is left so (its next read rebuilds it, with this truth), but its
-// recipient still hears of it. Recipients are announced together, in one message on the route
-// channel (infra/pubsub.ts, addressed topics).
+// none), a new home timeline's ttl, then per list: capacity (0: none; a home timeline
+// otherwise), channel ('': none), recipient ('': none). A list takes the member once (NX); its
+// channel hears of it then. A home timeline that does not exist is made, incomplete (no
+// sentinel: its next read rebuilds it around what it holds), so that the truth keeps this
+// step's position, the one its recipient hears of it at. Recipients are announced together, in
+// one message on the route channel (infra/pubsub.ts, addressed topics).
 const publishSource = `
 local t = redis.call('TIME')
 local now = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) * ${perMs}
@@ -141,17 +142,17 @@ if now > pos then pos = now end
 local added = 0
 local recipients = {}
 for i = 2, #KEYS do
-  local base = 3 * (i - 2) + 3
+  local base = 3 * (i - 2) + 4
   local capacity = tonumber(ARGV[base + 1])
-  local fresh = true
-  if capacity == 0 or redis.call('EXISTS', KEYS[i]) == 1 then
-    fresh = redis.call('ZADD', KEYS[i], 'NX', pos, ARGV[1]) == 1
-    if fresh then
-      added = added + 1
-      if capacity > 0 then
-        local size = redis.call('ZCARD', KEYS[i])
-        if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[i], 1, size - capacity - 1) end
-      end
+  local made = capacity > 0 and redis.call('EXISTS', KEYS[i]) == 0
+  local fresh = redis.call('ZADD', KEYS[i], 'NX', pos, ARGV[1]) == 1
+  if fresh then
+    added = added + 1
+    if made then
+      redis.call('EXPIRE', KEYS[i], ARGV[4])
+    elseif capacity > 0 then
+      local size = redis.call('ZCARD', KEYS[i])
+      if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[i], 1, size - capacity - 1) end
     end
   end
   if fresh then
@@ -278,6 +279,7 @@ export function createFeedLists(options: {
         truthId,
         payload,
         routeChannel,
+        timelineTtlSeconds,
         ...targets.flatMap((target) => [
           target.capacity ?? 0,
           target.channel ?? '',
