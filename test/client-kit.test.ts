@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { buildSchema, isAbstractType } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import {
   createTokenStore,
   createVerityClient,
   HomeFeedDocument,
   possibleTypes,
+  reconnectDelayMs,
   PostTruthDocument,
   TruthFieldsFragmentDoc,
   type VerityClient,
@@ -289,5 +290,66 @@ describe('the client kit', () => {
     // A retry would have connected again within the kit's 50 ms first delay.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(connections).toBe(1);
+  });
+
+  it('waits longer to reconnect after 4420 (fell behind) than after an ordinary drop, and never after 4440', async () => {
+    // Verity sends 4420 only to a client that cannot keep up, which a test client is not; a
+    // stand-in speaking graphql-ws closes the kit's sockets with each code in turn.
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const connections: { at: number; socket: WebSocket }[] = [];
+    server.on('connection', (socket) => {
+      connections.push({ at: Date.now(), socket });
+      socket.on('message', (raw) => {
+        if (JSON.parse((raw as Buffer).toString()).type === 'connection_init') {
+          socket.send(JSON.stringify({ type: 'connection_ack' }));
+        }
+      });
+    });
+    const ended: string[] = [];
+    const kit = createVerityClient({
+      httpUrl: verity.url,
+      wsUrl: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`,
+      tokens: createTokenStore(),
+      webSocketImpl: WebSocket,
+      retry: { baseDelayMs: 20, slowConsumerDelayMs: 800, maxDelayMs: 5_000 },
+      onSessionEnded: (reason) => ended.push(reason),
+    });
+    kits.push(kit);
+    try {
+      kit.watchCounts('a truth');
+      await waitFor(() => connections.length === 1);
+
+      const dropped = Date.now();
+      connections[0]!.socket.close(1001, 'Going away');
+      await waitFor(() => connections.length === 2);
+      const afterDrop = connections[1]!.at - dropped;
+
+      const tooSlow = Date.now();
+      connections[1]!.socket.close(4420, 'Slow consumer');
+      await waitFor(() => connections.length === 3, { timeoutMs: 5_000 });
+      const afterTooSlow = connections[2]!.at - tooSlow;
+      expect(afterTooSlow).toBeGreaterThanOrEqual(600); // 800 ms, less at most a quarter of jitter
+      expect(afterDrop).toBeLessThan(afterTooSlow);
+
+      connections[2]!.socket.close(4440, 'Session expired');
+      await waitFor(() => ended.length > 0);
+      expect(ended).toEqual(['expired']);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(connections).toHaveLength(3);
+    } finally {
+      await kit.dispose();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('doubles the pause for each failed attempt, from the slow-consumer delay after 4420, up to the most', () => {
+    const policy = { baseDelayMs: 500, slowConsumerDelayMs: 5_000, maxDelayMs: 30_000 };
+    expect([0, 1, 2, 3].map((retries) => reconnectDelayMs(policy, retries, false))).toEqual([
+      500, 1_000, 2_000, 4_000,
+    ]);
+    expect([0, 1, 2, 3].map((retries) => reconnectDelayMs(policy, retries, true))).toEqual([
+      5_000, 10_000, 20_000, 30_000,
+    ]);
   });
 });

@@ -73,6 +73,19 @@ export interface RetryPolicy {
   slowConsumerDelayMs?: number;
 }
 
+/**
+ * The pause before reconnect attempt `retries` (0 for the first), before jitter: doubling from
+ * the base delay, or from the slow-consumer delay while the last close was 4420, up to the most.
+ */
+export function reconnectDelayMs(
+  policy: Required<RetryPolicy>,
+  retries: number,
+  afterSlowConsumer: boolean,
+): number {
+  const first = afterSlowConsumer ? policy.slowConsumerDelayMs : policy.baseDelayMs;
+  return Math.min(first * 2 ** retries, policy.maxDelayMs);
+}
+
 export interface VerityClientOptions {
   /** `http(s)://host/graphql`. */
   httpUrl: string;
@@ -154,7 +167,7 @@ export interface VerityClient {
  */
 export function createVerityClient(options: VerityClientOptions): VerityClient {
   const tokens = options.tokens ?? createTokenStore();
-  const retry = {
+  const retry: Required<RetryPolicy> = {
     baseDelayMs: options.retry?.baseDelayMs ?? 500,
     maxDelayMs: options.retry?.maxDelayMs ?? 30_000,
     slowConsumerDelayMs: options.retry?.slowConsumerDelayMs ?? 5_000,
@@ -165,7 +178,8 @@ export function createVerityClient(options: VerityClientOptions): VerityClient {
     void setSession(null).then(() => options.onSessionEnded?.(reason));
   };
 
-  let lastCloseCode: number | undefined;
+  // Closed for falling behind (4420), and not connected since: every retry waits longer.
+  let slowConsumer = false;
   // Between `connecting` and `closed`: a socket that a new token must replace.
   let socketActive = false;
   const ws = createClient({
@@ -185,11 +199,7 @@ export function createVerityClient(options: VerityClientOptions): VerityClient {
       return code === undefined || !sessionEndByCloseCode.has(code);
     },
     retryWait: async (retries) => {
-      const first =
-        lastCloseCode === VerityCloseCode.SlowConsumer
-          ? retry.slowConsumerDelayMs
-          : retry.baseDelayMs;
-      const delay = Math.min(first * 2 ** retries, retry.maxDelayMs);
+      const delay = reconnectDelayMs(retry, retries, slowConsumer);
       // Jitter spreads the reconnects of many clients dropped at once.
       await new Promise((resolve) => setTimeout(resolve, delay * (0.75 + Math.random() / 2)));
     },
@@ -197,11 +207,14 @@ export function createVerityClient(options: VerityClientOptions): VerityClient {
       connecting: () => {
         socketActive = true;
       },
+      connected: () => {
+        slowConsumer = false;
+      },
       closed: (event) => {
         socketActive = false;
-        lastCloseCode = closeCodeOf(event);
-        const reason =
-          lastCloseCode === undefined ? undefined : sessionEndByCloseCode.get(lastCloseCode);
+        const code = closeCodeOf(event);
+        if (code === VerityCloseCode.SlowConsumer) slowConsumer = true;
+        const reason = code === undefined ? undefined : sessionEndByCloseCode.get(code);
         // Not from inside graphql-ws's close handling: clearing the token reconnects.
         if (reason) setTimeout(() => endSession(reason), 0);
       },

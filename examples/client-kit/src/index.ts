@@ -3,6 +3,7 @@
  */
 export {
   createVerityClient,
+  reconnectDelayMs,
   VerityCloseCode,
   type FeedUpdate,
   type LiveHandle,
