@@ -286,7 +286,11 @@ function welcomeView(main: HTMLElement): () => void {
         position.textContent = String(update.position);
         if (update.admitted) complete.hidden = false;
       },
-      error: () => say('The waitlist ticket was not accepted.', true),
+      error: () => {
+        // An unknown or expired ticket: the next visit offers the join form again.
+        window.localStorage.removeItem(ticketKey);
+        say('The waitlist ticket was not accepted.', true);
+      },
     });
   };
 
