@@ -143,7 +143,9 @@ describe('feeds', () => {
     // Made by the post, without the sentinel of a complete timeline: the next read rebuilds it
     // around what it holds, which keeps its position (the order live subscribers saw).
     expect(await redis.command.zscore(timeline, '')).toBeNull();
-    expect(await redis.command.zrange(timeline, '0', '-1')).toEqual([fromGlobalId(heard.truth.id)!.id]);
+    expect(await redis.command.zrange(timeline, '0', '-1')).toEqual([
+      fromGlobalId(heard.truth.id)!.id,
+    ]);
     expect(await redis.command.ttl(timeline)).toBeGreaterThan(0);
     expect(await feedTexts(verity, 'homeFeed', { token: reader.token })).toEqual([
       'while you were away',
