@@ -381,4 +381,51 @@ describe('request ids', () => {
       await client.dispose();
     }
   });
+
+  it('names the request in what services log while serving it, over HTTP and WebSocket', async () => {
+    // A sign-up over HTTP: the users module logs the new account with its own logger.
+    const name = `scoped${Date.now().toString(36)}`;
+    const response = await fetch(verity.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'signup-scope-1' },
+      body: JSON.stringify({
+        query: `mutation($i: SignUpInput!) { signUp(input: $i) { ... on Session { token } } }`,
+        variables: {
+          i: { username: name, email: `${name}@example.com`, password: 'a long enough passphrase' },
+        },
+      }),
+    });
+    const { data } = (await response.json()) as { data: { signUp: { token: string } } };
+    expect(linesFor('signup-scope-1')).toContainEqual(
+      expect.objectContaining({ msg: 'account created' }),
+    );
+
+    // A first home page over a WebSocket: the feeds module logs building the timeline.
+    const client = createClient({
+      url: verity.wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${data.signUp.token}` },
+    });
+    try {
+      await new Promise((resolve, reject) => {
+        client.subscribe(
+          {
+            query: 'query { homeFeed(first: 1) { edges { cursor } } }',
+            extensions: { requestId: 'home-scope-1' },
+          },
+          { next: resolve, error: reject, complete: () => undefined },
+        );
+      });
+      expect(linesFor('home-scope-1')).toContainEqual(
+        expect.objectContaining({ msg: 'home timeline rebuilt' }),
+      );
+      // Nothing logged twice over: one requestId per line.
+      expect(lines.every((line) => JSON.stringify(line).split('"requestId"').length <= 2)).toBe(
+        true,
+      );
+    } finally {
+      await client.dispose();
+    }
+  });
 });

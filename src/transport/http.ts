@@ -21,7 +21,7 @@ import {
   toGraphQLError,
   type ErrorScope,
 } from '../graphql/errors.js';
-import type { Logger } from '../infra/logger.js';
+import { inRequest, type Logger } from '../infra/logger.js';
 import type { Metrics, OperationType } from '../infra/metrics.js';
 import { VerityError, isUnavailableError } from '../lib/errors.js';
 import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
@@ -260,8 +260,9 @@ export function createHttpApp(deps: {
 
   // Every answer names its request; the same id is in its errors and its log lines.
   app.use((req, res, next) => {
-    res.setHeader(requestIdHeader, requestIdFrom(req.headers['x-request-id']));
-    next();
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader(requestIdHeader, requestId);
+    inRequest(requestId, next);
   });
 
   app.get('/healthz', (_req, res) => {
@@ -363,15 +364,18 @@ export function createHttpApp(deps: {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     const query = req.url.indexOf('?');
-    const answer = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: {
-        method: req.method.toUpperCase(),
-        headers,
-        search: query < 0 ? '' : req.url.slice(query),
-        body: req.body as unknown,
-      },
-      context: () => contextFor(req, exchange),
-    });
+    // Re-entered here: a body read from the socket resumes outside the scope of the request.
+    const answer = await inRequest(exchange.requestId, () =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: {
+          method: req.method.toUpperCase(),
+          headers,
+          search: query < 0 ? '' : req.url.slice(query),
+          body: req.body as unknown,
+        },
+        context: () => contextFor(req, exchange),
+      }),
+    );
     for (const [key, value] of answer.headers) res.setHeader(key, value);
     res.statusCode = answer.status ?? 200;
     if (answer.body.kind === 'complete') {

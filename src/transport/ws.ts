@@ -23,7 +23,7 @@ import type { DocumentCache } from '../graphql/document-cache.js';
 import type { Executor } from '../graphql/executor.js';
 import { ErrorCode, formatClientError, type ErrorScope } from '../graphql/errors.js';
 import { createLiveHub, type LiveConnection } from '../graphql/live/live-hub.js';
-import type { Logger } from '../infra/logger.js';
+import { enterRequest, type Logger } from '../infra/logger.js';
 import type { Metrics, OperationType, SocketCounts } from '../infra/metrics.js';
 import { VerityError, isUnavailableError } from '../lib/errors.js';
 import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
@@ -533,6 +533,8 @@ export function attachWebSocketTransport(deps: {
         logger,
       );
       (ctx.extra.operations ??= new Map()).set(id, operation);
+      // What this operation's resolvers and services log names it (infra/logger.ts).
+      enterRequest(operation.requestId);
       return prepare(ctx, id, payload, operation);
     },
 
