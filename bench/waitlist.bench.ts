@@ -9,6 +9,7 @@ import {
   type EventFigures,
 } from './lib/live-events.js';
 import { buildBackgroundNetwork, databaseRows, measureSize, sizeRows } from './lib/network.js';
+import { createProfiler } from './lib/profile.js';
 import type { Row, Scenario } from './lib/report.js';
 import { startStack } from './lib/stack.js';
 import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
@@ -186,13 +187,17 @@ export const waitlistScenario: Scenario = {
       const rawFigures: EventFigures[] = [];
       const publishes: number[] = [];
       let frame = '';
+      // BENCH_PROFILE: a CPU profile of each tick's delivery.
+      const profiler = await createProfiler();
       for (let round = 0; round <= rounds; round++) {
         const before = await publishCount(redis);
+        await profiler.start();
         const tick = await measureDeliveries(
           load,
           () => services.waitlist.tick({ count: 10 }),
           ownCpuMs,
         );
+        await profiler.stop();
         publishes.push((await publishCount(redis)) - before);
         frame = tick.sampleFrame;
         await sleep(200);
@@ -208,6 +213,7 @@ export const waitlistScenario: Scenario = {
           rawFigures.push(baseline);
         }
       }
+      await profiler.save();
       await Promise.all([load.close(), raw.close()]);
       rawServer.send({ type: 'stop' });
       redis.disconnect();
