@@ -4,12 +4,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebBuild } from '../scripts/build-web.js';
 import express from 'express';
 import { loadConfig } from '../src/config.js';
 import { createWebRouter, webBuildDirectory } from '../src/transport/web.js';
+import { launchChromium } from './helpers/browser.js';
 import { uniqueUsername } from './helpers/graphql.js';
 import { useVerity } from './helpers/server.js';
 
@@ -19,32 +20,15 @@ import { useVerity } from './helpers/server.js';
  * Screenshots go to test-results/screenshots/ (git-ignored).
  */
 
-const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const screenshots = fileURLToPath(new URL('../test-results/screenshots/', import.meta.url));
 
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(
-      `Chromium is needed at ${chromiumPath}: run "bash scripts/system-deps.sh" (apt-get install chromium)`,
-    );
-  }
   // `npm test` built it already (pretest); a file run on its own builds it here if stale.
   await ensureWebBuild({ quiet: true });
   await mkdir(screenshots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
