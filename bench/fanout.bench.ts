@@ -7,12 +7,12 @@ import {
   announcements,
   measureDeliveries,
   ownCpuMs,
-  processCpuMs,
+  openRawBaseline,
   summarise,
   type EventFigures,
 } from './lib/live-events.js';
 import { sizeFromEnv, sleep } from './lib/stats.js';
-import { openWsLoad, startRawBroadcastServer } from './lib/ws-load.js';
+import { openWsLoad } from './lib/ws-load.js';
 
 const subscription = `subscription { publicFeedUpdated { ... on TruthPosted { cursor truth {
   id text createdAt hashtags author { id username displayName avatarUrl } counts { reactions replies retruths }
@@ -86,23 +86,18 @@ export const fanoutScenario: Scenario = {
       const heapPerSubscription = ((await settledHeap()) - heapBefore) / subscribers;
 
       // The baseline server, with its own clients, connected at the same time.
-      const rawChannel = `${server.namespace}:raw`;
-      const { child: rawServer, port: rawPort } = await startRawBroadcastServer({
+      const raw = await openRawBaseline({
         redisUrl: stack.redisUrl,
-        channel: rawChannel,
-        execArgv: ['--expose-gc', '--import', 'tsx'],
-      });
-      const raw = await openWsLoad({
-        url: `ws://127.0.0.1:${rawPort}`,
-        protocol: 'raw',
+        namespace: server.namespace,
         count: subscribers,
         processes,
+        execArgv: ['--expose-gc', '--import', 'tsx'],
       });
       const heapPerSocket = await new Promise<number>((resolve) => {
-        rawServer.on('message', (message: { type: string; bytesPerSocket?: number }) => {
+        raw.server.on('message', (message: { type: string; bytesPerSocket?: number }) => {
           if (message.type === 'heap') resolve(message.bytesPerSocket!);
         });
-        rawServer.send({ type: 'heap', count: subscribers });
+        raw.server.send({ type: 'heap', count: subscribers });
       });
 
       const channel = `${server.namespace}:ev:publicFeed:`;
@@ -123,11 +118,7 @@ export const fanoutScenario: Scenario = {
         await profiler.stop();
         frame = verity.sampleFrame;
         await sleep(100);
-        const baseline = await measureDeliveries(
-          raw,
-          () => publisher.publish(rawChannel, frame),
-          () => processCpuMs(rawServer.pid!),
-        );
+        const baseline = await raw.measure(frame);
         await sleep(100);
         if (round > 0) {
           verityEvents.push(verity);
@@ -137,7 +128,6 @@ export const fanoutScenario: Scenario = {
       await profiler.save();
       const executionsPerEvent = (live.executions - before.executions) / rounds;
       await Promise.all([load.close(), raw.close()]);
-      rawServer.send({ type: 'stop' });
       publisher.disconnect();
 
       const verity = summarise(verityEvents);

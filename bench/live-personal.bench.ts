@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
 import { hashPassword } from '../src/modules/auth/index.js';
 import {
   measureDeliveries as measure,
   ownCpuMs,
-  processCpuMs,
+  openRawBaseline,
   summarise,
   type EventFigures,
 } from './lib/live-events.js';
@@ -12,7 +11,7 @@ import { buildBackgroundNetwork, databaseRows } from './lib/network.js';
 import { createProfiler } from './lib/profile.js';
 import { startStack, type BenchServer } from './lib/stack.js';
 import { sizeFromEnv, sleep } from './lib/stats.js';
-import { openWsLoad, startRawBroadcastServer } from './lib/ws-load.js';
+import { openWsLoad } from './lib/ws-load.js';
 
 /** A live timeline card with the viewer's own state: reaction, retruth, both follow flags. */
 const personalCard = /* GraphQL */ `
@@ -152,19 +151,12 @@ export const livePersonalScenario: Scenario = {
       rows.push(...(await databaseRows(stack, server, network)));
 
       // The baseline, with its own clients, connected for the whole run.
-      const rawChannel = `${server.namespace}:raw`;
-      const { child: rawServer, port: rawPort } = await startRawBroadcastServer({
+      const raw = await openRawBaseline({
         redisUrl: stack.redisUrl,
-        channel: rawChannel,
-      });
-      const raw = await openWsLoad({
-        url: `ws://127.0.0.1:${rawPort}`,
-        protocol: 'raw',
+        namespace: server.namespace,
         count: viewers,
         processes,
       });
-      const publisher = new Redis(stack.redisUrl);
-      const rawCpuMs = () => processCpuMs(rawServer.pid!);
 
       let round = 0;
       const post = () =>
@@ -214,7 +206,7 @@ export const livePersonalScenario: Scenario = {
           await profiler.stop();
           await sleep(200);
           const frame = event.sampleFrame;
-          runs.raw.push(await measure(raw, () => publisher.publish(rawChannel, frame), rawCpuMs));
+          runs.raw.push(await raw.measure(frame));
         }
         await profiler.save();
         const executions = server.app.internals.live.executions - executionsBefore;
@@ -223,8 +215,6 @@ export const livePersonalScenario: Scenario = {
         rows.push(...variantRows(variant.name, viewers, runs, executions / (rounds + 1)));
       }
       await raw.close();
-      rawServer.send({ type: 'stop' });
-      publisher.disconnect();
     } finally {
       await stack.stop();
     }

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import {
   measureDeliveries,
   ownCpuMs,
-  processCpuMs,
+  openRawBaseline,
   summarise,
   type EventFigures,
 } from './lib/live-events.js';
@@ -13,7 +13,7 @@ import { createProfiler } from './lib/profile.js';
 import type { Row, Scenario } from './lib/report.js';
 import { startStack } from './lib/stack.js';
 import { median, nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
-import { openWsLoad, startRawBroadcastServer } from './lib/ws-load.js';
+import { openWsLoad } from './lib/ws-load.js';
 
 interface JoinRun {
   startedAt: number;
@@ -170,14 +170,9 @@ export const waitlistScenario: Scenario = {
       });
       while (services.waitlist.watchers.size < items.length) await sleep(50);
 
-      const rawChannel = `${server.namespace}:raw`;
-      const { child: rawServer, port: rawPort } = await startRawBroadcastServer({
+      const raw = await openRawBaseline({
         redisUrl: stack.redisUrl,
-        channel: rawChannel,
-      });
-      const raw = await openWsLoad({
-        url: `ws://127.0.0.1:${rawPort}`,
-        protocol: 'raw',
+        namespace: server.namespace,
         count: items.length,
         processes,
       });
@@ -201,11 +196,7 @@ export const waitlistScenario: Scenario = {
         publishes.push((await publishCount(redis)) - before);
         frame = tick.sampleFrame;
         await sleep(200);
-        const baseline = await measureDeliveries(
-          raw,
-          () => redis.publish(rawChannel, frame),
-          () => processCpuMs(rawServer.pid!),
-        );
+        const baseline = await raw.measure(frame);
         await sleep(200);
         // The first round warms up.
         if (round > 0) {
@@ -215,7 +206,6 @@ export const waitlistScenario: Scenario = {
       }
       await profiler.save();
       await Promise.all([load.close(), raw.close()]);
-      rawServer.send({ type: 'stop' });
       redis.disconnect();
 
       const what = `plain ws, one pre-serialized ${Buffer.byteLength(frame)}-byte frame`;

@@ -1,4 +1,6 @@
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import type { FeedEvent } from '../../src/modules/feeds/feed.events.js';
 import type { TruthRecord } from '../../src/modules/truths/truth.model.js';
 import { toTruthWire } from '../../src/modules/truths/truth.wire.js';
@@ -6,7 +8,7 @@ import type { UserRecord } from '../../src/modules/users/user.model.js';
 import { toUserWire } from '../../src/modules/users/user.wire.js';
 import type { BenchServer } from './stack.js';
 import { median, nowMs, quantile } from './stats.js';
-import type { WsLoad } from './ws-load.js';
+import { openWsLoad, startRawBroadcastServer, type WsLoad } from './ws-load.js';
 
 /**
  * Posts `count` real truths by `author` (before anyone listens) and returns the public feed
@@ -103,3 +105,48 @@ export const summarise = (events: EventFigures[]): EventFigures => {
     cpuUsPerDelivery: of('cpuUsPerDelivery'),
   };
 };
+
+/**
+ * The baseline of the live scenarios: plain `ws` in its own process broadcasting one
+ * pre-serialized frame, from a Redis PUBLISH, to `count` sockets of its own clients, connected
+ * for the whole run. `measure(frame)` sends one and returns its figures, CPU from that process.
+ */
+export async function openRawBaseline(options: {
+  redisUrl: string;
+  namespace: string;
+  count: number;
+  processes: number;
+  execArgv?: string[];
+}): Promise<{
+  server: ChildProcess;
+  measure(frame: string): Promise<EventFigures>;
+  close(): Promise<void>;
+}> {
+  const channel = `${options.namespace}:raw`;
+  const { child, port } = await startRawBroadcastServer({
+    redisUrl: options.redisUrl,
+    channel,
+    ...(options.execArgv ? { execArgv: options.execArgv } : {}),
+  });
+  const clients = await openWsLoad({
+    url: `ws://127.0.0.1:${port}`,
+    protocol: 'raw',
+    count: options.count,
+    processes: options.processes,
+  });
+  const publisher = new Redis(options.redisUrl);
+  return {
+    server: child,
+    measure: (frame) =>
+      measureDeliveries(
+        clients,
+        () => publisher.publish(channel, frame),
+        () => processCpuMs(child.pid!),
+      ),
+    async close() {
+      await clients.close();
+      child.send({ type: 'stop' });
+      publisher.disconnect();
+    },
+  };
+}
