@@ -15,12 +15,14 @@ import { createDocumentCache } from './graphql/document-cache.js';
 import { limitRules, noIntrospectionRule } from './graphql/limits.js';
 import type { LiveHub } from './graphql/live/live-hub.js';
 import { createCompiledExecutionGateway, createExecutor } from './graphql/executor.js';
+import { createRateLimits, type RateLimitBucket } from './graphql/rate-limits.js';
 import { createSchema } from './graphql/schema.js';
 import type { Logger } from './infra/logger.js';
 import { createMetrics, serveMetrics, type Metrics } from './infra/metrics.js';
 import { connectMongo, pingMongo } from './infra/mongo.js';
 import { createEventBus } from './infra/pubsub.js';
 import { createRedisClients, pingRedis, type RedisClients } from './infra/redis.js';
+import { createRateLimiter, type RateLimiter } from './infra/rate-limiter.js';
 import { createReadModel, type ReadModel } from './infra/read-model.js';
 import { createTokenService } from './modules/auth/index.js';
 import {
@@ -78,6 +80,8 @@ export interface VerityApp {
     readonly live: LiveHub['metrics'];
     /** Where Prometheus scrapes this instance (`METRICS_PORT`); undefined when metrics are off. */
     readonly metricsUrl: string | undefined;
+    /** The rate limits' counters (RATE_LIMITS); undefined when they are off. */
+    readonly rateLimiter: RateLimiter<RateLimitBucket> | undefined;
   };
 }
 
@@ -102,6 +106,7 @@ export function createApp(options: AppOptions): VerityApp {
   let internals: VerityApp['internals'] | undefined;
   let apollo: ApolloServer<GraphQLContext> | undefined;
   let model: ReadModel | undefined;
+  let rateLimiter: RateLimiter<RateLimitBucket> | undefined;
   let metricsServer: Server | undefined;
   let stopping: Promise<void> | undefined;
   // Made with the app, so that every part started below reports to it; undefined when off.
@@ -180,6 +185,16 @@ export function createApp(options: AppOptions): VerityApp {
 
         const schema = createSchema();
         const rules = limitRules(config.graphql);
+        if (config.rateLimits.enabled) {
+          rateLimiter = createRateLimiter({
+            redis: redis.command,
+            namespace: config.redis.namespace,
+            limits: config.rateLimits.buckets,
+            fallbackMaxKeys: config.rateLimits.fallbackMaxKeys,
+            logger: logger.child({ component: 'rate-limits' }),
+          });
+        }
+        const rateLimits = rateLimiter && createRateLimits({ schema, limiter: rateLimiter });
         // Each transport keeps its own compiled operations (see graphql/executor.ts).
         const compilation = { compileAfter: config.graphql.compileAfter, maxCompiled: 1_000 };
         const httpServer = createServer();
@@ -202,6 +217,8 @@ export function createApp(options: AppOptions): VerityApp {
           loaders,
           services,
           config: config.ws,
+          trustedProxyHops: config.http.trustedProxyHops,
+          rateLimits,
           metrics,
           logger: logger.child({ transport: 'ws' }),
         });
@@ -220,7 +237,7 @@ export function createApp(options: AppOptions): VerityApp {
           logger: logger.child({ component: 'apollo' }),
           plugins: [
             ApolloServerPluginLandingPageDisabled(),
-            httpRequestPlugin(metrics),
+            httpRequestPlugin(metrics, rateLimits),
             // Verity sets no cache hints; the plugin would otherwise wrap every field resolver.
             ApolloServerPluginCacheControlDisabled(),
             ApolloServerPluginDrainHttpServer({
@@ -284,6 +301,7 @@ export function createApp(options: AppOptions): VerityApp {
           httpServer,
           live: ws.live,
           metricsUrl,
+          rateLimiter,
         };
         services.waitlist.start();
         services.effects.start();
@@ -298,6 +316,7 @@ export function createApp(options: AppOptions): VerityApp {
         metricsServer?.close();
         metricsServer?.closeAllConnections();
         await apollo?.stop().catch(() => undefined);
+        await rateLimiter?.close();
         await redis.quit();
         await connection.close();
         throw error;
@@ -323,6 +342,7 @@ export function createApp(options: AppOptions): VerityApp {
         if (internals) {
           internals.services.whales.close();
           internals.bus.close();
+          await rateLimiter?.close();
           await internals.redis.quit();
           await internals.connection.close();
         }

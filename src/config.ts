@@ -76,6 +76,64 @@ const url = (schemes: readonly string[]) =>
       return raw.trim();
     });
 
+/** How many requests a rate limit allows in its window. */
+export interface RateLimitSetting {
+  readonly points: number;
+  readonly windowSeconds: number;
+}
+
+/**
+ * A rate limit written `<requests>/<seconds>`, such as `25/300` (25 in five minutes). Windows
+ * run from 1 second to 31 days.
+ */
+const rateLimit = (points: number, windowSeconds: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx): RateLimitSetting => {
+      if (raw === undefined || raw.trim() === '') return { points, windowSeconds };
+      const match = /^\s*(\d[\d_]*)\s*\/\s*(\d[\d_]*)\s*$/.exec(raw);
+      const value = match && {
+        points: Number(match[1]!.replaceAll('_', '')),
+        windowSeconds: Number(match[2]!.replaceAll('_', '')),
+      };
+      if (
+        !value ||
+        value.points < 1 ||
+        value.points > 1_000_000_000 ||
+        value.windowSeconds < 1 ||
+        value.windowSeconds > 31 * 24 * 3600
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected <requests>/<seconds> such as 25/300 (1 to 1000000000 requests, 1 to 2678400 seconds), got ${JSON.stringify(raw)}`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+/**
+ * TRUST_PROXY: how many proxies (load balancers) stand in front of Verity, each appending the
+ * address it saw to `X-Forwarded-For`. `true` is one, `false` none.
+ */
+const proxyHops = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    if (raw === undefined || raw.trim() === '') return 0;
+    const value = raw.trim().toLowerCase();
+    if (['true', 'yes'].includes(value)) return 1;
+    if (['false', 'no'].includes(value)) return 0;
+    const hops = Number(value);
+    if (Number.isInteger(hops) && hops >= 0 && hops <= 10) return hops;
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected true, false or the number of proxies in front of Verity (0 to 10), got ${JSON.stringify(raw)}`,
+    });
+    return z.NEVER;
+  });
+
 const optionalString = z
   .string()
   .optional()
@@ -128,7 +186,7 @@ const envSchema = z.object({
   GRAPHQL_INTROSPECTION: boolean(true),
   // Unset: on when the IDE is.
   WEB_DEMO: boolean(undefined),
-  TRUST_PROXY: boolean(false),
+  TRUST_PROXY: proxyHops,
   PUBLIC_URL: url(['http', 'https']),
   CORS_ORIGINS: optionalString.refine(
     (raw) =>
@@ -167,6 +225,18 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000, 10_000),
   METRICS_PORT: optionalInteger(0, 65_535),
   METRICS_HOST: optionalString,
+
+  // Defaults and their reasons: README, "Rate limits".
+  RATE_LIMITS: boolean(true),
+  RATE_LIMIT_LOGIN_PER_IP: rateLimit(25, 300),
+  RATE_LIMIT_LOGIN_PER_ACCOUNT: rateLimit(10, 900),
+  RATE_LIMIT_SIGNUP_PER_IP: rateLimit(100, 300),
+  RATE_LIMIT_POSTS_PER_ACCOUNT: rateLimit(300, 3 * 3600),
+  RATE_LIMIT_FOLLOWS_PER_ACCOUNT: rateLimit(400, 24 * 3600),
+  RATE_LIMIT_REACTIONS_PER_ACCOUNT: rateLimit(300, 300),
+  RATE_LIMIT_REPORTS_PER_ACCOUNT: rateLimit(30, 3600),
+  RATE_LIMIT_ANONYMOUS_READS_PER_IP: rateLimit(3_000, 300),
+  RATE_LIMIT_FALLBACK_MAX_KEYS: integer(100, 100_000_000, 100_000),
 });
 
 function parse(env: Record<string, string | undefined>) {
@@ -227,7 +297,12 @@ function parse(env: Record<string, string | undefined>) {
     web: { demo: e.WEB_DEMO ?? e.GRAPHQL_IDE },
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     http: {
-      trustProxy: e.TRUST_PROXY,
+      /**
+       * Proxies in front of Verity whose `X-Forwarded-For` entries are trusted: the client's
+       * address is the one the outermost of them saw (transport/client-address.ts); 0 trusts
+       * none and takes the socket's peer.
+       */
+      trustedProxyHops: e.TRUST_PROXY,
       maxBodyBytes: e.HTTP_MAX_BODY_BYTES,
       /**
        * Origins other than Verity's own whose pages may call `/graphql` (CORS): the listed ones
@@ -263,6 +338,25 @@ function parse(env: Record<string, string | undefined>) {
       ticketTtlSeconds: e.WAITLIST_TICKET_TTL_SECONDS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    /**
+     * Rate limits on both transports (graphql/rate-limits.ts), counted in Redis and shared by
+     * every instance; `enabled: false` (RATE_LIMITS=false) turns them all off.
+     */
+    rateLimits: {
+      enabled: e.RATE_LIMITS,
+      /** Counters the in-process fallback keeps while Redis is unreachable, at most. */
+      fallbackMaxKeys: e.RATE_LIMIT_FALLBACK_MAX_KEYS,
+      buckets: {
+        logInPerIp: e.RATE_LIMIT_LOGIN_PER_IP,
+        logInPerAccount: e.RATE_LIMIT_LOGIN_PER_ACCOUNT,
+        signUpPerIp: e.RATE_LIMIT_SIGNUP_PER_IP,
+        postsPerAccount: e.RATE_LIMIT_POSTS_PER_ACCOUNT,
+        followsPerAccount: e.RATE_LIMIT_FOLLOWS_PER_ACCOUNT,
+        reactionsPerAccount: e.RATE_LIMIT_REACTIONS_PER_ACCOUNT,
+        reportsPerAccount: e.RATE_LIMIT_REPORTS_PER_ACCOUNT,
+        anonymousReadsPerIp: e.RATE_LIMIT_ANONYMOUS_READS_PER_IP,
+      },
+    },
     /**
      * Prometheus metrics at `GET /metrics` on a listener of their own, never on the public
      * port; undefined (METRICS_PORT unset) turns collecting them off entirely.

@@ -57,12 +57,23 @@ const httpStatusByCode: Partial<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
 };
 
-/** A `VerityError` as a GraphQLError, for places that must throw one (Apollo's context). */
+/**
+ * A `VerityError` as a GraphQLError, for places that must throw one (Apollo's context and
+ * plugins). Over HTTP it sets the answer's status by its code, and `Retry-After` when it says
+ * when to retry (`retryAfter`, seconds).
+ */
 export function toGraphQLError(error: VerityError): GraphQLError {
   const status = httpStatusByCode[error.code];
+  const retryAfter = error.details['retryAfter'];
+  const headers =
+    typeof retryAfter === 'number' ? new Map([['retry-after', String(retryAfter)]]) : undefined;
   return new GraphQLError(error.message, {
     originalError: error,
-    extensions: { ...error.details, code: error.code, ...(status ? { http: { status } } : {}) },
+    extensions: {
+      ...error.details,
+      code: error.code,
+      ...(status ? { http: { status, ...(headers ? { headers } : {}) } } : {}),
+    },
   });
 }
 

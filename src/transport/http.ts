@@ -21,10 +21,12 @@ import {
   toGraphQLError,
   type ErrorScope,
 } from '../graphql/errors.js';
+import type { RateLimits } from '../graphql/rate-limits.js';
 import { inRequest, type Logger } from '../infra/logger.js';
 import type { Metrics, OperationType } from '../infra/metrics.js';
 import { VerityError, isUnavailableError } from '../lib/errors.js';
 import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
+import { clientAddress } from './client-address.js';
 import { createIdeRouter } from './ide.js';
 import { createWebRouter } from './web.js';
 import { requestIdFrom, requestIdHeader } from './request-id.js';
@@ -96,6 +98,8 @@ class Exchange implements ErrorScope {
 
   constructor(
     readonly requestId: string,
+    /** The client's address (client-address.ts), for per-address rate limits. */
+    readonly address: string,
     private readonly parent: Logger,
   ) {}
 
@@ -189,11 +193,13 @@ export function formatHttpError(deps: { metrics: Metrics | undefined; logger: Lo
 
 /**
  * The Apollo Server plugin of the HTTP transport: ties each request's errors to the request
- * (see `formatHttpError`) and reports every request that went through the pipeline by its
- * operation's type, name and outcome.
+ * (see `formatHttpError`), reports every request that went through the pipeline by its
+ * operation's type, name and outcome, and, with `rateLimits`, charges each operation to its
+ * buckets once it is known and before it runs (a refusal is a 429 with `Retry-After`).
  */
 export function httpRequestPlugin(
   metrics: Metrics | undefined,
+  rateLimits?: RateLimits,
 ): ApolloServerPlugin<GraphQLContext> {
   return {
     requestDidStart: ({ contextValue }) => {
@@ -204,6 +210,17 @@ export function httpRequestPlugin(
         didEncounterErrors: ({ errors }) => {
           bindErrorScope(errors, exchange);
           return Promise.resolve();
+        },
+        didResolveOperation: async ({ document, operation, request }) => {
+          if (!operation) return;
+          const refusal = await rateLimits?.check({
+            document,
+            operation,
+            variables: request.variables,
+            viewer: contextValue.viewer,
+            address: exchange.address,
+          });
+          if (refusal) throw toGraphQLError(refusal);
         },
         willSendResponse: ({ response, operation, operationName }) => {
           report(exchange, metrics, {
@@ -256,7 +273,8 @@ export function createHttpApp(deps: {
   const { apollo, path, loaders, services, config, metrics, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.http.trustProxy);
+  // Express reads X-Forwarded-For as clientAddress does, so req.ip names the same client.
+  app.set('trust proxy', config.http.trustedProxyHops);
 
   // Every answer names its request; the same id is in its errors and its log lines.
   app.use((req, res, next) => {
@@ -358,7 +376,11 @@ export function createHttpApp(deps: {
    * exchange around it.
    */
   const serveGraphQL = async (req: Request, res: Response) => {
-    const exchange = new Exchange(requestIdOf(res), logger);
+    const exchange = new Exchange(
+      requestIdOf(res),
+      clientAddress(req, config.http.trustedProxyHops),
+      logger,
+    );
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);

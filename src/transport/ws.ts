@@ -2,16 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import {
   GraphQLError,
-  Kind,
   OperationTypeNode,
   getOperationAST,
-  type DocumentNode,
   type ExecutionArgs,
-  type FragmentDefinitionNode,
   type GraphQLFormattedError,
   type GraphQLSchema,
-  type OperationDefinitionNode,
-  type SelectionSetNode,
 } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values.js';
 import { CloseCode, makeServer, type Context, type SubscribePayload } from 'graphql-ws';
@@ -21,12 +16,20 @@ import type { GraphQLContext, Viewer } from '../graphql/context.js';
 import { bearerToken } from '../graphql/context.js';
 import type { DocumentCache } from '../graphql/document-cache.js';
 import type { Executor } from '../graphql/executor.js';
-import { ErrorCode, formatClientError, type ErrorScope } from '../graphql/errors.js';
+import {
+  ErrorCode,
+  formatClientError,
+  toGraphQLError,
+  type ErrorScope,
+} from '../graphql/errors.js';
 import { createLiveHub, type LiveConnection } from '../graphql/live/live-hub.js';
+import type { RateLimits } from '../graphql/rate-limits.js';
+import { rootFieldNames } from '../graphql/root-fields.js';
 import { enterRequest, type Logger } from '../infra/logger.js';
 import type { Metrics, OperationType, SocketCounts } from '../infra/metrics.js';
 import { VerityError, isUnavailableError } from '../lib/errors.js';
 import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
+import { clientAddress } from './client-address.js';
 import { requestIdFrom, requestIdHeader } from './request-id.js';
 import { serveGraphQLOverWs, type SocketExtra } from './ws-adapter.js';
 
@@ -76,6 +79,8 @@ const codeOf = (error: GraphQLFormattedError): string => {
 interface ConnectionState extends SocketExtra {
   /** The upgrade's `X-Request-Id` (or a new one), answered in the 101 and in its log lines. */
   readonly connectionId: string;
+  /** The client's address (client-address.ts), for per-address rate limits. */
+  readonly address: string;
   /** How the connection authenticated, once it has (for the socket counts). */
   counted?: SocketKind;
   /** Its operations from subscribe to complete, by protocol id. */
@@ -274,35 +279,6 @@ const anonymousSubscriptions: ReadonlySet<string> = new Set([
   '__typename',
 ]);
 
-/** The root fields `operation` selects, through fragments and whatever their directives. */
-function rootFieldNames(document: DocumentNode, operation: OperationDefinitionNode): Set<string> {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
-      fragments.set(definition.name.value, definition);
-    }
-  }
-  const names = new Set<string>();
-  const visited = new Set<string>();
-  const visit = (selectionSet: SelectionSetNode) => {
-    for (const selection of selectionSet.selections) {
-      if (selection.kind === Kind.FIELD) {
-        names.add(selection.name.value);
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        visit(selection.selectionSet);
-      } else {
-        const fragment = fragments.get(selection.name.value);
-        if (fragment && !visited.has(fragment.name.value)) {
-          visited.add(fragment.name.value);
-          visit(fragment.selectionSet);
-        }
-      }
-    }
-  };
-  visit(operation.selectionSet);
-  return names;
-}
-
 /**
  * How long a cut-off subscriber's connection may go without draining any of its buffer.
  * `bufferedAmount` moves in steps, not byte by byte: Node hands the kernel everything queued
@@ -338,10 +314,14 @@ export function attachWebSocketTransport(deps: {
   loaders: LoaderFactory;
   services: Services;
   config: Config['ws'];
+  /** TRUST_PROXY, to read the client's address from the upgrade request. */
+  trustedProxyHops: number;
+  /** Charged before each operation runs, as over HTTP; undefined when rate limits are off. */
+  rateLimits: RateLimits | undefined;
   metrics: Metrics | undefined;
   logger: Logger;
 }) {
-  const { schema, documents, loaders, services, config, metrics, logger } = deps;
+  const { schema, documents, loaders, services, config, rateLimits, metrics, logger } = deps;
   const wsServer = new WebSocketServer({
     server: deps.httpServer,
     path: deps.path,
@@ -526,7 +506,7 @@ export function attachWebSocketTransport(deps: {
       if (ctx.extra.counted) socketCounts[ctx.extra.counted] -= 1;
     },
 
-    onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
+    onSubscribe: (ctx, id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
       const operation = new Operation(
         requestIdFrom(payload.extensions?.['requestId']),
         ctx.extra.connectionId,
@@ -618,12 +598,12 @@ export function attachWebSocketTransport(deps: {
   }
 
   /** Checks and prepares one operation: its execution arguments, or why it cannot run. */
-  function prepare(
+  async function prepare(
     ctx: Context<ConnectionParams, ConnectionState>,
     id: string,
     payload: SubscribePayload,
     operation: Operation,
-  ): ExecutionArgs | readonly GraphQLError[] {
+  ): Promise<ExecutionArgs | readonly GraphQLError[]> {
     if (Object.keys(ctx.subscriptions).length > config.maxSubscriptions) {
       return [
         new GraphQLError(
@@ -697,6 +677,14 @@ export function attachWebSocketTransport(deps: {
     }
 
     const viewer = ctx.extra.viewer ?? null;
+    const refusal = await rateLimits?.check({
+      document: prepared.document,
+      operation: definition,
+      variables: variables.coerced,
+      viewer,
+      address: ctx.extra.address,
+    });
+    if (refusal) return [toGraphQLError(refusal)];
     const contextValue = new OperationContext(viewer, services, operation, loaders);
     if (definition.operation === OperationTypeNode.SUBSCRIPTION) {
       // Timed, each subscription needs its own end of the socket; otherwise one per socket.
@@ -722,6 +710,7 @@ export function attachWebSocketTransport(deps: {
     extra: (socket, request) => ({
       socket,
       connectionId: connectionIds.get(request) ?? requestIdFrom(undefined),
+      address: clientAddress(request, deps.trustedProxyHops),
     }),
   });
 

@@ -20,7 +20,8 @@ export interface VerityProcess {
 
 /**
  * Starts Verity with `command` (by default the README's `npm start`; the production test runs
- * `node dist/main.js`) and only `env` besides PATH and HOME.
+ * `node dist/main.js`) and only `env` besides PATH and HOME (and rate limits off unless `env`
+ * turns them on).
  */
 export function spawnVerity(
   env: Record<string, string>,
@@ -30,7 +31,13 @@ export function spawnVerity(
   // process manager.
   const child = spawn(command[0], command.slice(1), {
     cwd: root,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      // As in startVerity: tests act from one address at rates no person would.
+      RATE_LIMITS: 'false',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -55,6 +55,8 @@ export async function startVerity(options: StartOptions = {}): Promise<TestServe
     // Every query compiles at once, so the suite runs the compiled path (test/executor.test.ts
     // holds it to graphql-js's results).
     GRAPHQL_COMPILE_AFTER: '1',
+    // Tests sign up thousands of accounts from one address; rate-limits.test.ts turns them on.
+    RATE_LIMITS: 'false',
     ...options.env,
   });
   const logger = options.logger ?? createLogger({ level: config.logLevel, name: 'verity-test' });

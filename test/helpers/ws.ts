@@ -25,11 +25,16 @@ export interface ConnectionOutcome {
 export interface WsClients {
   /**
    * A graphql-ws client that sends `Bearer <token>` in connectionParams (none when null). With
-   * `sockets`, it counts there how often its socket opened and closed.
+   * `sockets`, it counts there how often its socket opened and closed; `headers` go with the
+   * upgrade request (`X-Forwarded-For`, say).
    */
   connect(
     token: string | null,
-    options?: { connectionParams?: Record<string, unknown>; sockets?: SocketCounts },
+    options?: {
+      connectionParams?: Record<string, unknown>;
+      sockets?: SocketCounts;
+      headers?: Record<string, string>;
+    },
   ): Client;
   /** Whether a connection with these params is acknowledged, or how it is closed. */
   connectionOutcome(
@@ -61,9 +66,16 @@ export function createWsClients(url: string): WsClients {
   const clients = new Set<Client>();
 
   const connect: WsClients['connect'] = (token, options = {}) => {
+    const { headers } = options;
     const client = createClient({
       url,
-      webSocketImpl: WebSocket,
+      webSocketImpl: headers
+        ? class extends WebSocket {
+            constructor(address: string, protocols?: string | string[]) {
+              super(address, protocols, { headers });
+            }
+          }
+        : WebSocket,
       retryAttempts: 0,
       lazy: true,
       // Keep the socket between operations, as an app would; closeAll() disposes it.

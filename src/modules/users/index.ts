@@ -26,6 +26,7 @@ export {
 } from './user.sessions.js';
 export { createUserStore, type UserStore } from './user.store.js';
 export {
+  loginKeyOf,
   normalizeEmail,
   usernameKeyOf,
   validateNewAccount,

@@ -33,6 +33,7 @@ import type { SessionStore } from './user.sessions.js';
 import type { UserStore } from './user.store.js';
 import { fromUserWire, toUserWire } from './user.wire.js';
 import {
+  loginKeyOf,
   usernameKeyOf,
   validateAvatarUrl,
   validateBio,
@@ -268,10 +269,8 @@ export function createUserService(deps: {
 
     /** Signs in by username (any case) or email. The same error for every wrong combination. */
     async logIn(input: { login: string; password: string }): Promise<SessionResult> {
-      const login = input.login.trim();
-      const found = login.includes('@')
-        ? await store.credentialsBy('email', login.normalize('NFKC').toLowerCase())
-        : await store.credentialsBy('usernameKey', usernameKeyOf(login));
+      const { field, value } = loginKeyOf(input.login);
+      const found = await store.credentialsBy(field, value);
       if (!found?.passwordHash) {
         await burnPasswordCheck(input.password);
         throw unauthenticated('Wrong username, email or password.');

@@ -24,6 +24,15 @@ export const usernameKeyOf = (username: string) => username.trim().toLowerCase()
 /** An email as Verity stores and compares it (Unicode NFKC, trimmed, lower-cased). */
 export const emailKeyOf = (raw: string) => raw.normalize('NFKC').trim().toLowerCase();
 
+/**
+ * What a log-in name is looked up by: an email when it has an `@` (see `emailKeyOf`), else a
+ * username's key. Log-in and its rate limit (graphql/rate-limits.ts) read a name the same way.
+ */
+export const loginKeyOf = (login: string): { field: 'email' | 'usernameKey'; value: string } =>
+  login.includes('@')
+    ? { field: 'email', value: emailKeyOf(login) }
+    : { field: 'usernameKey', value: usernameKeyOf(login) };
+
 /** The email, normalised (see `emailKeyOf`) and validated. */
 export function normalizeEmail(raw: string): string {
   const email = emailKeyOf(raw);
