@@ -11,6 +11,7 @@ import {
 import type { Connection } from 'mongoose';
 import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
+import { costLimitPlugin, createCostLimit } from './graphql/cost.js';
 import { createDocumentCache } from './graphql/document-cache.js';
 import { limitRules, noIntrospectionRule } from './graphql/limits.js';
 import type { LiveHub } from './graphql/live/live-hub.js';
@@ -185,6 +186,7 @@ export function createApp(options: AppOptions): VerityApp {
 
         const schema = createSchema();
         const rules = limitRules(config.graphql);
+        const cost = createCostLimit({ schema, maxCost: config.graphql.maxCost });
         if (config.rateLimits.enabled) {
           rateLimiter = createRateLimiter({
             redis: redis.command,
@@ -217,6 +219,7 @@ export function createApp(options: AppOptions): VerityApp {
           loaders,
           services,
           config: config.ws,
+          cost,
           trustedProxyHops: config.http.trustedProxyHops,
           rateLimits,
           metrics,
@@ -237,6 +240,7 @@ export function createApp(options: AppOptions): VerityApp {
           logger: logger.child({ component: 'apollo' }),
           plugins: [
             ApolloServerPluginLandingPageDisabled(),
+            costLimitPlugin(cost),
             httpRequestPlugin(metrics, rateLimits),
             // Verity sets no cache hints; the plugin would otherwise wrap every field resolver.
             ApolloServerPluginCacheControlDisabled(),

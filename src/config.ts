@@ -204,6 +204,7 @@ const envSchema = z.object({
   MAX_QUERY_DEPTH: integer(2, 100, 12),
   MAX_QUERY_ALIASES: integer(1, 1000, 30),
   MAX_QUERY_TOKENS: integer(100, 100_000, 3_000),
+  MAX_QUERY_COST: integer(1, 1_000_000_000, 10_000),
   GRAPHQL_DOCUMENT_CACHE_BYTES: integer(65_536, 4_294_967_296, 16_777_216),
   GRAPHQL_COMPILE_AFTER: integer(0, 1_000_000, 2),
   HTTP_MAX_BODY_BYTES: integer(1_024, 10_000_000, 100_000),
@@ -286,6 +287,8 @@ function parse(env: Record<string, string | undefined>) {
       maxDepth: e.MAX_QUERY_DEPTH,
       maxAliases: e.MAX_QUERY_ALIASES,
       maxTokens: e.MAX_QUERY_TOKENS,
+      /** What one operation (one event of a subscription) may cost: graphql/cost.ts. */
+      maxCost: e.MAX_QUERY_COST,
       documentCacheBytes: e.GRAPHQL_DOCUMENT_CACHE_BYTES,
       compileAfter: e.GRAPHQL_COMPILE_AFTER,
     },

@@ -14,6 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { GraphQLContext, Viewer } from '../graphql/context.js';
 import { bearerToken } from '../graphql/context.js';
+import type { CostLimit } from '../graphql/cost.js';
 import type { DocumentCache } from '../graphql/document-cache.js';
 import type { Executor } from '../graphql/executor.js';
 import {
@@ -298,7 +299,8 @@ const slowConsumerCheckMs = 500;
  *   runs. A ticket-token connection may run only waitlistTicket and waitlistPosition; anything
  *   else is refused with FORBIDDEN and the socket stays open.
  * - Every document is parsed and validated once (shared cache) with the same depth, alias and
- *   token limits as HTTP; failures are ordinary GraphQL errors, never a 4500 close.
+ *   token limits as HTTP, and each operation priced with its variables against the same cost
+ *   limit; failures are ordinary GraphQL errors, never a 4500 close.
  * - Queries and mutations run through graphql-ws as usual; subscription events are delivered by
  *   the live hub (graphql/live/live-hub.ts): one execution and one serialisation per distinct
  *   operation per event, written straight to the sockets.
@@ -314,6 +316,8 @@ export function attachWebSocketTransport(deps: {
   loaders: LoaderFactory;
   services: Services;
   config: Config['ws'];
+  /** Prices each operation (a subscription: one event) before it runs, as over HTTP. */
+  cost: CostLimit;
   /** TRUST_PROXY, to read the client's address from the upgrade request. */
   trustedProxyHops: number;
   /** Charged before each operation runs, as over HTTP; undefined when rate limits are off. */
@@ -675,6 +679,10 @@ export function attachWebSocketTransport(deps: {
           }),
       );
     }
+
+    // Priced with the variables as sent, as over HTTP (graphql/cost.ts).
+    const tooCostly = deps.cost.check(prepared.document, operationName, payload.variables);
+    if (tooCostly) return [tooCostly];
 
     const viewer = ctx.extra.viewer ?? null;
     const refusal = await rateLimits?.check({
