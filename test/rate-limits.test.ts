@@ -373,6 +373,41 @@ describe('rate limits', () => {
     });
   });
 
+  it('takes the address the load balancer saw, not what the client wrote before it', async () => {
+    const address = newAddress();
+    const read = () =>
+      verity.gql(
+        '{ __typename }',
+        {},
+        {
+          headers: { 'x-forwarded-for': `${newAddress()}, ${address}` },
+        },
+      );
+    for (let i = 0; i < 3; i++) expect((await read()).errors).toBeUndefined();
+    expect(errorCodes(await read())).toEqual(['RATE_LIMITED']);
+  });
+
+  it('counts an IPv6 client by its /64', async () => {
+    const prefix = `2001:db8:${randomInt(0xffff).toString(16)}:${randomInt(0x10000).toString(16)}`;
+    const read = (host: string) =>
+      verity.gql('{ __typename }', {}, { headers: { 'x-forwarded-for': `${prefix}:${host}` } });
+    for (const host of ['0:0:0:1', '0:0:0:2', 'abcd::9']) {
+      expect((await read(host)).errors).toBeUndefined();
+    }
+    expect(errorCodes(await read('ffff:ffff:ffff:ffff'))).toEqual(['RATE_LIMITED']);
+    expect(
+      errorCodes(
+        await verity.gql(
+          '{ __typename }',
+          {},
+          {
+            headers: { 'x-forwarded-for': `2001:db8:ffff:${randomInt(0x10000).toString(16)}::1` },
+          },
+        ),
+      ),
+    ).toEqual([]);
+  });
+
   it('keeps a reports bucket for the report mutation to come', async () => {
     expect(loadConfig({}).rateLimits.buckets.reportsPerAccount).toEqual({
       points: 30,
@@ -448,6 +483,28 @@ describe.each<Transport>(['http', 'ws'])('sign-up and waitlist limits over %s', 
       { address: newAddress(), token },
     );
     expect(later.data?.['joinWaitlist']?.ticket).toBe(before + 1);
+  });
+});
+
+describe('rate limit settings', () => {
+  it('reads each limit as <requests>/<seconds> and refuses anything else, naming the variable', () => {
+    const { rateLimits } = loadConfig({ RATE_LIMIT_LOGIN_PER_IP: '1_000 / 60' });
+    expect(rateLimits.enabled).toBe(true);
+    expect(rateLimits.buckets.logInPerIp).toEqual({ points: 1000, windowSeconds: 60 });
+    expect(rateLimits.buckets.signUpPerIp).toEqual({ points: 100, windowSeconds: 300 });
+    for (const bad of ['25', '25/0', '0/300', '25/300s', 'many']) {
+      expect(() => loadConfig({ RATE_LIMIT_POSTS_PER_ACCOUNT: bad })).toThrow(
+        /RATE_LIMIT_POSTS_PER_ACCOUNT: expected <requests>\/<seconds>/,
+      );
+    }
+    expect(loadConfig({ RATE_LIMITS: 'false' }).rateLimits.enabled).toBe(false);
+  });
+
+  it('reads TRUST_PROXY as a number of proxies, true being one', () => {
+    const hops = (value: string | undefined) =>
+      loadConfig({ TRUST_PROXY: value }).http.trustedProxyHops;
+    expect([hops(undefined), hops('false'), hops('true'), hops('2')]).toEqual([0, 0, 1, 2]);
+    expect(() => loadConfig({ TRUST_PROXY: 'sometimes' })).toThrow(/TRUST_PROXY/);
   });
 });
 

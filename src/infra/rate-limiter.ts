@@ -155,12 +155,21 @@ export function createRateLimiter<Bucket extends string>(options: {
   // Failures are reported below, once per outage; without a listener ioredis prints each one.
   client.on('error', () => undefined);
 
+  // Requests that arrive while the connection is still being made use the fallback too, but
+  // that is no outage to warn of.
+  let connectedOnce = false;
+  client.once('ready', () => {
+    connectedOnce = true;
+  });
   let fallingBack = false;
+  let warned = false;
   let lastRedisFailure = 0;
   const onRedisFailure = () => {
     lastRedisFailure = Date.now();
     if (fallingBack) return;
     fallingBack = true;
+    if (!connectedOnce) return;
+    warned = true;
     logger.warn('Redis is unreachable: rate limits are counted in process until it is back');
   };
 
@@ -203,7 +212,10 @@ export function createRateLimiter<Bucket extends string>(options: {
       );
       if (fallingBack && !direct && lastRedisFailure < startedAt) {
         fallingBack = false;
-        logger.info('Redis answers again: rate limits are shared by every instance again');
+        if (warned) {
+          logger.info('Redis answers again: rate limits are shared by every instance again');
+          warned = false;
+        }
       }
 
       let refusal: RateRefusal<Bucket> | undefined;
