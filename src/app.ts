@@ -220,6 +220,7 @@ export function createApp(options: AppOptions): VerityApp {
           services,
           config: config.ws,
           cost,
+          suggestions: config.graphql.suggestions,
           trustedProxyHops: config.http.trustedProxyHops,
           rateLimits,
           metrics,
@@ -236,7 +237,11 @@ export function createApp(options: AppOptions): VerityApp {
             maxSize: config.graphql.documentCacheBytes,
           }),
           parseOptions: { maxTokens: config.graphql.maxTokens },
-          formatError: formatHttpError({ metrics, logger }),
+          formatError: formatHttpError({
+            metrics,
+            logger,
+            suggestions: config.graphql.suggestions,
+          }),
           logger: logger.child({ component: 'apollo' }),
           plugins: [
             ApolloServerPluginLandingPageDisabled(),

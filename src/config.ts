@@ -182,8 +182,10 @@ const envSchema = z.object({
   JWT_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
   SESSION_TTL_SECONDS: integer(60, 365 * 24 * 3600, 7 * 24 * 3600),
 
-  GRAPHQL_IDE: boolean(true),
-  GRAPHQL_INTROSPECTION: boolean(true),
+  // Unset: on, except in production.
+  GRAPHQL_IDE: boolean(undefined),
+  GRAPHQL_INTROSPECTION: boolean(undefined),
+  GRAPHQL_SUGGESTIONS: boolean(undefined),
   // Unset: on when the IDE is.
   WEB_DEMO: boolean(undefined),
   TRUST_PROXY: proxyHops,
@@ -257,6 +259,9 @@ function parse(env: Record<string, string | undefined>) {
       'Invalid configuration:\n  METRICS_PORT: must differ from PORT (metrics stay off the public port)',
     );
   }
+  // What tells a stranger about the schema or invites them in is off in production unless set.
+  const production = e.NODE_ENV === 'production';
+  const ide = e.GRAPHQL_IDE ?? !production;
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -282,8 +287,10 @@ function parse(env: Record<string, string | undefined>) {
     },
     auth: { jwtSecret: e.JWT_SECRET, sessionTtlSeconds: e.SESSION_TTL_SECONDS },
     graphql: {
-      ide: e.GRAPHQL_IDE,
-      introspection: e.GRAPHQL_INTROSPECTION,
+      ide,
+      introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+      /** "Did you mean …?" in error messages, which name fields, arguments and enum values. */
+      suggestions: e.GRAPHQL_SUGGESTIONS ?? !production,
       maxDepth: e.MAX_QUERY_DEPTH,
       maxAliases: e.MAX_QUERY_ALIASES,
       maxTokens: e.MAX_QUERY_TOKENS,
@@ -297,7 +304,7 @@ function parse(env: Record<string, string | undefined>) {
      * every `url` the API gives. Unset, `http://localhost:<PORT>`.
      */
     /** Serve the live demo web client (web/, built by `npm run web:build`) at `/`. */
-    web: { demo: e.WEB_DEMO ?? e.GRAPHQL_IDE },
+    web: { demo: e.WEB_DEMO ?? ide },
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     http: {
       /**

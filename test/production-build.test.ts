@@ -95,6 +95,8 @@ describe('the production build', () => {
     const { verity, url, metricsUrl } = await start({
       MONGODB_URI: inject('mongoUri'),
       MONGODB_DB: dbName,
+      // Off by default in production (test/production-defaults.test.ts).
+      GRAPHQL_IDE: 'true',
     });
     const base = url.replace(/\/graphql$/, '');
 
@@ -152,6 +154,16 @@ describe('the production build', () => {
 
     const ready = await fetch(url.replace(/\/graphql$/, '/readyz'));
     expect(ready.status).toBe(200);
+
+    // Production defaults: no IDE, no introspection.
+    const ide = await fetch(url, { headers: { accept: 'text/html' } });
+    expect(await ide.text()).not.toContain('<app-root>');
+    const introspection = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+    });
+    expect(introspection.status).toBe(400);
 
     await stop(verity);
     expect(isRunning(ferretdbPid)).toBe(false);

@@ -50,6 +50,19 @@ export function errorScopeOf(error: unknown): ErrorScope | undefined {
   return undefined;
 }
 
+/** How errors are shown to clients, from the settings. */
+export interface ClientErrorOptions {
+  /**
+   * Keep graphql-js's "Did you mean …?" hints in validation and variable errors
+   * (GRAPHQL_SUGGESTIONS): they name fields, arguments and enum values, which is the schema
+   * that turning introspection off keeps to itself.
+   */
+  readonly suggestions: boolean;
+}
+
+/** graphql-js 16 appends its hints to the message: `… Did you mean "username"?`. */
+const suggestion = / ?Did you mean .+\?$/s;
+
 /** HTTP statuses for errors raised before execution (while building the request context). */
 const httpStatusByCode: Partial<Record<ErrorCode, number>> = {
   BAD_USER_INPUT: 400,
@@ -98,13 +111,15 @@ function originalOf(error: unknown): unknown {
  * - everything else becomes INTERNAL_SERVER_ERROR with an `errorId` matching the log line, and
  *   `retryable: true` when MongoDB or Redis was unreachable (nothing was changed); a write whose
  *   outcome could not be learnt also says `outcome: "UNKNOWN"` and how to check.
- * Stack traces and database text never leave the server. Every error gets the scope's
+ * Stack traces and database text never leave the server, nor, with `suggestions` off, the
+ * schema names graphql-js suggests. Every error gets the scope's
  * `requestId`, and is logged (when it is logged) through the scope's logger.
  */
 export function formatClientError(
   formatted: GraphQLFormattedError,
   error: unknown,
   scope: ErrorScope,
+  options: ClientErrorOptions = { suggestions: true },
 ): GraphQLFormattedError {
   const { logger, requestId } = scope;
   const request = requestId === undefined ? {} : { requestId };
@@ -126,7 +141,10 @@ export function formatClientError(
   const createdByGraphQL = original instanceof GraphQLError || !(original instanceof Error);
   if (typeof code === 'string' && clientCodes.has(code) && createdByGraphQL) {
     const { stacktrace: _stacktrace, http: _http, ...extensions } = formatted.extensions ?? {};
-    return { message: formatted.message, ...location, extensions: { ...extensions, ...request } };
+    const message = options.suggestions
+      ? formatted.message
+      : formatted.message.replace(suggestion, '');
+    return { message, ...location, extensions: { ...extensions, ...request } };
   }
 
   const errorId = randomUUID();

@@ -183,9 +183,14 @@ function report(
  * the request the error arose in (its id in the error, its logger for the log line), and
  * counts the error by code.
  */
-export function formatHttpError(deps: { metrics: Metrics | undefined; logger: Logger }) {
+export function formatHttpError(deps: {
+  metrics: Metrics | undefined;
+  logger: Logger;
+  /** Keep graphql-js's "Did you mean …?" hints in error messages (GRAPHQL_SUGGESTIONS). */
+  suggestions: boolean;
+}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const answer = formatClientError(formatted, error, errorScopeOf(error) ?? deps);
+    const answer = formatClientError(formatted, error, errorScopeOf(error) ?? deps, deps);
     deps.metrics?.error('http', codeOf(answer));
     return answer;
   };

@@ -318,6 +318,8 @@ export function attachWebSocketTransport(deps: {
   config: Config['ws'];
   /** Prices each operation (a subscription: one event) before it runs, as over HTTP. */
   cost: CostLimit;
+  /** Keep graphql-js's "Did you mean …?" hints in error messages (GRAPHQL_SUGGESTIONS). */
+  suggestions: boolean;
   /** TRUST_PROXY, to read the client's address from the upgrade request. */
   trustedProxyHops: number;
   /** Charged before each operation runs, as over HTTP; undefined when rate limits are off. */
@@ -342,7 +344,9 @@ export function attachWebSocketTransport(deps: {
 
   const format = (errors: readonly GraphQLError[], scope: ErrorScope) =>
     errors.map((error) => {
-      const formatted = formatClientError(error.toJSON(), error, scope);
+      const formatted = formatClientError(error.toJSON(), error, scope, {
+        suggestions: deps.suggestions,
+      });
       metrics?.error('ws', codeOf(formatted));
       return formatted;
     });
