@@ -250,4 +250,52 @@ describe('the WebSocket transport', () => {
       expect(code).toBe(1009);
     });
   });
+
+  describe('protocol mistakes are the client’s: a 44xx close, never 4500', () => {
+    /** An acknowledged raw socket, and how it ends up closed. */
+    async function acknowledgedSocket() {
+      const user = await verity.signUp();
+      const socket = new WebSocket(verity.wsUrl, 'graphql-transport-ws');
+      const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+        socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+      );
+      await new Promise((resolve) => socket.on('open', resolve));
+      socket.send(
+        JSON.stringify({
+          type: 'connection_init',
+          payload: { authorization: `Bearer ${user.token}` },
+        }),
+      );
+      await new Promise((resolve) => socket.once('message', resolve));
+      return { socket, closed };
+    }
+
+    it('closes with 4400 a client that sends a message only a server sends (next, error, connection_ack)', async () => {
+      for (const message of [
+        { type: 'next', id: '1', payload: {} },
+        { type: 'error', id: '1', payload: [] },
+        { type: 'connection_ack' },
+      ]) {
+        const { socket, closed } = await acknowledgedSocket();
+        socket.send(JSON.stringify(message));
+        expect(await closed).toEqual({ code: 4400, reason: 'Invalid message received' });
+      }
+    });
+
+    it('closes with 4409 a second subscription under a long id, with a reason that fits a close frame', async () => {
+      const { socket, closed } = await acknowledgedSocket();
+      const id = 'x'.repeat(200);
+      const subscribe = JSON.stringify({
+        id,
+        type: 'subscribe',
+        payload: { query: 'subscription { publicFeedUpdated { __typename } }' },
+      });
+      socket.send(subscribe);
+      socket.send(subscribe);
+      const { code, reason } = await closed;
+      expect(code).toBe(4409);
+      expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(123);
+      expect(reason).toMatch(/^Subscriber for x+…x+ already exists$/);
+    });
+  });
 });

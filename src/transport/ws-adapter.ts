@@ -8,6 +8,33 @@ export interface SocketExtra {
   readonly socket: WebSocket;
 }
 
+/** The most a close frame's reason may hold, in UTF-8 bytes (RFC 6455; `ws` throws beyond it). */
+const maxCloseReasonBytes = 123;
+
+/**
+ * `reason`, cut in the middle to fit a close frame: graphql-ws's core puts the client's
+ * subscription id into one (4409 "Subscriber for <id> already exists"), and ids have no limit.
+ */
+function fitCloseReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= maxCloseReasonBytes) return reason;
+  const characters = [...reason];
+  const tail = characters.slice(-20).join('');
+  let head = '';
+  for (const character of characters) {
+    if (Buffer.byteLength(`${head}${character}…${tail}`) > maxCloseReasonBytes) break;
+    head += character;
+  }
+  return `${head}…${tail}`;
+}
+
+/**
+ * graphql-ws's core parses the messages only a server sends (next, error, connection_ack) as
+ * valid, then throws this for them: the client's protocol mistake, closed like any invalid
+ * message (4400), not an internal error.
+ */
+const isServerOnlyMessage = (error: unknown) =>
+  error instanceof Error && /^Unexpected message of type \S+ received$/.test(error.message);
+
 /** A `ws` socket as graphql-ws's core sees it; a class, so an idle socket holds no closures. */
 class ProtocolSocket {
   readonly protocol: string;
@@ -31,13 +58,17 @@ class ProtocolSocket {
   }
 
   close(code: number, reason: string): void {
-    this.socket.close(code, reason);
+    this.socket.close(code, fitCloseReason(reason));
   }
 
   onMessage(handle: (data: string) => Promise<void>): void {
     const { socket, logger } = this;
     socket.on('message', (data: Buffer) => {
       handle(data.toString()).catch((error: unknown) => {
+        if (isServerOnlyMessage(error)) {
+          socket.close(CloseCode.BadRequest, 'Invalid message received');
+          return;
+        }
         logger.error({ err: error }, 'WebSocket message handling failed');
         socket.close(CloseCode.InternalServerError, 'Internal server error');
       });
