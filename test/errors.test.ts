@@ -34,6 +34,17 @@ describe('request errors over HTTP', () => {
     expect(errorCodes(result)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
   });
 
+  it('answers an operationName the document does not hold with OPERATION_RESOLUTION_FAILURE', async () => {
+    const response = await fetch(verity.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'query Feed { __typename }', operationName: 'Other' }),
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as Parameters<typeof errorCodes>[0];
+    expect(errorCodes(body)).toEqual(['OPERATION_RESOLUTION_FAILURE']);
+  });
+
   it('answers a variable of the wrong type with BAD_USER_INPUT and writes nothing', async () => {
     const before = await userCount();
     const result = await verity.gql(signUpMutation, {

@@ -148,7 +148,9 @@ export function createCompiledExecutionGateway(
               document: request.document,
               contextValue: request.context,
               variableValues: request.request.variables,
-              operationName: request.operationName,
+              // The name the client asked for: Apollo's own `operationName` is null when the
+              // document holds no such operation, and graphql-js would then run the only one.
+              operationName: request.request.operationName ?? null,
             },
             // Apollo leaves it unset when the document names no usable operation.
             (request.operation as OperationDefinitionNode | undefined) ?? null,
