@@ -199,7 +199,14 @@ export function createApp(options: AppOptions): VerityApp {
         const rateLimits = rateLimiter && createRateLimits({ schema, limiter: rateLimiter });
         // Each transport keeps its own compiled operations (see graphql/executor.ts).
         const compilation = { compileAfter: config.graphql.compileAfter, maxCompiled: 1_000 };
-        const httpServer = createServer();
+        const httpServer = createServer({
+          // A client has this long for its headers and three times as long for its whole
+          // request: sockets that trickle bytes (slowloris) are answered 408 and closed, checked
+          // every second rather than node's default thirty.
+          headersTimeout: config.http.headersTimeoutMs,
+          requestTimeout: 3 * config.http.headersTimeoutMs,
+          connectionsCheckingInterval: 1_000,
+        });
         const ws = attachWebSocketTransport({
           httpServer,
           path: graphqlPath,
@@ -225,6 +232,7 @@ export function createApp(options: AppOptions): VerityApp {
           rateLimits,
           metrics,
           logger: logger.child({ transport: 'ws' }),
+          requestTimeoutMs: config.requestTimeoutMs,
         });
 
         apollo = new ApolloServer<GraphQLContext>({

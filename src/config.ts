@@ -226,6 +226,8 @@ const envSchema = z.object({
   WAITLIST_TICK_MS: integer(50, 600_000, 1_000),
   WAITLIST_TICKET_TTL_SECONDS: integer(60, 365 * 24 * 3600, 30 * 24 * 3600),
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000, 10_000),
+  REQUEST_TIMEOUT_MS: integer(500, 600_000, 5_000),
+  HTTP_HEADERS_TIMEOUT_MS: integer(1_000, 600_000, 10_000),
   METRICS_PORT: optionalInteger(0, 65_535),
   METRICS_HOST: optionalString,
 
@@ -315,6 +317,12 @@ function parse(env: Record<string, string | undefined>) {
       trustedProxyHops: e.TRUST_PROXY,
       maxBodyBytes: e.HTTP_MAX_BODY_BYTES,
       /**
+       * Time for a client to send a request's headers (node's `headersTimeout`); a socket that
+       * takes longer is answered 408 and closed. The whole request, body included, gets
+       * three times as long (`requestTimeout`).
+       */
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      /**
        * Origins other than Verity's own whose pages may call `/graphql` (CORS): the listed ones
        * (`*`: any); unset, none in production and any localhost origin otherwise.
        */
@@ -348,6 +356,11 @@ function parse(env: Record<string, string | undefined>) {
       ticketTtlSeconds: e.WAITLIST_TICKET_TTL_SECONDS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    /**
+     * How long a request (an HTTP request to /graphql; a query or mutation over WebSocket) may
+     * take: past it, it is answered UNAVAILABLE, whatever it waits for (lib/request-budget.ts).
+     */
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     /**
      * Rate limits on both transports (graphql/rate-limits.ts), counted in Redis and shared by
      * every instance; `enabled: false` (RATE_LIMITS=false) turns them all off.

@@ -262,7 +262,7 @@ describe('when the database goes away', () => {
       {},
       { token: user.token },
     );
-    expect(errorCodes(write)).toEqual(['INTERNAL_SERVER_ERROR']);
+    expect(errorCodes(write)).toEqual(['UNAVAILABLE']);
     expect(write.errors![0]!.extensions).toMatchObject({ retryable: true });
     expect(leaksInternals(JSON.stringify(write))).toBe(false);
 

@@ -808,7 +808,7 @@ describe('waitlist with Redis killed mid-surge', () => {
     const downEmail = emails[39]!;
     const down = await attempt(downEmail, 39);
     expect(down.errors?.[0]?.extensions).toMatchObject({
-      code: 'INTERNAL_SERVER_ERROR',
+      code: 'UNAVAILABLE',
       retryable: true,
     });
     expect(await WaitlistEntry.countDocuments({ email: downEmail }).exec()).toBe(0);

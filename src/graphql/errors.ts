@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from '../infra/logger.js';
 import { toGlobalId } from './global-id.js';
-import { ErrorCode, OutcomeUnknownError, VerityError, isUnavailableError } from '../lib/errors.js';
+import {
+  ErrorCode,
+  OutcomeUnknownError,
+  VerityError,
+  isUnavailableError,
+  retryAfterSeconds,
+} from '../lib/errors.js';
 
 export { ErrorCode };
 
@@ -108,9 +114,10 @@ function originalOf(error: unknown): unknown {
  * - a `VerityError` keeps its message and code;
  * - an error that GraphQL or Apollo created (parse, validation, variable coercion) keeps its
  *   message and code;
- * - everything else becomes INTERNAL_SERVER_ERROR with an `errorId` matching the log line, and
- *   `retryable: true` when MongoDB or Redis was unreachable (nothing was changed); a write whose
- *   outcome could not be learnt also says `outcome: "UNKNOWN"` and how to check.
+ * - everything else becomes INTERNAL_SERVER_ERROR with an `errorId` matching the log line, or
+ *   UNAVAILABLE (`retryable: true`, `retryAfterSeconds`) when MongoDB or Redis was unreachable
+ *   (nothing was changed); a write whose outcome could not be learnt is UNAVAILABLE too, and
+ *   says `outcome: "UNKNOWN"` and how to check.
  * Stack traces and database text never leave the server, nor, with `suggestions` off, the
  * schema names graphql-js suggests. Every error gets the scope's
  * `requestId`, and is logged (when it is logged) through the scope's logger.
@@ -159,9 +166,10 @@ export function formatClientError(
         'Verity could not confirm whether this change was saved. Check, or retry it (with the same idempotency key).',
       ...(formatted.path ? { path: formatted.path } : {}),
       extensions: {
-        code: ErrorCode.INTERNAL_SERVER_ERROR,
+        code: ErrorCode.UNAVAILABLE,
         errorId,
         retryable: true,
+        retryAfterSeconds,
         outcome: 'UNKNOWN',
         ...details,
         // The global ID to look up (`node(id:)`) to learn whether it was stored.
@@ -181,9 +189,9 @@ export function formatClientError(
       : 'Internal server error',
     ...(formatted.path ? { path: formatted.path } : {}),
     extensions: {
-      code: ErrorCode.INTERNAL_SERVER_ERROR,
+      code: retryable ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL_SERVER_ERROR,
       errorId,
-      ...(retryable ? { retryable } : {}),
+      ...(retryable ? { retryable, retryAfterSeconds } : {}),
       ...request,
     },
   };

@@ -1,3 +1,4 @@
+import { outsideRequestBudget } from '../lib/request-budget.js';
 import type { Logger } from './logger.js';
 import type { RedisClients } from './redis.js';
 import { createScript } from './redis-script.js';
@@ -176,7 +177,8 @@ export function createEffects(options: {
       }
       const queue = createQueue(effects);
       queues.set(entry, queue);
-      void drain(entry, queue);
+      // Effects outlive the request that stored the write: they are no part of its budget.
+      outsideRequestBudget(() => void drain(entry, queue));
       // The answer waits for the first attempt of every effect, not for retries.
       await queue.answered;
     },

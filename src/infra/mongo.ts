@@ -1,10 +1,12 @@
 import mongoose, { type Connection } from 'mongoose';
 import {
   OutcomeUnknownError,
+  ServiceUnavailableError,
   isDuplicateKeyError,
   isUnavailableError,
   type OutcomeCheck,
 } from '../lib/errors.js';
+import { currentBudget } from '../lib/request-budget.js';
 import type { Logger } from './logger.js';
 
 export type { Connection };
@@ -63,6 +65,9 @@ export async function pingMongo(connection: Connection, timeoutMs = 1_000): Prom
   }
 }
 
+/** Time kept back from a request's budget to answer after a write's last attempt. */
+const answerMarginMs = 250;
+
 /** Errors of a command that never reached the server (nothing can have been written). */
 const notSentErrorNames = new Set(['MongoServerSelectionError', 'MongoNotConnectedError']);
 
@@ -76,15 +81,26 @@ const notSentErrorNames = new Set(['MongoServerSelectionError', 'MongoNotConnect
  *   means), or on a retry (then it is normally our own earlier attempt: see `retried`);
  * - an unavailable error, when no attempt can have reached the server (nothing was written);
  * - `OutcomeUnknownError` with `unknown`, when an attempt may have reached it.
+ * Within a request (lib/request-budget.ts) the deadline is the request's own, less the time to
+ * answer, and no attempt starts once the request was answered as timed out.
  */
 export async function insertResolved(
   insert: () => Promise<unknown>,
   options: { deadlineMs?: number; unknown: Readonly<OutcomeCheck> },
 ): Promise<{ outcome: 'inserted' } | { outcome: 'duplicate'; retried: boolean }> {
-  const deadline = Date.now() + (options.deadlineMs ?? 10_000);
+  const budget = currentBudget();
+  const deadline = Math.min(
+    Date.now() + (options.deadlineMs ?? 10_000),
+    budget ? budget.deadlineAt - answerMarginMs : Infinity,
+  );
   let maybeSent = false;
   let delayMs = 100;
   for (let attempt = 0; ; attempt++) {
+    if (budget?.expired) {
+      const late = new ServiceUnavailableError('the request timed out before its write');
+      if (maybeSent) throw new OutcomeUnknownError(options.unknown, { cause: late });
+      throw late;
+    }
     try {
       await insert();
       return { outcome: 'inserted' };
@@ -211,6 +227,9 @@ export function createInserter<T>(
 
   return {
     insert(record) {
+      // The request's answer must know that a write may be stored (lib/request-budget.ts).
+      const budget = currentBudget();
+      if (budget) budget.wrote = true;
       return new Promise<void>((resolve, reject) => {
         queue.push({ record, resolve, reject });
         if (!writing) void write();

@@ -1,5 +1,5 @@
 /**
- * Every error a client sees carries one of these in `extensions.code`. The first eight are
+ * Every error a client sees carries one of these in `extensions.code`. The first nine are
  * Verity's own; the parse and validation codes are Apollo Server's, kept so that clients can
  * tell a malformed document from a bad value, and applied on the WebSocket path too.
  */
@@ -11,6 +11,12 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   RATE_LIMITED: 'RATE_LIMITED',
   WAITLISTED: 'WAITLISTED',
+  /**
+   * MongoDB or Redis did not answer, or the request ran out of time (REQUEST_TIMEOUT_MS):
+   * always `retryable`, with `retryAfterSeconds`. Nothing was changed, unless the error also
+   * says `outcome: "UNKNOWN"`.
+   */
+  UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
@@ -109,6 +115,9 @@ export const conflict = (message: string, field?: string) =>
   field
     ? fieldsError(ErrorCode.CONFLICT, [{ field, message }])
     : new VerityError(ErrorCode.CONFLICT, message);
+
+/** When a client should retry after UNAVAILABLE (`extensions.retryAfterSeconds`). */
+export const retryAfterSeconds = 1;
 
 /**
  * Thrown when MongoDB or Redis does not answer in time. The client is told to retry; the cause

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { HeaderMap, type ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import {
+  HeaderMap,
+  type ApolloServer,
+  type ApolloServerPlugin,
+  type HTTPGraphQLResponse,
+} from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import cors from 'cors';
 import express, {
@@ -24,7 +29,13 @@ import {
 import type { RateLimits } from '../graphql/rate-limits.js';
 import { inRequest, type Logger } from '../infra/logger.js';
 import type { Metrics, OperationType } from '../infra/metrics.js';
-import { VerityError, isUnavailableError } from '../lib/errors.js';
+import { VerityError, isUnavailableError, retryAfterSeconds } from '../lib/errors.js';
+import {
+  answerWithin,
+  requestTimedOut,
+  withRequestBudget,
+  type RequestBudget,
+} from '../lib/request-budget.js';
 import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
 import { clientAddress } from './client-address.js';
 import { createIdeRouter } from './ide.js';
@@ -159,6 +170,8 @@ function report(
     errors: readonly GraphQLFormattedError[] | undefined;
   },
 ) {
+  // Once: a request answered as timed out may still reach Apollo's end later.
+  if (exchange.reported) return;
   exchange.reported = true;
   const first = operation.errors?.[0];
   const outcome = first ? codeOf(first) : 'ok';
@@ -377,8 +390,37 @@ export function createHttpApp(deps: {
   };
 
   /**
+   * The answer to a request still running when its time (REQUEST_TIMEOUT_MS) is up: 503 with
+   * `Retry-After` and `requestTimedOut`'s error. The request goes on in the background, but
+   * writes nothing more (infra/mongo.ts), and its own answer is dropped.
+   */
+  const timedOut = (exchange: Exchange, budget: RequestBudget): HTTPGraphQLResponse => {
+    const refusal = requestTimedOut(budget);
+    const code = refusal.code;
+    const error = {
+      message: refusal.message,
+      extensions: { ...refusal.details, code, requestId: exchange.requestId },
+    };
+    exchange.logger.warn(
+      { timeoutMs: config.requestTimeoutMs, wrote: budget.wrote },
+      'request timed out',
+    );
+    metrics?.error('http', code);
+    report(exchange, metrics, { type: 'unknown', name: undefined, errors: [error] });
+    const headers = new HeaderMap([
+      ['content-type', 'application/json; charset=utf-8'],
+      ['retry-after', String(retryAfterSeconds)],
+    ]);
+    return {
+      status: 503,
+      headers,
+      body: { kind: 'complete', string: JSON.stringify({ errors: [error] }) },
+    };
+  };
+
+  /**
    * Apollo Server on express: what `@as-integrations/express5` does, with the request's
-   * exchange around it.
+   * exchange around it, answering within REQUEST_TIMEOUT_MS.
    */
   const serveGraphQL = async (req: Request, res: Response) => {
     const exchange = new Exchange(
@@ -392,16 +434,22 @@ export function createHttpApp(deps: {
     }
     const query = req.url.indexOf('?');
     // Re-entered here: a body read from the socket resumes outside the scope of the request.
-    const answer = await inRequest(exchange.requestId, () =>
-      apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: {
-          method: req.method.toUpperCase(),
-          headers,
-          search: query < 0 ? '' : req.url.slice(query),
-          body: req.body as unknown,
-        },
-        context: () => contextFor(req, exchange),
-      }),
+    const answer = await withRequestBudget(config.requestTimeoutMs, (budget) =>
+      answerWithin(
+        budget,
+        inRequest(exchange.requestId, () =>
+          apollo.executeHTTPGraphQLRequest({
+            httpGraphQLRequest: {
+              method: req.method.toUpperCase(),
+              headers,
+              search: query < 0 ? '' : req.url.slice(query),
+              body: req.body as unknown,
+            },
+            context: () => contextFor(req, exchange),
+          }),
+        ),
+        () => timedOut(exchange, budget),
+      ),
     );
     for (const [key, value] of answer.headers) res.setHeader(key, value);
     res.statusCode = answer.status ?? 200;

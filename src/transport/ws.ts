@@ -3,6 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import {
   GraphQLError,
   OperationTypeNode,
+  execute,
   getOperationAST,
   type ExecutionArgs,
   type GraphQLFormattedError,
@@ -29,6 +30,7 @@ import { rootFieldNames } from '../graphql/root-fields.js';
 import { enterRequest, type Logger } from '../infra/logger.js';
 import type { Metrics, OperationType, SocketCounts } from '../infra/metrics.js';
 import { VerityError, isUnavailableError } from '../lib/errors.js';
+import { answerWithin, requestTimedOut, withRequestBudget } from '../lib/request-budget.js';
 import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
 import { clientAddress } from './client-address.js';
 import { requestIdFrom, requestIdHeader } from './request-id.js';
@@ -326,6 +328,8 @@ export function attachWebSocketTransport(deps: {
   rateLimits: RateLimits | undefined;
   metrics: Metrics | undefined;
   logger: Logger;
+  /** REQUEST_TIMEOUT_MS, for queries and mutations (lib/request-budget.ts). */
+  requestTimeoutMs: number;
 }) {
   const { schema, documents, loaders, services, config, rateLimits, metrics, logger } = deps;
   const wsServer = new WebSocketServer({
@@ -497,6 +501,14 @@ export function attachWebSocketTransport(deps: {
   const server = makeServer<ConnectionParams, ConnectionState>({
     schema,
     connectionInitWaitTimeout: config.connectionInitTimeoutMs,
+
+    // Queries and mutations answer within REQUEST_TIMEOUT_MS, as over HTTP.
+    execute: (args) =>
+      withRequestBudget(deps.requestTimeoutMs, (budget) =>
+        answerWithin(budget, Promise.resolve(execute(args)), () => ({
+          errors: [toGraphQLError(requestTimedOut(budget))],
+        })),
+      ),
 
     subscribe: (args) => {
       const live = liveTargets.get(args.contextValue as object);
