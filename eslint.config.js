@@ -53,6 +53,12 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript that Node loads before TypeScript can be (bench/lib/compiled-loader.mjs):
+    // outside the TypeScript project, so linted without type information.
+    files: ['**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
     files: ['test/**', 'bench/**', 'scripts/**'],
     rules: {
       'no-console': 'off',

@@ -12,7 +12,7 @@ import {
   type EventFigures,
 } from './lib/live-events.js';
 import { sizeFromEnv, sleep } from './lib/stats.js';
-import { openWsLoad } from './lib/ws-load.js';
+import { openWsLoad, serverExecArgv } from './lib/ws-load.js';
 
 const subscription = `subscription { publicFeedUpdated { ... on TruthPosted { cursor truth {
   id text createdAt hashtags author { id username displayName avatarUrl } counts { reactions replies retruths }
@@ -91,7 +91,7 @@ export const fanoutScenario: Scenario = {
         namespace: server.namespace,
         count: subscribers,
         processes,
-        execArgv: ['--expose-gc', '--import', 'tsx'],
+        execArgv: ['--expose-gc', ...serverExecArgv],
       });
       const heapPerSocket = await new Promise<number>((resolve) => {
         raw.server.on('message', (message: { type: string; bytesPerSocket?: number }) => {

@@ -98,6 +98,15 @@ export async function openWsLoad(options: {
 const rawServerScript = fileURLToPath(new URL('./raw-broadcast-server.ts', import.meta.url));
 
 /**
+ * How benchmark server processes run: TypeScript compiled as for production
+ * (compiled-loader.mjs), like the Verity instance under measurement; load clients use tsx.
+ */
+export const serverExecArgv = [
+  '--import',
+  fileURLToPath(new URL('./compiled-loader.mjs', import.meta.url)),
+];
+
+/**
  * Forks the baseline: a plain `ws` server that broadcasts each message of the Redis `channel`
  * as one pre-serialized frame (raw-broadcast-server.ts). Resolves once it listens.
  */
@@ -107,7 +116,7 @@ export async function startRawBroadcastServer(options: {
   execArgv?: string[];
 }): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(rawServerScript, [options.redisUrl, options.channel], {
-    execArgv: options.execArgv ?? ['--import', 'tsx'],
+    execArgv: options.execArgv ?? serverExecArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve) =>

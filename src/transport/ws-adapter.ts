@@ -35,6 +35,21 @@ function fitCloseReason(reason: string): string {
 const isServerOnlyMessage = (error: unknown) =>
   error instanceof Error && /^Unexpected message of type \S+ received$/.test(error.message);
 
+/**
+ * A message as graphql-ws's core takes it: parsed here, since the core accepts a parsed message
+ * as well as its text, and holds what it was given for as long as the operation runs (a
+ * subscription's whole life); the text is not needed past parsing. Text that is not JSON is
+ * passed on as it is, for the core to refuse (4400).
+ */
+function parsedMessage(data: Buffer): unknown {
+  const text = data.toString();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 /** A `ws` socket as graphql-ws's core sees it; a class, so an idle socket holds no closures. */
 class ProtocolSocket {
   readonly protocol: string;
@@ -64,7 +79,8 @@ class ProtocolSocket {
   onMessage(handle: (data: string) => Promise<void>): void {
     const { socket, logger } = this;
     socket.on('message', (data: Buffer) => {
-      handle(data.toString()).catch((error: unknown) => {
+      // The core's type says text; it parses only text (its parseMessage).
+      handle(parsedMessage(data) as string).catch((error: unknown) => {
         if (isServerOnlyMessage(error)) {
           socket.close(CloseCode.BadRequest, 'Invalid message received');
           return;

@@ -71,6 +71,19 @@ const refusedSession = (error: VerityError): [code: number, reason: string] => {
 /** The longest timer Node keeps (about 24.8 days); a later expiry re-arms. */
 const maxTimerMs = 2 ** 31 - 1;
 
+/** Closes a session's connection when the session expires (4440). */
+function armExpiry(state: ConnectionState): void {
+  const expiresAt = state.viewer?.session?.expiresAt;
+  if (!expiresAt) return;
+  const left = expiresAt.getTime() - Date.now();
+  if (left <= 0) {
+    state.socket.close(VerityCloseCode.SessionExpired, 'Session expired');
+    return;
+  }
+  state.expiry = setTimeout(armExpiry, Math.min(left, maxTimerMs), state);
+  state.expiry.unref();
+}
+
 type SocketKind = Exclude<keyof SocketCounts, 'pending'>;
 
 const codeOf = (error: GraphQLFormattedError): string => {
@@ -432,10 +445,10 @@ export function attachWebSocketTransport(deps: {
       state.socket.close(VerityCloseCode.TryAgainLater, 'Too many anonymous connections, retry');
       return false;
     }
+    // Closed meanwhile: its onClose has run already.
+    if (state.socket.readyState === state.socket.CLOSED) return false;
+    // Counted until graphql-ws's onClose.
     anonymousConnections += 1;
-    state.socket.once('close', () => {
-      anonymousConnections -= 1;
-    });
     state.anonymous = true;
     return true;
   };
@@ -459,10 +472,21 @@ export function attachWebSocketTransport(deps: {
       if (ended) state.socket.close(VerityCloseCode.SessionRevoked, 'Session revoked');
     }
   };
+  /**
+   * A revocation published before the watch was confirmed would be missed: the token is looked
+   * at again once it is. A function of its own, so that the closures a connection keeps for its
+   * life (watchSession's) do not hold the token.
+   */
+  const checkAgainOnceWatched = (ready: Promise<unknown>, state: ConnectionState, token: string) =>
+    void ready
+      .then(() => services.users.viewerFromToken(token))
+      .catch((error: unknown) => {
+        if (error instanceof VerityError) state.socket.close(...refusedSession(error));
+      });
   const watchSession = (state: ConnectionState, token: string) => {
     const viewer = state.viewer;
-    const session = viewer?.session;
-    if (!viewer || !session) return;
+    // Closed while authenticating: its onClose has run already.
+    if (!viewer?.session || state.socket.readyState === state.socket.CLOSED) return;
     let entry = socketsByUser.get(viewer.id);
     if (!entry) {
       const watch = services.users.watchSessions(viewer.id, (revoked) =>
@@ -470,32 +494,20 @@ export function attachWebSocketTransport(deps: {
       );
       entry = { states: new Set(), stop: () => watch.unsubscribe() };
       socketsByUser.set(viewer.id, entry);
-      // A revocation published before the watch was confirmed would be missed: look again.
-      void watch.ready
-        .then(() => services.users.viewerFromToken(token))
-        .catch((error: unknown) => {
-          if (error instanceof VerityError) state.socket.close(...refusedSession(error));
-        });
+      checkAgainOnceWatched(watch.ready, state, token);
     }
     entry.states.add(state);
-    const arm = () => {
-      const left = session.expiresAt.getTime() - Date.now();
-      if (left <= 0) {
-        state.socket.close(VerityCloseCode.SessionExpired, 'Session expired');
-        return;
-      }
-      state.expiry = setTimeout(arm, Math.min(left, maxTimerMs));
-      state.expiry.unref();
-    };
-    arm();
-    state.socket.once('close', () => {
-      clearTimeout(state.expiry);
-      entry.states.delete(state);
-      if (entry.states.size === 0 && socketsByUser.get(viewer.id) === entry) {
-        socketsByUser.delete(viewer.id);
-        entry.stop();
-      }
-    });
+    armExpiry(state);
+  };
+  /** A closed connection's part of `watchSession` (graphql-ws's onClose). */
+  const unwatchSession = (state: ConnectionState) => {
+    clearTimeout(state.expiry);
+    const userId = state.viewer?.id;
+    if (userId === undefined) return;
+    const entry = socketsByUser.get(userId);
+    if (!entry?.states.delete(state) || entry.states.size > 0) return;
+    socketsByUser.delete(userId);
+    entry.stop();
   };
 
   const server = makeServer<ConnectionParams, ConnectionState>({
@@ -524,6 +536,8 @@ export function attachWebSocketTransport(deps: {
 
     onClose: (ctx) => {
       if (ctx.extra.counted) socketCounts[ctx.extra.counted] -= 1;
+      if (ctx.extra.anonymous) anonymousConnections -= 1;
+      unwatchSession(ctx.extra);
     },
 
     onSubscribe: (ctx, id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
