@@ -24,6 +24,7 @@ import { maxPageSize } from '../src/graphql/pagination.js';
 import { createSchema } from '../src/graphql/schema.js';
 import { errorCodes } from './helpers/graphql.js';
 import { useVerity } from './helpers/server.js';
+import { post } from './helpers/social.js';
 
 const schema = createSchema();
 const defaultMaxCost = loadConfig({}).graphql.maxCost;
@@ -91,6 +92,33 @@ const nestedFollowers = /* GraphQL */ `
     }
   }
 `;
+/** A thread page as a client shows it: the truth, its ancestors and a page of replies, as cards. */
+const threadPage = /* GraphQL */ `
+  query Thread($id: ID!, $first: Int) {
+    thread(id: $id) {
+      truth {
+        ...TruthFields
+      }
+      ancestors {
+        ...TruthFields
+      }
+      replies(first: $first) {
+        edges {
+          cursor
+          node {
+            ...TruthFields
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+  ${print(clientKitDocuments.TruthFieldsFragmentDoc)}
+`;
+
 /** `nestedFollowers`' cost: user 1 + followers (1 + n × (edges 1 + node 1 + following (1 + n × 4))). */
 const nestedCost = (n: number) => 2 + n * (3 + 4 * n);
 
@@ -131,6 +159,13 @@ describe('the cost model', () => {
       expect(cost, name).toBeGreaterThan(0);
       expect(cost, name).toBeLessThanOrEqual(defaultMaxCost);
     }
+  });
+
+  it('keeps a thread page of cards within the default budget, at a full page of replies', () => {
+    const document = parse(threadPage);
+    expect(limit.costOf(document, 'Thread', { id: 'x', first: maxPageSize })).toBeLessThanOrEqual(
+      defaultMaxCost,
+    );
   });
 
   it('prices a default page of the home feed by its default page size', () => {
@@ -313,6 +348,25 @@ describe('the cost limit over HTTP and WebSocket', () => {
     expect(overHttp.data?.['homeFeed']).toMatchObject({ edges: [] });
     const overWs = await verity.execute(verity.connect(user.token), source, { first: 100 });
     expect(overWs).toEqual({ data: overHttp.data });
+  });
+});
+
+describe('a thread page over HTTP and WebSocket', () => {
+  const verity = useVerity();
+
+  it('is answered with a full page of replies', async () => {
+    const user = await verity.signUp();
+    const root = await post(verity, user.token, 'a root');
+    const reply = await post(verity, user.token, 'a reply', { replyToId: root.id });
+    const variables = { id: reply.id, first: maxPageSize };
+    const overHttp = await verity.gql(threadPage, variables, { token: user.token });
+    expect(overHttp.errors).toBeUndefined();
+    expect(overHttp.data?.['thread'].ancestors.map((truth: { id: string }) => truth.id)).toEqual([
+      root.id,
+    ]);
+    expect(await verity.execute(verity.connect(user.token), threadPage, variables)).toEqual({
+      data: overHttp.data,
+    });
   });
 });
 
