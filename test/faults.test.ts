@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
@@ -156,6 +157,48 @@ describe('a process that dies between storing a truth and its effects', () => {
       },
       { timeoutMs: 20_000, message: 'the journal entry was never finished' },
     );
+    expect(await feedTexts(verity, 'publicFeed', { first: 100 })).toContain(truth.text);
+    expect(await redis.command.zcard(`${redis.namespace}:journal`)).toBe(0);
+  });
+
+  it('finishes the effects at once, not after the journal’s grace, when its client retries with the same idempotency key', async () => {
+    const author = await verity.signUp();
+    const { models, redis } = verity.app.internals;
+    // What a process killed right after the MongoDB insert leaves: the key, the truth, and a
+    // journal entry that a sweeper would take over only in a minute.
+    const truth = postRecord(
+      new Types.ObjectId(userIdHex(author.id)),
+      'stored by a process that died, then retried',
+    );
+    await models.Idempotency.collection.insertOne({
+      _id: `${userIdHex(author.id)}:retried-key` as never,
+      requestHash: createHash('sha256')
+        .update(JSON.stringify([truth.text, null, null]))
+        .digest('hex'),
+      truthId: truth._id,
+      createdAt: new Date(),
+    });
+    await models.Truth.collection.insertOne(truth);
+    await redis.command.zadd(
+      `${redis.namespace}:journal`,
+      Date.now() + 60_000,
+      `truth:${truth._id.toHexString()}`,
+    );
+
+    const retry = await tryPost(verity, author.token, {
+      text: truth.text,
+      idempotencyKey: 'retried-key',
+    });
+    expect(retry.data?.['postTruth']?.truth.text).toBe(truth.text);
+    // Answered: the truth is in its author's page and the public feed, and counted.
+    const profile = await verity.gql(
+      `query($u: String!) { user(username: $u) { truthCount truths(first: 5) { edges { node { text } } } } }`,
+      { u: author.username },
+    );
+    expect(profile.data?.['user']).toEqual({
+      truthCount: 1,
+      truths: { edges: [{ node: { text: truth.text } }] },
+    });
     expect(await feedTexts(verity, 'publicFeed', { first: 100 })).toContain(truth.text);
     expect(await redis.command.zcard(`${redis.namespace}:journal`)).toBe(0);
   });

@@ -30,6 +30,11 @@ export interface Effects {
   apply(entry: string, effects: readonly Effect[]): Promise<void>;
   /** The write `intend`ed did not happen after all: forget the journal entry. */
   discard(entry: string): Promise<void>;
+  /**
+   * Whether `entry` is still in the journal: its effects are not known to be finished (true
+   * too when Redis cannot say).
+   */
+  isPending(entry: string): Promise<boolean>;
   /** How to finish an entry of `kind` that a dead process left in the journal. */
   recover(kind: string, handler: (id: string) => Promise<void>): void;
   /** Entries whose effects are waiting for a retry in this process. */
@@ -184,6 +189,12 @@ export function createEffects(options: {
     },
 
     discard: end,
+
+    isPending: (entry) =>
+      redis.command.zscore(journalKey, entry).then(
+        (score) => score !== null,
+        () => true,
+      ),
 
     recover(kind, handler) {
       handlers.set(kind, handler);

@@ -153,16 +153,40 @@ export function createTruthService(deps: {
     ...hooks.effectsOf('truthDeleted', { truth }),
   ];
 
-  /** A truth another request is storing: its record once the read model has it. */
+  /** The truths a stored truth's effects name: its parent, the quoted and the original. */
+  const relatedOf = async (truth: TruthRecord): Promise<Related> => ({
+    parent: truth.replyToId ? await findTruth(truth.replyToId.toHexString()) : null,
+    quoted: truth.quoteOfId ? await findTruth(truth.quoteOfId.toHexString()) : null,
+    original: truth.retruthOfId ? await findTruth(truth.retruthOfId.toHexString()) : null,
+  });
+
+  /**
+   * Finishes the effects of a stored truth while its journal entry is there. The request that
+   * stored it may have died before finishing them (an instance killed mid-request): its client
+   * retrying, or a twin request, must not wait for the journal's sweeper (a minute) to see the
+   * truth in its author's page and its followers' feeds. Or it is finishing them right now:
+   * they are idempotent, so running them twice changes nothing.
+   */
+  const finishStored = async (truth: TruthRecord): Promise<void> => {
+    const entry = `truth:${truth._id.toHexString()}`;
+    if (!(await effects.isPending(entry))) return;
+    await effects.apply(entry, storedEffects(entry, truth, await relatedOf(truth)));
+  };
+
+  /**
+   * A truth another request stored or is storing: its record once the read model has it, its
+   * effects finished (`finishStored`). That request may be gone: after a second, MongoDB's
+   * record is taken.
+   */
   const awaitStored = async (truthId: string): Promise<TruthRecord> => {
-    for (let waited = 0; waited < 5_000; waited += 50) {
-      const stored = await findTruth(truthId);
-      if (stored) return stored;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    let stored: TruthRecord | null = null;
+    for (let waited = 0; !stored && waited < 1_000; waited += 50) {
+      stored = await findTruth(truthId);
+      if (!stored) await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    // Its effects are late (Redis is failing them): MongoDB has it.
-    const stored = await Truth.findById(objectId(truthId)).lean<TruthRecord>().exec();
+    stored ??= await Truth.findById(objectId(truthId)).lean<TruthRecord>().exec();
     if (!stored) throw new Error('a truth refused as a duplicate is not there');
+    await finishStored(stored);
     return stored;
   };
 
@@ -175,11 +199,8 @@ export function createTruthService(deps: {
       unknown: { check: { type: 'Truth', id: truthId } },
     });
     // A refused `_id` is our own attempt that MongoDB answered late, or (with an idempotency
-    // key) a twin request's: then the twin runs the effects, and its truth is the answer.
-    if (stored.outcome === 'duplicate' && !stored.retried) {
-      await effects.discard(entry);
-      return awaitStored(truthId);
-    }
+    // key) a twin request's, alive or dead: its truth is the answer, its effects finished.
+    if (stored.outcome === 'duplicate' && !stored.retried) return awaitStored(truthId);
     await effects.apply(entry, storedEffects(entry, truth, related));
     return truth;
   };
@@ -211,12 +232,10 @@ export function createTruthService(deps: {
   effects.recover('truth', async (truthId) => {
     const truth = await Truth.findById(objectId(truthId)).lean<TruthRecord>().exec();
     if (!truth) return;
-    const related = {
-      parent: truth.replyToId ? await findTruth(truth.replyToId.toHexString()) : null,
-      quoted: truth.quoteOfId ? await findTruth(truth.quoteOfId.toHexString()) : null,
-      original: truth.retruthOfId ? await findTruth(truth.retruthOfId.toHexString()) : null,
-    };
-    await effects.apply(`truth:${truthId}`, storedEffects(`truth:${truthId}`, truth, related));
+    await effects.apply(
+      `truth:${truthId}`,
+      storedEffects(`truth:${truthId}`, truth, await relatedOf(truth)),
+    );
   });
   effects.recover('deleted', async (truthId) => {
     const deletion = await TruthDeletion.findById(objectId(truthId))
@@ -305,7 +324,10 @@ export function createTruthService(deps: {
       let id = new Types.ObjectId();
       if (key !== null) {
         const claim = await claimIdempotencyKey(viewer, key, requestHashOf(valid), id);
-        if (claim.existing) return { truth: claim.existing, created: false };
+        if (claim.existing) {
+          await finishStored(claim.existing);
+          return { truth: claim.existing, created: false };
+        }
         id = claim.id;
       }
 
