@@ -45,6 +45,27 @@ describe('request errors over HTTP', () => {
     expect(errorCodes(body)).toEqual(['OPERATION_RESOLUTION_FAILURE']);
   });
 
+  it('refuses a subscription sent over HTTP with BAD_REQUEST, not an internal error', async () => {
+    for (const query of [
+      'subscription { publicFeedUpdated { __typename } }',
+      'subscription Mine { notificationReceived { id } }',
+      // graphql-js 16's validation throws for these rather than reporting them.
+      'subscription { publicFeedUpdated @skip { __typename } }',
+      'subscription($no: Boolean!) { publicFeedUpdated @include(if: $no) { __typename } }',
+      'query Q { __typename } subscription S { publicFeedUpdated @include(if: "yes") { __typename } }',
+    ]) {
+      const result = await verity.gql(query);
+      expect(result.status).toBe(400);
+      expect(result.errors).toEqual([
+        {
+          message:
+            'Subscriptions run over WebSocket (graphql-transport-ws on this same path), not over HTTP.',
+          extensions: { code: 'BAD_REQUEST', requestId: expect.any(String) },
+        },
+      ]);
+    }
+  });
+
   it('answers a variable of the wrong type with BAD_USER_INPUT and writes nothing', async () => {
     const before = await userCount();
     const result = await verity.gql(signUpMutation, {

@@ -14,7 +14,14 @@ import express, {
   type RequestHandler,
   type Response,
 } from 'express';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  OperationTypeNode,
+  parse,
+  type DocumentNode,
+  type GraphQLFormattedError,
+} from 'graphql';
 import type { Config } from '../config.js';
 import type { GraphQLContext, Viewer } from '../graphql/context.js';
 import { bearerToken } from '../graphql/context.js';
@@ -96,6 +103,38 @@ function persistedQueryProblem(req: Request): string | undefined {
     return 'extensions.persistedQuery.sha256Hash is not the hex SHA-256 of the query.';
   }
   return undefined;
+}
+
+/**
+ * Why a request whose document holds a subscription is refused, or undefined for any other:
+ * subscriptions run over WebSocket, and over HTTP one has no event to resolve. Refused here,
+ * before Apollo, whichever operation the request names: graphql-js 16's validation throws
+ * (an internal error) rather than report a subscription whose root field has `@skip` or
+ * `@include` with a variable or a wrong `if`. Only a document that mentions `subscription`
+ * is parsed; Apollo reports the unparsable ones.
+ */
+function subscriptionProblem(req: Request, maxTokens: number): string | undefined {
+  const source =
+    req.method === 'GET'
+      ? searchParam(req, 'query')
+      : isRecord(req.body)
+        ? req.body['query']
+        : undefined;
+  if (typeof source !== 'string' || !source.includes('subscription')) return undefined;
+  let document: DocumentNode;
+  try {
+    document = parse(source, { maxTokens });
+  } catch {
+    return undefined;
+  }
+  const holdsSubscription = document.definitions.some(
+    (definition) =>
+      definition.kind === Kind.OPERATION_DEFINITION &&
+      definition.operation === OperationTypeNode.SUBSCRIPTION,
+  );
+  return holdsSubscription
+    ? 'Subscriptions run over WebSocket (graphql-transport-ws on this same path), not over HTTP.'
+    : undefined;
 }
 
 /**
@@ -334,13 +373,14 @@ export function createHttpApp(deps: {
   if (config.graphql.ide) app.use(createIdeRouter({ path }));
   if (config.web.demo) app.use(createWebRouter());
 
-  const refuseMalformedPersistedQuery: RequestHandler = (req, res, next) => {
-    const problem = persistedQueryProblem(req);
+  const refuseUnservable: RequestHandler = (req, res, next) => {
+    const problem =
+      persistedQueryProblem(req) ?? subscriptionProblem(req, config.graphql.maxTokens);
     if (!problem) {
       next();
       return;
     }
-    logger.debug({ problem, requestId: requestIdOf(res) }, 'refused a malformed persisted query');
+    logger.debug({ problem, requestId: requestIdOf(res) }, 'refused a request Apollo cannot serve');
     metrics?.error('http', ApolloServerErrorCode.BAD_REQUEST);
     res.status(400).json({
       errors: [
@@ -466,12 +506,7 @@ export function createHttpApp(deps: {
     res.end();
   };
 
-  app.use(
-    path,
-    express.json({ limit: config.http.maxBodyBytes }),
-    refuseMalformedPersistedQuery,
-    serveGraphQL,
-  );
+  app.use(path, express.json({ limit: config.http.maxBodyBytes }), refuseUnservable, serveGraphQL);
 
   app.use((_req, res) => {
     res.status(404).json({
