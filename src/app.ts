@@ -188,7 +188,7 @@ export function createApp(options: AppOptions): VerityApp {
         const rules = limitRules(config.graphql);
         const cost = createCostLimit({ schema, maxCost: config.graphql.maxCost });
         if (config.rateLimits.enabled) {
-          rateLimiter = createRateLimiter({
+          rateLimiter = await createRateLimiter({
             redis: redis.command,
             namespace: config.redis.namespace,
             limits: config.rateLimits.buckets,

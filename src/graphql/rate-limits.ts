@@ -20,6 +20,9 @@ export type RateLimitBucket = keyof Config['rateLimits']['buckets'];
 /** What a bucket's counters are keyed by. */
 type BucketKey = 'address' | 'account' | 'login';
 
+/** The order buckets are charged in, by key. */
+const keyOrder: Readonly<Record<BucketKey, number>> = { address: 0, account: 1, login: 2 };
+
 const bucketKeys: Readonly<Record<RateLimitBucket, BucketKey>> = {
   logInPerIp: 'address',
   logInPerAccount: 'login',
@@ -152,7 +155,12 @@ export function createRateLimits(deps: {
         charge('anonymousReadsPerIp', address);
       }
 
-      const refusal = await limiter.charge([...points.values()]);
+      // Per address first: what an address's limit stops never reaches the per-name buckets
+      // (see RateLimiter.charge).
+      const charges = [...points.values()].sort(
+        (a, b) => keyOrder[bucketKeys[a.bucket]] - keyOrder[bucketKeys[b.bucket]],
+      );
+      const refusal = await limiter.charge(charges);
       if (!refusal) return undefined;
       const { bucket, retryAfterSeconds } = refusal;
       return new VerityError(

@@ -20,9 +20,9 @@ export interface RateRefusal<Bucket extends string> {
 
 export interface RateLimiter<Bucket extends string> {
   /**
-   * Takes every charge, or none: when any bucket refuses, every point is given back and the
-   * refusal (the longest wait among the refusing buckets) is returned. Never rejects: with
-   * Redis unreachable the in-process fallback decides.
+   * Takes every charge, in order, or none: at the first bucket that refuses, the points taken
+   * so far are given back and its refusal is returned. Never rejects: with Redis unreachable
+   * the in-process fallback decides.
    */
   charge(charges: readonly RateCharge<Bucket>[]): Promise<RateRefusal<Bucket> | undefined>;
   /** Counters the in-process fallback holds now (at most `fallbackMaxKeys`). */
@@ -134,8 +134,11 @@ const redisRetryMs = 1_000;
  * `commandTimeoutMs` when Redis stops answering; after a failure, charges skip Redis for a
  * second, so a frozen Redis costs one timeout a second, not one per request. While the fallback
  * counts, each instance allows a bucket's full limit on its own.
+ *
+ * Resolves once its connection is made (or failed: the fallback counts until it is made), so
+ * that the first requests are counted in Redis like the others.
  */
-export function createRateLimiter<Bucket extends string>(options: {
+export async function createRateLimiter<Bucket extends string>(options: {
   /** Duplicated into a connection of the limiter's own, with fail-fast settings. */
   redis: Redis;
   namespace: string;
@@ -143,10 +146,11 @@ export function createRateLimiter<Bucket extends string>(options: {
   fallbackMaxKeys: number;
   commandTimeoutMs?: number;
   logger: Logger;
-}): RateLimiter<Bucket> {
+}): Promise<RateLimiter<Bucket>> {
   const { logger } = options;
   const client = options.redis.duplicate({
     connectionName: 'verity:rate-limits',
+    lazyConnect: true,
     enableOfflineQueue: false,
     enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
@@ -154,10 +158,11 @@ export function createRateLimiter<Bucket extends string>(options: {
   });
   // Failures are reported below, once per outage; without a listener ioredis prints each one.
   client.on('error', () => undefined);
+  // A failure here is an outage like any other: ioredis keeps trying.
+  await client.connect().catch(() => undefined);
 
-  // Requests that arrive while the connection is still being made use the fallback too, but
-  // that is no outage to warn of.
-  let connectedOnce = false;
+  // Until Redis has answered once there is no outage to warn of (app.ts waited for Redis).
+  let connectedOnce = client.status === 'ready';
   client.once('ready', () => {
     connectedOnce = true;
   });
@@ -203,13 +208,34 @@ export function createRateLimiter<Bucket extends string>(options: {
       if (charges.length === 0) return undefined;
       const startedAt = Date.now();
       const direct = fallingBack && startedAt - lastRedisFailure < redisRetryMs;
-      const outcomes = await Promise.allSettled(
-        charges.map(({ bucket, key, points }) =>
-          direct
+      // One after another, in order, stopping at the first refusal: a bucket after it is not
+      // touched, so a flood that its address's limit already stops (logIn with made-up names)
+      // makes no counters for the later buckets in Redis.
+      let refusal: RateRefusal<Bucket> | undefined;
+      const counted: RateCharge<Bucket>[] = [];
+      for (const charge of charges) {
+        const { bucket, key, points } = charge;
+        try {
+          await (direct
             ? bucketOf(bucket).fallback.take(key, points)
-            : bucketOf(bucket).redis.consume(key, points),
-        ),
-      );
+            : bucketOf(bucket).redis.consume(key, points));
+          counted.push(charge);
+        } catch (reason) {
+          if (!(reason instanceof RateLimiterRes)) {
+            // Neither Redis nor the fallback decided (the fallback does not fail): let it
+            // pass rather than refuse everyone.
+            logger.error({ err: reason, bucket }, 'rate limit check failed');
+            continue;
+          }
+          // The refused charge was counted too (its counter went past the limit).
+          counted.push(charge);
+          refusal = {
+            bucket,
+            retryAfterSeconds: Math.max(1, Math.ceil(reason.msBeforeNext / 1_000)),
+          };
+          break;
+        }
+      }
       if (fallingBack && !direct && lastRedisFailure < startedAt) {
         fallingBack = false;
         if (warned) {
@@ -217,27 +243,7 @@ export function createRateLimiter<Bucket extends string>(options: {
           warned = false;
         }
       }
-
-      let refusal: RateRefusal<Bucket> | undefined;
-      // Refused charges were counted too (the counter went past its limit): on a refusal, all
-      // are given back, so that a refused operation leaves every bucket as it found it.
-      const counted: RateCharge<Bucket>[] = [];
-      outcomes.forEach((outcome, index) => {
-        const charge = charges[index]!;
-        if (outcome.status === 'fulfilled') {
-          counted.push(charge);
-        } else if (outcome.reason instanceof RateLimiterRes) {
-          counted.push(charge);
-          const retryAfterSeconds = Math.max(1, Math.ceil(outcome.reason.msBeforeNext / 1_000));
-          if (!refusal || retryAfterSeconds > refusal.retryAfterSeconds) {
-            refusal = { bucket: charge.bucket, retryAfterSeconds };
-          }
-        } else {
-          // Neither Redis nor the fallback decided (the fallback does not fail): let it pass
-          // rather than refuse everyone.
-          logger.error({ err: outcome.reason, bucket: charge.bucket }, 'rate limit check failed');
-        }
-      });
+      // A refused operation leaves every bucket as it found it.
       if (refusal && direct) {
         for (const { bucket, key, points } of counted) bucketOf(bucket).fallback.add(key, -points);
       } else if (refusal) {
