@@ -44,11 +44,20 @@ export interface ExecutorOptions {
   compiles: readonly OperationTypeNode[];
 }
 
-/** Runs operations, compiled once they are hot, otherwise through graphql-js. */
+/**
+ * Runs operations, compiled once they are hot, otherwise through graphql-js. Like graphql-js's
+ * `execute`, it answers at once (no promise) when every resolver did: a live event's execution
+ * for one subscriber (a waitlist position) then costs no promise and no later turn.
+ */
 export type Executor = (
   args: ExecutionArgs,
   operation?: OperationDefinitionNode | null,
-) => Promise<ExecutionResult>;
+) => PromiseOrValue<ExecutionResult>;
+
+export type PromiseOrValue<T> = T | Promise<T>;
+
+export const isPromise = <T>(value: PromiseOrValue<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
 
 /**
  * Executes operations as graphql-js would, running the hot ones as JavaScript compiled for their
@@ -109,13 +118,15 @@ export function createExecutor(schema: GraphQLSchema, options: ExecutorOptions):
     return compileWhenHot(args, name);
   };
 
-  return async (args, known) => {
-    const runWithGraphQLJs = () => execute(args);
+  return (args, known) => {
     const query = compileAfter === 0 ? undefined : compiledFor(args, known);
-    if (!query) return runWithGraphQLJs();
-    const result = await query.query(args.rootValue, args.contextValue, args.variableValues ?? {});
-    if (!('data' in result) && result.errors) return runWithGraphQLJs();
-    return result.errors ? { ...result, errors: result.errors.map(asGraphQLJsError) } : result;
+    if (!query) return execute(args);
+    const finish = (result: ExecutionResult): PromiseOrValue<ExecutionResult> => {
+      if (!('data' in result) && result.errors) return execute(args);
+      return result.errors ? { ...result, errors: result.errors.map(asGraphQLJsError) } : result;
+    };
+    const result = query.query(args.rootValue, args.contextValue, args.variableValues ?? {});
+    return isPromise(result) ? result.then(finish) : finish(result);
   };
 }
 
@@ -142,18 +153,20 @@ export function createCompiledExecutionGateway(
       onSchema?.({ apiSchema: schema, coreSupergraphSdl: printSchema(schema) });
       return Promise.resolve({
         executor: (request) =>
-          run(
-            {
-              schema,
-              document: request.document,
-              contextValue: request.context,
-              variableValues: request.request.variables,
-              // The name the client asked for: Apollo's own `operationName` is null when the
-              // document holds no such operation, and graphql-js would then run the only one.
-              operationName: request.request.operationName ?? null,
-            },
-            // Apollo leaves it unset when the document names no usable operation.
-            (request.operation as OperationDefinitionNode | undefined) ?? null,
+          Promise.resolve(
+            run(
+              {
+                schema,
+                document: request.document,
+                contextValue: request.context,
+                variableValues: request.request.variables,
+                // The name the client asked for: Apollo's own `operationName` is null when the
+                // document holds no such operation, and graphql-js would then run the only one.
+                operationName: request.request.operationName ?? null,
+              },
+              // Apollo leaves it unset when the document names no usable operation.
+              (request.operation as OperationDefinitionNode | undefined) ?? null,
+            ),
           ) as Promise<GatewayExecutionResult>,
       });
     },

@@ -11,6 +11,7 @@ import type { Logger } from '../../infra/logger.js';
 import { SlowConsumerError } from '../../lib/errors.js';
 import type { EventSink, EventStream } from '../../lib/event-stream.js';
 import type { GraphQLContext, Viewer } from '../context.js';
+import { isPromise, type PromiseOrValue } from '../executor.js';
 import { canonicalJson, liveShape, type LiveShape } from './shareable.js';
 import { SiteRecorder, cutTemplate, frameOf, resolveColumns, type Template } from './splice.js';
 
@@ -28,8 +29,11 @@ export interface LiveConnection {
 
 export interface LiveHubOptions {
   schema: GraphQLSchema;
-  /** Runs one event's execution (graphql-js's `execute`, or a compiling executor). */
-  execute(args: ExecutionArgs): Promise<ExecutionResult>;
+  /**
+   * Runs one event's execution (graphql-js's `execute`, or a compiling executor): a result, or
+   * its promise when a resolver answered later.
+   */
+  execute(args: ExecutionArgs): PromiseOrValue<ExecutionResult>;
   /**
    * The context of one event's execution: `viewer` is the subscriber's, or null for a shared
    * execution. Contexts for the same event must share their loaders, so that the per-viewer
@@ -193,7 +197,12 @@ class Subscriber implements EventSink<unknown>, AsyncIterableIterator<never> {
   }
 }
 
-/** Executes `event` for `subscriber` (or its share group) into a pending payload. */
+/**
+ * Executes `event` for `subscriber` (or its share group) into a pending payload: settled at once
+ * when the execution answers at once (every resolver did), else when it finishes. A result for
+ * one subscriber only (no `onDone`: nothing shares it) is written as its whole frame straight
+ * away; a shared one as the payload that each member frames.
+ */
 function execution(
   subscriber: Subscriber,
   event: object,
@@ -203,26 +212,44 @@ function execution(
 ): Pending {
   const { options, metrics } = subscriber.hub;
   metrics.executions += 1;
-  void (async () => {
+  const finish = (result: ExecutionResult) => {
     let bytes: Buffer;
     try {
-      const result = await options.execute({
-        ...subscriber.args,
-        rootValue: event,
-        contextValue: options.contextFor(event, viewer),
-      });
       const body = result.errors
         ? { ...result, errors: options.formatErrors(result.errors) }
         : result;
-      bytes = Buffer.from(JSON.stringify(body));
+      const json = JSON.stringify(body);
+      bytes = onDone ? Buffer.from(json) : frame(subscriber.prefix, json);
     } catch (error) {
       settle(pending, { failed: error });
       return;
     }
     onDone?.(bytes);
-    settle(pending, { bytes, framed: false });
-  })();
+    settle(pending, { bytes, framed: !onDone });
+  };
+  const failed = (error: unknown) => settle(pending, { failed: error });
+  try {
+    const result = options.execute({
+      ...subscriber.args,
+      rootValue: event,
+      contextValue: options.contextFor(event, viewer),
+    });
+    if (isPromise(result)) result.then(finish, failed);
+    else finish(result);
+  } catch (error) {
+    failed(error);
+  }
   return pending;
+}
+
+/** `prefix`, then `json`, then the closing brace: one frame, in one buffer. */
+function frame(prefix: Buffer, json: string): Buffer {
+  const length = Buffer.byteLength(json);
+  const bytes = Buffer.allocUnsafe(prefix.length + length + 1);
+  prefix.copy(bytes, 0);
+  bytes.write(json, prefix.length, length);
+  bytes[bytes.length - 1] = closingBrace[0]!;
+  return bytes;
 }
 
 /** Settles a pending payload: its waiters write it, or fail with it. */
@@ -352,9 +379,9 @@ function payloadFor(subscriber: Subscriber, event: unknown): Payload {
     return splicedPayload(subscriber, event, templateFor(subscriber, event, byKey, key));
   const known = byKey.get(key) as Payload | undefined;
   if (known) return known;
-  const pending = execution(subscriber, event, null, (bytes) => byKey.set(key, bytes));
+  const pending: Pending = { waiters: [] };
   byKey.set(key, pending);
-  return pending;
+  return execution(subscriber, event, null, (bytes) => byKey.set(key, bytes), pending);
 }
 
 function detach(subscriber: Subscriber): void {
