@@ -76,6 +76,7 @@ export interface RateLimitedRequest {
   readonly address: string;
 }
 
+/** The rate limits as the transports use them (`createRateLimits`). */
 export interface RateLimits {
   /**
    * Charges the operation to its buckets before it runs: a refusal (RATE_LIMITED, with

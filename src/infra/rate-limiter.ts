@@ -18,6 +18,7 @@ export interface RateRefusal<Bucket extends string> {
   readonly retryAfterSeconds: number;
 }
 
+/** Named buckets of fixed-window counters, each with its own limit (`createRateLimiter`). */
 export interface RateLimiter<Bucket extends string> {
   /**
    * Takes every charge, in order, or none: at the first bucket that refuses, the points taken
