@@ -118,6 +118,20 @@ describe('input errors of one mutation, reported together', () => {
     expect(await counts(verity)).toEqual(before);
   });
 
+  it('refuses an empty reply or quote target as no truth’s ID, and posts nothing', async () => {
+    const user = await verity.signUp();
+    const before = await counts(verity);
+    for (const field of ['replyToId', 'quoteOfId']) {
+      const result = await verity.gql(
+        `mutation($input: PostTruthInput!) { postTruth(input: $input) { truth { id } } }`,
+        { input: { text: 'meant as an answer', [field]: '', idempotencyKey: `empty-${field}` } },
+        { token: user.token },
+      );
+      expect(fieldsOf(result)).toEqual([{ field, message: `${field} must be the ID of a Truth.` }]);
+    }
+    expect(await counts(verity)).toEqual(before);
+  });
+
   it('reports a post that both replies and quotes along with its other faults', async () => {
     const user = await verity.signUp();
     const target = await post(verity, user.token, 'a target');

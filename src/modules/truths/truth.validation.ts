@@ -35,6 +35,8 @@ function validateIdempotencyKey(key: string | null): string | null {
   return key;
 }
 
+const isGiven = (id: string | null | undefined): id is string => id !== undefined && id !== null;
+
 /**
  * A new truth's input with every rule checked together: one BAD_USER_INPUT names each field
  * that breaks one. `truthId` turns the ID of a related truth into its ObjectId hex or throws
@@ -47,10 +49,11 @@ export function validateNewTruth(
 ): NewTruth {
   const [text, replyToId, quoteOfId, idempotencyKey] = validateTogether(
     () => validateText(input.text),
-    () => (input.replyToId ? truthId(input.replyToId, 'replyToId') : null),
+    // An empty ID is no truth's, as any other malformed one: refused, not read as "none".
+    () => (isGiven(input.replyToId) ? truthId(input.replyToId, 'replyToId') : null),
     () => {
-      if (!input.quoteOfId) return null;
-      if (input.replyToId) {
+      if (!isGiven(input.quoteOfId)) return null;
+      if (isGiven(input.replyToId)) {
         throw badUserInput('A truth can reply to one truth or quote one, not both.', 'quoteOfId');
       }
       return truthId(input.quoteOfId, 'quoteOfId');
