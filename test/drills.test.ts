@@ -597,7 +597,11 @@ describe('fault drills', () => {
   const mongoDrill = async (
     name: string,
     label: string,
-    fault: (ferretdb: EmbeddedFerretDB, restart: () => Promise<void>) => Promise<void>,
+    fault: (
+      ferretdb: EmbeddedFerretDB,
+      restart: () => Promise<void>,
+      drill: { verity: TestServer; author: TestUser },
+    ) => Promise<void>,
     window: FaultWindow,
   ) => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'verity-drill-ferretdb-'));
@@ -636,7 +640,7 @@ describe('fault drills', () => {
       durationMs: 12_000,
       onTick: (elapsed) => {
         if (elapsed < 3_000 || faulting) return;
-        faulting = fault(ferretdb, restart);
+        faulting = fault(ferretdb, restart, { verity, author });
       },
     });
     await faulting;
@@ -674,20 +678,32 @@ describe('fault drills', () => {
     );
   }, 90_000);
 
-  it('(e) the embedded MongoDB frozen (SIGSTOP) for 7 s: no request waits past its timeout, reads keep answering', async () => {
+  it('(e) the embedded MongoDB frozen (SIGSTOP) for 7 s: no request waits past its timeout, over HTTP or WebSocket; reads keep answering', async () => {
     const window: FaultWindow = { downAt: Infinity, upAt: Infinity };
+    let overWebSocket: { ms: number; extensions: unknown } | undefined;
     await mongoDrill(
       '(e) FerretDB SIGSTOP 7 s, SIGCONT',
       'mongo-frozen',
-      async (ferretdb) => {
+      async (ferretdb, _restart, { verity, author }) => {
         process.kill(-ferretdb.process.pid, 'SIGSTOP');
         window.downAt = Date.now();
-        await sleep(7_000);
+        // A mutation over WebSocket has the same time to answer as one over HTTP.
+        await sleep(1_000);
+        const client = verity.connect(author.token);
+        const started = Date.now();
+        const answer = await verity.execute(client, postMutation, {
+          input: { text: 'posted over WebSocket while MongoDB is frozen' },
+        });
+        overWebSocket = { ms: Date.now() - started, extensions: answer.errors?.[0]?.extensions };
+        await sleep(window.downAt + 7_000 - Date.now());
         process.kill(-ferretdb.process.pid, 'SIGCONT');
         window.upAt = Date.now();
       },
       window,
     );
+    console.log('(e) a post over WebSocket during the freeze:', overWebSocket);
+    expect(overWebSocket?.extensions).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+    expect(overWebSocket!.ms).toBeLessThanOrEqual(requestTimeoutMs + answerSlackMs);
   }, 90_000);
 });
 
