@@ -101,6 +101,8 @@ export async function insertResolved(
       if (maybeSent) throw new OutcomeUnknownError(options.unknown, { cause: late });
       throw late;
     }
+    // Said here too for inserts that do not go through `createInserter`.
+    if (budget) budget.wrote = true;
     try {
       await insert();
       return { outcome: 'inserted' };
