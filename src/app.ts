@@ -196,7 +196,8 @@ export function createApp(options: AppOptions): VerityApp {
             logger: logger.child({ component: 'rate-limits' }),
           });
         }
-        const rateLimits = rateLimiter && createRateLimits({ schema, limiter: rateLimiter });
+        const rateLimits =
+          rateLimiter && createRateLimits({ schema, limiter: rateLimiter, metrics });
         // Each transport keeps its own compiled operations (see graphql/executor.ts).
         const compilation = { compileAfter: config.graphql.compileAfter, maxCompiled: 1_000 };
         const httpServer = createServer({
@@ -296,6 +297,7 @@ export function createApp(options: AppOptions): VerityApp {
             waitlist: () => services.waitlist.stats(),
             pingMongo: () => pingMongo(connection),
             pingRedis: () => pingRedis(redis.command),
+            rateLimitsInProcess: () => rateLimiter?.inProcess ?? false,
           });
           const served = await serveMetrics({
             metrics,

@@ -533,7 +533,7 @@ describe('rate limits while Redis is down', () => {
     redis = await startRedisServer({ logger });
     verity = await startVerity({
       redisUrl: redis.url,
-      env: { ...limitsEnv, RATE_LIMIT_FALLBACK_MAX_KEYS: '100' },
+      env: { ...limitsEnv, RATE_LIMIT_FALLBACK_MAX_KEYS: '100', METRICS_PORT: '0' },
     });
   });
 
@@ -542,14 +542,24 @@ describe('rate limits while Redis is down', () => {
     await redis?.stop();
   });
 
+  /** A series' value in this instance's metrics (0 when it has none yet). */
+  const metric = async (series: string) => {
+    const text = await (await fetch(verity.app.internals.metricsUrl!)).text();
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+    return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  };
+
   it('keeps limiting in process, within its bound, and shares the limits again once Redis is back', async () => {
     const read = (address: string) => run(verity, 'http', '{ __typename }', {}, { address });
+    expect(await metric('verity_rate_limits_in_process')).toBe(0);
     await redis.stop();
 
     // Requests are still served, and the limit still holds.
     const address = newAddress();
     for (let i = 0; i < 3; i++) expect((await read(address)).data).toEqual({ __typename: 'Query' });
     expectRefused(await read(address), 'http', 'anonymousReadsPerIp');
+    expect(await metric('verity_rate_limits_in_process')).toBe(1);
+    expect(await metric('verity_rate_limit_refusals_total{limit="anonymousReadsPerIp"}')).toBe(1);
 
     // A flood of new addresses is served, and the fallback keeps no more counters than its bound.
     const limiter = verity.app.internals.rateLimiter!;
@@ -569,5 +579,6 @@ describe('rate limits while Redis is down', () => {
           .catch(() => 0)) === 1
       );
     });
+    expect(await metric('verity_rate_limits_in_process')).toBe(0);
   });
 });

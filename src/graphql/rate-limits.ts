@@ -8,6 +8,7 @@ import {
 } from 'graphql';
 import { getArgumentValues } from 'graphql/execution/values.js';
 import type { Config } from '../config.js';
+import type { Metrics } from '../infra/metrics.js';
 import type { RateCharge, RateLimiter } from '../infra/rate-limiter.js';
 import { ErrorCode, VerityError } from '../lib/errors.js';
 import { loginKeyOf, type Viewer } from '../modules/users/index.js';
@@ -107,8 +108,10 @@ const loginKey = (login: string) => {
 export function createRateLimits(deps: {
   schema: GraphQLSchema;
   limiter: RateLimiter<RateLimitBucket>;
+  /** Counts refusals by bucket; undefined when metrics are off. */
+  metrics: Metrics | undefined;
 }): RateLimits {
-  const { schema, limiter } = deps;
+  const { schema, limiter, metrics } = deps;
   const logIn = schema.getMutationType()?.getFields()['logIn'];
 
   /** The login name a `logIn` field names, when it can be read (else its execution fails). */
@@ -164,6 +167,7 @@ export function createRateLimits(deps: {
       const refusal = await limiter.charge(charges);
       if (!refusal) return undefined;
       const { bucket, retryAfterSeconds } = refusal;
+      metrics?.rateLimited(bucket);
       return new VerityError(
         ErrorCode.RATE_LIMITED,
         `${refusalMessages[bucket]} Retry in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,

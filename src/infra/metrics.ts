@@ -58,6 +58,8 @@ export interface MetricSources {
   /** True when MongoDB answered a ping within the timeout. */
   pingMongo(): Promise<boolean>;
   pingRedis(): Promise<boolean>;
+  /** True while rate limits are counted in process because Redis is unreachable. */
+  rateLimitsInProcess(): boolean;
 }
 
 /**
@@ -73,6 +75,8 @@ export interface Metrics {
   error(transport: Transport, code: string): void;
   /** A live event's frame was written, `seconds` after the event reached the live hub. */
   liveDelay(seconds: number): void;
+  /** An operation was refused by the rate limit `limit` (a bucket's name). */
+  rateLimited(limit: string): void;
   /** Starts reading `sources` at scrape time (once the app's parts exist). */
   watch(sources: MetricSources): void;
 }
@@ -257,6 +261,21 @@ export function createMetrics(): Metrics {
   waitlistGauge('verity_waitlist_paused', '1 while admissions are paused', (figures) =>
     figures.paused ? 1 : 0,
   );
+  const rateLimitRefusals = new Counter({
+    name: 'verity_rate_limit_refusals_total',
+    help: 'Operations refused by a rate limit, by limit (its bucket)',
+    labelNames: ['limit'] as const,
+    registers,
+  });
+  const rateLimitsInProcess = new Gauge({
+    name: 'verity_rate_limits_in_process',
+    help: '1 while this instance counts rate limits in memory because Redis is unreachable',
+    registers,
+    collect() {
+      if (sources) rateLimitsInProcess.set(sources.rateLimitsInProcess() ? 1 : 0);
+    },
+  });
+
   const waitlistSubscribers = new Gauge({
     name: 'verity_waitlist_position_subscribers',
     help: 'waitlistPosition subscriptions on this instance',
@@ -296,6 +315,9 @@ export function createMetrics(): Metrics {
     },
     liveDelay(seconds) {
       liveDelay.observe(seconds);
+    },
+    rateLimited(limit) {
+      rateLimitRefusals.inc({ limit });
     },
     watch(from) {
       sources = from;

@@ -28,6 +28,8 @@ export interface RateLimiter<Bucket extends string> {
   charge(charges: readonly RateCharge<Bucket>[]): Promise<RateRefusal<Bucket> | undefined>;
   /** Counters the in-process fallback holds now (at most `fallbackMaxKeys`). */
   readonly fallbackKeys: number;
+  /** True while Redis is taken for unreachable and the fallback counts. */
+  readonly inProcess: boolean;
   close(): Promise<void>;
 }
 
@@ -257,6 +259,10 @@ export async function createRateLimiter<Bucket extends string>(options: {
 
     get fallbackKeys() {
       return counters.size;
+    },
+
+    get inProcess() {
+      return fallingBack;
     },
 
     async close() {
