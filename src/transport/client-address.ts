@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 
 /**
  * The address a request came from, as both transports key per-address rate limits: the HTTP
@@ -29,11 +29,15 @@ export function clientAddress(request: IncomingMessage, trustedProxyHops: number
   return addressKey(address);
 }
 
-/** An IPv4 address as is (also when IPv4-mapped); an IPv6 address as its /64 prefix. */
+/**
+ * An IPv4 address as is (also when IPv4-mapped); an IPv6 address as its /64 prefix. Anything
+ * else (a proxy that writes names, or one fewer proxy than TRUST_PROXY says, letting a client's
+ * own text through) is cut short, since it becomes a Redis key.
+ */
 function addressKey(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1]!;
-  if (!isIPv6(address)) return address;
+  if (!isIPv6(address)) return isIP(address) ? address : address.slice(0, 64);
   const [head = '', tail = ''] = address.toLowerCase().split('::');
   const headGroups = head === '' ? [] : head.split(':');
   const tailGroups = tail === '' ? [] : tail.split(':');
