@@ -282,6 +282,21 @@ describe('the WebSocket transport', () => {
       }
     });
 
+    it('answers a subscription whose root field is skipped with GRAPHQL_VALIDATION_FAILED, and stays open', async () => {
+      const user = await verity.signUp();
+      const client = verity.connect(user.token);
+      const skipped = await verity.execute(
+        client,
+        'subscription { publicFeedUpdated @skip(if: true) { __typename } }',
+      );
+      expect(skipped.errors?.map((error) => error.extensions?.['code'])).toEqual([
+        'GRAPHQL_VALIDATION_FAILED',
+      ]);
+      expect(await verity.execute(client, '{ me { username } }')).toEqual({
+        data: { me: { username: user.username } },
+      });
+    });
+
     it('closes with 4409 a second subscription under a long id, with a reason that fits a close frame', async () => {
       const { socket, closed } = await acknowledgedSocket();
       const id = 'x'.repeat(200);
