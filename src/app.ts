@@ -11,7 +11,7 @@ import {
 import type { Connection } from 'mongoose';
 import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
-import { costLimitPlugin, createCostLimit } from './graphql/cost.js';
+import { createCostLimit } from './graphql/cost.js';
 import { createDocumentCache } from './graphql/document-cache.js';
 import { limitRules, noIntrospectionRule } from './graphql/limits.js';
 import type { LiveHub } from './graphql/live/live-hub.js';
@@ -254,8 +254,7 @@ export function createApp(options: AppOptions): VerityApp {
           logger: logger.child({ component: 'apollo' }),
           plugins: [
             ApolloServerPluginLandingPageDisabled(),
-            costLimitPlugin(cost),
-            httpRequestPlugin(metrics, rateLimits),
+            httpRequestPlugin({ metrics, cost, rateLimits }),
             // Verity sets no cache hints; the plugin would otherwise wrap every field resolver.
             ApolloServerPluginCacheControlDisabled(),
             ApolloServerPluginDrainHttpServer({

@@ -357,6 +357,21 @@ describe('rate limits', () => {
       const account = await newAccount(verity);
       expect((await read(account.token)).errors).toBeUndefined();
     });
+
+    it('takes nothing for an operation refused for its cost', async () => {
+      const address = newAddress();
+      const costly = `{ publicFeed(first: 100) { edges { node { author {
+        followers(first: 100) { edges { node { id } } } } } } } }`;
+      for (let i = 0; i < 5; i++) {
+        const answer = await run(verity, transport, costly, {}, { address });
+        expect(errorCodes(answer)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+        expect(answer.errors![0]!.extensions!['cost']).toBeGreaterThan(10_000);
+      }
+      const cheap = '{ publicFeed(first: 1) { edges { cursor } } }';
+      for (let i = 0; i < 3; i++) {
+        expect((await run(verity, transport, cheap, {}, { address })).errors).toBeUndefined();
+      }
+    });
   });
 
   it('refuses a public subscription without a session past the address limit', async () => {

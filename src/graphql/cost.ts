@@ -1,4 +1,3 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import {
   GraphQLError,
   TypeInfo,
@@ -207,23 +206,4 @@ export function costError(cost: number, maxCost: number): GraphQLError {
       },
     },
   );
-}
-
-/**
- * Applies the cost limit over HTTP, once the operation is resolved and before it executes.
- * Not a validation rule: Apollo Server caches validation per document, and the cost depends on
- * the variables.
- */
-export function costLimitPlugin<Context extends object>(
-  limit: CostLimit,
-): ApolloServerPlugin<Context> {
-  return {
-    requestDidStart: () =>
-      Promise.resolve({
-        didResolveOperation: ({ document, operationName, request }) => {
-          const error = limit.check(document, operationName, request.variables);
-          return error ? Promise.reject(error) : Promise.resolve();
-        },
-      }),
-  };
 }

@@ -33,6 +33,7 @@ import {
   toGraphQLError,
   type ErrorScope,
 } from '../graphql/errors.js';
+import type { CostLimit } from '../graphql/cost.js';
 import type { RateLimits } from '../graphql/rate-limits.js';
 import { inRequest, type Logger } from '../infra/logger.js';
 import type { Metrics, OperationType } from '../infra/metrics.js';
@@ -251,13 +252,18 @@ export function formatHttpError(deps: {
 /**
  * The Apollo Server plugin of the HTTP transport: ties each request's errors to the request
  * (see `formatHttpError`), reports every request that went through the pipeline by its
- * operation's type, name and outcome, and, with `rateLimits`, charges each operation to its
- * buckets once it is known and before it runs (a refusal is a 429 with `Retry-After`).
+ * operation's type, name and outcome, and, once the operation is known and before it runs,
+ * prices it (`cost`: refused over the limit, with its cost) and then, with `rateLimits`, charges
+ * it to its buckets (a refusal is a 429 with `Retry-After`). One hook does both, in that order,
+ * as the WebSocket transport does: Apollo runs the plugins' hooks at once, so an operation
+ * refused for its cost would otherwise still use up its rate limits.
  */
-export function httpRequestPlugin(
-  metrics: Metrics | undefined,
-  rateLimits?: RateLimits,
-): ApolloServerPlugin<GraphQLContext> {
+export function httpRequestPlugin(options: {
+  metrics: Metrics | undefined;
+  cost: CostLimit;
+  rateLimits: RateLimits | undefined;
+}): ApolloServerPlugin<GraphQLContext> {
+  const { metrics, cost, rateLimits } = options;
   return {
     requestDidStart: ({ contextValue }) => {
       // Not an HTTP request (`executeOperation`): nothing to tie its errors to.
@@ -268,8 +274,10 @@ export function httpRequestPlugin(
           bindErrorScope(errors, exchange);
           return Promise.resolve();
         },
-        didResolveOperation: async ({ document, operation, request }) => {
+        didResolveOperation: async ({ document, operation, operationName, request }) => {
           if (!operation) return;
+          const tooCostly = cost.check(document, operationName, request.variables);
+          if (tooCostly) throw tooCostly;
           const refusal = await rateLimits?.check({
             document,
             operation,
