@@ -284,7 +284,7 @@ describe('when the database goes away', () => {
       { token: user.token },
     );
     expect(errorCodes(write)).toEqual(['UNAVAILABLE']);
-    expect(write.errors![0]!.extensions).toMatchObject({ retryable: true });
+    expect(write.errors![0]!.extensions).toMatchObject({ retryable: true, retryAfter: 1 });
     expect(leaksInternals(JSON.stringify(write))).toBe(false);
 
     const ready = await fetch(verity.url.replace('/graphql', '/readyz'));

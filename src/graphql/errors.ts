@@ -169,6 +169,7 @@ export function formatClientError(
         code: ErrorCode.UNAVAILABLE,
         errorId,
         retryable: true,
+        retryAfter: retryAfterSeconds,
         retryAfterSeconds,
         outcome: 'UNKNOWN',
         ...details,
@@ -191,7 +192,7 @@ export function formatClientError(
     extensions: {
       code: retryable ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL_SERVER_ERROR,
       errorId,
-      ...(retryable ? { retryable, retryAfterSeconds } : {}),
+      ...(retryable ? { retryable, retryAfter: retryAfterSeconds, retryAfterSeconds } : {}),
       ...request,
     },
   };

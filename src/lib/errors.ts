@@ -13,7 +13,8 @@ export const ErrorCode = {
   WAITLISTED: 'WAITLISTED',
   /**
    * MongoDB or Redis did not answer, or the request ran out of time (REQUEST_TIMEOUT_MS):
-   * always `retryable`, with `retryAfterSeconds`. Nothing was changed, unless the error also
+   * always `retryable`, with `retryAfter` (seconds, as RATE_LIMITED has it; `retryAfterSeconds`
+   * is its older name). Nothing was changed, unless the error also
    * says `outcome: "UNKNOWN"`.
    */
   UNAVAILABLE: 'UNAVAILABLE',

@@ -77,11 +77,11 @@ export function requestTimedOut(budget: RequestBudget): VerityError {
     ? new VerityError(
         ErrorCode.UNAVAILABLE,
         'Verity could not confirm in time whether this change was saved. Check, or retry it (with the same idempotency key).',
-        { retryable: true, retryAfterSeconds, outcome: 'UNKNOWN' },
+        { retryable: true, retryAfter: retryAfterSeconds, retryAfterSeconds, outcome: 'UNKNOWN' },
       )
     : new VerityError(
         ErrorCode.UNAVAILABLE,
         'Verity did not answer in time. Please retry in a moment.',
-        { retryable: true, retryAfterSeconds },
+        { retryable: true, retryAfter: retryAfterSeconds, retryAfterSeconds },
       );
 }
