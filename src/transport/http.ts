@@ -20,7 +20,9 @@ import {
   OperationTypeNode,
   parse,
   type DocumentNode,
+  type FragmentDefinitionNode,
   type GraphQLFormattedError,
+  type SelectionSetNode,
 } from 'graphql';
 import type { Config } from '../config.js';
 import type { GraphQLContext, Viewer } from '../graphql/context.js';
@@ -107,20 +109,20 @@ function persistedQueryProblem(req: Request): string | undefined {
 }
 
 /**
- * Why a request whose document holds a subscription is refused, or undefined for any other:
- * subscriptions run over WebSocket, and over HTTP one has no event to resolve. Refused here,
- * before Apollo, whichever operation the request names: graphql-js 16's validation throws
- * (an internal error) rather than report a subscription whose root field has `@skip` or
- * `@include` with a variable or a wrong `if`. Only a document that mentions `subscription`
- * is parsed; Apollo reports the unparsable ones.
+ * Why a request is refused for a subscription in its document, or undefined: subscriptions run
+ * over WebSocket, and over HTTP one has no event to resolve. Refused here, before Apollo:
+ * - when the operation to run is a subscription (named by `operationName`, or the document's
+ *   only operation);
+ * - whichever operation runs, when a subscription of the document has `@skip` or `@include` at
+ *   its root: graphql-js 16's validation throws for those (an internal error) rather than
+ *   report them.
+ * A document that holds a subscription but runs a query (an IDE's whole tab) is served. Only a
+ * document that mentions `subscription` is parsed here; Apollo reports the unparsable ones.
  */
 function subscriptionProblem(req: Request, maxTokens: number): string | undefined {
-  const source =
-    req.method === 'GET'
-      ? searchParam(req, 'query')
-      : isRecord(req.body)
-        ? req.body['query']
-        : undefined;
+  const from = (name: string) =>
+    req.method === 'GET' ? searchParam(req, name) : isRecord(req.body) ? req.body[name] : undefined;
+  const source = from('query');
   if (typeof source !== 'string' || !source.includes('subscription')) return undefined;
   let document: DocumentNode;
   try {
@@ -128,14 +130,56 @@ function subscriptionProblem(req: Request, maxTokens: number): string | undefine
   } catch {
     return undefined;
   }
-  const holdsSubscription = document.definitions.some(
-    (definition) =>
-      definition.kind === Kind.OPERATION_DEFINITION &&
-      definition.operation === OperationTypeNode.SUBSCRIPTION,
+  const operations = document.definitions.filter(
+    (definition) => definition.kind === Kind.OPERATION_DEFINITION,
   );
-  return holdsSubscription
-    ? 'Subscriptions run over WebSocket (graphql-transport-ws on this same path), not over HTTP.'
+  const subscriptions = operations.filter(
+    (operation) => operation.operation === OperationTypeNode.SUBSCRIPTION,
+  );
+  if (subscriptions.length === 0) return undefined;
+  const operationName = from('operationName');
+  const selected =
+    typeof operationName === 'string' && operationName !== ''
+      ? operations.find((operation) => operation.name?.value === operationName)
+      : operations.length === 1
+        ? operations[0]
+        : undefined;
+  if (selected?.operation === OperationTypeNode.SUBSCRIPTION) {
+    return 'Subscriptions run over WebSocket (graphql-transport-ws on this same path), not over HTTP.';
+  }
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+      fragments.set(definition.name.value, definition);
+    }
+  }
+  return subscriptions.some((subscription) =>
+    hasRootCondition(subscription.selectionSet, fragments, new Set()),
+  )
+    ? 'A subscription in this document has @skip or @include at its root; subscriptions run over WebSocket (graphql-transport-ws on this same path): send the document without it.'
     : undefined;
+}
+
+/** Whether a root selection (through fragments) carries `@skip` or `@include`. */
+function hasRootCondition(
+  selectionSet: SelectionSetNode,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  visited: Set<string>,
+): boolean {
+  return selectionSet.selections.some((selection) => {
+    if (selection.directives?.some((d) => d.name.value === 'skip' || d.name.value === 'include')) {
+      return true;
+    }
+    if (selection.kind === Kind.INLINE_FRAGMENT) {
+      return hasRootCondition(selection.selectionSet, fragments, visited);
+    }
+    if (selection.kind === Kind.FRAGMENT_SPREAD && !visited.has(selection.name.value)) {
+      visited.add(selection.name.value);
+      const fragment = fragments.get(selection.name.value);
+      return fragment !== undefined && hasRootCondition(fragment.selectionSet, fragments, visited);
+    }
+    return false;
+  });
 }
 
 /**
