@@ -246,7 +246,7 @@ function execution(
 function frame(prefix: Buffer, json: string): Buffer {
   const length = Buffer.byteLength(json);
   const bytes = Buffer.allocUnsafe(prefix.length + length + 1);
-  prefix.copy(bytes, 0);
+  bytes.set(prefix, 0);
   bytes.write(json, prefix.length, length);
   bytes[bytes.length - 1] = closingBrace[0]!;
   return bytes;

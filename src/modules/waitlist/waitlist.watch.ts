@@ -47,9 +47,13 @@ export function createWaitlistWatch(deps: {
     if (admittedThrough <= watcher.seen) return;
     watcher.seen = admittedThrough;
     const admitted = watcher.base.ticket <= admittedThrough;
+    const { base } = watcher;
+    // Spelled out rather than spread: one per waiting subscriber per tick.
     watcher.stream.push({
-      ...watcher.base,
-      position: positionOf(watcher.base.ticket, admittedThrough),
+      ticket: base.ticket,
+      username: base.username,
+      ticketToken: base.ticketToken,
+      position: positionOf(base.ticket, admittedThrough),
       admitted,
     });
     if (admitted) watcher.stream.end();
