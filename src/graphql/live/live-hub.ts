@@ -72,6 +72,12 @@ interface Pending {
 
 type Payload = Buffer | Pending;
 
+/**
+ * What an event holds per share key: a shared operation's result (its payload, its text until a
+ * second member asks, or its pending execution), or a spliced operation's template.
+ */
+type Shared = Payload | string | TemplateSlot;
+
 /** One event's template for a spliced operation (./splice.ts), executing or done. */
 interface TemplateSlot {
   done: boolean;
@@ -87,11 +93,8 @@ interface TemplateSlot {
 interface Hub {
   readonly options: LiveHubOptions;
   readonly metrics: LiveMetrics;
-  /**
-   * Per event object, per share key: the serialised result (or its pending execution) of a
-   * shared operation, the template of a spliced one.
-   */
-  readonly results: WeakMap<object, Map<string, Payload | TemplateSlot>>;
+  /** Per event object, per share key (see `Shared`). */
+  readonly results: WeakMap<object, Map<string, Shared>>;
 }
 
 const closingBrace = Buffer.from('}');
@@ -199,33 +202,41 @@ class Subscriber implements EventSink<unknown>, AsyncIterableIterator<never> {
 
 /**
  * Executes `event` for `subscriber` (or its share group) into a pending payload: settled at once
- * when the execution answers at once (every resolver did), else when it finishes. A result for
- * one subscriber only (no `onDone`: nothing shares it) is written as its whole frame straight
- * away; a shared one as the payload that each member frames.
+ * when the execution answers at once (every resolver did), else when it finishes. While only
+ * `subscriber` waits for it (always, with no `onDone`: nothing shares it), the result is written
+ * as its whole frame straight away; otherwise as the payload that each member frames. A shared
+ * result is also handed to `onDone`: the payload, or its text when no other member asked yet
+ * (most never do: a waitlist position is its subscriber's alone).
  */
 function execution(
   subscriber: Subscriber,
   event: object,
   viewer: Viewer | null,
-  onDone?: (bytes: Buffer) => void,
+  onDone?: (shared: Buffer | string) => void,
   pending: Pending = { waiters: [] },
 ): Pending {
   const { options, metrics } = subscriber.hub;
   metrics.executions += 1;
   const finish = (result: ExecutionResult) => {
-    let bytes: Buffer;
+    let json: string;
     try {
       const body = result.errors
         ? { ...result, errors: options.formatErrors(result.errors) }
         : result;
-      const json = JSON.stringify(body);
-      bytes = onDone ? Buffer.from(json) : frame(subscriber.prefix, json);
+      json = JSON.stringify(body);
     } catch (error) {
       settle(pending, { failed: error });
       return;
     }
+    const { waiters } = pending;
+    if (waiters.length === 0 || (waiters.length === 1 && waiters[0] === subscriber)) {
+      onDone?.(json);
+      settle(pending, { bytes: frame(subscriber.prefix, json), framed: true });
+      return;
+    }
+    const bytes = Buffer.from(json);
     onDone?.(bytes);
-    settle(pending, { bytes, framed: !onDone });
+    settle(pending, { bytes, framed: false });
   };
   const failed = (error: unknown) => settle(pending, { failed: error });
   try {
@@ -271,7 +282,7 @@ function settle(
 function templateFor(
   subscriber: Subscriber,
   event: object,
-  byKey: Map<string, Payload | TemplateSlot>,
+  byKey: Map<string, Shared>,
   key: string,
 ): TemplateSlot {
   const known = byKey.get(key) as TemplateSlot | undefined;
@@ -377,7 +388,12 @@ function payloadFor(subscriber: Subscriber, event: unknown): Payload {
   }
   if (subscriber.shape === 'spliced')
     return splicedPayload(subscriber, event, templateFor(subscriber, event, byKey, key));
-  const known = byKey.get(key) as Payload | undefined;
+  let known = byKey.get(key) as Payload | string | undefined;
+  if (typeof known === 'string') {
+    // The first member took its whole frame; the payload is made for the second to ask.
+    known = Buffer.from(known);
+    byKey.set(key, known);
+  }
   if (known) return known;
   const pending: Pending = { waiters: [] };
   byKey.set(key, pending);
