@@ -16,8 +16,11 @@ import {
 import { LRUCache } from 'lru-cache';
 import { ErrorCode } from './errors.js';
 
-/** The first `@skip` or `@include` among a selection set's own fields and fragments, if any. */
-function rootSkipOrInclude(
+/**
+ * The first `@skip` or `@include` among a selection set's own fields and fragments, if any:
+ * on a subscription's root, what graphql-js 16's validation cannot check (see below).
+ */
+export function rootSkipOrInclude(
   selectionSet: SelectionSetNode,
   document: DocumentNode,
   visited = new Set<string>(),

@@ -20,9 +20,7 @@ import {
   OperationTypeNode,
   parse,
   type DocumentNode,
-  type FragmentDefinitionNode,
   type GraphQLFormattedError,
-  type SelectionSetNode,
 } from 'graphql';
 import type { Config } from '../config.js';
 import type { GraphQLContext, Viewer } from '../graphql/context.js';
@@ -36,6 +34,7 @@ import {
   type ErrorScope,
 } from '../graphql/errors.js';
 import type { CostLimit } from '../graphql/cost.js';
+import { rootSkipOrInclude } from '../graphql/document-cache.js';
 import type { RateLimits } from '../graphql/rate-limits.js';
 import { inRequest, type Logger } from '../infra/logger.js';
 import type { Metrics, OperationType } from '../infra/metrics.js';
@@ -147,39 +146,11 @@ function subscriptionProblem(req: Request, maxTokens: number): string | undefine
   if (selected?.operation === OperationTypeNode.SUBSCRIPTION) {
     return 'Subscriptions run over WebSocket (graphql-transport-ws on this same path), not over HTTP.';
   }
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
-      fragments.set(definition.name.value, definition);
-    }
-  }
   return subscriptions.some((subscription) =>
-    hasRootCondition(subscription.selectionSet, fragments, new Set()),
+    rootSkipOrInclude(subscription.selectionSet, document),
   )
     ? 'A subscription in this document has @skip or @include at its root; subscriptions run over WebSocket (graphql-transport-ws on this same path): send the document without it.'
     : undefined;
-}
-
-/** Whether a root selection (through fragments) carries `@skip` or `@include`. */
-function hasRootCondition(
-  selectionSet: SelectionSetNode,
-  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
-  visited: Set<string>,
-): boolean {
-  return selectionSet.selections.some((selection) => {
-    if (selection.directives?.some((d) => d.name.value === 'skip' || d.name.value === 'include')) {
-      return true;
-    }
-    if (selection.kind === Kind.INLINE_FRAGMENT) {
-      return hasRootCondition(selection.selectionSet, fragments, visited);
-    }
-    if (selection.kind === Kind.FRAGMENT_SPREAD && !visited.has(selection.name.value)) {
-      visited.add(selection.name.value);
-      const fragment = fragments.get(selection.name.value);
-      return fragment !== undefined && hasRootCondition(fragment.selectionSet, fragments, visited);
-    }
-    return false;
-  });
 }
 
 /**
