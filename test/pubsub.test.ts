@@ -67,6 +67,32 @@ describe('event bus, addressed topics', () => {
     });
   });
 
+  it('gives the route messages of one publication (the same text, moments apart) one event, and a later equal one its own', async () => {
+    const got: { key: string; payload: object }[] = [];
+    const subscriptions = ['d', 'e', 'f'].map((key) =>
+      one.subscribe('inbox', key, (payload) => got.push({ key, payload })),
+    );
+    await Promise.all(subscriptions.map((subscription) => subscription.ready));
+    // A fan-out writes its recipients in steps, each step announcing its own on the route
+    // channel with the same event text.
+    await two.publishMany('inbox', ['d'], { n: 3 });
+    await two.publishMany('inbox', ['e'], { n: 3 });
+    await two.publishMany('inbox', ['f'], { n: 4 });
+    await waitFor(() => got.length === 3);
+    const [d, e, f] = got.map(({ payload }) => payload);
+    expect(got.map(({ key }) => key)).toEqual(['d', 'e', 'f']);
+    expect(d).toBe(e);
+    expect(f).toEqual({ n: 4 });
+
+    // The same text more than a second later is another publication.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await two.publishMany('inbox', ['d'], { n: 4 });
+    await waitFor(() => got.length === 4);
+    expect(got[3]!.payload).toEqual({ n: 4 });
+    expect(got[3]!.payload).not.toBe(f);
+    for (const subscription of subscriptions) subscription.unsubscribe();
+  });
+
   it('keeps topics that are not addressed on a channel per key', async () => {
     const got: number[] = [];
     const subscription = two.subscribe('plain', 'k', ({ n }) => got.push(n));

@@ -98,6 +98,9 @@ class ChannelSubscription implements BusSubscription {
   }
 }
 
+/** How long route messages of equal text count as one publication (see `lastRouted`). */
+const sameEventMs = 1_000;
+
 export function createEventBus<M extends TopicMap>(options: {
   redis: RedisClients;
   logger: Logger;
@@ -138,6 +141,24 @@ export function createEventBus<M extends TopicMap>(options: {
     }
   };
 
+  /**
+   * Per route channel, the last event parsed from it. One publication reaches its recipients in
+   * several route messages (a few hundred keys each, see feeds' lists) that carry the same
+   * text: they share one parsed event, so that the live hub executes it once however many
+   * messages it came in. Only within `sameEventMs`: two publications of equal text far apart
+   * are two events.
+   */
+  const lastRouted = new Map<string, { text: string; parsed: { payload: unknown }; at: number }>();
+
+  const routedPayload = (channel: string, text: string): { payload: unknown } | null => {
+    const now = performance.now();
+    const last = lastRouted.get(channel);
+    if (last && last.text === text && now - last.at < sameEventMs) return last.parsed;
+    const parsed = parse(channel, text);
+    if (parsed) lastRouted.set(channel, { text, parsed, at: now });
+    return parsed;
+  };
+
   /** A route message: the listeners of every listed key get the one parsed event. */
   const onRouted = (channel: string, topic: string, message: string) => {
     const newline = message.indexOf('\n');
@@ -154,7 +175,7 @@ export function createEventBus<M extends TopicMap>(options: {
       from = to + 1;
       const set = listeners.get(keyChannel);
       if (!set || set.size === 0) continue;
-      payload ??= parse(channel, message.slice(newline + 1));
+      payload ??= routedPayload(channel, message.slice(newline + 1));
       if (!payload) return;
       dispatch(keyChannel, set, payload.payload);
     }
