@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { capacityScenario } from './capacity.bench.js';
 import { fanoutScenario } from './fanout.bench.js';
 import { homeFeedScenario } from './home-feed.bench.js';
 import { livePersonalScenario } from './live-personal.bench.js';
@@ -20,6 +21,7 @@ const scenarios: Scenario[] = [
   postFanoutScenario,
   waitlistScenario,
   scaleScenario,
+  capacityScenario,
 ];
 
 const wanted = process.argv.slice(2);

@@ -139,6 +139,8 @@ export interface BuildStep {
   redisExecutedPerCall: number;
   /** MongoDB commands sent per call (grouped inserts count once per group). */
   mongoPerCall: number;
+  /** Growth of Redis's used memory over the step, per call (whole server; bytes). */
+  redisBytesPerCall: number;
 }
 
 /** A network as built, with what measurements on it need to know of it. */
@@ -219,8 +221,10 @@ export async function buildNetwork(options: {
   const redis = new Redis(stack.redisUrl);
   const executed = async () =>
     Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0);
+  const usedMemory = async () =>
+    Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
   const step = async (label: string, count: number, task: (i: number) => Promise<unknown>) => {
-    const before = { sent, mongoCommands, executed: await executed() };
+    const before = { sent, mongoCommands, executed: await executed(), memory: await usedMemory() };
     const result = await bulk(`${name} ${label}`, count, concurrency, task);
     await services.effects.settled();
     build.push({
@@ -231,6 +235,7 @@ export async function buildNetwork(options: {
       redisSentPerCall: (sent - before.sent) / count,
       mongoPerCall: (mongoCommands - before.mongoCommands) / count,
       redisExecutedPerCall: ((await executed()) - before.executed - 1) / count,
+      redisBytesPerCall: count === 0 ? 0 : ((await usedMemory()) - before.memory) / count,
     });
   };
   const viewer = (i: number) => ({ id: userIds[i]!, role: 'user' as const });
@@ -364,7 +369,8 @@ export async function buildNetwork(options: {
     console.log(
       `    ${s.step.padEnd(18)} ${fmt(s.count).padStart(10)} in ${s.seconds.toFixed(1).padStart(7)} s` +
         ` (${fmt(s.count / s.seconds)}/s; Redis commands each: ${s.redisSentPerCall.toFixed(1)} sent, ` +
-        `${s.redisExecutedPerCall.toFixed(1)} executed; MongoDB commands each: ${s.mongoPerCall.toFixed(2)})` +
+        `${s.redisExecutedPerCall.toFixed(1)} executed; MongoDB commands each: ${s.mongoPerCall.toFixed(2)}; ` +
+        `Redis memory each: ${fmt(s.redisBytesPerCall)} B)` +
         (s.errors > 0 ? `, ${s.errors} errors` : ''),
     );
   return {
