@@ -172,6 +172,21 @@ describe('feeds', () => {
     ]);
   });
 
+  it('keeps a home timeline of hundreds of truths in Redis’s compact encoding (the embedded redis-server’s setting)', async () => {
+    const me = await verity.signUp();
+    const friend = await verity.signUp();
+    await act(verity, me.token, 'follow', friend.id);
+    // Past Redis's default of 128 members a sorted set would turn into a skiplist.
+    for (let i = 0; i < 150; i += 10)
+      await Promise.all(
+        Array.from({ length: 10 }, (_, k) => post(verity, friend.token, `many ${i + k}`)),
+      );
+    const { redis } = verity.app.internals;
+    const timeline = `${redis.namespace}:m:tl:${userIdHex(me.id)}`;
+    expect(await redis.command.zcard(timeline)).toBeGreaterThanOrEqual(150);
+    expect(await redis.command.object('ENCODING', timeline)).toBe('listpack');
+  });
+
   it('serves the public feed without replies, and hashtag feeds in any case', async () => {
     const a = await verity.signUp();
     const tag = `tag${Date.now()}`;

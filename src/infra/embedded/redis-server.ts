@@ -18,6 +18,13 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
+/**
+ * Sorted sets up to this many members are kept as listpacks. Redis's default (128) turns every
+ * home timeline that fills up into a skiplist at nearly three times the memory; production
+ * Redis should be configured the same way (README, "Operating Verity").
+ */
+export const zsetMaxListpackEntries = 1_024;
+
 /** A running redis-server that Verity started. */
 export interface EmbeddedRedis {
   readonly url: string;
@@ -65,6 +72,10 @@ export async function startRedisServer(options: {
           'yes',
           '--loglevel',
           'notice',
+          // Home timelines (at most 800 entries) and most follower sets stay in the compact
+          // encoding: 45 bytes an entry instead of 127 (docs/capacity.md).
+          '--zset-max-listpack-entries',
+          String(zsetMaxListpackEntries),
         ],
         readyPattern: /Ready to accept connections/,
         readyTimeoutMs: 10_000,
