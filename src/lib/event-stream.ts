@@ -38,12 +38,19 @@ export interface EventStream<T> extends AsyncIterableIterator<T> {
   fail(error: Error): void;
   readonly closed: boolean;
   readonly queued: number;
+  /** Every event pushed is this stream's alone (see EventStreamOptions.personal). */
+  readonly personal: boolean;
 }
 
 export interface EventStreamOptions {
   maxQueued: number;
   overflowError: () => Error;
   onClose?: () => void;
+  /**
+   * Each event pushed is an object made for this stream alone (a waitlist position), never
+   * the same object as another stream's: a consumer has nothing to share between streams.
+   */
+  personal?: boolean;
 }
 
 class BoundedEventStream<T> implements EventStream<T> {
@@ -68,6 +75,10 @@ class BoundedEventStream<T> implements EventStream<T> {
 
   get queued() {
     return this.#queue.length - this.#head;
+  }
+
+  get personal() {
+    return this.#options.personal === true;
   }
 
   #close() {

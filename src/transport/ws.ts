@@ -25,6 +25,7 @@ import {
   type ErrorScope,
 } from '../graphql/errors.js';
 import { createLiveHub, type LiveConnection } from '../graphql/live/live-hub.js';
+import type { SiteRecorder } from '../graphql/live/splice.js';
 import type { RateLimits } from '../graphql/rate-limits.js';
 import { rootFieldNames } from '../graphql/root-fields.js';
 import { enterRequest, type Logger } from '../infra/logger.js';
@@ -165,6 +166,29 @@ class OperationContext implements GraphQLContext {
 
   get loaders(): Loaders {
     this.#loaders ??= this.factory.operation(this.viewer?.id ?? null);
+    return this.#loaders;
+  }
+}
+
+/**
+ * The context of one live event's execution: made per execution (per subscriber of a waitlist
+ * tick), so a class, its getter on the prototype. Loaders only when a resolver asks: a waitlist
+ * position or a shared result needs none.
+ */
+class LiveEventContext implements GraphQLContext {
+  #loaders: Loaders | undefined;
+
+  constructor(
+    private readonly event: object,
+    readonly viewer: Viewer | null,
+    readonly liveTemplate: SiteRecorder | undefined,
+    readonly services: Services,
+    readonly logger: Logger,
+    private readonly factory: LoaderFactory,
+  ) {}
+
+  get loaders(): Loaders {
+    this.#loaders ??= this.factory.event(this.event, this.viewer?.id ?? null);
     return this.#loaders;
   }
 }
@@ -392,19 +416,8 @@ export function attachWebSocketTransport(deps: {
   const hub = createLiveHub({
     schema,
     execute: deps.execute,
-    // Loaders only when a resolver asks: a waitlist position or a shared result needs none.
-    contextFor: (event, viewer, liveTemplate) => {
-      let eventLoaders: Loaders | undefined;
-      return {
-        viewer,
-        get loaders() {
-          return (eventLoaders ??= loaders.event(event, viewer?.id ?? null));
-        },
-        services,
-        logger,
-        liveTemplate,
-      };
-    },
+    contextFor: (event, viewer, liveTemplate) =>
+      new LiveEventContext(event, viewer, liveTemplate, services, logger, loaders),
     // One execution serves every subscriber sharing it, so its errors get an id of their own,
     // which the log line of an internal error carries too.
     formatErrors: (errors) => {

@@ -51,7 +51,7 @@ export interface LiveHubOptions {
 }
 
 type Source = AsyncIterableIterator<unknown> &
-  Partial<Pick<EventStream<unknown>, 'consume' | 'pause' | 'resume'>>;
+  Partial<Pick<EventStream<unknown>, 'consume' | 'pause' | 'resume' | 'personal'>>;
 
 /** Live delivery counters: `subscribers` are attached now, the others count since start. */
 export interface LiveMetrics {
@@ -597,7 +597,12 @@ export function createLiveHub(options: LiveHubOptions) {
         documentId = nextDocumentId++;
         documentIds.set(args.document, documentId);
       }
-      const shape = options.share ? liveShape(options.schema, args.document) : 'personal';
+      // A source whose events are each its own (a waitlist position) has nothing to share:
+      // its subscriber executes each event itself, with no share bookkeeping per event.
+      const shape =
+        options.share && source.personal !== true
+          ? liveShape(options.schema, args.document)
+          : 'personal';
       const shareKey =
         shape === 'personal'
           ? null

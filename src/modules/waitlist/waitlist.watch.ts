@@ -81,6 +81,8 @@ export function createWaitlistWatch(deps: {
         base,
         seen: -2,
         stream: createEventStream<TicketView>({
+          // Each tick makes every watcher a view of its own ticket.
+          personal: true,
           maxQueued: 20,
           overflowError: () => new SlowConsumerError(),
           onClose: () => {
