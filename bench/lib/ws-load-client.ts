@@ -24,6 +24,11 @@ type Command =
   | { type: 'close' };
 
 const sockets: WebSocket[] = [];
+/** Close codes of the connections the server closed, and how often each came. */
+const closes = new Map<number, number>();
+/** An event not received by every connection within this long is reported as stalled. */
+const stallMs = Number(process.env['BENCH_STALL_MS'] ?? 120_000);
+let stallTimer: NodeJS.Timeout | undefined;
 let arrivals: number[] = [];
 let received = new Set<number>();
 let expecting = false;
@@ -46,6 +51,7 @@ async function open(command: Extract<Command, { type: 'open' }>) {
           );
           sockets.push(socket);
           socket.on('error', reject);
+          socket.on('close', (code: number) => closes.set(code, (closes.get(code) ?? 0) + 1));
           socket.on('message', (data: Buffer) => {
             if (!expecting || received.has(index)) {
               if (
@@ -71,6 +77,7 @@ async function open(command: Extract<Command, { type: 'open' }>) {
             if (received.size === 1) sampleFrame = data.toString();
             if (received.size === sockets.length) {
               expecting = false;
+              clearTimeout(stallTimer);
               send({ type: 'arrived', times: arrivals, sampleFrame });
             }
           });
@@ -105,6 +112,17 @@ process.on('message', (command: Command) => {
       arrivals = [];
       received = new Set();
       expecting = true;
+      clearTimeout(stallTimer);
+      // A bench must not wait forever for connections that will never hear of the event.
+      stallTimer = setTimeout(() => {
+        if (!expecting) return;
+        send({
+          type: 'stalled',
+          received: received.size,
+          total: sockets.length,
+          closed: Object.fromEntries(closes),
+        });
+      }, stallMs);
       send({ type: 'expecting' });
       break;
     case 'close':

@@ -71,8 +71,19 @@ export async function openWsLoad(options: {
       // only once all of them have answered that they are armed.
       const arrived = children.map(
         (child) =>
-          new Promise<Reply>((resolve) => {
+          new Promise<Reply>((resolve, reject) => {
             const onMessage = (reply: Reply) => {
+              if (reply.type === 'stalled') {
+                child.off('message', onMessage);
+                reject(
+                  new Error(
+                    `an event reached ${String(reply['received'])} of ${String(reply['total'])} ` +
+                      `connections of a load client and no more; connections closed by the ` +
+                      `server, by close code: ${JSON.stringify(reply['closed'])}`,
+                  ),
+                );
+                return;
+              }
               if (reply.type !== 'arrived') return;
               child.off('message', onMessage);
               resolve(reply);
