@@ -48,10 +48,18 @@ const lifelineScript =
 export async function startRedisServer(options: {
   logger: Logger;
   port?: number;
+  /** More redis-server options (a cluster node's: see ./redis-cluster.ts). */
+  args?: (port: number) => string[];
+  /** A port the server must not take (besides its own, a cluster node needs port + 10000). */
+  acceptPort?: (port: number) => Promise<boolean>;
 }): Promise<EmbeddedRedis> {
   let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
     const port = options.port ?? (await findFreePort());
+    if (options.port === undefined && options.acceptPort && !(await options.acceptPort(port))) {
+      lastError = new Error(`port ${port} was not accepted`);
+      continue;
+    }
     try {
       const child = await spawnManaged({
         name: 'redis-server',
@@ -76,6 +84,7 @@ export async function startRedisServer(options: {
           // encoding: 45 bytes an entry instead of 127 (docs/capacity.md).
           '--zset-max-listpack-entries',
           String(zsetMaxListpackEntries),
+          ...(options.args?.(port) ?? []),
         ],
         readyPattern: /Ready to accept connections/,
         readyTimeoutMs: 10_000,
