@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorCodes } from './helpers/graphql.js';
+import { errorCodes, type GraphQLResponse } from './helpers/graphql.js';
 import { useVerity } from './helpers/server.js';
 import { loseRedisKeys, post } from './helpers/social.js';
 
@@ -34,10 +34,13 @@ describe('bookmarks', () => {
     const pages: string[][] = [];
     let after: string | null = null;
     for (;;) {
-      const result = await verity.gql(bookmarksQuery, { first, after }, { token });
+      const result: GraphQLResponse = await verity.gql(bookmarksQuery, { first, after }, { token });
       expect(result.errors).toBeUndefined();
-      const connection = result.data!['bookmarks'];
-      pages.push(connection.edges.map((edge: { node: { text: string } }) => edge.node.text));
+      const connection: {
+        edges: { node: { text: string } }[];
+        pageInfo: { hasNextPage: boolean; endCursor: string };
+      } = result.data!['bookmarks'];
+      pages.push(connection.edges.map((edge) => edge.node.text));
       if (!connection.pageInfo.hasNextPage) return pages;
       after = connection.pageInfo.endCursor;
     }
