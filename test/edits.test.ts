@@ -30,7 +30,7 @@ const homeUpdates = `subscription {
   homeFeedUpdated {
     __typename
     ... on TruthPosted { truth { id text editedAt } }
-    ... on TruthEdited { truth { id text hashtags editedAt viewerReaction } }
+    ... on TruthEdited { truth { id text hashtags editedAt viewerReaction viewerHasBookmarked } }
     ... on TruthDeleted { truthId }
   }
 }`;
@@ -57,15 +57,28 @@ describe('editing a truth', () => {
     const author = await verity.signUp();
     const mentioned = await verity.signUp();
     await act(verity, reader.token, 'follow', author.id);
-    const home = verity.subscribe(verity.connect(reader.token), homeUpdates);
+    const client = verity.connect(reader.token);
+    const home = verity.subscribe(client, homeUpdates);
+    const tagged = verity.subscribe(
+      client,
+      'subscription { hashtagFeedUpdated(tag: "alphaedit") { __typename ... on TruthEdited { truth { id hashtags } } } }',
+    );
     await channelReady(verity, homeChannel(reader.id));
+    await channelReady(verity, 'hashtagFeed:alphaedit');
 
     const truth = await post(verity, author.token, 'first draft #alphaedit');
     expect((await home.next()).data!['homeFeedUpdated']).toMatchObject({
       __typename: 'TruthPosted',
       truth: { id: truth.id, editedAt: null },
     });
+    expect((await tagged.next()).data!['hashtagFeedUpdated'].__typename).toBe('TruthPosted');
     await react(verity, reader.token, truth.id, 'LIKE');
+    const bookmarked = await verity.gql(
+      `mutation($id: ID!) { bookmarkTruth(input: { truthId: $id }) { truth { id } } }`,
+      { id: truth.id },
+      { token: reader.token },
+    );
+    expect(bookmarked.errors).toBeUndefined();
     await post(verity, reader.token, 'a reply', { replyToId: truth.id });
     expect((await home.next()).data!['homeFeedUpdated'].truth.text).toBe('a reply');
 
@@ -90,9 +103,15 @@ describe('editing a truth', () => {
         hashtags: ['betaedit'],
         editedAt: edited.data!['editTruth'].truth.editedAt,
         viewerReaction: 'LIKE',
+        viewerHasBookmarked: true,
       },
     });
     expect(live.truth.editedAt).not.toBeNull();
+    // The feed of a hashtag the truth dropped hears of it too: its hashtags say it left.
+    expect((await tagged.next()).data!['hashtagFeedUpdated']).toEqual({
+      __typename: 'TruthEdited',
+      truth: { id: truth.id, hashtags: ['betaedit'] },
+    });
 
     const read = await readTruth(truth.id);
     expect(read).toMatchObject({
@@ -121,6 +140,7 @@ describe('editing a truth', () => {
     ]);
     expect(await mentionsOf(mentioned.token)).toHaveLength(1);
     home.close();
+    tagged.close();
   });
 
   it('changes nothing when the same text is sent again (a retry)', async () => {
