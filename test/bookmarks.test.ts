@@ -166,6 +166,28 @@ describe('bookmarks', () => {
     expect(await pinnedTexts()).toEqual(['pin 2', 'pin 3', 'pin 1']);
   });
 
+  it('never lets racing pins pass the limit of three', async () => {
+    const author = await verity.signUp();
+    const truths = [];
+    for (let i = 0; i < 6; i++) truths.push(await post(verity, author.token, `raced pin ${i}`));
+    const results = await Promise.all(
+      truths.map((truth) =>
+        verity.gql(
+          `mutation($id: ID!) { pinTruth(input: { truthId: $id }) { pinnedTruths { id } } }`,
+          { id: truth.id },
+          { token: author.token },
+        ),
+      ),
+    );
+    const refused = results.filter((result) => result.errors);
+    for (const result of refused) {
+      expect(['BAD_USER_INPUT', 'CONFLICT']).toContain(errorCodes(result)[0]);
+    }
+    const pinned = await verity.gql(pinnedQuery, { username: author.username });
+    expect(pinned.data!['user'].pinnedTruths).toHaveLength(3);
+    expect(results.length - refused.length).toBe(3);
+  });
+
   it('rebuilds bookmarks and pins from MongoDB when Redis loses everything', async () => {
     const author = await verity.signUp();
     const reader = await verity.signUp();

@@ -47,6 +47,8 @@ export interface PinEventRecord {
   /** In pin order. */
   truthIds: Types.ObjectId[];
   at: Date;
+  /** The attempt that stored it: its journal entry names it (bookmark.service.ts). */
+  attempt: string;
 }
 
 const pinEventSchema = new Schema<PinEventRecord>(
@@ -56,6 +58,7 @@ const pinEventSchema = new Schema<PinEventRecord>(
     revision: { type: Number, required: true },
     truthIds: { type: [Schema.Types.ObjectId], default: [] },
     at: { type: Date, required: true },
+    attempt: { type: String, required: true },
   },
   { collection: 'pin_events', versionKey: false },
 );

@@ -76,8 +76,8 @@ export function createBookmarkService(deps: {
   };
 
   const pinEffects = (event: PinEventRecord): Effect[] => [() => store.applyPins(event)];
-
-  const findPinEvent = (key: string) => PinEvent.findById(key).lean<PinEventRecord>().exec();
+  // `pins:<user>:<revision>:<attempt>`: an attempt that lost the revision drops its own entry.
+  const pinEntryOf = (event: PinEventRecord) => `pins:${event._id}:${event.attempt}`;
 
   // A process that died between storing a change and applying it left its journal entry.
   effects.recover('bookmark', async (eventId) => {
@@ -87,8 +87,11 @@ export function createBookmarkService(deps: {
     if (event) await effects.apply(`bookmark:${eventId}`, bookmarkEffects(event));
   });
   effects.recover('pins', async (key) => {
-    const event = await findPinEvent(key);
-    if (event) await effects.apply(`pins:${key}`, pinEffects(event));
+    const [userId, revision, attempt] = key.split(':') as [string, string, string];
+    const event = await PinEvent.findById(pinKeyOf(userId, Number(revision)))
+      .lean<PinEventRecord>()
+      .exec();
+    if (event?.attempt === attempt) await effects.apply(pinEntryOf(event), pinEffects(event));
   });
 
   /** Live truths among `ids`, in their order. */
@@ -119,17 +122,22 @@ export function createBookmarkService(deps: {
         revision,
         truthIds: wanted.map((truth) => truth._id),
         at: new Date(),
+        attempt: new Types.ObjectId().toHexString(),
       };
-      const entry = `pins:${event._id}`;
+      const entry = pinEntryOf(event);
       await effects.intend(entry);
       const stored = await insertResolved(() => pinInserts.insert(event), { unknown: {} });
       if (stored.outcome === 'inserted' || stored.retried) {
         await effects.apply(entry, pinEffects(event));
         return;
       }
-      // Another change took this revision: make sure it is applied, then start from it.
-      const winner = await findPinEvent(event._id);
-      if (winner) await effects.apply(entry, pinEffects(winner));
+      // Another change took this revision: start again from it once Redis has it (its request
+      // applies it in a moment; had its process died, the journal's sweeper will).
+      await effects.discard(entry).catch(() => undefined);
+      for (let waited = 0; waited < 1_000; waited += 50) {
+        if ((await store.pinsOf(viewer.id)).revision >= revision) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     }
     throw conflict('Your pins are changing too fast; try again.', 'truthId');
   };

@@ -16,6 +16,8 @@ export interface TruthEditRecord {
   hashtags: string[];
   mentionIds: Types.ObjectId[];
   at: Date;
+  /** The attempt that stored it: its journal entry names it (truth.edit.service.ts). */
+  attempt: string;
 }
 
 const truthEditSchema = new Schema<TruthEditRecord>(
@@ -28,11 +30,12 @@ const truthEditSchema = new Schema<TruthEditRecord>(
     hashtags: { type: [String], default: [] },
     mentionIds: { type: [Schema.Types.ObjectId], default: [] },
     at: { type: Date, required: true },
+    attempt: { type: String, required: true },
   },
   { collection: 'truth_edits', versionKey: false },
 );
 // Requests read edits from the read model; MongoDB is read by `_id` only to finish an edit a
-// dead process left half applied, and scanned by the read model's rebuild.
+// dead process left unapplied, and scanned by the read model's rebuild.
 
 export type TruthEditModel = Model<TruthEditRecord>;
 

@@ -1,3 +1,4 @@
+import { Types } from 'mongoose';
 import type { Effect, Effects } from '../../infra/effects.js';
 import { createInserter, insertResolved } from '../../infra/mongo.js';
 import { badUserInput, conflict, forbidden, notFound } from '../../lib/errors.js';
@@ -84,23 +85,21 @@ export function createTruthEditService(deps: {
     ];
   };
 
-  const entryOf = (truthId: string, revision: number) => `edit:${editKeyOf(truthId, revision)}`;
+  // An attempt's journal entry names the revision and the attempt, `edit:<truth>:<rev>:<attempt>`:
+  // the attempt that lost a race for the revision drops its own entry and leaves the winner's.
+  const entryOf = (edit: TruthEditRecord) => `edit:${edit._id}:${edit.attempt}`;
 
-  /** Finishes an edit whose effects a dead process (or a racing request) left unfinished. */
-  const finish = async (truthId: string, revision: number): Promise<void> => {
-    const entry = entryOf(truthId, revision);
-    if (!(await effects.isPending(entry))) return;
-    const edit = await TruthEdit.findById(editKeyOf(truthId, revision))
+  // A process that died between storing an edit and applying it left its journal entry; an
+  // attempt that was refused or never stored finds no edit of its own and does nothing.
+  effects.recover('edit', async (key) => {
+    const [truthId, revision, attempt] = key.split(':') as [string, string, string];
+    const edit = await TruthEdit.findById(editKeyOf(truthId, Number(revision)))
       .lean<TruthEditRecord>()
       .exec();
-    const truth = edit ? await truths.findTruth(truthId) : null;
+    const truth = edit?.attempt === attempt ? await truths.findTruth(truthId) : null;
     if (!edit || !truth) return;
+    const entry = entryOf(edit);
     await effects.apply(entry, editedEffects(entry, edit, truth));
-  };
-
-  effects.recover('edit', async (key) => {
-    const colon = key.lastIndexOf(':');
-    await finish(key.slice(0, colon), Number(key.slice(colon + 1)));
   });
 
   return {
@@ -140,17 +139,17 @@ export function createTruthEditService(deps: {
         hashtags: parseHashtags(text),
         mentionIds: (await users.idsByUsernameKeys(parseMentions(text))).map(objectId),
         at: new Date(),
+        attempt: new Types.ObjectId().toHexString(),
       };
-      const entry = entryOf(truthId, revision);
+      const entry = entryOf(edit);
       await effects.intend(entry);
       const stored = await insertResolved(() => inserts.insert(edit), {
         unknown: { check: { type: 'Truth', id: truthId } },
       });
       if (stored.outcome === 'duplicate' && !stored.retried) {
-        // The journal entry is the winner's too (it names the revision): it is finished here,
-        // which also covers a winner that died before applying its edit, so the next attempt
-        // starts from it.
-        await finish(truthId, revision);
+        // Another edit took this revision; it applies itself (or, had its process died, the
+        // journal's sweeper finishes it), and the next attempt starts from it.
+        await effects.discard(entry).catch(() => undefined);
         throw conflict(
           'The truth was edited at the same time by another request; read it again and retry.',
           'id',
