@@ -480,6 +480,7 @@ const zeroReactions = Object.freeze(
 );
 const zeroTruthCounts = Object.freeze({ replies: 0, retruths: 0, quotes: 0 });
 const zeroUserCounts = Object.freeze({ followers: 0, following: 0, truths: 0 });
+const noPins: readonly string[] = Object.freeze([]);
 
 /**
  * The loaders of one request, or of one live event: `cache: true` for a request and for an event
@@ -545,6 +546,11 @@ export function createLoaderScope(services: Services, options: { cache: boolean 
     reactionByViewer: perViewer(reactions.byUser, reactionOf),
     retruthedByViewer: perViewer(truths.retruths, retruthedOf),
     bookmarkedByViewer: perViewer(bookmarks.byUser, bookmarkedOf),
+    pinnedIdsByUserId: held(
+      (ids) => bookmarks.pinnedIds(ids),
+      (id) => bookmarks.peekPinnedIds(id),
+      noPins,
+    ),
     relationFlagsByViewer: createRelationFlagsLoader(services.relationStore, { cache }),
   };
 }
@@ -559,6 +565,7 @@ export function loadersFor(scope: LoaderScope, viewerId: string | null) {
     userById: scope.userById,
     userCountsById: scope.userCountsById,
     truthById: scope.truthById,
+    pinnedIdsByUserId: scope.pinnedIdsByUserId,
     truthCountsById: scope.truthCountsById,
     reactionCountsById: scope.reactionCountsById,
     viewerReactionByTruthId: byViewer(scope.reactionByViewer, null),

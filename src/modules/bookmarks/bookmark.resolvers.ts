@@ -73,7 +73,15 @@ export const bookmarkResolvers: Resolvers = {
   },
 
   User: {
-    pinnedTruths: (user, _args, context) =>
-      context.services.bookmarks.pinned(user._id.toHexString()),
+    // Through the request's loaders: a page of users asks for all their pins, and then all
+    // the pinned truths, in one batch each.
+    pinnedTruths: async (user, _args, context) => {
+      const ids = await context.loaders.pinnedIdsByUserId.load(user._id.toHexString());
+      const truths = await context.loaders.truthById.loadMany([...ids]);
+      return truths.filter(
+        (truth): truth is TruthRecord =>
+          truth !== null && !(truth instanceof Error) && !truth.deletedAt,
+      );
+    },
   },
 };

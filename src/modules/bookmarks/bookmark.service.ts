@@ -210,6 +210,15 @@ export function createBookmarkService(deps: {
       await changePins(viewer, (live) => live.filter((pinned) => !pinned._id.equals(truthId)));
     },
 
+    /** The ids of each user's pinned truths, in pin order (users without pins absent). */
+    async pinnedIds(userIds: readonly string[]): Promise<Map<string, readonly string[]>> {
+      const lists = await store.pins.getMany(userIds);
+      return new Map([...lists].map(([userId, list]) => [userId, list.truthIds]));
+    },
+    /** `pinnedIds` of a user this process holds, if it does; no I/O. */
+    peekPinnedIds: (userId: string): readonly string[] | undefined =>
+      store.pins.peek(userId)?.truthIds,
+
     /** A user's pinned truths, in pin order, deleted ones left out. */
     async pinned(userId: string): Promise<TruthRecord[]> {
       return liveTruths((await store.pinsOf(userId)).truthIds);
