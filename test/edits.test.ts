@@ -1,3 +1,4 @@
+import { Types } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { errorCodes } from './helpers/graphql.js';
 import { startVerity, useVerity } from './helpers/server.js';
@@ -10,6 +11,8 @@ import {
   post,
   react,
 } from './helpers/social.js';
+import { userIdHex } from './helpers/tokens.js';
+import { waitFor } from './helpers/wait.js';
 
 /** The ObjectId hex inside a truth's global ID. */
 const truthHex = (id: string) => Buffer.from(id, 'base64url').toString('utf8').split(':')[1]!;
@@ -245,6 +248,42 @@ describe('editing a truth', () => {
     const read = await readTruth(truth.id);
     expect(read.edits).toHaveLength(won.length);
     expect(won.map((r) => r.data!['editTruth'].truth.text)).toContain(read.text);
+  });
+
+  it('finishes an edit whose process died after storing it, from its journal entry', async () => {
+    const author = await verity.signUp();
+    const truth = await post(verity, author.token, 'before the crash #epsilonedit');
+    const { models, redis } = verity.app.internals;
+    const hex = truthHex(truth.id);
+    // What a process killed right after the MongoDB insert leaves: the edit, and the journal
+    // entry it wrote before, now overdue.
+    await models.TruthEdit.collection.insertOne({
+      _id: `${hex}:1`,
+      truthId: new Types.ObjectId(hex),
+      authorId: new Types.ObjectId(userIdHex(author.id)),
+      revision: 1,
+      text: 'after the crash #zetaedit',
+      hashtags: ['zetaedit'],
+      mentionIds: [],
+      at: new Date(),
+      attempt: 'a1',
+    } as never);
+    const entry = `edit:${hex}:1:a1`;
+    await redis.command.zadd(`${redis.namespace}:journal`, Date.now() - 1, entry);
+
+    await waitFor(async () => (await readTruth(truth.id)).text === 'after the crash #zetaedit', {
+      timeoutMs: 20_000,
+      message: 'the journal entry was never finished',
+    });
+    expect((await readTruth(truth.id)).edits).toEqual([
+      { revision: 0, text: 'before the crash #epsilonedit', createdAt: truth['createdAt'] },
+    ]);
+    expect(await feedTexts(verity, 'hashtagFeed', { tag: 'zetaedit' })).toEqual([
+      'after the crash #zetaedit',
+    ]);
+    await waitFor(
+      async () => (await redis.command.zscore(`${redis.namespace}:journal`, entry)) === null,
+    );
   });
 
   it('keeps edits, history and hashtag pages when Redis loses everything', async () => {

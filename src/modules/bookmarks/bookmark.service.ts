@@ -47,9 +47,8 @@ export function createBookmarkService(deps: {
 }) {
   const { BookmarkEvent, PinEvent, store, truths, effects } = deps;
   const bookmarkInserts = createInserter(BookmarkEvent.collection);
-  const pinInserts = createInserter(PinEvent.collection as never) as {
-    insert(record: PinEventRecord): Promise<void>;
-  };
+  // String keys: the collection's driver type assumes ObjectId ones (as `idempotency_keys`).
+  const pinInserts = createInserter<PinEventRecord>(PinEvent.collection as never);
 
   const bookmarkEffects = (event: BookmarkEventRecord): Effect[] => [
     async () => {

@@ -49,9 +49,8 @@ export function createTruthEditService(deps: {
   windowSeconds: number;
 }) {
   const { TruthEdit, store, truths, users, effects, hooks } = deps;
-  const inserts = createInserter(TruthEdit.collection as never) as {
-    insert(record: TruthEditRecord): Promise<void>;
-  };
+  // String keys: the collection's driver type assumes ObjectId ones (as `idempotency_keys`).
+  const inserts = createInserter<TruthEditRecord>(TruthEdit.collection as never);
 
   /** Users `edit` mentions that no version of its truth before it did. */
   const newlyMentioned = (
