@@ -146,6 +146,33 @@ describe('editing a truth', () => {
     tagged.close();
   });
 
+  it('shows the new text through retruths and quotes of the truth', async () => {
+    const author = await verity.signUp();
+    const fan = await verity.signUp();
+    const truth = await post(verity, author.token, 'quoted as posted');
+    const retruth = await verity.gql(
+      `mutation($id: ID!) { retruth(input: { truthId: $id }) { retruth { id } } }`,
+      { id: truth.id },
+      { token: fan.token },
+    );
+    const quote = await post(verity, fan.token, 'quoting it', { quoteOfId: truth.id });
+    expect((await edit(author.token, truth.id, 'quoted as edited')).errors).toBeUndefined();
+    const seen = await verity.gql(
+      `query($r: ID!, $q: ID!) {
+        r: truth(id: $r) { text retruthOf { text editedAt } }
+        q: truth(id: $q) { text editedAt quoteOf { text } }
+      }`,
+      { r: retruth.data!['retruth'].retruth.id, q: quote.id },
+    );
+    expect(seen.data!['r']).toMatchObject({ text: '', retruthOf: { text: 'quoted as edited' } });
+    expect(seen.data!['r'].retruthOf.editedAt).not.toBeNull();
+    expect(seen.data!['q']).toEqual({
+      text: 'quoting it',
+      editedAt: null,
+      quoteOf: { text: 'quoted as edited' },
+    });
+  });
+
   it('changes nothing when the same text is sent again (a retry)', async () => {
     const author = await verity.signUp();
     const truth = await post(verity, author.token, 'once');

@@ -41,8 +41,8 @@ const bucketKeys: Readonly<Record<RateLimitBucket, BucketKey>> = {
  * free: toggling is bounded by the doing. Blocks and mutes are never limited: someone under a
  * pile-on must be able to block as fast as they need. `completeSignUp` needs an admitted
  * ticket, which the waitlist's admission rate already meters. An edit counts as a post;
- * bookmarking and pinning, cheap toggles like reactions, count as reactions. A report mutation draws on
- * `reportsPerAccount` once it exists.
+ * bookmarking and pinning, cheap toggles like reactions, count as reactions. A report mutation
+ * draws on `reportsPerAccount` once it exists.
  */
 const mutationBuckets: Partial<
   Readonly<Record<Exclude<keyof Mutation, '__typename'>, readonly RateLimitBucket[]>>
