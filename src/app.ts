@@ -173,6 +173,7 @@ export function createApp(options: AppOptions): VerityApp {
           tokens,
           sessionTtlSeconds: config.auth.sessionTtlSeconds,
           whaleFollowerThreshold: config.feeds.whaleFollowerThreshold,
+          truthEditWindowSeconds: config.truths.editWindowSeconds,
           adminUsernames: config.adminUsernames,
           publicUrl: config.publicUrl,
           waitlist: config.waitlist,

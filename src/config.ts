@@ -219,6 +219,7 @@ const envSchema = z.object({
   WS_MAX_ANONYMOUS_CONNECTIONS: integer(0, 10_000_000, 10_000),
   SUBSCRIPTION_SHARING: boolean(true),
   WHALE_FOLLOWER_THRESHOLD: integer(1, 1_000_000_000, 50_000),
+  TRUTH_EDIT_WINDOW_SECONDS: integer(0, 7 * 24 * 3600, 15 * 60),
   ADMIN_USERNAMES: optionalString,
   WAITLIST_MAX_ACTIVE_ACCOUNTS: integer(0, 2_000_000_000, 0),
   WAITLIST_ADMISSION_RATE_PER_MINUTE: integer(0, 10_000_000, 600),
@@ -339,6 +340,8 @@ function parse(env: Record<string, string | undefined>) {
       shareExecution: e.SUBSCRIPTION_SHARING,
     },
     feeds: { whaleFollowerThreshold: e.WHALE_FOLLOWER_THRESHOLD },
+    /** How long after posting its author may edit a truth's text (0: never). */
+    truths: { editWindowSeconds: e.TRUTH_EDIT_WINDOW_SECONDS },
     /** Lower-cased usernames that get the admin role when their account is created. */
     adminUsernames: (e.ADMIN_USERNAMES ?? '')
       .split(',')

@@ -83,6 +83,37 @@ describe('the hot paths', () => {
         { id: reply.id },
         alice.token,
       );
+      // Edits, bookmarks and pins, and what shows them.
+      await gql(
+        'mutation($i: EditTruthInput!) { editTruth(input: $i) { truth { editedAt } } }',
+        { i: { id: seed.id, text: `an edited truth #launch @${alice.username}` } },
+        bob.token,
+      );
+      await gql('query($id: ID!) { truth(id: $id) { text editedAt edits { text } } }', {
+        id: seed.id,
+      });
+      for (const field of ['bookmarkTruth', 'unbookmarkTruth', 'bookmarkTruth']) {
+        await gql(
+          `mutation($id: ID!) { ${field}(input: { truthId: $id }) { truth { viewerHasBookmarked } } }`,
+          { id: seed.id },
+          alice.token,
+        );
+      }
+      await gql(
+        '{ bookmarks(first: 5) { edges { node { id viewerHasBookmarked } } } }',
+        {},
+        alice.token,
+      );
+      for (const field of ['pinTruth', 'unpinTruth', 'pinTruth']) {
+        await gql(
+          `mutation($id: ID!) { ${field}(input: { truthId: $id }) { pinnedTruths { id } } }`,
+          { id: seed.id },
+          bob.token,
+        );
+      }
+      await gql('query($u: String!) { user(username: $u) { pinnedTruths { text } } }', {
+        u: bob.username,
+      });
       await gql(
         'mutation { updateProfile(input: { bio: "hot paths only" }) { bio } }',
         {},

@@ -30,6 +30,11 @@ export const listSizes: Readonly<Record<string, number>> = {
   'TruthCounts.byKind': 6,
   // A reply chain has no length limit: a long one counts as a full page.
   'Thread.ancestors': maxPageSize,
+  // maxEditsPerTruth earlier versions (modules/truths/truth.edit.service.ts).
+  'Truth.edits': 10,
+  // maxPinnedTruths (modules/bookmarks/bookmark.model.ts).
+  'User.pinnedTruths': 3,
+  'PinPayload.pinnedTruths': 3,
   // For `all: true`, the unread among the newest 500 kept.
   'MarkNotificationsReadPayload.notifications': 500,
 };

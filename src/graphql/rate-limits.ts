@@ -40,8 +40,9 @@ const bucketKeys: Readonly<Record<RateLimitBucket, BucketKey>> = {
  * (an aliased copy is another execution). Undoing (unfollow, removeReaction, undoRetruth) is
  * free: toggling is bounded by the doing. Blocks and mutes are never limited: someone under a
  * pile-on must be able to block as fast as they need. `completeSignUp` needs an admitted
- * ticket, which the waitlist's admission rate already meters. A report mutation draws on
- * `reportsPerAccount` once it exists.
+ * ticket, which the waitlist's admission rate already meters. An edit counts as a post;
+ * bookmarking and pinning, cheap toggles like reactions, count as reactions. A report mutation
+ * draws on `reportsPerAccount` once it exists.
  */
 const mutationBuckets: Partial<
   Readonly<Record<Exclude<keyof Mutation, '__typename'>, readonly RateLimitBucket[]>>
@@ -51,6 +52,9 @@ const mutationBuckets: Partial<
   joinWaitlist: ['signUpPerIp'],
   postTruth: ['postsPerAccount'],
   retruth: ['postsPerAccount'],
+  editTruth: ['postsPerAccount'],
+  bookmarkTruth: ['reactionsPerAccount'],
+  pinTruth: ['reactionsPerAccount'],
   follow: ['followsPerAccount'],
   react: ['reactionsPerAccount'],
 };

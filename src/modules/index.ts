@@ -12,6 +12,13 @@ import { createHooks } from '../lib/hooks.js';
 import { createLinks } from '../lib/links.js';
 import type { TokenService } from './auth/index.js';
 import {
+  bookmarkResolvers,
+  createBookmarkEventModel,
+  createBookmarkService,
+  createBookmarkStore,
+  createPinEventModel,
+} from './bookmarks/index.js';
+import {
   createFeedLists,
   createFeedService,
   createWhaleFlagModel,
@@ -38,6 +45,7 @@ import {
   createNotificationService,
   createNotificationStore,
   notificationResolvers,
+  type NewNotification,
   type NotificationTopics,
 } from './notifications/index.js';
 import {
@@ -53,10 +61,15 @@ import {
 import {
   createIdempotencyModel,
   createTruthDeletionModel,
+  createTruthEditModel,
+  createTruthEditService,
+  createTruthEditStore,
   createTruthModel,
   createTruthService,
   createTruthStore,
+  truthEditResolvers,
   truthResolvers,
+  type TruthEditHooks,
   type TruthHooks,
   type TruthRecord,
   type TruthTopics,
@@ -96,6 +109,9 @@ export function createModels(connection: Connection) {
     Truth: createTruthModel(connection),
     TruthDeletion: createTruthDeletionModel(connection),
     Idempotency: createIdempotencyModel(connection),
+    TruthEdit: createTruthEditModel(connection),
+    BookmarkEvent: createBookmarkEventModel(connection),
+    PinEvent: createPinEventModel(connection),
     RelationEvent: createRelationEventModel(connection),
     LegacyRelation: createLegacyRelationModel(connection),
     ReactionEvent: createReactionEventModel(connection),
@@ -134,6 +150,8 @@ export function createServices(deps: {
   tokens: TokenService;
   sessionTtlSeconds: number;
   whaleFollowerThreshold: number;
+  /** How long after posting its author may edit a truth (TRUTH_EDIT_WINDOW_SECONDS). */
+  truthEditWindowSeconds: number;
   adminUsernames: readonly string[];
   waitlist: WaitlistConfig;
   /** Where people reach Verity (PUBLIC_URL): the base of every `url` field. */
@@ -146,6 +164,7 @@ export function createServices(deps: {
   const truthHooks = createHooks<TruthHooks>();
   const relationHooks = createHooks<RelationHooks>();
   const reactionHooks = createHooks<ReactionHooks>();
+  const truthEditHooks = createHooks<TruthEditHooks>();
 
   // Registration order is the rebuild order: users, relations, truths (and what feeds derive
   // from them), reactions, whales, notifications, waitlist.
@@ -188,24 +207,39 @@ export function createServices(deps: {
     bus,
     logger: log('follows'),
   });
+  const truthStore = createTruthStore({
+    model,
+    redis,
+    Truth: models.Truth,
+    TruthDeletion: models.TruthDeletion,
+    Idempotency: models.Idempotency,
+    logger: log('truths'),
+  });
   const truths = createTruthService({
     Truth: models.Truth,
     TruthDeletion: models.TruthDeletion,
     Idempotency: models.Idempotency,
-    store: createTruthStore({
-      model,
-      redis,
-      Truth: models.Truth,
-      TruthDeletion: models.TruthDeletion,
-      Idempotency: models.Idempotency,
-      logger: log('truths'),
-    }),
+    store: truthStore,
     users,
     relations,
     effects,
     hooks: truthHooks,
     bus,
     logger: log('truths'),
+  });
+  const truthEdits = createTruthEditService({
+    TruthEdit: models.TruthEdit,
+    store: createTruthEditStore({
+      model,
+      redis,
+      TruthEdit: models.TruthEdit,
+      truths: truthStore,
+    }),
+    truths,
+    users,
+    effects,
+    hooks: truthEditHooks,
+    windowSeconds: deps.truthEditWindowSeconds,
   });
   const reactions = createReactionService({
     ReactionEvent: models.ReactionEvent,
@@ -249,6 +283,19 @@ export function createServices(deps: {
     bus,
     logger: log('notifications'),
   });
+  const bookmarks = createBookmarkService({
+    BookmarkEvent: models.BookmarkEvent,
+    PinEvent: models.PinEvent,
+    store: createBookmarkStore({
+      model,
+      redis,
+      BookmarkEvent: models.BookmarkEvent,
+      PinEvent: models.PinEvent,
+      logger: log('bookmarks'),
+    }),
+    truths,
+    effects,
+  });
   const mail = createMailService({ Mail: models.Mail, logger: log('mail') });
   const waitlist = createWaitlistService({
     model,
@@ -274,6 +321,23 @@ export function createServices(deps: {
   relationHooks.on('followed', feeds.afterFollowed);
   relationHooks.on('followed', notifications.afterFollowed);
   reactionHooks.on('reacted', notifications.afterReacted);
+  truthEditHooks.on('truthEdited', feeds.afterTruthEdited);
+  // Users an edit mentions for the first time are told as a post would tell them; one
+  // mentioned before (by the text as posted or an earlier edit) is not told again.
+  truthEditHooks.on('truthEdited', (edited) => {
+    const actorId = edited.truth.authorId.toHexString();
+    const truthId = edited.truth._id.toHexString();
+    const list = edited.newlyMentioned.map((userId): NewNotification => ({
+      kind: 'MENTIONED',
+      userId,
+      actorId,
+      truthId,
+    }));
+    const at = edited.truth.editedAt ?? new Date();
+    return list.length === 0
+      ? []
+      : [() => notifications.notifyAll(list, { fact: edited.fact, at })];
+  });
 
   return {
     users,
@@ -281,9 +345,11 @@ export function createServices(deps: {
     relations,
     relationStore,
     truths,
+    truthEdits,
     reactions,
     feeds,
     notifications,
+    bookmarks,
     waitlist,
     effects,
     whales,
@@ -297,6 +363,9 @@ const noRelations = { following: false, followedBy: false, blocking: false, muti
 const reactionOf = (raw: string | null) => (raw as ReactionKind | null) ?? null;
 /** Whether a viewer's retruth claim is a retruth (not one still being written). */
 const retruthedOf = (raw: string | null) => raw !== null && !raw.startsWith('pending:');
+
+/** Whether a viewer's bookmarks hold a truth. */
+const bookmarkedOf = (raw: string | null) => raw !== null;
 
 /** Per-viewer reads for many viewers go to Redis in scripts of this many keys, side by side. */
 const batchChunk = 2_000;
@@ -395,6 +464,12 @@ export const perViewerBatches: Readonly<Record<string, PerViewerBatch>> = {
     async ({ truths }, id) =>
       ((truths.counts.peek(id) ?? (await truths.counts.get([id])).get(id))?.retruths ?? 1) === 0,
   ),
+  'Truth.viewerHasBookmarked': hashFieldBatch(
+    (services) => services.bookmarks.byUser,
+    bookmarkedOf,
+    false,
+    () => Promise.resolve(false),
+  ),
   'User.viewerIsFollowing': relationFlagBatch('following'),
   'User.followsViewer': relationFlagBatch('followedBy'),
   'User.viewerHasBlocked': relationFlagBatch('blocking'),
@@ -405,6 +480,7 @@ const zeroReactions = Object.freeze(
 );
 const zeroTruthCounts = Object.freeze({ replies: 0, retruths: 0, quotes: 0 });
 const zeroUserCounts = Object.freeze({ followers: 0, following: 0, truths: 0 });
+const noPins: readonly string[] = Object.freeze([]);
 
 /**
  * The loaders of one request, or of one live event: `cache: true` for a request and for an event
@@ -436,7 +512,7 @@ export function createLoaderScope(services: Services, options: { cache: boolean 
     createLoader(createHashFieldBatch(hashes, toValue, { cache }), peekHashField(hashes, toValue), {
       cache,
     });
-  const { users, truths, reactions, relations } = services;
+  const { users, truths, reactions, relations, bookmarks } = services;
   return {
     userById: held(users.getMany, users.peek, null),
     userCountsById: held(
@@ -469,6 +545,12 @@ export function createLoaderScope(services: Services, options: { cache: boolean 
     ),
     reactionByViewer: perViewer(reactions.byUser, reactionOf),
     retruthedByViewer: perViewer(truths.retruths, retruthedOf),
+    bookmarkedByViewer: perViewer(bookmarks.byUser, bookmarkedOf),
+    pinnedIdsByUserId: held(
+      (ids) => bookmarks.pinnedIds(ids),
+      (id) => bookmarks.peekPinnedIds(id),
+      noPins,
+    ),
     relationFlagsByViewer: createRelationFlagsLoader(services.relationStore, { cache }),
   };
 }
@@ -483,10 +565,12 @@ export function loadersFor(scope: LoaderScope, viewerId: string | null) {
     userById: scope.userById,
     userCountsById: scope.userCountsById,
     truthById: scope.truthById,
+    pinnedIdsByUserId: scope.pinnedIdsByUserId,
     truthCountsById: scope.truthCountsById,
     reactionCountsById: scope.reactionCountsById,
     viewerReactionByTruthId: byViewer(scope.reactionByViewer, null),
     viewerRetruthedByTruthId: byViewer(scope.retruthedByViewer, false),
+    viewerBookmarkedByTruthId: byViewer(scope.bookmarkedByViewer, false),
     relationFlagsByUserId: byViewer(scope.relationFlagsByViewer, noRelations),
     /** What is known of a truth created in this request: no counts, nothing from its viewer. */
     primeNewTruth(truth: TruthRecord): void {
@@ -497,6 +581,7 @@ export function loadersFor(scope: LoaderScope, viewerId: string | null) {
       if (viewerId) {
         scope.reactionByViewer.prime(`${viewerId}:${id}`, null);
         scope.retruthedByViewer.prime(`${viewerId}:${id}`, false);
+        scope.bookmarkedByViewer.prime(`${viewerId}:${id}`, false);
       }
     },
   };
@@ -541,9 +626,11 @@ export async function ensureIndexes(models: Models): Promise<void> {
 export const moduleResolvers = [
   userResolvers,
   truthResolvers,
+  truthEditResolvers,
   relationResolvers,
   reactionResolvers,
   feedResolvers,
   notificationResolvers,
   waitlistResolvers,
+  bookmarkResolvers,
 ];

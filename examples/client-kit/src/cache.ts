@@ -15,7 +15,7 @@ export const normalizeTag = (tag: string) => tag.trim().replace(/^#/, '').toLowe
  * fragments on them (`... on TruthPosted`). test/client-kit.test.ts holds it to the schema.
  */
 export const possibleTypes: Record<string, string[]> = {
-  FeedUpdate: ['TruthPosted', 'TruthDeleted'],
+  FeedUpdate: ['TruthPosted', 'TruthDeleted', 'TruthEdited'],
   SignUpResult: ['Session', 'WaitlistTicket'],
   Node: ['User', 'Truth', 'TruthCounts', 'Notification'],
 };

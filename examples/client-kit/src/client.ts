@@ -295,9 +295,11 @@ export function createVerityClient(options: VerityClientOptions): VerityClient {
       if (update.__typename === 'TruthPosted') {
         lastCursor = update.cursor;
         prependToFeed(client.cache, key, update);
-      } else {
+      } else if (update.__typename === 'TruthDeleted') {
         removeFromFeeds(client.cache, update.truthId);
       }
+      // A TruthEdited needs nothing more: the cache keeps one Truth per id, which writing the
+      // event's result has already updated.
     };
     const onResult = (result: { error?: { message: string } | undefined }) => {
       if (result.error) handlers.onError?.(new Error(result.error.message));

@@ -17,6 +17,7 @@ export const TruthFieldsFragmentDoc = graphql(`
     hashtags
     createdAt
     deletedAt
+    editedAt
     author {
       id
       username
@@ -320,6 +321,11 @@ export const HomeFeedUpdatedDocument = graphql(`
       ... on TruthDeleted {
         truthId
       }
+      ... on TruthEdited {
+        truth {
+          ...TruthFields
+        }
+      }
     }
   }
 `);
@@ -337,6 +343,11 @@ export const PublicFeedUpdatedDocument = graphql(`
       ... on TruthDeleted {
         truthId
       }
+      ... on TruthEdited {
+        truth {
+          ...TruthFields
+        }
+      }
     }
   }
 `);
@@ -353,6 +364,11 @@ export const HashtagFeedUpdatedDocument = graphql(`
       }
       ... on TruthDeleted {
         truthId
+      }
+      ... on TruthEdited {
+        truth {
+          ...TruthFields
+        }
       }
     }
   }

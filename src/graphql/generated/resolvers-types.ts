@@ -21,6 +21,19 @@ export type Scalars = {
   DateTime: { input: Date | string; output: Date | string; }
 };
 
+/** A truth to bookmark, or whose bookmark to remove. */
+export type BookmarkInput = {
+  /** The truth's `id`. */
+  truthId: Scalars['ID']['input'];
+};
+
+/** What a bookmark mutation changed. */
+export type BookmarkPayload = {
+  __typename?: 'BookmarkPayload';
+  /** The truth, with its `viewerHasBookmarked`. */
+  truth: Truth;
+};
+
 /** The rest of an admitted ticket's account. */
 export type CompleteSignUpInput = {
   /** Defaults to the username. */
@@ -49,8 +62,23 @@ export type DeleteTruthPayload = {
   deletedTruthId: Scalars['ID']['output'];
 };
 
+/** A truth's new text. */
+export type EditTruthInput = {
+  /** The truth's `id`; it must be the viewer's, and not a retruth. */
+  id: Scalars['ID']['input'];
+  /** The new text, 1 to 1,000 characters, as for `postTruth`. */
+  text: Scalars['String']['input'];
+};
+
+/** What `editTruth` changed. */
+export type EditTruthPayload = {
+  __typename?: 'EditTruthPayload';
+  /** The truth with its new text. */
+  truth: Truth;
+};
+
 /** A change to a feed, as delivered to its subscribers. */
-export type FeedUpdate = TruthDeleted | TruthPosted;
+export type FeedUpdate = TruthDeleted | TruthEdited | TruthPosted;
 
 /** Who joins the waitlist. */
 export type JoinWaitlistInput = {
@@ -103,12 +131,26 @@ export type Mutation = {
   /** Blocks a user: both follows between you end and neither sees the other's truths. */
   block: UserActionPayload;
   /**
+   * Bookmarks a truth for the viewer alone (see `bookmarks`). Bookmarking it again changes
+   * nothing.
+   */
+  bookmarkTruth: BookmarkPayload;
+  /**
    * Creates the account of an admitted ticket and signs it in. Before admission: WAITLISTED;
    * a second time: CONFLICT; a forged or unknown ticket token: UNAUTHENTICATED.
    */
   completeSignUp: Session;
   /** Deletes one of the viewer's truths. Replies stay; the thread shows a placeholder. */
   deleteTruth: DeleteTruthPayload;
+  /**
+   * Replaces the text of one of the viewer's truths (not a retruth), with the rules of
+   * `postTruth`, within `TRUTH_EDIT_WINDOW_SECONDS` of posting (15 minutes by default; FORBIDDEN
+   * after) and at most 10 times. Replies, quotes, reactions and counts stay. Hashtags and
+   * mentions follow the new text; users it mentions for the first time are notified. Open feeds
+   * receive a `TruthEdited`. The same text again changes nothing; an edit racing another one of
+   * the same truth is a CONFLICT (read the truth again and retry).
+   */
+  editTruth: EditTruthPayload;
   /** Follows a user. Following someone already followed changes nothing. */
   follow: UserActionPayload;
   /**
@@ -137,6 +179,12 @@ export type Mutation = {
   mute: UserActionPayload;
   /** Admins only: stops admitting from the waitlist (new sign-ups join the list). */
   pauseAdmissions: WaitlistStats;
+  /**
+   * Pins one of the viewer's own posts, quotes or retruths to their profile (`pinnedTruths`),
+   * after those pinned before it. At most 3: a fourth is BAD_USER_INPUT until one is unpinned.
+   * Pinning a pinned truth changes nothing.
+   */
+  pinTruth: PinPayload;
   /**
    * Posts a truth of 1 to 1,000 characters, optionally a reply to or a quote of another.
    * Hashtags (#word) and mentions (@username of an existing user) are parsed from the text.
@@ -172,12 +220,16 @@ export type Mutation = {
   signUp: SignUpResult;
   /** Lifts a block; the follows it ended stay ended. */
   unblock: UserActionPayload;
+  /** Removes a bookmark; removing one that is not there changes nothing. */
+  unbookmarkTruth: BookmarkPayload;
   /** Takes a retruth back; doing so when there is none changes nothing. */
   undoRetruth: UndoRetruthPayload;
   /** Stops following a user; not following them changes nothing. */
   unfollow: UserActionPayload;
   /** Lifts a mute. */
   unmute: UserActionPayload;
+  /** Unpins a truth; unpinning one that is not pinned changes nothing. */
+  unpinTruth: PinPayload;
   /** Changes the signed-in user's profile; omitted fields stay as they are. */
   updateProfile: User;
 };
@@ -205,6 +257,15 @@ export type MutationBlockArgs = {
  * Every change Verity makes. A mutation answered with an error changed nothing (unless the
  * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
  */
+export type MutationBookmarkTruthArgs = {
+  input: BookmarkInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
 export type MutationCompleteSignUpArgs = {
   input: CompleteSignUpInput;
 };
@@ -216,6 +277,15 @@ export type MutationCompleteSignUpArgs = {
  */
 export type MutationDeleteTruthArgs = {
   input: DeleteTruthInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
+export type MutationEditTruthArgs = {
+  input: EditTruthInput;
 };
 
 
@@ -261,6 +331,15 @@ export type MutationMarkNotificationsReadArgs = {
  */
 export type MutationMuteArgs = {
   input: UserActionInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
+export type MutationPinTruthArgs = {
+  input: PinInput;
 };
 
 
@@ -331,6 +410,15 @@ export type MutationUnblockArgs = {
  * Every change Verity makes. A mutation answered with an error changed nothing (unless the
  * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
  */
+export type MutationUnbookmarkTruthArgs = {
+  input: BookmarkInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
 export type MutationUndoRetruthArgs = {
   input: RetruthInput;
 };
@@ -351,6 +439,15 @@ export type MutationUnfollowArgs = {
  */
 export type MutationUnmuteArgs = {
   input: UserActionInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
+export type MutationUnpinTruthArgs = {
+  input: PinInput;
 };
 
 
@@ -437,6 +534,19 @@ export type PageInfo = {
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
+/** A truth to pin to the viewer's profile, or to unpin. */
+export type PinInput = {
+  /** The truth's `id`; it must be the viewer's own post, quote or retruth. */
+  truthId: Scalars['ID']['input'];
+};
+
+/** What a pin mutation changed. */
+export type PinPayload = {
+  __typename?: 'PinPayload';
+  /** The viewer's pinned truths now, in pin order. */
+  pinnedTruths: Array<Truth>;
+};
+
 /** A truth to post. */
 export type PostTruthInput = {
   /** Any string of 1 to 100 characters, unique per request you mean once. */
@@ -463,6 +573,11 @@ export type PostTruthPayload = {
  */
 export type Query = {
   __typename?: 'Query';
+  /**
+   * The truths the viewer bookmarked, most recently bookmarked first; deleted ones are left out.
+   * Only the viewer sees them. Requires a session.
+   */
+  bookmarks: TruthConnection;
   /** Truths carrying a hashtag, newest first. */
   hashtagFeed: TruthConnection;
   /** Truths by the people the viewer follows and by the viewer, newest first. Requires a session. */
@@ -487,6 +602,17 @@ export type Query = {
   waitlistStats: WaitlistStats;
   /** Where a waitlist ticket stands now. A forged or unknown ticket token is UNAUTHENTICATED. */
   waitlistTicket: WaitlistTicket;
+};
+
+
+/**
+ * Lists are Relay connections: `first` is 1 to 100 (default 20), `after` is the `endCursor`
+ * of the previous page. Cursors are opaque and stay valid while new items arrive; a cursor
+ * that Verity did not issue is a BAD_USER_INPUT.
+ */
+export type QueryBookmarksArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -807,6 +933,13 @@ export type Truth = Node & {
   createdAt: Scalars['DateTime']['output'];
   /** Set when the author deleted it; such a truth is only shown as a placeholder in threads. */
   deletedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When its text was last edited (`editTruth`); null when it never was. */
+  editedAt?: Maybe<Scalars['DateTime']['output']>;
+  /**
+   * Its earlier texts, newest first, the text as posted last; empty when it was never edited
+   * (and for a deleted truth). At most 10.
+   */
+  edits: Array<TruthEdit>;
   /** Lower-case, without `#`. */
   hashtags: Array<Scalars['String']['output']>;
   /** The truth's global ID. */
@@ -829,6 +962,8 @@ export type Truth = Node & {
    * as it is, for `truth(id:)`.
    */
   url: Scalars['String']['output'];
+  /** Whether the viewer has bookmarked this truth (false without a session). */
+  viewerHasBookmarked: Scalars['Boolean']['output'];
   /** Whether the viewer has retruthed this truth (false without a session). */
   viewerHasRetruthed: Scalars['Boolean']['output'];
   /** The viewer's reaction, or null (always null without a session). */
@@ -881,6 +1016,27 @@ export type TruthEdge = {
   cursor: Scalars['String']['output'];
   /** The truth. */
   node: Truth;
+};
+
+/** An earlier text of an edited truth. */
+export type TruthEdit = {
+  __typename?: 'TruthEdit';
+  /** When this text was written: when the truth was posted for revision 0, else when edited. */
+  createdAt: Scalars['DateTime']['output'];
+  /** 0 for the text as posted, then 1, 2, … for each edit. */
+  revision: Scalars['Int']['output'];
+  /** The text as it was. */
+  text: Scalars['String']['output'];
+};
+
+/**
+ * A truth of the feed whose author edited its text. Delivered to feeds that may hold it, also
+ * to the feeds of hashtags it no longer carries (its `hashtags` say so).
+ */
+export type TruthEdited = {
+  __typename?: 'TruthEdited';
+  /** The truth with its new text and `editedAt`. */
+  truth: Truth;
 };
 
 /** What a truth is. */
@@ -945,6 +1101,8 @@ export type User = Node & {
   followsViewer: Scalars['Boolean']['output'];
   /** The user's global ID. */
   id: Scalars['ID']['output'];
+  /** The truths this user pinned to their profile (`pinTruth`), at most 3, in pin order. */
+  pinnedTruths: Array<Truth>;
   /** Truths of every kind this user has posted and not deleted. */
   truthCount: Scalars['Int']['output'];
   /** This user's truths, newest first; replies only when asked for. */
@@ -1153,6 +1311,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
   FeedUpdate:
     | ( TruthDeleted & { __typename: 'TruthDeleted' } )
+    | ( Omit<TruthEdited, 'truth'> & { truth: _RefType['Truth'] } & { __typename: 'TruthEdited' } )
     | ( Omit<TruthPosted, 'truth'> & { truth: _RefType['Truth'] } & { __typename: 'TruthPosted' } )
   ;
   SignUpResult:
@@ -1173,11 +1332,15 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  BookmarkInput: BookmarkInput;
+  BookmarkPayload: ResolverTypeWrapper<Omit<BookmarkPayload, 'truth'> & { truth: ResolversTypes['Truth'] }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CompleteSignUpInput: CompleteSignUpInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DeleteTruthInput: DeleteTruthInput;
   DeleteTruthPayload: ResolverTypeWrapper<DeleteTruthPayload>;
+  EditTruthInput: EditTruthInput;
+  EditTruthPayload: ResolverTypeWrapper<Omit<EditTruthPayload, 'truth'> & { truth: ResolversTypes['Truth'] }>;
   FeedUpdate: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['FeedUpdate']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -1192,6 +1355,8 @@ export type ResolversTypes = {
   NotificationEdge: ResolverTypeWrapper<Omit<NotificationEdge, 'node'> & { node: ResolversTypes['Notification'] }>;
   NotificationKind: NotificationKind;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PinInput: PinInput;
+  PinPayload: ResolverTypeWrapper<Omit<PinPayload, 'pinnedTruths'> & { pinnedTruths: Array<ResolversTypes['Truth']> }>;
   PostTruthInput: PostTruthInput;
   PostTruthPayload: ResolverTypeWrapper<Omit<PostTruthPayload, 'truth'> & { truth: ResolversTypes['Truth'] }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -1215,6 +1380,8 @@ export type ResolversTypes = {
   TruthCounts: ResolverTypeWrapper<TruthCountsView>;
   TruthDeleted: ResolverTypeWrapper<TruthDeleted>;
   TruthEdge: ResolverTypeWrapper<Omit<TruthEdge, 'node'> & { node: ResolversTypes['Truth'] }>;
+  TruthEdit: ResolverTypeWrapper<TruthEdit>;
+  TruthEdited: ResolverTypeWrapper<Omit<TruthEdited, 'truth'> & { truth: ResolversTypes['Truth'] }>;
   TruthKind: TruthKind;
   TruthPosted: ResolverTypeWrapper<Omit<TruthPosted, 'truth'> & { truth: ResolversTypes['Truth'] }>;
   UndoRetruthPayload: ResolverTypeWrapper<Omit<UndoRetruthPayload, 'original'> & { original: ResolversTypes['Truth'] }>;
@@ -1231,11 +1398,15 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  BookmarkInput: BookmarkInput;
+  BookmarkPayload: Omit<BookmarkPayload, 'truth'> & { truth: ResolversParentTypes['Truth'] };
   Boolean: Scalars['Boolean']['output'];
   CompleteSignUpInput: CompleteSignUpInput;
   DateTime: Scalars['DateTime']['output'];
   DeleteTruthInput: DeleteTruthInput;
   DeleteTruthPayload: DeleteTruthPayload;
+  EditTruthInput: EditTruthInput;
+  EditTruthPayload: Omit<EditTruthPayload, 'truth'> & { truth: ResolversParentTypes['Truth'] };
   FeedUpdate: ResolversUnionTypes<ResolversParentTypes>['FeedUpdate'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
@@ -1249,6 +1420,8 @@ export type ResolversParentTypes = {
   NotificationConnection: NotificationConnectionView;
   NotificationEdge: Omit<NotificationEdge, 'node'> & { node: ResolversParentTypes['Notification'] };
   PageInfo: PageInfo;
+  PinInput: PinInput;
+  PinPayload: Omit<PinPayload, 'pinnedTruths'> & { pinnedTruths: Array<ResolversParentTypes['Truth']> };
   PostTruthInput: PostTruthInput;
   PostTruthPayload: Omit<PostTruthPayload, 'truth'> & { truth: ResolversParentTypes['Truth'] };
   Query: Record<PropertyKey, never>;
@@ -1270,6 +1443,8 @@ export type ResolversParentTypes = {
   TruthCounts: TruthCountsView;
   TruthDeleted: TruthDeleted;
   TruthEdge: Omit<TruthEdge, 'node'> & { node: ResolversParentTypes['Truth'] };
+  TruthEdit: TruthEdit;
+  TruthEdited: Omit<TruthEdited, 'truth'> & { truth: ResolversParentTypes['Truth'] };
   TruthPosted: Omit<TruthPosted, 'truth'> & { truth: ResolversParentTypes['Truth'] };
   UndoRetruthPayload: Omit<UndoRetruthPayload, 'original'> & { original: ResolversParentTypes['Truth'] };
   UpdateProfileInput: UpdateProfileInput;
@@ -1287,6 +1462,10 @@ export type PerViewerDirectiveArgs = { };
 
 export type PerViewerDirectiveResolver<Result, Parent, ContextType = GraphQLContext, Args = PerViewerDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type BookmarkPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['BookmarkPayload'] = ResolversParentTypes['BookmarkPayload']> = {
+  truth?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
+};
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
@@ -1295,8 +1474,12 @@ export type DeleteTruthPayloadResolvers<ContextType = GraphQLContext, ParentType
   deletedTruthId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
+export type EditTruthPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['EditTruthPayload'] = ResolversParentTypes['EditTruthPayload']> = {
+  truth?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
+};
+
 export type FeedUpdateResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['FeedUpdate'] = ResolversParentTypes['FeedUpdate']> = {
-  __resolveType: TypeResolveFn<'TruthDeleted' | 'TruthPosted', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'TruthDeleted' | 'TruthEdited' | 'TruthPosted', ParentType, ContextType>;
 };
 
 export type MarkNotificationsReadPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MarkNotificationsReadPayload'] = ResolversParentTypes['MarkNotificationsReadPayload']> = {
@@ -1307,8 +1490,10 @@ export type MarkNotificationsReadPayloadResolvers<ContextType = GraphQLContext, 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   admitNext?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType, RequireFields<MutationAdmitNextArgs, 'count'>>;
   block?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationBlockArgs, 'input'>>;
+  bookmarkTruth?: Resolver<ResolversTypes['BookmarkPayload'], ParentType, ContextType, RequireFields<MutationBookmarkTruthArgs, 'input'>>;
   completeSignUp?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationCompleteSignUpArgs, 'input'>>;
   deleteTruth?: Resolver<ResolversTypes['DeleteTruthPayload'], ParentType, ContextType, RequireFields<MutationDeleteTruthArgs, 'input'>>;
+  editTruth?: Resolver<ResolversTypes['EditTruthPayload'], ParentType, ContextType, RequireFields<MutationEditTruthArgs, 'input'>>;
   follow?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationFollowArgs, 'input'>>;
   joinWaitlist?: Resolver<ResolversTypes['WaitlistTicket'], ParentType, ContextType, RequireFields<MutationJoinWaitlistArgs, 'input'>>;
   logIn?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'input'>>;
@@ -1317,6 +1502,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   markNotificationsRead?: Resolver<ResolversTypes['MarkNotificationsReadPayload'], ParentType, ContextType, RequireFields<MutationMarkNotificationsReadArgs, 'input'>>;
   mute?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationMuteArgs, 'input'>>;
   pauseAdmissions?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType>;
+  pinTruth?: Resolver<ResolversTypes['PinPayload'], ParentType, ContextType, RequireFields<MutationPinTruthArgs, 'input'>>;
   postTruth?: Resolver<ResolversTypes['PostTruthPayload'], ParentType, ContextType, RequireFields<MutationPostTruthArgs, 'input'>>;
   react?: Resolver<ResolversTypes['ReactPayload'], ParentType, ContextType, RequireFields<MutationReactArgs, 'input'>>;
   removeReaction?: Resolver<ResolversTypes['ReactPayload'], ParentType, ContextType, RequireFields<MutationRemoveReactionArgs, 'input'>>;
@@ -1326,9 +1512,11 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   setWaitlistCapacity?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType, RequireFields<MutationSetWaitlistCapacityArgs, 'input'>>;
   signUp?: Resolver<ResolversTypes['SignUpResult'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
   unblock?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationUnblockArgs, 'input'>>;
+  unbookmarkTruth?: Resolver<ResolversTypes['BookmarkPayload'], ParentType, ContextType, RequireFields<MutationUnbookmarkTruthArgs, 'input'>>;
   undoRetruth?: Resolver<ResolversTypes['UndoRetruthPayload'], ParentType, ContextType, RequireFields<MutationUndoRetruthArgs, 'input'>>;
   unfollow?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationUnfollowArgs, 'input'>>;
   unmute?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationUnmuteArgs, 'input'>>;
+  unpinTruth?: Resolver<ResolversTypes['PinPayload'], ParentType, ContextType, RequireFields<MutationUnpinTruthArgs, 'input'>>;
   updateProfile?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationUpdateProfileArgs, 'input'>>;
 };
 
@@ -1365,11 +1553,16 @@ export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends R
   startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type PinPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PinPayload'] = ResolversParentTypes['PinPayload']> = {
+  pinnedTruths?: Resolver<Array<ResolversTypes['Truth']>, ParentType, ContextType>;
+};
+
 export type PostTruthPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PostTruthPayload'] = ResolversParentTypes['PostTruthPayload']> = {
   truth?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  bookmarks?: Resolver<ResolversTypes['TruthConnection'], ParentType, ContextType, RequireFields<QueryBookmarksArgs, 'first'>>;
   hashtagFeed?: Resolver<ResolversTypes['TruthConnection'], ParentType, ContextType, RequireFields<QueryHashtagFeedArgs, 'first' | 'tag'>>;
   homeFeed?: Resolver<ResolversTypes['TruthConnection'], ParentType, ContextType, RequireFields<QueryHomeFeedArgs, 'first'>>;
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
@@ -1430,6 +1623,8 @@ export type TruthResolvers<ContextType = GraphQLContext, ParentType extends Reso
   counts?: Resolver<ResolversTypes['TruthCounts'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   deletedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  editedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  edits?: Resolver<Array<ResolversTypes['TruthEdit']>, ParentType, ContextType>;
   hashtags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['TruthKind'], ParentType, ContextType>;
@@ -1439,6 +1634,7 @@ export type TruthResolvers<ContextType = GraphQLContext, ParentType extends Reso
   retruthOf?: Resolver<Maybe<ResolversTypes['Truth']>, ParentType, ContextType>;
   text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  viewerHasBookmarked?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   viewerHasRetruthed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   viewerReaction?: Resolver<Maybe<ResolversTypes['ReactionKind']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -1470,6 +1666,17 @@ export type TruthEdgeResolvers<ContextType = GraphQLContext, ParentType extends 
   node?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
 };
 
+export type TruthEditResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TruthEdit'] = ResolversParentTypes['TruthEdit']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  revision?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type TruthEditedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TruthEdited'] = ResolversParentTypes['TruthEdited']> = {
+  truth?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type TruthPostedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TruthPosted'] = ResolversParentTypes['TruthPosted']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   truth?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
@@ -1492,6 +1699,7 @@ export type UserResolvers<ContextType = GraphQLContext, ParentType extends Resol
   followingCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   followsViewer?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  pinnedTruths?: Resolver<Array<ResolversTypes['Truth']>, ParentType, ContextType>;
   truthCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   truths?: Resolver<ResolversTypes['TruthConnection'], ParentType, ContextType, RequireFields<UserTruthsArgs, 'first' | 'includeReplies'>>;
   url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1547,8 +1755,10 @@ export type WaitlistTicketResolvers<ContextType = GraphQLContext, ParentType ext
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  BookmarkPayload?: BookmarkPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   DeleteTruthPayload?: DeleteTruthPayloadResolvers<ContextType>;
+  EditTruthPayload?: EditTruthPayloadResolvers<ContextType>;
   FeedUpdate?: FeedUpdateResolvers<ContextType>;
   MarkNotificationsReadPayload?: MarkNotificationsReadPayloadResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
@@ -1557,6 +1767,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   NotificationConnection?: NotificationConnectionResolvers<ContextType>;
   NotificationEdge?: NotificationEdgeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PinPayload?: PinPayloadResolvers<ContextType>;
   PostTruthPayload?: PostTruthPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   ReactPayload?: ReactPayloadResolvers<ContextType>;
@@ -1571,6 +1782,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   TruthCounts?: TruthCountsResolvers<ContextType>;
   TruthDeleted?: TruthDeletedResolvers<ContextType>;
   TruthEdge?: TruthEdgeResolvers<ContextType>;
+  TruthEdit?: TruthEditResolvers<ContextType>;
+  TruthEdited?: TruthEditedResolvers<ContextType>;
   TruthPosted?: TruthPostedResolvers<ContextType>;
   UndoRetruthPayload?: UndoRetruthPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;

@@ -8,7 +8,9 @@ import type { UserWire } from '../users/index.js';
  */
 export type FeedEvent =
   | { type: 'posted'; truth: TruthWire; author: UserWire; originalAuthorId: string | null }
-  | { type: 'deleted'; truthId: string; authorId: string };
+  | { type: 'deleted'; truthId: string; authorId: string }
+  /** Its author edited a truth: the truth as it is now (its author's id is `truth.authorId`). */
+  | { type: 'edited'; truth: TruthWire };
 
 /**
  * Feed channels: `homeFeed` keyed by the follower's id (fan-out), `authorPosted` keyed by a

@@ -33,13 +33,18 @@ const afterArg = (after: string | null | undefined) => pageRequest({ first: 1, a
 
 /** A live feed item as the FeedUpdate union. */
 function toFeedUpdate(update: FeedUpdate) {
-  return update.kind === 'posted'
-    ? {
+  switch (update.kind) {
+    case 'posted':
+      return {
         __typename: 'TruthPosted' as const,
         cursor: encodeCursor(update.truth._id.toHexString()),
         truth: update.truth,
-      }
-    : { __typename: 'TruthDeleted' as const, truthId: toGlobalId('Truth', update.truthId) };
+      };
+    case 'edited':
+      return { __typename: 'TruthEdited' as const, truth: update.truth };
+    case 'deleted':
+      return { __typename: 'TruthDeleted' as const, truthId: toGlobalId('Truth', update.truthId) };
+  }
 }
 
 export const feedResolvers: Resolvers = {

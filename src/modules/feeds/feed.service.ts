@@ -25,7 +25,9 @@ export type FeedTruth = TruthRecord & { readonly author?: UserRecord };
 
 /** One item of a live feed. */
 export type FeedUpdate =
-  { kind: 'posted'; truth: FeedTruth } | { kind: 'deleted'; truthId: string };
+  | { kind: 'posted'; truth: FeedTruth }
+  | { kind: 'deleted'; truthId: string }
+  | { kind: 'edited'; truth: TruthRecord };
 
 /** What a viewer may see, loaded once per page (or per live subscription, and on changes). */
 interface Visibility {
@@ -90,7 +92,12 @@ export function createFeedService(deps: {
   // the live hub execute it once per operation: the hub recognises an event by its object.
   const updates = new LRUCache<string, FeedUpdate>({ max: 10_000, ttl: 60_000 });
   const updateOf = (event: FeedEvent): FeedUpdate => {
-    const key = event.type === 'posted' ? `p:${event.truth.id}` : `d:${event.truthId}`;
+    const key =
+      event.type === 'posted'
+        ? `p:${event.truth.id}`
+        : event.type === 'edited'
+          ? `e:${event.truth.id}:${event.truth.revision ?? 0}`
+          : `d:${event.truthId}`;
     let update = updates.get(key);
     if (!update) {
       update =
@@ -99,7 +106,9 @@ export function createFeedService(deps: {
               kind: 'posted',
               truth: { ...fromTruthWire(event.truth), author: fromUserWire(event.author) },
             }
-          : { kind: 'deleted', truthId: event.truthId };
+          : event.type === 'edited'
+            ? { kind: 'edited', truth: fromTruthWire(event.truth) }
+            : { kind: 'deleted', truthId: event.truthId };
       updates.set(key, update);
     }
     return update;
@@ -337,6 +346,33 @@ export function createFeedService(deps: {
     await Promise.all(truth.hashtags.map((tag) => bus.publish('hashtagFeed', tag, event)));
   };
 
+  /**
+   * An edited truth's hashtag lists follow its new text: it leaves the lists of the tags it
+   * dropped, and enters those of its new tags at the position of its creation (where a rebuild
+   * puts it too), not as news: hashtag pages are ordered by when truths were posted. Then
+   * every feed that may show it hears `edited`: its audience's home feeds (or its whale
+   * channel), the public feed, and the hashtags it carried before or carries now.
+   */
+  const revise = async (truth: TruthRecord, previous: TruthRecord): Promise<void> => {
+    const authorId = truth.authorId.toHexString();
+    const truthId = truth._id.toHexString();
+    const dropped = previous.hashtags.filter((tag) => !truth.hashtags.includes(tag));
+    const added = truth.hashtags.filter((tag) => !previous.hashtags.includes(tag));
+    if (dropped.length > 0) await lists.remove(truthId, dropped.map(lists.keys.hashtag));
+    if (added.length > 0) {
+      const entry = { truthId, createdAt: truth.createdAt };
+      await lists.replay(added.map((tag) => ({ list: lists.keys.hashtag(tag), entry })));
+    }
+    const event: FeedEvent = { type: 'edited', truth: toTruthWire(truth) };
+    const whale = await whales.isWhale(authorId);
+    const audience = [authorId, ...(whale ? [] : await relations.followerIds(authorId))];
+    await bus.publishMany('homeFeed', audience, event);
+    if (whale) await bus.publish('authorPosted', authorId, event);
+    if (truth.kind !== 'REPLY') await bus.publish('publicFeed', '', event);
+    const tags = new Set([...previous.hashtags, ...truth.hashtags]);
+    await Promise.all([...tags].map((tag) => bus.publish('hashtagFeed', tag, event)));
+  };
+
   // The lists are part of the read model: rebuilt from every truth the truths' rebuild reads.
   truths.onReplay(async (batch) => {
     const entries = batch.flatMap((truth) => {
@@ -364,6 +400,15 @@ export function createFeedService(deps: {
       author: UserRecord;
       original: TruthRecord | null;
     }): HookEffect[] => [() => distribute(stored.truth, stored.author, stored.original)],
+
+    /** What feeds do after a truth's text is edited. */
+    afterTruthEdited: ({
+      truth,
+      previous,
+    }: {
+      truth: TruthRecord;
+      previous: TruthRecord;
+    }): HookEffect[] => [() => revise(truth, previous)],
 
     /** What feeds do after a truth is deleted. */
     afterTruthDeleted: ({ truth }: { truth: TruthRecord }): HookEffect[] => [() => retract(truth)],

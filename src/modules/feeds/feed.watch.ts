@@ -265,6 +265,10 @@ export class FeedWatcher {
       if (!hidden.has(event.authorId)) this.stream.push(this.deps.updateOf(event));
       return;
     }
+    if (event.type === 'edited') {
+      if (!hidden.has(event.truth.authorId)) this.stream.push(this.deps.updateOf(event));
+      return;
+    }
     if (this.#caughtUp?.has(event.truth.id)) return;
     // Delivered or not, the subscriber is past it: a catch-up resumes after it.
     this.#last = { truthId: event.truth.id };

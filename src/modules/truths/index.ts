@@ -1,7 +1,7 @@
 /**
- * The truths module's face: posts, replies, quotes, retruths and their deletion. Owns
- * `truths`, `truth_deletions` and `idempotency_keys`, and the read model's `truth:*`, `tc:*`,
- * `authored:*`, `rep:*`, `rtof:*`, `rt:*` and `idem:*` keys.
+ * The truths module's face: posts, replies, quotes, retruths, their edits and their deletion.
+ * Owns `truths`, `truth_edits`, `truth_deletions` and `idempotency_keys`, and the read model's
+ * `truth:*`, `tc:*`, `authored:*`, `rep:*`, `rtof:*`, `rt:*`, `tedit:*` and `idem:*` keys.
  */
 export type { TruthTopics } from './truth.events.js';
 export {
@@ -22,3 +22,12 @@ export {
 export { createTruthStore, truthCountFields, type TruthStore } from './truth.store.js';
 export { normalizeHashtag } from './truth.text.js';
 export { fromTruthWire, toTruthWire, type TruthWire } from './truth.wire.js';
+export { createTruthEditModel, type TruthEditRecord } from './truth.edit.model.js';
+export { truthEditResolvers } from './truth.edit.resolvers.js';
+export {
+  createTruthEditService,
+  maxEditsPerTruth,
+  type TruthEditHooks,
+  type TruthEditService,
+} from './truth.edit.service.js';
+export { createTruthEditStore, type TruthEditStore } from './truth.edit.store.js';

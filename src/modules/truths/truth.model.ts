@@ -21,6 +21,13 @@ export interface TruthRecord {
   createdAt: Date;
   /** Set in the read model from `truth_deletions`; earlier versions of Verity set it here. */
   deletedAt: Date | null;
+  /**
+   * Set in the read model from `truth_edits` (truth.edit.model.ts): when the text was last
+   * edited, and the revision it is (0 or absent: as posted). `text`, `hashtags` and
+   * `mentionIds` are then the edit's.
+   */
+  editedAt?: Date | null;
+  revision?: number;
 }
 
 export const truthSchema = new Schema<TruthRecord>(

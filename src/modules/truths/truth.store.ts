@@ -171,6 +171,7 @@ export function createTruthStore(deps: {
   const retruthsOf = (id: string) => key('rtof', id);
   const idempotency = (userId: string) => key('idem', userId);
   const replayers: ((truths: readonly TruthRecord[]) => Promise<void>)[] = [];
+  const revisers: TruthReviser[] = [];
 
   const stored = model.script(storedSource);
   const deleted = model.script(deletedSource);
@@ -227,12 +228,17 @@ export function createTruthStore(deps: {
     await scanCollection<TruthDeletionRecord>(TruthDeletion, (batch) => {
       for (const deletion of batch) deletions.set(deletion._id.toHexString(), deletion.at);
     });
+    const revise = await Promise.all(revisers.map((reviser) => reviser(client)));
     await scanCollection<TruthRecord>(Truth, async (batch) => {
       const pipeline = client.pipeline();
-      const truths = batch.map((truth) => ({
-        ...truth,
-        deletedAt: deletions.get(truth._id.toHexString()) ?? truth.deletedAt ?? null,
-      }));
+      const truths = batch.map((stored) => {
+        let truth: TruthRecord = {
+          ...stored,
+          deletedAt: deletions.get(stored._id.toHexString()) ?? stored.deletedAt ?? null,
+        };
+        for (const step of revise) truth = step(truth, pipeline);
+        return truth;
+      });
       for (const truth of truths) {
         const id = truth._id.toHexString();
         const authorId = truth.authorId.toHexString();
@@ -355,6 +361,14 @@ export function createTruthStore(deps: {
       );
     },
 
+    /**
+     * Registers a rebuild step that revises each truth before it is written and replayed (its
+     * edits), and may write keys of its own in the same pipeline.
+     */
+    onRevise(reviser: TruthReviser): void {
+      revisers.push(reviser);
+    },
+
     /** Registers a rebuild step for what another module derives from every truth. */
     onReplay(replay: (truths: readonly TruthRecord[]) => Promise<void>): void {
       replayers.push(replay);
@@ -363,3 +377,11 @@ export function createTruthStore(deps: {
 }
 
 export type TruthStore = ReturnType<typeof createTruthStore>;
+
+/**
+ * A rebuild step of the truths' family: loads what it needs (called once per rebuild, before
+ * the truths are read), then revises each truth as it is read.
+ */
+export type TruthReviser = (
+  client: Redis,
+) => Promise<(truth: TruthRecord, pipeline: ReturnType<Redis['pipeline']>) => TruthRecord>;

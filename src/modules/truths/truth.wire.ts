@@ -15,6 +15,9 @@ export interface TruthWire {
   retruthOfId: string | null;
   createdAt: string;
   deletedAt: string | null;
+  /** Only for an edited truth. */
+  editedAt?: string;
+  revision?: number;
 }
 
 const hexOrNull = (id: TruthRecord['replyToId']) => (id ? id.toHexString() : null);
@@ -34,6 +37,9 @@ export function toTruthWire(truth: TruthRecord): TruthWire {
     retruthOfId: hexOrNull(truth.retruthOfId),
     createdAt: truth.createdAt.toISOString(),
     deletedAt: truth.deletedAt ? truth.deletedAt.toISOString() : null,
+    ...(truth.editedAt
+      ? { editedAt: truth.editedAt.toISOString(), revision: truth.revision ?? 0 }
+      : {}),
   };
 }
 
@@ -51,5 +57,6 @@ export function fromTruthWire(wire: TruthWire): TruthRecord {
     retruthOfId: idOrNull(wire.retruthOfId),
     createdAt: new Date(wire.createdAt),
     deletedAt: wire.deletedAt ? new Date(wire.deletedAt) : null,
+    ...(wire.editedAt ? { editedAt: new Date(wire.editedAt), revision: wire.revision ?? 0 } : {}),
   };
 }
