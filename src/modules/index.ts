@@ -12,6 +12,13 @@ import { createHooks } from '../lib/hooks.js';
 import { createLinks } from '../lib/links.js';
 import type { TokenService } from './auth/index.js';
 import {
+  createDiscoverService,
+  createDiscoverStore,
+  discoverResolvers,
+  type DiscoverTopics,
+  type TrendSettings,
+} from './discover/index.js';
+import {
   createFeedLists,
   createFeedService,
   createWhaleFlagModel,
@@ -69,6 +76,7 @@ import {
   createUserService,
   createUserStore,
   userResolvers,
+  type UserHooks,
   type UserRecord,
   type UserTopics,
 } from './users/index.js';
@@ -118,7 +126,8 @@ export type AppTopics = UserTopics &
   FeedTopics &
   RelationTopics &
   NotificationTopics &
-  WaitlistTopics;
+  WaitlistTopics &
+  DiscoverTopics;
 export type AppEventBus = EventBus<AppTopics>;
 
 /**
@@ -136,6 +145,10 @@ export function createServices(deps: {
   whaleFollowerThreshold: number;
   adminUsernames: readonly string[];
   waitlist: WaitlistConfig;
+  /** How trends are counted (TRENDS_* settings). */
+  trends: TrendSettings;
+  /** The clock trends read (ms); Date.now unless a test moves it. */
+  now?: () => number;
   /** Where people reach Verity (PUBLIC_URL): the base of every `url` field. */
   publicUrl: string;
   logger: Logger;
@@ -146,6 +159,7 @@ export function createServices(deps: {
   const truthHooks = createHooks<TruthHooks>();
   const relationHooks = createHooks<RelationHooks>();
   const reactionHooks = createHooks<ReactionHooks>();
+  const userHooks = createHooks<UserHooks>();
 
   // Registration order is the rebuild order: users, relations, truths (and what feeds derive
   // from them), reactions, whales, notifications, waitlist.
@@ -169,6 +183,7 @@ export function createServices(deps: {
     }),
     adminUsernames: new Set(deps.adminUsernames),
     effects,
+    hooks: userHooks,
     bus,
     logger: log('users'),
   });
@@ -267,6 +282,19 @@ export function createServices(deps: {
     logger: log('waitlist'),
   });
 
+  const discover = createDiscoverService({
+    store: createDiscoverStore({ model, redis, trends: deps.trends, logger: log('discover') }),
+    redis,
+    users,
+    truths,
+    reactions,
+    relations,
+    bus,
+    refreshMs: deps.trends.refreshMs,
+    now: deps.now ?? Date.now,
+    logger: log('discover'),
+  });
+
   // After-write hooks, in the order their effects run.
   truthHooks.on('truthStored', feeds.afterTruthStored);
   truthHooks.on('truthStored', notifications.afterTruthStored);
@@ -274,6 +302,12 @@ export function createServices(deps: {
   relationHooks.on('followed', feeds.afterFollowed);
   relationHooks.on('followed', notifications.afterFollowed);
   reactionHooks.on('reacted', notifications.afterReacted);
+  userHooks.on('accountCreated', discover.afterAccountCreated);
+  userHooks.on('profileChanged', discover.afterProfileChanged);
+  truthHooks.on('truthStored', discover.afterTruthStored);
+  truthHooks.on('truthDeleted', discover.afterTruthDeleted);
+  reactionHooks.on('reacted', discover.afterReacted);
+  relationHooks.on('followed', discover.afterFollowed);
 
   return {
     users,
@@ -285,6 +319,7 @@ export function createServices(deps: {
     feeds,
     notifications,
     waitlist,
+    discover,
     effects,
     whales,
   };
@@ -546,4 +581,5 @@ export const moduleResolvers = [
   feedResolvers,
   notificationResolvers,
   waitlistResolvers,
+  discoverResolvers,
 ];
