@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
+import { createLogger } from '../src/infra/logger.js';
 import { errorCodes, type TestUser } from './helpers/graphql.js';
-import { useVerity } from './helpers/server.js';
+import { countRoundTrips } from './helpers/round-trips.js';
+import { startVerity, useVerity, type TestServer } from './helpers/server.js';
 import { act, loseRedisKeys, post, react } from './helpers/social.js';
 
 const token = () => randomBytes(3).toString('hex');
@@ -277,5 +280,88 @@ describe('trendsUpdated', () => {
     await post(verity, author.token, `#${tag} again`);
     await expect(live.next(1_000)).rejects.toThrow();
     live.close();
+  });
+});
+
+describe('round trips of search and discovery', () => {
+  let redis: EmbeddedRedis;
+  let verity: TestServer;
+
+  beforeAll(async () => {
+    redis = await startRedisServer({ logger: createLogger({ level: 'silent' }) });
+    // No admission ticks: their background commands would land among the work's.
+    verity = await startVerity({
+      redisUrl: redis.url,
+      monitorCommands: true,
+      env: { WAITLIST_TICK_MS: '600000' },
+    });
+  });
+
+  afterAll(async () => {
+    await verity?.stop();
+    await redis?.stop();
+  });
+
+  it('costs the same MongoDB-free round trips for a few results and for many', async () => {
+    const stem = `Rt${token()}`;
+    const people = [];
+    for (let i = 0; i < 24; i++) {
+      people.push(await verity.signUp({ username: `${stem}_${String(i).padStart(2, '0')}` }));
+    }
+    const [few, many] = [people[0]!, people[1]!];
+    // `few` follows two people, `many` twenty; each of those follows three.
+    for (const [viewer, count] of [
+      [few, 2],
+      [many, 20],
+    ] as const) {
+      for (const followee of people.slice(2, 2 + count)) {
+        await act(verity, viewer.token, 'follow', followee.id);
+      }
+    }
+    for (let i = 2; i < 22; i++) {
+      for (let j = 1; j <= 3; j++) {
+        await act(verity, people[i]!.token, 'follow', people[(i + j) % people.length]!.id);
+      }
+    }
+    for (let i = 0; i < 20; i++) await post(verity, people[i]!.token, `#${stem}${i} #${stem}`);
+
+    const work = {
+      search: (first: number) =>
+        verity.gql(
+          'query($q: String!, $f: Int) { searchUsers(query: $q, first: $f) { username } }',
+          {
+            q: stem,
+            f: first,
+          },
+        ),
+      tags: (first: number) =>
+        verity.gql(
+          'query($p: String!, $f: Int) { searchHashtags(prefix: $p, first: $f) { tag } }',
+          {
+            p: stem,
+            f: first,
+          },
+        ),
+      suggest: (viewer: TestUser) =>
+        verity.gql('{ suggestedAccounts(first: 20) { username } }', {}, { token: viewer.token }),
+      trends: () => verity.gql('{ trends { hashtags { tag score } truths { truth { id } } } }'),
+    };
+    const pairs: [() => Promise<unknown>, () => Promise<unknown>][] = [
+      [() => work.search(2), () => work.search(20)],
+      [() => work.tags(2), () => work.tags(20)],
+      [() => work.suggest(few), () => work.suggest(many)],
+      [work.trends, work.trends],
+    ];
+    for (const [small, large] of pairs) {
+      // Warm: users and truths read once are kept in the process.
+      await small();
+      await large();
+      const a = await countRoundTrips(verity.app, redis.url, small);
+      const b = await countRoundTrips(verity.app, redis.url, large);
+      expect(a.mongo).toBe(0);
+      expect(b.mongo).toBe(0);
+      expect(b.redisCommands).toEqual(a.redisCommands);
+      expect(a.redis).toBeLessThanOrEqual(4);
+    }
   });
 });
