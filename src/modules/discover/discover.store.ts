@@ -126,7 +126,8 @@ const popularSource = `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) return 1`;
  * the display name, lower-cased, at most six.
  */
 export function searchNamesOf(user: { usernameKey: string; displayName: string }): string[] {
-  const display = normalizeSearch(user.displayName);
+  // Accounts of earlier versions may lack a display name.
+  const display = normalizeSearch(user.displayName ?? '');
   const words = display.split(/\s+/).filter((word) => word !== '');
   return [...new Set([user.usernameKey, display, ...words.slice(1, 5)])].filter(
     (name) => name !== '',
