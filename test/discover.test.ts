@@ -256,6 +256,17 @@ describe('trends', () => {
       [y.id, 0.125],
       [x.id, 0.0625],
     ]);
+
+    // A deleted truth is left out of what is shown.
+    const deleted = await verity.gql(
+      'mutation($id: ID!) { deleteTruth(input: { id: $id }) { deletedTruthId } }',
+      { id: y.id },
+      { token: eve!.token },
+    );
+    expect(deleted.errors).toBeUndefined();
+    clock += 1_000;
+    const shown = (await verity.gql(trendsQuery)).data!['trends'];
+    expect(shown.truths.map((entry: { truth: { id: string } }) => entry.truth.id)).toEqual([x.id]);
   });
 });
 
