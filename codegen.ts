@@ -35,6 +35,7 @@ const config: CodegenConfig = {
           WaitlistTicket: '../../modules/waitlist/index.js#TicketView',
           WaitlistStats: '../../modules/waitlist/index.js#WaitlistStats as WaitlistStatsModel',
           Thread: '../../modules/feeds/index.js#ThreadView',
+          Trends: '../../modules/discover/index.js#TrendsView',
           Notification: '../../modules/notifications/index.js#NotificationRecord',
           NotificationConnection: '../../modules/notifications/index.js#NotificationConnectionView',
         },

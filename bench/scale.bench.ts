@@ -146,6 +146,10 @@ const documents = {
   setCapacity:
     'mutation($i: SetWaitlistCapacityInput!) { setWaitlistCapacity(input: $i) { admittedThrough waiting } }',
   pause: 'mutation { pauseAdmissions { admittedThrough waiting paused } }',
+  searchUsers:
+    'query($q: String!) { searchUsers(query: $q, first: 10) { id username displayName followerCount viewerIsFollowing } }',
+  searchHashtags: 'query($p: String!) { searchHashtags(prefix: $p, first: 10) { tag truthCount } }',
+  trends: `query { trends { computedAt hashtags { tag score } truths { score truth { ${truthFields} } } } }`,
 };
 
 const body = (query: string, variables?: Record<string, unknown>) =>
@@ -398,6 +402,24 @@ function operations(): Operation[] {
       const k = nextOf(`${network.name}:tag`);
       return {
         body: body(documents.hashtagFeed, { t: 'launch' }),
+        token: await sessionOf(network, firstOrdinary + (k % 500)),
+      };
+    }),
+    simple('searchUsers (prefix, first: 10)', 'searchUsers.0.id', async (network, random) => {
+      // `user1234` matches user1234 and user12340..12349 where they exist.
+      const i = firstOrdinary + random.int(network.sizes.accounts - firstOrdinary);
+      return {
+        body: body(documents.searchUsers, { q: `USER${String(i).slice(0, 4)}` }),
+        token: await sessionOf(network, firstOrdinary + (i % 500)),
+      };
+    }),
+    simple('hashtag search (prefix, first: 10)', 'searchHashtags.0.tag', (_network, random) => ({
+      body: body(documents.searchHashtags, { p: `#topic${random.int(5) || ''}` }),
+    })),
+    simple('trends', 'trends.computedAt', async (network) => {
+      const k = nextOf(`${network.name}:trends`);
+      return {
+        body: body(documents.trends),
         token: await sessionOf(network, firstOrdinary + (k % 500)),
       };
     }),

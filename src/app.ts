@@ -55,6 +55,8 @@ export interface AppOptions {
   jwtSecret: Uint8Array;
   /** Emit MongoDB command events on `internals.connection.getClient()` (diagnostics, tests). */
   monitorCommands?: boolean;
+  /** The clock trends read (ms); Date.now by default (tests move it). */
+  now?: () => number;
 }
 
 /**
@@ -177,6 +179,8 @@ export function createApp(options: AppOptions): VerityApp {
           adminUsernames: config.adminUsernames,
           publicUrl: config.publicUrl,
           waitlist: config.waitlist,
+          trends: config.trends,
+          ...(options.now ? { now: options.now } : {}),
           logger,
         });
         const loaders = createLoaderFactory(services);

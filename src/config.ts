@@ -220,6 +220,11 @@ const envSchema = z.object({
   SUBSCRIPTION_SHARING: boolean(true),
   WHALE_FOLLOWER_THRESHOLD: integer(1, 1_000_000_000, 50_000),
   TRUTH_EDIT_WINDOW_SECONDS: integer(0, 7 * 24 * 3600, 15 * 60),
+  // Trends (README, "Search and discover").
+  TRENDS_BUCKET_MS: integer(1_000, 24 * 3600 * 1000, 5 * 60 * 1000),
+  TRENDS_WINDOW_MS: integer(1_000, 7 * 24 * 3600 * 1000, 3600 * 1000),
+  TRENDS_DECAY_PERCENT: integer(1, 100, 80),
+  TRENDS_REFRESH_MS: integer(100, 3600 * 1000, 10_000),
   ADMIN_USERNAMES: optionalString,
   WAITLIST_MAX_ACTIVE_ACCOUNTS: integer(0, 2_000_000_000, 0),
   WAITLIST_ADMISSION_RATE_PER_MINUTE: integer(0, 10_000_000, 600),
@@ -245,6 +250,9 @@ const envSchema = z.object({
   RATE_LIMIT_FALLBACK_MAX_KEYS: integer(100, 100_000_000, 100_000),
 });
 
+/** How many buckets a trends window may hold: each one is a key read when trends are computed. */
+const maxTrendBuckets = 288;
+
 function parse(env: Record<string, string | undefined>) {
   const result = envSchema.safeParse(env);
   if (!result.success) {
@@ -255,6 +263,11 @@ function parse(env: Record<string, string | undefined>) {
   if (e.NODE_ENV === 'production' && e.JWT_SECRET === undefined) {
     throw new ConfigError(
       'Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production (at least 32 characters)',
+    );
+  }
+  if (Math.ceil(e.TRENDS_WINDOW_MS / e.TRENDS_BUCKET_MS) > maxTrendBuckets) {
+    throw new ConfigError(
+      `Invalid configuration:\n  TRENDS_WINDOW_MS: at most ${maxTrendBuckets} buckets of TRENDS_BUCKET_MS`,
     );
   }
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
@@ -342,6 +355,17 @@ function parse(env: Record<string, string | undefined>) {
     feeds: { whaleFollowerThreshold: e.WHALE_FOLLOWER_THRESHOLD },
     /** How long after posting its author may edit a truth's text (0: never). */
     truths: { editWindowSeconds: e.TRUTH_EDIT_WINDOW_SECONDS },
+    /**
+     * Trending hashtags and truths: uses are counted in buckets of `bucketMs`, over the newest
+     * `windowBuckets` of them; a bucket `age` buckets old weighs `decay ** age`; the trends
+     * are recomputed at most every `refreshMs`.
+     */
+    trends: {
+      bucketMs: e.TRENDS_BUCKET_MS,
+      windowBuckets: Math.ceil(e.TRENDS_WINDOW_MS / e.TRENDS_BUCKET_MS),
+      decay: e.TRENDS_DECAY_PERCENT / 100,
+      refreshMs: e.TRENDS_REFRESH_MS,
+    },
     /** Lower-cased usernames that get the admin role when their account is created. */
     adminUsernames: (e.ADMIN_USERNAMES ?? '')
       .split(',')

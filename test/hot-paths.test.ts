@@ -131,6 +131,13 @@ describe('the hot paths', () => {
         'query($id: ID!) { thread(id: $id) { ancestors { id } replies { edges { node { id } } } } }',
         { id: seed.id },
       );
+      // Search and discover.
+      await gql('query($q: String!) { searchUsers(query: $q) { username followerCount } }', {
+        q: alice.username.slice(0, 4),
+      });
+      await gql('{ searchHashtags(prefix: "lau") { tag truthCount } }', {});
+      await gql('{ trends { hashtags { tag score } truths { score truth { text } } } }', {});
+      await gql('{ suggestedAccounts { username } }', {}, carol.token);
       await gql('{ notifications { unreadCount edges { node { kind read } } } }', {}, bob.token);
       await gql(
         'mutation { markNotificationsRead(input: { all: true }) { unreadCount } }',

@@ -37,6 +37,13 @@ export const listSizes: Readonly<Record<string, number>> = {
   'PinPayload.pinnedTruths': 3,
   // For `all: true`, the unread among the newest 500 kept.
   'MarkNotificationsReadPayload.notifications': 500,
+  // Search and suggestions take `first`, at most 20 (modules/discover/discover.resolvers.ts).
+  'Query.searchUsers': 20,
+  'Query.searchHashtags': 20,
+  'Query.suggestedAccounts': 20,
+  // Ten of each are shown (modules/discover/discover.service.ts, `trendsShown`).
+  'Trends.hashtags': 10,
+  'Trends.truths': 10,
 };
 
 /** Evaluated selections (each fragment counted where it is spread) past which cost is not computed. */

@@ -19,6 +19,13 @@ import {
   createPinEventModel,
 } from './bookmarks/index.js';
 import {
+  createDiscoverService,
+  createDiscoverStore,
+  discoverResolvers,
+  type DiscoverTopics,
+  type TrendSettings,
+} from './discover/index.js';
+import {
   createFeedLists,
   createFeedService,
   createWhaleFlagModel,
@@ -82,6 +89,7 @@ import {
   createUserService,
   createUserStore,
   userResolvers,
+  type UserHooks,
   type UserRecord,
   type UserTopics,
 } from './users/index.js';
@@ -134,7 +142,8 @@ export type AppTopics = UserTopics &
   FeedTopics &
   RelationTopics &
   NotificationTopics &
-  WaitlistTopics;
+  WaitlistTopics &
+  DiscoverTopics;
 export type AppEventBus = EventBus<AppTopics>;
 
 /**
@@ -154,6 +163,10 @@ export function createServices(deps: {
   truthEditWindowSeconds: number;
   adminUsernames: readonly string[];
   waitlist: WaitlistConfig;
+  /** How trends are counted (TRENDS_* settings). */
+  trends: TrendSettings;
+  /** The clock trends read (ms); Date.now unless a test moves it. */
+  now?: () => number;
   /** Where people reach Verity (PUBLIC_URL): the base of every `url` field. */
   publicUrl: string;
   logger: Logger;
@@ -165,6 +178,7 @@ export function createServices(deps: {
   const relationHooks = createHooks<RelationHooks>();
   const reactionHooks = createHooks<ReactionHooks>();
   const truthEditHooks = createHooks<TruthEditHooks>();
+  const userHooks = createHooks<UserHooks>();
 
   // Registration order is the rebuild order: users, relations, truths (and what feeds derive
   // from them), reactions, whales, notifications, waitlist.
@@ -188,6 +202,7 @@ export function createServices(deps: {
     }),
     adminUsernames: new Set(deps.adminUsernames),
     effects,
+    hooks: userHooks,
     bus,
     logger: log('users'),
   });
@@ -314,6 +329,19 @@ export function createServices(deps: {
     logger: log('waitlist'),
   });
 
+  const discover = createDiscoverService({
+    store: createDiscoverStore({ model, redis, trends: deps.trends, logger: log('discover') }),
+    redis,
+    users,
+    truths,
+    reactions,
+    relations,
+    bus,
+    refreshMs: deps.trends.refreshMs,
+    now: deps.now ?? Date.now,
+    logger: log('discover'),
+  });
+
   // After-write hooks, in the order their effects run.
   truthHooks.on('truthStored', feeds.afterTruthStored);
   truthHooks.on('truthStored', notifications.afterTruthStored);
@@ -338,6 +366,12 @@ export function createServices(deps: {
       ? []
       : [() => notifications.notifyAll(list, { fact: edited.fact, at })];
   });
+  userHooks.on('accountCreated', discover.afterAccountCreated);
+  userHooks.on('profileChanged', discover.afterProfileChanged);
+  truthHooks.on('truthStored', discover.afterTruthStored);
+  truthHooks.on('truthDeleted', discover.afterTruthDeleted);
+  reactionHooks.on('reacted', discover.afterReacted);
+  relationHooks.on('followed', discover.afterFollowed);
 
   return {
     users,
@@ -351,6 +385,7 @@ export function createServices(deps: {
     notifications,
     bookmarks,
     waitlist,
+    discover,
     effects,
     whales,
   };
@@ -633,4 +668,5 @@ export const moduleResolvers = [
   notificationResolvers,
   waitlistResolvers,
   bookmarkResolvers,
+  discoverResolvers,
 ];

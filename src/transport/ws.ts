@@ -316,6 +316,7 @@ const anonymousSubscriptions: ReadonlySet<string> = new Set([
   'hashtagFeedUpdated',
   'truthCountsChanged',
   'userUpdated',
+  'trendsUpdated',
   '__typename',
 ]);
 
@@ -687,7 +688,7 @@ export function attachWebSocketTransport(deps: {
       ) {
         return [
           new GraphQLError(
-            'A connection without a session may run queries and the public subscriptions (publicFeedUpdated, hashtagFeedUpdated, truthCountsChanged, userUpdated). Connect with a session token for anything else; sign in over HTTP.',
+            'A connection without a session may run queries and the public subscriptions (publicFeedUpdated, hashtagFeedUpdated, truthCountsChanged, userUpdated, trendsUpdated). Connect with a session token for anything else; sign in over HTTP.',
             { extensions: { code: ErrorCode.UNAUTHENTICATED, reason: 'missing' } },
           ),
         ];

@@ -31,6 +31,8 @@ export interface StartOptions {
   monitorCommands?: boolean;
   /** A logger of the test's own, to read what the instance logs; silent by default. */
   logger?: Logger;
+  /** The clock trends read (ms); Date.now by default. */
+  now?: () => number;
 }
 
 /** A unique database name for a test file or a group of instances. */
@@ -67,6 +69,7 @@ export async function startVerity(options: StartOptions = {}): Promise<TestServe
     redisUrl: options.redisUrl ?? inject('redisUrl'),
     jwtSecret: new TextEncoder().encode(testJwtSecret),
     monitorCommands: options.monitorCommands ?? false,
+    ...(options.now ? { now: options.now } : {}),
   });
   const { url } = await app.start();
   const wsUrl = url.replace(/^http/, 'ws');

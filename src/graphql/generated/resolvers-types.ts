@@ -4,6 +4,7 @@ import type { UserRecord, SessionResult, Viewer as ViewerModel } from '../../mod
 import type { FeedTruth, ThreadView } from '../../modules/feeds/index.js';
 import type { TruthCountsView } from '../../modules/truths/index.js';
 import type { TicketView, WaitlistStats as WaitlistStatsModel } from '../../modules/waitlist/index.js';
+import type { TrendsView } from '../../modules/discover/index.js';
 import type { NotificationRecord, NotificationConnectionView } from '../../modules/notifications/index.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
@@ -79,6 +80,15 @@ export type EditTruthPayload = {
 
 /** A change to a feed, as delivered to its subscribers. */
 export type FeedUpdate = TruthDeleted | TruthEdited | TruthPosted;
+
+/** A hashtag and how much it is used. */
+export type HashtagCount = {
+  __typename?: 'HashtagCount';
+  /** The hashtag, lower-cased, without `#`. */
+  tag: Scalars['String']['output'];
+  /** How many truths that are not deleted carry it. */
+  truthCount: Scalars['Int']['output'];
+};
 
 /** Who joins the waitlist. */
 export type JoinWaitlistInput = {
@@ -590,8 +600,30 @@ export type Query = {
   notifications: NotificationConnection;
   /** Every truth that is not a reply, newest first. */
   publicFeed: TruthConnection;
+  /**
+   * Hashtags that start with `prefix`, in alphabetical order, each with how many truths carry it;
+   * its truths are `hashtagFeed(tag:)`.
+   */
+  searchHashtags: Array<HashtagCount>;
+  /**
+   * People whose username, display name or a later word of their display name starts with
+   * `query`, in any case, in alphabetical order of the name that matched.
+   */
+  searchUsers: Array<User>;
+  /**
+   * Accounts the viewer might follow: first those followed by the people the viewer follows
+   * (most shared first), then popular accounts; never the viewer, anyone already followed,
+   * blocked, muted or blocking the viewer. Requires a session.
+   */
+  suggestedAccounts: Array<User>;
   /** A truth with its ancestors (root first) and its direct replies (oldest first). */
   thread: Thread;
+  /**
+   * What is trending now: the hashtags and truths most people used or engaged with over the
+   * last window (TRENDS_WINDOW_MS), recent use weighing more. Recomputed at most every
+   * TRENDS_REFRESH_MS.
+   */
+  trends: Trends;
   /** A truth by ID; a deleted one is returned as a placeholder (empty text, `deletedAt` set). */
   truth?: Maybe<Truth>;
   /** A user by username, matched regardless of case; null when there is none. */
@@ -668,6 +700,38 @@ export type QueryNotificationsArgs = {
  */
 export type QueryPublicFeedArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Lists are Relay connections: `first` is 1 to 100 (default 20), `after` is the `endCursor`
+ * of the previous page. Cursors are opaque and stay valid while new items arrive; a cursor
+ * that Verity did not issue is a BAD_USER_INPUT.
+ */
+export type QuerySearchHashtagsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  prefix: Scalars['String']['input'];
+};
+
+
+/**
+ * Lists are Relay connections: `first` is 1 to 100 (default 20), `after` is the `endCursor`
+ * of the previous page. Cursors are opaque and stay valid while new items arrive; a cursor
+ * that Verity did not issue is a BAD_USER_INPUT.
+ */
+export type QuerySearchUsersArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  query: Scalars['String']['input'];
+};
+
+
+/**
+ * Lists are Relay connections: `first` is 1 to 100 (default 20), `after` is the `endCursor`
+ * of the previous page. Cursors are opaque and stay valid while new items arrive; a cursor
+ * that Verity did not issue is a BAD_USER_INPUT.
+ */
+export type QuerySuggestedAccountsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -830,6 +894,11 @@ export type Subscription = {
   /** New and deleted truths in the public feed; `after` as for `homeFeedUpdated`. */
   publicFeedUpdated: FeedUpdate;
   /**
+   * The trends (the same as the `trends` query) now, then each time they change, checked every
+   * TRENDS_REFRESH_MS. Open to connections without a session.
+   */
+  trendsUpdated: Trends;
+  /**
    * A truth's counts now, then after every reaction, reply, retruth or quote: the same object
    * (the same `id`) as that truth's `counts`.
    */
@@ -920,6 +989,41 @@ export type Thread = {
 export type ThreadRepliesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** A trending hashtag. */
+export type TrendingHashtag = {
+  __typename?: 'TrendingHashtag';
+  /**
+   * The accounts that used it in the window, each counted once, at the weight of the bucket of
+   * its latest use (1 for the current bucket, TRENDS_DECAY_PERCENT of that per bucket older).
+   */
+  score: Scalars['Float']['output'];
+  /** The hashtag, lower-cased, without `#`. */
+  tag: Scalars['String']['output'];
+};
+
+/** A trending truth. */
+export type TrendingTruth = {
+  __typename?: 'TrendingTruth';
+  /**
+   * The accounts that reacted to, replied to, quoted or retruthed it in the window, each
+   * counted once, weighted as for `TrendingHashtag.score`.
+   */
+  score: Scalars['Float']['output'];
+  /** The truth. */
+  truth: Truth;
+};
+
+/** What is trending, as of `computedAt`. */
+export type Trends = {
+  __typename?: 'Trends';
+  /** When these trends were computed. */
+  computedAt: Scalars['DateTime']['output'];
+  /** The trending hashtags, highest score first (at most 10). */
+  hashtags: Array<TrendingHashtag>;
+  /** The trending truths, highest score first (at most 10; deleted ones are left out). */
+  truths: Array<TrendingTruth>;
 };
 
 /** A post on Verity: a truth, a reply, a retruth (repost) or a quote. */
@@ -1342,6 +1446,8 @@ export type ResolversTypes = {
   EditTruthInput: EditTruthInput;
   EditTruthPayload: ResolverTypeWrapper<Omit<EditTruthPayload, 'truth'> & { truth: ResolversTypes['Truth'] }>;
   FeedUpdate: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['FeedUpdate']>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  HashtagCount: ResolverTypeWrapper<HashtagCount>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JoinWaitlistInput: JoinWaitlistInput;
@@ -1375,6 +1481,9 @@ export type ResolversTypes = {
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Thread: ResolverTypeWrapper<ThreadView>;
+  TrendingHashtag: ResolverTypeWrapper<TrendingHashtag>;
+  TrendingTruth: ResolverTypeWrapper<Omit<TrendingTruth, 'truth'> & { truth: ResolversTypes['Truth'] }>;
+  Trends: ResolverTypeWrapper<TrendsView>;
   Truth: ResolverTypeWrapper<FeedTruth>;
   TruthConnection: ResolverTypeWrapper<Omit<TruthConnection, 'edges'> & { edges: Array<ResolversTypes['TruthEdge']> }>;
   TruthCounts: ResolverTypeWrapper<TruthCountsView>;
@@ -1408,6 +1517,8 @@ export type ResolversParentTypes = {
   EditTruthInput: EditTruthInput;
   EditTruthPayload: Omit<EditTruthPayload, 'truth'> & { truth: ResolversParentTypes['Truth'] };
   FeedUpdate: ResolversUnionTypes<ResolversParentTypes>['FeedUpdate'];
+  Float: Scalars['Float']['output'];
+  HashtagCount: HashtagCount;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   JoinWaitlistInput: JoinWaitlistInput;
@@ -1438,6 +1549,9 @@ export type ResolversParentTypes = {
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
   Thread: ThreadView;
+  TrendingHashtag: TrendingHashtag;
+  TrendingTruth: Omit<TrendingTruth, 'truth'> & { truth: ResolversParentTypes['Truth'] };
+  Trends: TrendsView;
   Truth: FeedTruth;
   TruthConnection: Omit<TruthConnection, 'edges'> & { edges: Array<ResolversParentTypes['TruthEdge']> };
   TruthCounts: TruthCountsView;
@@ -1480,6 +1594,11 @@ export type EditTruthPayloadResolvers<ContextType = GraphQLContext, ParentType e
 
 export type FeedUpdateResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['FeedUpdate'] = ResolversParentTypes['FeedUpdate']> = {
   __resolveType: TypeResolveFn<'TruthDeleted' | 'TruthEdited' | 'TruthPosted', ParentType, ContextType>;
+};
+
+export type HashtagCountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['HashtagCount'] = ResolversParentTypes['HashtagCount']> = {
+  tag?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  truthCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type MarkNotificationsReadPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MarkNotificationsReadPayload'] = ResolversParentTypes['MarkNotificationsReadPayload']> = {
@@ -1569,7 +1688,11 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   notifications?: Resolver<ResolversTypes['NotificationConnection'], ParentType, ContextType, RequireFields<QueryNotificationsArgs, 'first' | 'unreadOnly'>>;
   publicFeed?: Resolver<ResolversTypes['TruthConnection'], ParentType, ContextType, RequireFields<QueryPublicFeedArgs, 'first'>>;
+  searchHashtags?: Resolver<Array<ResolversTypes['HashtagCount']>, ParentType, ContextType, RequireFields<QuerySearchHashtagsArgs, 'first' | 'prefix'>>;
+  searchUsers?: Resolver<Array<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QuerySearchUsersArgs, 'first' | 'query'>>;
+  suggestedAccounts?: Resolver<Array<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QuerySuggestedAccountsArgs, 'first'>>;
   thread?: Resolver<ResolversTypes['Thread'], ParentType, ContextType, RequireFields<QueryThreadArgs, 'id'>>;
+  trends?: Resolver<ResolversTypes['Trends'], ParentType, ContextType>;
   truth?: Resolver<Maybe<ResolversTypes['Truth']>, ParentType, ContextType, RequireFields<QueryTruthArgs, 'id'>>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'username'>>;
   viewer?: Resolver<Maybe<ResolversTypes['Viewer']>, ParentType, ContextType>;
@@ -1607,6 +1730,7 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
   homeFeedUpdated?: SubscriptionResolver<ResolversTypes['FeedUpdate'], "homeFeedUpdated", ParentType, ContextType, Partial<SubscriptionHomeFeedUpdatedArgs>>;
   notificationReceived?: SubscriptionResolver<ResolversTypes['Notification'], "notificationReceived", ParentType, ContextType>;
   publicFeedUpdated?: SubscriptionResolver<ResolversTypes['FeedUpdate'], "publicFeedUpdated", ParentType, ContextType, Partial<SubscriptionPublicFeedUpdatedArgs>>;
+  trendsUpdated?: SubscriptionResolver<ResolversTypes['Trends'], "trendsUpdated", ParentType, ContextType>;
   truthCountsChanged?: SubscriptionResolver<ResolversTypes['TruthCounts'], "truthCountsChanged", ParentType, ContextType, RequireFields<SubscriptionTruthCountsChangedArgs, 'truthId'>>;
   userUpdated?: SubscriptionResolver<ResolversTypes['User'], "userUpdated", ParentType, ContextType, RequireFields<SubscriptionUserUpdatedArgs, 'username'>>;
   waitlistPosition?: SubscriptionResolver<ResolversTypes['WaitlistTicket'], "waitlistPosition", ParentType, ContextType, RequireFields<SubscriptionWaitlistPositionArgs, 'ticketToken'>>;
@@ -1616,6 +1740,22 @@ export type ThreadResolvers<ContextType = GraphQLContext, ParentType extends Res
   ancestors?: Resolver<Array<ResolversTypes['Truth']>, ParentType, ContextType>;
   replies?: Resolver<ResolversTypes['TruthConnection'], ParentType, ContextType, RequireFields<ThreadRepliesArgs, 'first'>>;
   truth?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
+};
+
+export type TrendingHashtagResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TrendingHashtag'] = ResolversParentTypes['TrendingHashtag']> = {
+  score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  tag?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type TrendingTruthResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TrendingTruth'] = ResolversParentTypes['TrendingTruth']> = {
+  score?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  truth?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
+};
+
+export type TrendsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Trends'] = ResolversParentTypes['Trends']> = {
+  computedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  hashtags?: Resolver<Array<ResolversTypes['TrendingHashtag']>, ParentType, ContextType>;
+  truths?: Resolver<Array<ResolversTypes['TrendingTruth']>, ParentType, ContextType>;
 };
 
 export type TruthResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Truth'] = ResolversParentTypes['Truth']> = {
@@ -1760,6 +1900,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   DeleteTruthPayload?: DeleteTruthPayloadResolvers<ContextType>;
   EditTruthPayload?: EditTruthPayloadResolvers<ContextType>;
   FeedUpdate?: FeedUpdateResolvers<ContextType>;
+  HashtagCount?: HashtagCountResolvers<ContextType>;
   MarkNotificationsReadPayload?: MarkNotificationsReadPayloadResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
@@ -1777,6 +1918,9 @@ export type Resolvers<ContextType = GraphQLContext> = {
   SignUpResult?: SignUpResultResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   Thread?: ThreadResolvers<ContextType>;
+  TrendingHashtag?: TrendingHashtagResolvers<ContextType>;
+  TrendingTruth?: TrendingTruthResolvers<ContextType>;
+  Trends?: TrendsResolvers<ContextType>;
   Truth?: TruthResolvers<ContextType>;
   TruthConnection?: TruthConnectionResolvers<ContextType>;
   TruthCounts?: TruthCountsResolvers<ContextType>;

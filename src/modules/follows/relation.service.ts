@@ -151,6 +151,12 @@ export function createRelationService(deps: {
     followersAmong: (userId: string, candidateIds: readonly string[]) =>
       store.followersAmong(userId, candidateIds),
     isBlockedBetween: (a: string, b: string) => store.isBlockedBetween(a, b),
+    /** The newest `limit` followees of each user, in one read. */
+    newestFolloweesOfMany: (userIds: readonly string[], limit: number) =>
+      store.newestFolloweesOfMany(userIds, limit),
+    /** Registers a rebuild step for what another module derives from follower counts. */
+    onReplayFollowerCounts: (replay: (counts: ReadonlyMap<string, number>) => Promise<void>) =>
+      store.onReplayFollowerCounts(replay),
     counts: (userIds: readonly string[]) => store.counts(userIds),
     peekCounts: (userId: string) => store.peekCounts(userId),
 

@@ -84,6 +84,13 @@ return moved
 `;
 
 // KEYS: following, blocking, muting, blockedBy of one user.
+// KEYS: following lists. ARGV: how many of each, newest first.
+const newestOfManySource = `
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('ZREVRANGE', key, 0, tonumber(ARGV[1]) - 1) end
+return out
+`;
+
 const snapshotSource = `
 return {
   redis.call('ZRANGE', KEYS[1], 0, -1),
@@ -217,6 +224,8 @@ export function createRelationStore(deps: {
   const members = model.script(membersSource);
   const scores = model.script(scoresSource);
   const blockedBetween = model.script(blockedBetweenSource);
+  const newestOfMany = model.script(newestOfManySource);
+  const countReplayers: ((counts: ReadonlyMap<string, number>) => Promise<void>)[] = [];
 
   const applyKeys = (from: string, to: string) => [
     following(from),
@@ -275,6 +284,14 @@ export function createRelationStore(deps: {
     }
     pipeline.set(sequence, highest);
     await pipeline.exec();
+    if (countReplayers.length > 0) {
+      const followerCounts = new Map<string, number>();
+      for (const [pair, { on }] of state) {
+        const [, kind, to] = pair.split(':') as [string, RelationKind, string];
+        if (on && kind === 'follow') followerCounts.set(to, (followerCounts.get(to) ?? 0) + 1);
+      }
+      for (const replay of countReplayers) await replay(followerCounts);
+    }
   });
 
   return {
@@ -426,6 +443,20 @@ export function createRelationStore(deps: {
         string | null
       )[];
       return candidateIds.filter((_, i) => found[i] !== null);
+    },
+
+    /** The newest `limit` followees of each user, in order (one read for them all). */
+    async newestFolloweesOfMany(userIds: readonly string[], limit: number): Promise<string[][]> {
+      if (userIds.length === 0) return [];
+      return (await newestOfMany.run(redis.command, userIds.map(following), [limit])) as string[][];
+    },
+
+    /**
+     * Registers a rebuild step for what another module derives from follower counts: called
+     * once per rebuild with every followed user's count.
+     */
+    onReplayFollowerCounts(replay: (counts: ReadonlyMap<string, number>) => Promise<void>): void {
+      countReplayers.push(replay);
     },
 
     /** True when either user blocks the other. */

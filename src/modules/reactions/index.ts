@@ -7,6 +7,7 @@ export {
   createLegacyReactionModel,
   createReactionEventModel,
   reactionKinds,
+  type ReactionEventRecord,
   type ReactionKind,
 } from './reaction.model.js';
 export { reactionResolvers } from './reaction.resolvers.js';

@@ -94,6 +94,9 @@ export function createReactionService(deps: {
     /** Each user's reaction per truth, and each truth's counts by kind (read model views). */
     byUser: store.byUser,
     counts: store.counts,
+    /** Registers a rebuild step for what another module derives from reaction events. */
+    onReplay: (replay: (events: readonly ReactionEventRecord[]) => Promise<void>) =>
+      store.onReplay(replay),
   };
 }
 

@@ -64,6 +64,8 @@ export function createReactionStore(deps: {
   const intend = model.script(intendSource);
   const apply = model.script(applySource);
 
+  const replayers: ((events: readonly ReactionEventRecord[]) => Promise<void>)[] = [];
+
   model.family('reactions', async (client: Redis) => {
     const state = new Map<string, { kind: ReactionKind | null; version: number }>();
     const note = (userId: string, truthId: string, kind: ReactionKind | null, version: number) => {
@@ -74,11 +76,12 @@ export function createReactionStore(deps: {
       for (const r of batch) note(r.userId.toHexString(), r.truthId.toHexString(), r.kind, 0);
     });
     let highest = 0;
-    await scanCollection<ReactionEventRecord>(ReactionEvent, (batch) => {
+    await scanCollection<ReactionEventRecord>(ReactionEvent, async (batch) => {
       for (const e of batch) {
         note(e.userId.toHexString(), e.truthId.toHexString(), e.kind, e.version);
         highest = Math.max(highest, e.version);
       }
+      for (const replay of replayers) await replay(batch);
     });
     let pipeline = client.pipeline();
     let queued = 0;
@@ -101,6 +104,11 @@ export function createReactionStore(deps: {
   return {
     byUser,
     counts,
+
+    /** Registers a rebuild step for what another module derives from reaction events. */
+    onReplay(replay: (events: readonly ReactionEventRecord[]) => Promise<void>): void {
+      replayers.push(replay);
+    },
 
     /** The version for setting the user's reaction to `kind` (null: none), or null if it is. */
     async intend(

@@ -15,6 +15,7 @@ export {
   createUserService,
   type NewAccount,
   type SessionResult,
+  type UserHooks,
   type UserService,
   type Viewer,
   type ViewerSession,

@@ -14,6 +14,7 @@ import {
   type FieldError,
 } from '../../lib/errors.js';
 import { createEventStream, type EventStream } from '../../lib/event-stream.js';
+import type { Hooks } from '../../lib/hooks.js';
 import {
   burnPasswordCheck,
   hashPassword,
@@ -43,6 +44,14 @@ import {
 } from './user.validation.js';
 
 export type { NewAccount };
+
+/** What the users module tells the modules that follow it (lib/hooks.ts). */
+export interface UserHooks {
+  /** An account was created (its record in the read model). */
+  accountCreated: { user: UserRecord };
+  /** A profile changed; `user` is the record as it is now. */
+  profileChanged: { user: UserRecord };
+}
 
 /** A signed-in session as returned by sign-up and log-in. */
 export interface SessionResult {
@@ -91,11 +100,23 @@ export function createUserService(deps: {
   /** Lower-cased usernames whose accounts are created with the admin role (ADMIN_USERNAMES). */
   adminUsernames: ReadonlySet<string>;
   effects: Effects;
+  hooks: Hooks<UserHooks>;
   bus: EventBus<UserTopics>;
   logger: Logger;
 }) {
   const { User, UserChange, store, tokens, sessionTtlSeconds, sessions, effects, bus, logger } =
     deps;
+  const { hooks } = deps;
+
+  /** The effects of a new account, in order: the read model, then the modules that follow. */
+  const createdEffects = (user: UserRecord, passwordHash: string) => [
+    () => store.created(user, passwordHash),
+    ...hooks.effectsOf('accountCreated', { user }),
+  ];
+  /** What follows a profile change applied to the read model (`user`: the record now). */
+  const profileFollowUps = async (user: UserRecord) => {
+    for (const effect of hooks.effectsOf('profileChanged', { user })) await effect();
+  };
   const { records } = store;
 
   const profiles = new WeakMap<UserTopics['userUpdated'], UserRecord>();
@@ -193,7 +214,7 @@ export function createUserService(deps: {
     const record = await User.findById(userId).lean<UserRecord>().exec();
     if (!record?.passwordHash) return;
     const { passwordHash, ...user } = record;
-    await effects.apply(`account:${userId}`, [() => store.created(user, passwordHash)]);
+    await effects.apply(`account:${userId}`, createdEffects(user, passwordHash));
   });
   effects.recover('profile', async (changeId) => {
     const change = await UserChange.findById(changeId).lean<UserChangeRecord>().exec();
@@ -205,6 +226,7 @@ export function createUserService(deps: {
           await bus.publish('userUpdated', change.userId.toHexString(), {
             user: toUserWire(updated),
           });
+          await profileFollowUps(updated);
         }
       },
     ]);
@@ -256,13 +278,13 @@ export function createUserService(deps: {
         // Taken meanwhile, or our own first attempt that MongoDB answered late (then its
         // effects may not have run: run them).
         if (stored.retried && (await User.exists({ _id: record._id }))) {
-          await effects.apply(entry, [() => store.created(user, passwordHash)]);
+          await effects.apply(entry, createdEffects(user, passwordHash));
           return issueSession(user);
         }
         const taken = await takenFields(usernameKey, email);
         return retryOrConflict(taken, usernameKey, email, input.password);
       }
-      await effects.apply(entry, [() => store.created(user, passwordHash)]);
+      await effects.apply(entry, createdEffects(user, passwordHash));
       logger.info({ userId: record._id.toHexString() }, 'account created');
       return issueSession(user);
     },
@@ -354,6 +376,9 @@ export function createUserService(deps: {
     /** How many accounts exist. */
     accountCount: () => store.count(),
 
+    /** Registers a rebuild step for what another module derives from every user. */
+    onReplay: (replay: (users: readonly UserRecord[]) => Promise<void>) => store.onReplay(replay),
+
     async findByUsername(username: string): Promise<UserRecord | null> {
       const id = await store.idBy('usernameKey', usernameKeyOf(username));
       return id ? recordOf(id) : null;
@@ -398,6 +423,7 @@ export function createUserService(deps: {
           updated = (await store.changed(change)) ?? updated;
         },
         () => bus.publish('userUpdated', viewer.id, { user: toUserWire(updated) }),
+        () => profileFollowUps(updated),
       ]);
       return updated;
     },

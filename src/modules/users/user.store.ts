@@ -119,6 +119,7 @@ export function createUserStore(deps: {
   const lookupMany = model.script(lookupManySource);
   const credentials = model.script(credentialsSource);
   const count = model.script(countSource);
+  const replayers: ((users: readonly UserRecord[]) => Promise<void>)[] = [];
 
   model.family('users', async (client: Redis) => {
     // Profile changes first (few): each user's latest value per field.
@@ -140,6 +141,7 @@ export function createUserStore(deps: {
     });
     await scanCollection<UserRecord>(User, async (batch) => {
       const pipeline = client.pipeline();
+      const replayed: UserRecord[] = [];
       for (const user of batch) {
         const id = user._id.toHexString();
         const fv: UserEntry['fv'] = {};
@@ -149,11 +151,14 @@ export function createUserStore(deps: {
           fv[field] = version;
         }
         pipeline.set(records.keyOf(id), encode(current, fv));
+        const { passwordHash: _hash, ...profile } = current;
+        replayed.push(profile);
         pipeline.hset(keys.names, user.usernameKey, id);
         pipeline.hset(keys.emails, user.email, id);
         if (user.passwordHash) pipeline.hset(keys.credentials, id, user.passwordHash);
       }
       await pipeline.exec();
+      for (const replay of replayers) await replay(replayed);
     });
     await client.set(keys.sequence, highest);
   });
@@ -215,6 +220,14 @@ export function createUserStore(deps: {
         [value],
       )) as [string, string] | null;
       return reply ? { id: reply[0], passwordHash: reply[1] } : null;
+    },
+
+    /**
+     * Registers a rebuild step for what another module derives from every user: called with
+     * each batch of users as they are now (profile changes applied) during the rebuild.
+     */
+    onReplay(replay: (users: readonly UserRecord[]) => Promise<void>): void {
+      replayers.push(replay);
     },
 
     /** How many accounts exist. */

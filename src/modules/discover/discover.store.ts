@@ -1,0 +1,396 @@
+import type { Logger } from '../../infra/logger.js';
+import type { ReadModel } from '../../infra/read-model.js';
+import type { Redis, RedisClients } from '../../infra/redis.js';
+import { createScript } from '../../infra/redis-script.js';
+
+/** How trends are counted (config.ts, `trends`). */
+export interface TrendSettings {
+  readonly bucketMs: number;
+  readonly windowBuckets: number;
+  readonly decay: number;
+  readonly refreshMs: number;
+}
+
+/** What is trended: hashtags (by tag) and truths (by id). */
+export type TrendKind = 'hashtag' | 'truth';
+
+/** The highest-scored members of one kind, as one computation found them. */
+export interface TrendScores {
+  hashtags: { member: string; score: number }[];
+  truths: { member: string; score: number }[];
+}
+
+// KEYS: names, the user's indexed names. ARGV: id, JSON array of names. Replaces the user's
+// entries (`<name>\0<id>`), so a display name that changed leaves nothing behind.
+const indexSource = `
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old then
+  for _, name in ipairs(cjson.decode(old)) do redis.call('ZREM', KEYS[1], name .. '\\0' .. ARGV[1]) end
+end
+for _, name in ipairs(cjson.decode(ARGV[2])) do redis.call('ZADD', KEYS[1], 0, name .. '\\0' .. ARGV[1]) end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+`;
+
+// KEYS: names. ARGV: prefix, how many. Entries whose name starts with the prefix, in order.
+const searchSource = `
+return redis.call('ZRANGEBYLEX', KEYS[1], '[' .. ARGV[1], '[' .. ARGV[1] .. '\\255', 'LIMIT', 0, tonumber(ARGV[2]))
+`;
+
+// KEYS: tags, counts, tagged. ARGV: truth id, then its tags. Counts a truth's tags once.
+const taggedSource = `
+if redis.call('HSETNX', KEYS[3], ARGV[1], '1') == 0 then return 0 end
+for i = 2, #ARGV do
+  if redis.call('HINCRBY', KEYS[2], ARGV[i], 1) == 1 then redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
+end
+return 1
+`;
+
+// KEYS: tags, counts, tagged. ARGV: truth id, then its tags. Uncounts them once (and a truth
+// deleted before it was counted is never counted).
+const untaggedSource = `
+local state = redis.call('HGET', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], 'd')
+if state ~= '1' then return 0 end
+for i = 2, #ARGV do
+  if redis.call('HINCRBY', KEYS[2], ARGV[i], -1) <= 0 then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return 1
+`;
+
+// KEYS: tags, counts. ARGV: prefix, how many. Flat tag, count pairs in alphabetical order.
+const tagPrefixSource = `
+local tags = redis.call('ZRANGEBYLEX', KEYS[1], '[' .. ARGV[1], '[' .. ARGV[1] .. '\\255', 'LIMIT', 0, tonumber(ARGV[2]))
+if #tags == 0 then return {} end
+local counts = redis.call('HMGET', KEYS[2], unpack(tags))
+local out = {}
+for i, tag in ipairs(tags) do
+  out[#out + 1] = tag
+  out[#out + 1] = counts[i] or '0'
+end
+return out
+`;
+
+// KEYS: per bucket of the window, newest first: the accounts set of the member, the bucket's
+// scores. ARGV: member, account, the age of the use's bucket (0: newest), TTL in ms. One account
+// counts once per member per window, in the bucket of its latest use: an older use moves to
+// the newer bucket, a use older than one already counted changes nothing.
+const recordSource = `
+local member, account, target, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+for age = 0, #KEYS / 2 - 1 do
+  local accounts, scores = KEYS[2 * age + 1], KEYS[2 * age + 2]
+  if redis.call('SISMEMBER', accounts, account) == 1 then
+    if age <= target then return 0 end
+    redis.call('SREM', accounts, account)
+    if tonumber(redis.call('ZINCRBY', scores, -1, member)) <= 0 then redis.call('ZREM', scores, member) end
+  end
+end
+local accounts, scores = KEYS[2 * target + 1], KEYS[2 * target + 2]
+redis.call('SADD', accounts, account)
+redis.call('ZINCRBY', scores, 1, member)
+redis.call('PEXPIRE', accounts, ttl)
+redis.call('PEXPIRE', scores, ttl)
+return 1
+`;
+
+// KEYS: a scratch key, then hashtag buckets newest first, then truth buckets newest first.
+// ARGV: how many of each, then each bucket's weight, newest first. Flat member, score pairs
+// for hashtags, then for truths.
+const scoresSource = `
+local n = (#KEYS - 1) / 2
+local limit = tonumber(ARGV[1])
+local function top(first)
+  local args = { KEYS[1], n }
+  for i = 1, n do args[#args + 1] = KEYS[first + i] end
+  args[#args + 1] = 'WEIGHTS'
+  for i = 1, n do args[#args + 1] = ARGV[i + 1] end
+  redis.call('ZUNIONSTORE', unpack(args))
+  local found = redis.call('ZREVRANGE', KEYS[1], 0, limit - 1, 'WITHSCORES')
+  redis.call('DEL', KEYS[1])
+  return found
+end
+return { top(1), top(1 + n) }
+`;
+
+const getSource = `return redis.call('GET', KEYS[1])`;
+const setSource = `redis.call('SET', KEYS[1], ARGV[1]) return 1`;
+const lockSource = `return redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) and 1 or 0`;
+const topSource = `return redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)`;
+const popularSource = `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) return 1`;
+
+/**
+ * The names a user is found by: the username key, the display name, and each later word of
+ * the display name, lower-cased, at most six.
+ */
+export function searchNamesOf(user: { usernameKey: string; displayName: string }): string[] {
+  // Accounts of earlier versions may lack a display name.
+  const display = normalizeSearch(user.displayName ?? '');
+  const words = display.split(/\s+/).filter((word) => word !== '');
+  return [...new Set([user.usernameKey, display, ...words.slice(1, 5)])].filter(
+    (name) => name !== '',
+  );
+}
+
+/** Text as the indexes hold it: NFC, lower-cased, trimmed, without control characters. */
+export function normalizeSearch(text: string): string {
+  return text
+    .normalize('NFC')
+    .toLowerCase()
+    .replace(/\p{Cc}/gu, '')
+    .trim();
+}
+
+/**
+ * Discover's part of the read model (infra/read-model.ts), under `disc:`:
+ *
+ * - `disc:names`: every user's names (`searchNamesOf`) as `<name>\0<id>`, for prefix search by
+ *   ZRANGEBYLEX; `disc:nk` holds each user's indexed names, so a change replaces them.
+ * - `disc:tags` (tags, for prefix search), `disc:tagn` (each tag's count of live truths) and
+ *   `disc:tagged` (each tagged truth: counted `1` or deleted `d`, so effects count once).
+ * - `disc:tr:<h|t>:<bucket>`: per time bucket, each hashtag's (truth's) count of accounts whose
+ *   latest use (engagement) in the window fell in it, and `disc:tr:<h|t>:<bucket>:<member>`
+ *   those accounts; both expire once the bucket has left the window.
+ * - `disc:popular`: users by follower count, as of their latest new follower.
+ * - `disc:trends`: the latest computed trends, and `disc:trends:lock` who computes the next.
+ *
+ * Rebuilt from what the users, truths, reactions and follows modules replay during their own
+ * rebuilds (each one's `onReplay`): nothing here reads MongoDB itself.
+ */
+export function createDiscoverStore(deps: {
+  model: ReadModel;
+  redis: RedisClients;
+  trends: TrendSettings;
+  logger: Logger;
+}) {
+  const { model, redis, trends } = deps;
+  const key = (name: string) => `${model.prefix}disc:${name}`;
+  const keys = {
+    names: key('names'),
+    indexed: key('nk'),
+    tags: key('tags'),
+    counts: key('tagn'),
+    tagged: key('tagged'),
+    popular: key('popular'),
+    snapshot: key('trends'),
+    lock: key('trends:lock'),
+    scratch: key('trends:scratch'),
+  };
+  const code = (kind: TrendKind) => (kind === 'hashtag' ? 'h' : 't');
+  const bucketScores = (kind: TrendKind, bucket: number) => key(`tr:${code(kind)}:${bucket}`);
+  const bucketAccounts = (kind: TrendKind, bucket: number, member: string) =>
+    key(`tr:${code(kind)}:${bucket}:${member}`);
+
+  const index = model.script(indexSource);
+  const search = model.script(searchSource);
+  const tagged = model.script(taggedSource);
+  const untagged = model.script(untaggedSource);
+  const tagPrefix = model.script(tagPrefixSource);
+  const record = model.script(recordSource);
+  const scores = model.script(scoresSource);
+  const get = model.script(getSource);
+  const set = model.script(setSource);
+  const lock = model.script(lockSource);
+  const top = model.script(topSource);
+  const popular = model.script(popularSource);
+  // The same steps without the readiness check, for the rebuild (the model is not ready then).
+  const rebuildRecord = createScript(recordSource);
+  const rebuildIndex = createScript(indexSource);
+
+  const bucketOf = (ms: number) => Math.floor(ms / trends.bucketMs);
+  const ttlMs = (trends.windowBuckets + 1) * trends.bucketMs;
+
+  /** The keys and arguments of a use at `atMs`, seen at `nowMs`; null outside the window. */
+  const use = (kind: TrendKind, member: string, account: string, atMs: number, nowMs: number) => {
+    const current = bucketOf(nowMs);
+    const age = Math.max(0, current - bucketOf(atMs));
+    if (age >= trends.windowBuckets) return null;
+    const scriptKeys: string[] = [];
+    for (let i = 0; i < trends.windowBuckets; i++) {
+      scriptKeys.push(bucketAccounts(kind, current - i, member), bucketScores(kind, current - i));
+    }
+    return { keys: scriptKeys, args: [member, account, age, ttlMs] };
+  };
+
+  const pairs = (flat: string[]) => {
+    const out: { member: string; score: number }[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      out.push({ member: flat[i]!, score: Number(flat[i + 1]) });
+    }
+    return out;
+  };
+
+  return {
+    keys,
+
+    /** Indexes a user's names (a new account, a changed display name). */
+    async indexUser(user: {
+      _id: { toHexString(): string };
+      usernameKey: string;
+      displayName: string;
+    }) {
+      await index.run(
+        redis.command,
+        [keys.names, keys.indexed],
+        [user._id.toHexString(), JSON.stringify(searchNamesOf(user))],
+      );
+    },
+
+    /** Up to `limit` user ids whose names start with `prefix`, in the names' order. */
+    async searchUsers(prefix: string, limit: number): Promise<string[]> {
+      const ids: string[] = [];
+      // A user matched by two names shows once: read enough entries for the duplicates.
+      const entries = (await search.run(
+        redis.command,
+        [keys.names],
+        [prefix, limit * 4],
+      )) as string[];
+      for (const entry of entries) {
+        const id = entry.slice(entry.lastIndexOf('\0') + 1);
+        if (!ids.includes(id)) ids.push(id);
+        if (ids.length === limit) break;
+      }
+      return ids;
+    },
+
+    /** Counts a stored truth's hashtags (once). */
+    async truthTagged(truthId: string, hashtags: readonly string[]): Promise<void> {
+      await tagged.run(
+        redis.command,
+        [keys.tags, keys.counts, keys.tagged],
+        [truthId, ...hashtags],
+      );
+    },
+
+    /** Uncounts a deleted truth's hashtags (once). */
+    async truthUntagged(truthId: string, hashtags: readonly string[]): Promise<void> {
+      await untagged.run(
+        redis.command,
+        [keys.tags, keys.counts, keys.tagged],
+        [truthId, ...hashtags],
+      );
+    },
+
+    /** Up to `limit` hashtags starting with `prefix`, alphabetically, with their counts. */
+    async hashtagsByPrefix(prefix: string, limit: number) {
+      const flat = (await tagPrefix.run(
+        redis.command,
+        [keys.tags, keys.counts],
+        [prefix, limit],
+      )) as string[];
+      return pairs(flat).map(({ member, score }) => ({ tag: member, truthCount: score }));
+    },
+
+    /** Records that `account` used a hashtag (engaged with a truth) at `atMs`; true if counted. */
+    async recordUse(
+      kind: TrendKind,
+      member: string,
+      account: string,
+      atMs: number,
+      nowMs: number,
+    ): Promise<boolean> {
+      const step = use(kind, member, account, atMs, nowMs);
+      return step ? (await record.run(redis.command, step.keys, step.args)) === 1 : false;
+    },
+
+    /** The highest `limit` scores of each kind at `nowMs`. */
+    async computeScores(nowMs: number, limit: number): Promise<TrendScores> {
+      const current = bucketOf(nowMs);
+      const buckets = Array.from({ length: trends.windowBuckets }, (_, age) => current - age);
+      const weights = buckets.map((_, age) => trends.decay ** age);
+      const [hashtags, truths] = (await scores.run(
+        redis.command,
+        [
+          keys.scratch,
+          ...buckets.map((bucket) => bucketScores('hashtag', bucket)),
+          ...buckets.map((bucket) => bucketScores('truth', bucket)),
+        ],
+        [limit, ...weights],
+      )) as [string[], string[]];
+      return { hashtags: pairs(hashtags), truths: pairs(truths) };
+    },
+
+    /** The latest computed trends (JSON), if any. */
+    snapshot: async (): Promise<string | null> =>
+      (await get.run(redis.command, [keys.snapshot], [])) as string | null,
+    saveSnapshot: async (text: string): Promise<void> => {
+      await set.run(redis.command, [keys.snapshot], [text]);
+    },
+    /** Whether this caller computes the next trends (one instance per `ms`). */
+    claimRefresh: async (ms: number): Promise<boolean> =>
+      (await lock.run(redis.command, [keys.lock], [ms])) === 1,
+
+    /** Sets a user's follower count in the popularity ranking. */
+    async setFollowerCount(userId: string, followers: number): Promise<void> {
+      await popular.run(redis.command, [keys.popular], [followers, userId]);
+    },
+    /** The `limit` most followed users, most followed first. */
+    popular: async (limit: number): Promise<string[]> =>
+      (await top.run(redis.command, [keys.popular], [limit])) as string[],
+
+    /** The rebuild's writes (raw `client`: the model is not ready while it is rebuilt). */
+    rebuild: {
+      async indexUsers(
+        client: Redis,
+        users: readonly {
+          _id: { toHexString(): string };
+          usernameKey: string;
+          displayName: string;
+        }[],
+      ) {
+        await Promise.all(
+          users.map((user) =>
+            rebuildIndex.run(
+              client,
+              [keys.names, keys.indexed],
+              [user._id.toHexString(), JSON.stringify(searchNamesOf(user))],
+            ),
+          ),
+        );
+      },
+      async tags(
+        client: Redis,
+        truths: readonly { id: string; hashtags: readonly string[]; deleted: boolean }[],
+      ) {
+        const pipeline = client.pipeline();
+        for (const truth of truths) {
+          if (truth.hashtags.length === 0) continue;
+          pipeline.hset(keys.tagged, truth.id, truth.deleted ? 'd' : '1');
+          if (truth.deleted) continue;
+          for (const tag of truth.hashtags) {
+            pipeline.hincrby(keys.counts, tag, 1);
+            pipeline.zadd(keys.tags, 0, tag);
+          }
+        }
+        await pipeline.exec();
+      },
+      async uses(
+        client: Redis,
+        uses: readonly { kind: TrendKind; member: string; account: string; atMs: number }[],
+        nowMs: number,
+      ) {
+        // In order: an account's later use must find its earlier one.
+        for (const { kind, member, account, atMs } of uses) {
+          const step = use(kind, member, account, atMs, nowMs);
+          if (step) await rebuildRecord.run(client, step.keys, step.args);
+        }
+      },
+      async followerCounts(client: Redis, counts: ReadonlyMap<string, number>) {
+        let pipeline = client.pipeline();
+        let queued = 0;
+        for (const [userId, followers] of counts) {
+          pipeline.zadd(keys.popular, followers, userId);
+          if (++queued % 2_000 === 0) {
+            await pipeline.exec();
+            pipeline = client.pipeline();
+          }
+        }
+        await pipeline.exec();
+      },
+    },
+  };
+}
+
+export type DiscoverStore = ReturnType<typeof createDiscoverStore>;

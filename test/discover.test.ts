@@ -1,0 +1,378 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
+import { createLogger } from '../src/infra/logger.js';
+import { errorCodes, type TestUser } from './helpers/graphql.js';
+import { countRoundTrips } from './helpers/round-trips.js';
+import { startVerity, useVerity, type TestServer } from './helpers/server.js';
+import { act, loseRedisKeys, post, react } from './helpers/social.js';
+
+const token = () => randomBytes(3).toString('hex');
+
+const searchUsers = `query($q: String!, $first: Int) { searchUsers(query: $q, first: $first) { username displayName } }`;
+const searchHashtags = `query($p: String!, $first: Int) { searchHashtags(prefix: $p, first: $first) { tag truthCount } }`;
+const trendsQuery = `{ trends { computedAt hashtags { tag score } truths { score truth { id text } } } }`;
+const suggested = `query($first: Int) { suggestedAccounts(first: $first) { id username } }`;
+
+describe('search and suggestions', () => {
+  const verity = useVerity();
+
+  const data = async (query: string, variables: Record<string, unknown>, userToken?: string) => {
+    const result = await verity.gql(query, variables, { token: userToken });
+    expect(result.errors).toBeUndefined();
+    return result.data!;
+  };
+  const names = async (q: string, first?: number) =>
+    ((await data(searchUsers, { q, first }))['searchUsers'] as { username: string }[]).map(
+      (user) => user.username,
+    );
+  const setDisplayName = (user: TestUser, displayName: string) =>
+    data(
+      'mutation($d: String!) { updateProfile(input: { displayName: $d }) { displayName } }',
+      { d: displayName },
+      user.token,
+    );
+
+  it('finds people by username prefix in any case, in alphabetical order', async () => {
+    const stem = `Srch${token()}`;
+    const ada = await verity.signUp({ username: `${stem}_Ada` });
+    const bob = await verity.signUp({ username: `${stem}_bob` });
+    await verity.signUp({ username: `Other${token()}` });
+
+    expect(await names(stem.toLowerCase())).toEqual([ada.username, bob.username]);
+    expect(await names(stem.toUpperCase())).toEqual([ada.username, bob.username]);
+    expect(await names(`@${stem}_a`)).toEqual([ada.username]);
+    expect(await names(stem, 1)).toEqual([ada.username]);
+    expect(await names(`${stem}_z`)).toEqual([]);
+  });
+
+  it('finds people by display name and by a later word of it, also after it changed', async () => {
+    const tag = token();
+    const grace = await verity.signUp();
+    await setDisplayName(grace, `Grace${tag} Hopper${tag}`);
+    expect(await names(`GRACE${tag}`)).toEqual([grace.username]);
+    expect(await names(`hopper${tag}`)).toEqual([grace.username]);
+
+    await setDisplayName(grace, `Amazing${tag} Grace`);
+    expect(await names(`amazing${tag}`)).toEqual([grace.username]);
+    // The old display name is no longer found, and a user matched twice shows once.
+    expect(await names(`grace${tag}`)).toEqual([]);
+    expect(await names(`hopper${tag}`)).toEqual([]);
+  });
+
+  it('finds hashtags by prefix with how many truths carry them, without deleted ones', async () => {
+    const author = await verity.signUp();
+    const stem = `ht${token()}`;
+    await post(verity, author.token, `#${stem}day one`);
+    const second = await post(verity, author.token, `#${stem}DAY two #${stem}pad`);
+    await post(verity, author.token, `#${stem}day three`);
+    await post(verity, author.token, `#x${stem} elsewhere`);
+
+    expect((await data(searchHashtags, { p: `#${stem.toUpperCase()}` }))['searchHashtags']).toEqual(
+      [
+        { tag: `${stem}day`, truthCount: 3 },
+        { tag: `${stem}pad`, truthCount: 1 },
+      ],
+    );
+
+    const deleted = await verity.gql(
+      'mutation($id: ID!) { deleteTruth(input: { id: $id }) { deletedTruthId } }',
+      { id: second.id },
+      { token: author.token },
+    );
+    expect(deleted.errors).toBeUndefined();
+    expect((await data(searchHashtags, { p: stem }))['searchHashtags']).toEqual([
+      { tag: `${stem}day`, truthCount: 2 },
+    ]);
+    // The truths themselves come from hashtagFeed, as before.
+    const feed = await data(
+      'query($t: String!) { hashtagFeed(tag: $t) { edges { node { id } } } }',
+      {
+        t: `${stem}day`,
+      },
+    );
+    expect(feed['hashtagFeed'].edges).toHaveLength(2);
+  });
+
+  it('suggests the followees of followees, most shared first, then popular accounts', async () => {
+    const [viewer, a, b, s1, s2, popular, muted, blocked] = await Promise.all(
+      Array.from({ length: 8 }, () => verity.signUp()),
+    );
+    const fans = await Promise.all(Array.from({ length: 3 }, () => verity.signUp()));
+    await act(verity, viewer!.token, 'follow', a!.id);
+    await act(verity, viewer!.token, 'follow', b!.id);
+    await act(verity, a!.token, 'follow', s1!.id);
+    await act(verity, b!.token, 'follow', s1!.id);
+    await act(verity, a!.token, 'follow', s2!.id);
+    await act(verity, a!.token, 'follow', muted!.id);
+    await act(verity, b!.token, 'follow', blocked!.id);
+    for (const fan of fans) await act(verity, fan.token, 'follow', popular!.id);
+    for (const fan of fans) await act(verity, fan.token, 'follow', blocked!.id);
+    await act(verity, viewer!.token, 'mute', muted!.id);
+    await act(verity, blocked!.token, 'block', viewer!.id);
+
+    const ids = async (first: number) =>
+      (
+        (await data(suggested, { first }, viewer!.token))['suggestedAccounts'] as { id: string }[]
+      ).map((user) => user.id);
+    expect(await ids(3)).toEqual([s1!.id, s2!.id, popular!.id]);
+    const many = await ids(20);
+    for (const left of [viewer, a, b, muted, blocked]) expect(many).not.toContain(left!.id);
+
+    // Following a suggestion takes it off the list.
+    await act(verity, viewer!.token, 'follow', s1!.id);
+    expect((await ids(2))[0]).toBe(s2!.id);
+  });
+
+  it('answers bad input with BAD_USER_INPUT and suggestions without a session with UNAUTHENTICATED', async () => {
+    for (const [query, variables] of [
+      [searchUsers, { q: '  ' }],
+      [searchUsers, { q: '@' }],
+      [searchUsers, { q: 'x'.repeat(51) }],
+      [searchUsers, { q: 'ada', first: 0 }],
+      [searchUsers, { q: 'ada', first: 21 }],
+      [searchHashtags, { p: '#' }],
+      [searchHashtags, { p: 'no spaces' }],
+    ] as const) {
+      const result = await verity.gql(query, variables);
+      expect(errorCodes(result), JSON.stringify(variables)).toEqual(['BAD_USER_INPUT']);
+    }
+    expect(errorCodes(await verity.gql(suggested, {}))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('rebuilds people, hashtags, suggestions and trends from MongoDB after Redis lost them', async () => {
+    const stem = `Rb${token()}`;
+    const ada = await verity.signUp({ username: `${stem}_ada` });
+    await setDisplayName(ada, `Lovelace${stem}`);
+    const fan = await verity.signUp();
+    const followee = await verity.signUp();
+    const friend = await verity.signUp();
+    await act(verity, fan.token, 'follow', followee.id);
+    await act(verity, followee.token, 'follow', friend.id);
+    const tagged = await post(verity, ada.token, `#${stem}tag hello`);
+    await react(verity, fan.token, tagged.id, 'LIKE');
+    await post(verity, fan.token, `#${stem}tag too`, { replyToId: tagged.id });
+
+    const snapshot = async () => ({
+      byName: await names(stem),
+      byDisplay: await names(`lovelace${stem}`),
+      tags: (await data(searchHashtags, { p: stem }))['searchHashtags'],
+      suggestions: (await data(suggested, { first: 5 }, fan.token))['suggestedAccounts'],
+      trends: (({ hashtags, truths }) => ({ hashtags, truths }))(
+        (await data(trendsQuery, {}))['trends'],
+      ),
+    });
+    const before = await snapshot();
+    expect(before.byName).toEqual([ada.username]);
+    expect(before.byDisplay).toEqual([ada.username]);
+    expect(before.tags).toEqual([{ tag: `${stem.toLowerCase()}tag`, truthCount: 2 }]);
+    expect(before.suggestions[0].id).toBe(friend.id);
+    expect(before.trends.hashtags.map((entry: { tag: string }) => entry.tag)).toContain(
+      `${stem.toLowerCase()}tag`,
+    );
+    expect(before.trends.truths[0].truth.id).toBe(tagged.id);
+
+    expect(await loseRedisKeys(verity, 'm:*')).toBeGreaterThan(0);
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('trends', () => {
+  const bucketMs = 60_000;
+  // Aligned to a bucket, so the test decides which bucket each use falls in.
+  const start = Math.floor(Date.now() / bucketMs) * bucketMs;
+  let clock = start;
+  const verity = useVerity({
+    now: () => clock,
+    env: {
+      TRENDS_BUCKET_MS: String(bucketMs),
+      TRENDS_WINDOW_MS: String(5 * bucketMs),
+      TRENDS_DECAY_PERCENT: '50',
+      TRENDS_REFRESH_MS: '1000',
+    },
+  });
+
+  it('ranks by accounts, each counted once per window at its latest use, older use weighing less', async () => {
+    const [alice, bob, carol, dave, eve] = await Promise.all(
+      Array.from({ length: 5 }, () => verity.signUp()),
+    );
+    const x = await post(verity, eve!.token, 'truth x');
+    const y = await post(verity, eve!.token, 'truth y');
+
+    // Bucket 0: three accounts use #old, one account uses #spam five times.
+    for (const user of [alice, bob, carol]) await post(verity, user!.token, '#old news');
+    for (let i = 0; i < 5; i++) await post(verity, dave!.token, `#spam ${i}`);
+    await react(verity, alice!.token, x.id, 'LIKE');
+    await react(verity, bob!.token, x.id, 'LIKE');
+
+    // Two buckets later (weight 1, bucket 0 now weighs 0.5² = 0.25).
+    clock = start + 2 * bucketMs;
+    for (const user of [alice, bob]) await post(verity, user!.token, '#fresh news');
+    await post(verity, alice!.token, '#old again'); // alice moves to this bucket: once
+    await post(verity, carol!.token, 'a reply', { replyToId: y.id });
+    await react(verity, carol!.token, y.id, 'LOVE'); // carol again: once
+    const retruth = await verity.gql(
+      'mutation($id: ID!) { retruth(input: { truthId: $id }) { retruth { id } } }',
+      { id: y.id },
+      { token: bob!.token },
+    );
+    expect(retruth.errors).toBeUndefined();
+    await post(verity, alice!.token, 'another reply', { replyToId: x.id }); // alice moves
+
+    clock += 1_000;
+    const trends = (await verity.gql(trendsQuery)).data!['trends'];
+    expect(trends.computedAt).toBe(new Date(clock).toISOString());
+    expect(trends.hashtags).toEqual([
+      { tag: 'fresh', score: 2 },
+      { tag: 'old', score: 1.5 },
+      { tag: 'spam', score: 0.25 },
+    ]);
+    expect(
+      trends.truths.map((entry: { score: number; truth: { id: string } }) => [
+        entry.truth.id,
+        entry.score,
+      ]),
+    ).toEqual([
+      [y.id, 2],
+      [x.id, 1.25],
+    ]);
+
+    // Until the refresh is due, the same trends; bucket 0 leaves the window after bucket 4.
+    await post(verity, dave!.token, '#late');
+    expect((await verity.gql(trendsQuery)).data!['trends']).toEqual(trends);
+    clock = start + 6 * bucketMs;
+    const later = (await verity.gql(trendsQuery)).data!['trends'];
+    expect(later.hashtags).toEqual([
+      { tag: 'fresh', score: 0.125 },
+      { tag: 'late', score: 0.0625 },
+      { tag: 'old', score: 0.0625 },
+    ]);
+    expect(
+      later.truths.map((entry: { score: number; truth: { id: string } }) => [
+        entry.truth.id,
+        entry.score,
+      ]),
+    ).toEqual([
+      [y.id, 0.125],
+      [x.id, 0.0625],
+    ]);
+
+    // A deleted truth is left out of what is shown.
+    const deleted = await verity.gql(
+      'mutation($id: ID!) { deleteTruth(input: { id: $id }) { deletedTruthId } }',
+      { id: y.id },
+      { token: eve!.token },
+    );
+    expect(deleted.errors).toBeUndefined();
+    clock += 1_000;
+    const shown = (await verity.gql(trendsQuery)).data!['trends'];
+    expect(shown.truths.map((entry: { truth: { id: string } }) => entry.truth.id)).toEqual([x.id]);
+  });
+});
+
+describe('trendsUpdated', () => {
+  const verity = useVerity({ env: { TRENDS_REFRESH_MS: '200' } });
+
+  it('delivers the trends now, then live when they change', async () => {
+    const author = await verity.signUp();
+    const client = verity.connect(null);
+    const live = verity.subscribe(
+      client,
+      'subscription { trendsUpdated { hashtags { tag score } } }',
+    );
+    const first = await live.next();
+    expect(first.data).toEqual({ trendsUpdated: { hashtags: [] } });
+
+    const tag = `live${token()}`;
+    await post(verity, author.token, `#${tag} now`);
+    const next = await live.next(5_000);
+    expect(next.data).toEqual({ trendsUpdated: { hashtags: [{ tag, score: 1 }] } });
+    // Nothing changed since: no second event for the same trends.
+    await post(verity, author.token, `#${tag} again`);
+    await expect(live.next(1_000)).rejects.toThrow();
+    live.close();
+  });
+});
+
+describe('round trips of search and discovery', () => {
+  let redis: EmbeddedRedis;
+  let verity: TestServer;
+
+  beforeAll(async () => {
+    redis = await startRedisServer({ logger: createLogger({ level: 'silent' }) });
+    // No admission ticks: their background commands would land among the work's.
+    verity = await startVerity({
+      redisUrl: redis.url,
+      monitorCommands: true,
+      env: { WAITLIST_TICK_MS: '600000' },
+    });
+  });
+
+  afterAll(async () => {
+    await verity?.stop();
+    await redis?.stop();
+  });
+
+  it('costs the same MongoDB-free round trips for a few results and for many', async () => {
+    const stem = `Rt${token()}`;
+    const people = [];
+    for (let i = 0; i < 24; i++) {
+      people.push(await verity.signUp({ username: `${stem}_${String(i).padStart(2, '0')}` }));
+    }
+    const [few, many] = [people[0]!, people[1]!];
+    // `few` follows two people, `many` twenty; each of those follows three.
+    for (const [viewer, count] of [
+      [few, 2],
+      [many, 20],
+    ] as const) {
+      for (const followee of people.slice(2, 2 + count)) {
+        await act(verity, viewer.token, 'follow', followee.id);
+      }
+    }
+    for (let i = 2; i < 22; i++) {
+      for (let j = 1; j <= 3; j++) {
+        await act(verity, people[i]!.token, 'follow', people[(i + j) % people.length]!.id);
+      }
+    }
+    for (let i = 0; i < 20; i++) await post(verity, people[i]!.token, `#${stem}${i} #${stem}`);
+
+    const work = {
+      search: (first: number) =>
+        verity.gql(
+          'query($q: String!, $f: Int) { searchUsers(query: $q, first: $f) { username } }',
+          {
+            q: stem,
+            f: first,
+          },
+        ),
+      tags: (first: number) =>
+        verity.gql(
+          'query($p: String!, $f: Int) { searchHashtags(prefix: $p, first: $f) { tag } }',
+          {
+            p: stem,
+            f: first,
+          },
+        ),
+      suggest: (viewer: TestUser) =>
+        verity.gql('{ suggestedAccounts(first: 20) { username } }', {}, { token: viewer.token }),
+      trends: () => verity.gql('{ trends { hashtags { tag score } truths { truth { id } } } }'),
+    };
+    const pairs: [() => Promise<unknown>, () => Promise<unknown>][] = [
+      [() => work.search(2), () => work.search(20)],
+      [() => work.tags(2), () => work.tags(20)],
+      [() => work.suggest(few), () => work.suggest(many)],
+      [work.trends, work.trends],
+    ];
+    for (const [small, large] of pairs) {
+      // Warm: users and truths read once are kept in the process.
+      await small();
+      await large();
+      const a = await countRoundTrips(verity.app, redis.url, small);
+      const b = await countRoundTrips(verity.app, redis.url, large);
+      expect(a.mongo).toBe(0);
+      expect(b.mongo).toBe(0);
+      expect(b.redisCommands).toEqual(a.redisCommands);
+      expect(a.redis).toBeLessThanOrEqual(4);
+    }
+  });
+});
