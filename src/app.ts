@@ -26,6 +26,7 @@ import { createRedisClients, pingRedis, type RedisClients } from './infra/redis.
 import { createRateLimiter, type RateLimiter } from './infra/rate-limiter.js';
 import { createReadModel, type ReadModel } from './infra/read-model.js';
 import { createTokenService } from './modules/auth/index.js';
+import { createMediaStorage } from './modules/media/index.js';
 import {
   createLoaderFactory,
   createModels,
@@ -175,6 +176,13 @@ export function createApp(options: AppOptions): VerityApp {
           whaleFollowerThreshold: config.feeds.whaleFollowerThreshold,
           adminUsernames: config.adminUsernames,
           publicUrl: config.publicUrl,
+          media: {
+            storage: createMediaStorage(config.media.store),
+            maxImageBytes: config.media.maxImageBytes,
+            maxVideoBytes: config.media.maxVideoBytes,
+            uploadTtlSeconds: config.media.uploadTtlSeconds,
+            baseUrl: config.media.publicUrl ?? `${config.publicUrl}/media`,
+          },
           waitlist: config.waitlist,
           logger,
         });

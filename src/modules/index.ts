@@ -33,6 +33,14 @@ import {
 } from './follows/index.js';
 import { createMailModel, createMailService } from './mail/index.js';
 import {
+  createMediaAttachmentModel,
+  createMediaModel,
+  createMediaService,
+  createMediaStore,
+  mediaResolvers,
+  type MediaStorage,
+} from './media/index.js';
+import {
   createNotificationModel,
   createNotificationReadModel,
   createNotificationService,
@@ -108,6 +116,8 @@ export function createModels(connection: Connection) {
     WaitlistState: createWaitlistStateModel(connection),
     WaitlistAdmission: createWaitlistAdmissionModel(connection),
     Mail: createMailModel(connection),
+    Media: createMediaModel(connection),
+    MediaAttachment: createMediaAttachmentModel(connection),
   };
 }
 export type Models = ReturnType<typeof createModels>;
@@ -138,6 +148,15 @@ export function createServices(deps: {
   waitlist: WaitlistConfig;
   /** Where people reach Verity (PUBLIC_URL): the base of every `url` field. */
   publicUrl: string;
+  /** Uploads: limits, where files go and where they are served from (config.media). */
+  media: {
+    storage: MediaStorage;
+    maxImageBytes: number;
+    maxVideoBytes: number;
+    uploadTtlSeconds: number;
+    /** The base of media URLs: MEDIA_PUBLIC_URL, or `<PUBLIC_URL>/media`. */
+    baseUrl: string;
+  };
   logger: Logger;
 }) {
   const { models, model, redis, bus, tokens, logger } = deps;
@@ -188,6 +207,27 @@ export function createServices(deps: {
     bus,
     logger: log('follows'),
   });
+  const media = createMediaService({
+    Media: models.Media,
+    MediaAttachment: models.MediaAttachment,
+    store: createMediaStore({
+      model,
+      redis,
+      Media: models.Media,
+      MediaAttachment: models.MediaAttachment,
+      logger: log('media'),
+    }),
+    storage: deps.media.storage,
+    tokens,
+    config: {
+      maxImageBytes: deps.media.maxImageBytes,
+      maxVideoBytes: deps.media.maxVideoBytes,
+      uploadTtlSeconds: deps.media.uploadTtlSeconds,
+      baseUrl: deps.media.baseUrl,
+      uploadBaseUrl: `${deps.publicUrl.replace(/\/+$/, '')}/media/uploads`,
+    },
+    logger: log('media'),
+  });
   const truths = createTruthService({
     Truth: models.Truth,
     TruthDeletion: models.TruthDeletion,
@@ -202,6 +242,7 @@ export function createServices(deps: {
     }),
     users,
     relations,
+    media,
     effects,
     hooks: truthHooks,
     bus,
@@ -285,6 +326,7 @@ export function createServices(deps: {
     feeds,
     notifications,
     waitlist,
+    media,
     effects,
     whales,
   };
@@ -546,4 +588,5 @@ export const moduleResolvers = [
   feedResolvers,
   notificationResolvers,
   waitlistResolvers,
+  mediaResolvers,
 ];

@@ -1,4 +1,5 @@
 import { objectId } from '../../lib/ids.js';
+import type { AttachedMedia } from '../media/index.js';
 import type { TruthKind, TruthRecord } from './truth.model.js';
 
 /** A truth as it travels in events (JSON). */
@@ -15,6 +16,8 @@ export interface TruthWire {
   retruthOfId: string | null;
   createdAt: string;
   deletedAt: string | null;
+  /** Absent when the truth has none. */
+  media?: AttachedMedia[];
 }
 
 const hexOrNull = (id: TruthRecord['replyToId']) => (id ? id.toHexString() : null);
@@ -34,6 +37,7 @@ export function toTruthWire(truth: TruthRecord): TruthWire {
     retruthOfId: hexOrNull(truth.retruthOfId),
     createdAt: truth.createdAt.toISOString(),
     deletedAt: truth.deletedAt ? truth.deletedAt.toISOString() : null,
+    ...(truth.media?.length ? { media: truth.media } : {}),
   };
 }
 
@@ -51,5 +55,6 @@ export function fromTruthWire(wire: TruthWire): TruthRecord {
     retruthOfId: idOrNull(wire.retruthOfId),
     createdAt: new Date(wire.createdAt),
     deletedAt: wire.deletedAt ? new Date(wire.deletedAt) : null,
+    ...(wire.media?.length ? { media: wire.media } : {}),
   };
 }

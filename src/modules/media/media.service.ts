@@ -1,0 +1,398 @@
+import { Types } from 'mongoose';
+import type { Logger } from '../../infra/logger.js';
+import { insertResolved } from '../../infra/mongo.js';
+import {
+  OutcomeUnknownError,
+  VerityError,
+  ErrorCode,
+  badUserInput,
+  conflict,
+  forbidden,
+  notFound,
+} from '../../lib/errors.js';
+import { objectId } from '../../lib/ids.js';
+import type { TokenService } from '../auth/index.js';
+import { acceptedContentTypes, detectType } from './media.detect.js';
+import type {
+  MediaAttachmentModel,
+  MediaAttachmentRecord,
+  MediaKind,
+  MediaModel,
+  MediaRecord,
+} from './media.model.js';
+import { processMedia } from './media.process.js';
+import type { MediaStorage } from './media.storage.js';
+import type { MediaStore, StoredMedia } from './media.store.js';
+
+/** The most files one truth carries. */
+export const maxMediaPerTruth = 4;
+/** The longest alt text, in characters. */
+export const maxAltTextLength = 1_000;
+
+/**
+ * What a truth keeps of each attached file (in its own record, so reading a truth reads no
+ * media record): enough to describe it and build its URLs.
+ */
+export interface AttachedMedia {
+  id: string;
+  kind: MediaKind;
+  contentType: string;
+  file: string;
+  thumbnailFile: string | null;
+  width: number | null;
+  height: number | null;
+  altText: string;
+}
+
+/** A file to attach, as `postTruth` names it (its id decoded already). */
+export interface MediaToAttach {
+  id: string;
+  altText?: string | null | undefined;
+}
+
+/** What an upload URL allows, from its token. */
+export interface UploadGrant {
+  mediaId: string;
+  ownerId: string;
+  kind: MediaKind;
+  maxBytes: number;
+}
+
+/** A stored upload, as the upload URL answers it. */
+export interface MediaDescriptor {
+  id: string;
+  kind: MediaKind;
+  contentType: string;
+  byteSize: number;
+  width: number | null;
+  height: number | null;
+  url: string;
+  thumbnailUrl: string | null;
+}
+
+/** The HTTP status that goes with a refused upload (the error's code says the rest). */
+export class UploadRefusal extends VerityError {
+  constructor(
+    readonly status: number,
+    code: ErrorCode,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+/**
+ * Media: upload URLs, uploads, and attaching uploads to truths.
+ *
+ * An upload is checked from its bytes (signature, then a full decode of an image), re-encoded,
+ * written to the media store, and only then recorded (an insert into `media`, keyed by the id
+ * its URL named, and the read model). Whatever fails before the record leaves no file behind.
+ * Attaching reads the read model only; the insert into `media_attachments`, keyed by the
+ * media's id, decides which truth gets a file when two posts race for it.
+ *
+ * Uploads never attached stay in the store and in `media`: a sweeper can remove those older
+ * than a day (not written yet; `media` has no `truthId` to scan for, so it would walk
+ * `media` and `media_attachments` together, in bounded batches, off the request path).
+ */
+export function createMediaService(deps: {
+  Media: MediaModel;
+  MediaAttachment: MediaAttachmentModel;
+  store: MediaStore;
+  storage: MediaStorage;
+  tokens: TokenService;
+  config: {
+    maxImageBytes: number;
+    maxVideoBytes: number;
+    uploadTtlSeconds: number;
+    /** The base of media URLs (no trailing slash). */
+    baseUrl: string;
+    /** Where upload URLs point (no trailing slash). */
+    uploadBaseUrl: string;
+  };
+  logger: Logger;
+}) {
+  const { Media, MediaAttachment, store, storage, tokens, config, logger } = deps;
+  const maxBytesOf = (kind: MediaKind) =>
+    kind === 'IMAGE' ? config.maxImageBytes : config.maxVideoBytes;
+  const urlOf = (file: string) => `${config.baseUrl}/${file}`;
+
+  const descriptorOf = (media: MediaRecord): MediaDescriptor => ({
+    id: media._id.toHexString(),
+    kind: media.kind,
+    contentType: media.contentType,
+    byteSize: media.byteSize,
+    width: media.width,
+    height: media.height,
+    url: urlOf(media.file),
+    thumbnailUrl: media.thumbnailFile ? urlOf(media.thumbnailFile) : null,
+  });
+
+  /** Removes files written for an upload that is not recorded; a failure is only logged. */
+  const discard = async (files: readonly string[]) => {
+    for (const file of files) {
+      await storage.delete(file).catch((error: unknown) => {
+        logger.warn({ err: error, file }, 'a media file of a failed upload was not deleted');
+      });
+    }
+  };
+
+  /** The media of `ids`, each the viewer's own and attached to nothing (or to `truthId`). */
+  const ownUnattached = async (
+    viewerId: string,
+    ids: readonly string[],
+    truthId: string | null,
+  ): Promise<StoredMedia[]> => {
+    const found = await store.records.getMany(ids);
+    return ids.map((id) => {
+      const media = found.get(id);
+      if (!media) throw notFound('There is no uploaded media with that id.');
+      if (media.ownerId.toHexString() !== viewerId) {
+        throw forbidden('You can only attach media you uploaded.');
+      }
+      if (media.truthId !== null && media.truthId !== truthId) {
+        throw conflict('That media is already attached to another truth.', 'media');
+      }
+      return media;
+    });
+  };
+
+  return {
+    urlOf,
+    maxBytesOf,
+    /** Where the files are (the HTTP layer serves them from there). */
+    storage,
+
+    /**
+     * An upload URL for one file of `kind`, valid for MEDIA_UPLOAD_TTL_SECONDS. A declared
+     * content type must be one Verity accepts for the kind, a declared size within its limit.
+     */
+    async createUpload(
+      viewerId: string,
+      input: { kind: MediaKind; contentType?: string | null; byteSize?: number | null },
+    ) {
+      const maxBytes = maxBytesOf(input.kind);
+      if (
+        input.contentType !== undefined &&
+        input.contentType !== null &&
+        !acceptedContentTypes[input.kind].includes(input.contentType.trim().toLowerCase())
+      ) {
+        throw badUserInput(
+          `contentType must be one of ${acceptedContentTypes[input.kind].join(', ')} for ${input.kind}.`,
+          'contentType',
+        );
+      }
+      if (input.byteSize !== undefined && input.byteSize !== null) {
+        if (input.byteSize < 1 || input.byteSize > maxBytes) {
+          throw badUserInput(
+            `byteSize must be from 1 to ${maxBytes} for ${input.kind}.`,
+            'byteSize',
+          );
+        }
+      }
+      const mediaId = new Types.ObjectId().toHexString();
+      const { token, expiresAt } = await tokens.sign(
+        'media-upload',
+        viewerId,
+        config.uploadTtlSeconds,
+        { mid: mediaId, mk: input.kind },
+      );
+      return {
+        mediaId,
+        uploadUrl: `${config.uploadBaseUrl}?token=${encodeURIComponent(token)}`,
+        expiresAt,
+        maxBytes,
+      };
+    },
+
+    /** What an upload token allows; UNAUTHENTICATED for an expired or invalid one. */
+    async grantOf(token: string): Promise<UploadGrant> {
+      const { subject, claims } = await tokens.verify('media-upload', token);
+      const mediaId = claims['mid'];
+      const kind = claims['mk'];
+      if (typeof mediaId !== 'string' || (kind !== 'IMAGE' && kind !== 'VIDEO')) {
+        throw new UploadRefusal(401, ErrorCode.UNAUTHENTICATED, 'Invalid upload URL.');
+      }
+      return { mediaId, ownerId: subject, kind, maxBytes: maxBytesOf(kind) };
+    },
+
+    /**
+     * Takes the upload URL for this attempt: a URL is good for one upload, whatever its
+     * outcome (a failed one asks for a new URL). CONFLICT when it was used.
+     */
+    async claim(grant: UploadGrant): Promise<void> {
+      if (!(await store.claimUpload(grant.mediaId, config.uploadTtlSeconds))) {
+        throw new UploadRefusal(
+          409,
+          ErrorCode.CONFLICT,
+          'This upload URL was already used. Ask for a new one.',
+        );
+      }
+    },
+
+    /**
+     * Stores an uploaded file: its type from its bytes (it must be of the URL's kind), an image
+     * re-encoded without metadata and with a thumbnail, then the files, then the record.
+     */
+    async receive(grant: UploadGrant, bytes: Buffer): Promise<MediaDescriptor> {
+      const type = detectType(bytes);
+      const expected =
+        grant.kind === 'IMAGE' ? 'a JPEG, PNG, WebP or GIF image' : 'an MP4 or WebM video';
+      if (!type || type.kind !== grant.kind) {
+        throw new UploadRefusal(
+          415,
+          ErrorCode.BAD_USER_INPUT,
+          `The file is not ${expected} (judged from its content, not its name or Content-Type).`,
+        );
+      }
+      let processed;
+      try {
+        processed = await processMedia(bytes, type);
+      } catch (error) {
+        if (error instanceof VerityError) {
+          throw new UploadRefusal(415, ErrorCode.BAD_USER_INPUT, error.message);
+        }
+        throw error;
+      }
+      const stem = `${grant.mediaId}-${processed.hash.slice(0, 16)}`;
+      const record: MediaRecord = {
+        _id: objectId(grant.mediaId),
+        ownerId: objectId(grant.ownerId),
+        kind: type.kind,
+        contentType: processed.contentType,
+        byteSize: processed.bytes.length,
+        file: `${stem}.${processed.extension}`,
+        thumbnailFile: processed.thumbnail ? `${stem}-thumb.webp` : null,
+        width: processed.width,
+        height: processed.height,
+        createdAt: new Date(),
+      };
+      const written: string[] = [];
+      try {
+        await storage.put(record.file, processed.bytes, record.contentType);
+        written.push(record.file);
+        if (processed.thumbnail && record.thumbnailFile) {
+          await storage.put(record.thumbnailFile, processed.thumbnail, 'image/webp');
+          written.push(record.thumbnailFile);
+        }
+        const stored = await insertResolved(() => Media.collection.insertOne(record), {
+          unknown: { mediaId: grant.mediaId },
+        });
+        if (stored.outcome === 'duplicate' && !stored.retried) {
+          throw new UploadRefusal(
+            409,
+            ErrorCode.CONFLICT,
+            'This upload URL was already used. Ask for a new one.',
+          );
+        }
+      } catch (error) {
+        // A write that may have landed keeps its files: a record without them would be worse
+        // than files without a record (which the sweeper can find).
+        if (!(error instanceof OutcomeUnknownError)) await discard(written);
+        throw error;
+      }
+      await store.put({ ...record, truthId: null });
+      return descriptorOf(record);
+    },
+
+    /**
+     * Checks files to attach to a new truth, from the read model only: at most four, each
+     * named once, the viewer's own, attached to nothing yet (or to `truthId`, the truth they
+     * are for: a retried post); alt text trimmed and bounded.
+     * What the truth will keep of them, in order.
+     */
+    async prepare(
+      viewerId: string,
+      items: readonly MediaToAttach[],
+      truthId: string,
+    ): Promise<AttachedMedia[]> {
+      if (items.length === 0) return [];
+      if (items.length > maxMediaPerTruth) {
+        throw badUserInput(`A truth carries at most ${maxMediaPerTruth} media files.`, 'media');
+      }
+      const ids = items.map((item) => item.id);
+      if (new Set(ids).size !== ids.length) {
+        throw badUserInput('Each media file can be attached once.', 'media');
+      }
+      const altTexts = items.map((item) => (item.altText ?? '').trim());
+      if (altTexts.some((text) => [...text].length > maxAltTextLength)) {
+        throw badUserInput(`Alt text is at most ${maxAltTextLength} characters.`, 'media');
+      }
+      const found = await ownUnattached(viewerId, ids, truthId);
+      return found.map((media, i) => ({
+        id: media._id.toHexString(),
+        kind: media.kind,
+        contentType: media.contentType,
+        file: media.file,
+        thumbnailFile: media.thumbnailFile,
+        width: media.width,
+        height: media.height,
+        altText: altTexts[i]!,
+      }));
+    },
+
+    /**
+     * Attaches prepared files to the truth `truthId` about to be stored: one insert per file
+     * into `media_attachments`. A file another request attached first is a CONFLICT (this
+     * call's own earlier attachments are undone); one already attached to this same truth
+     * (a retried post with an idempotency key) is fine.
+     */
+    async attach(viewerId: string, ids: readonly string[], truthId: string): Promise<void> {
+      const attached: string[] = [];
+      try {
+        for (const id of ids) {
+          const record: MediaAttachmentRecord = {
+            _id: objectId(id),
+            truthId: objectId(truthId),
+            at: new Date(),
+          };
+          const stored = await insertResolved(() => MediaAttachment.collection.insertOne(record), {
+            unknown: { mediaId: id },
+          });
+          if (stored.outcome === 'duplicate' && !stored.retried) {
+            // Rare: a race or a retry. Which truth won is in the read model, or a moment
+            // before it is, only in MongoDB (one document by its key).
+            const known = (await store.records.getMany([id])).get(id)?.truthId;
+            const winner =
+              known ??
+              (await MediaAttachment.findById(record._id)
+                .lean<MediaAttachmentRecord>()
+                .exec()
+                .then((found) => found?.truthId.toHexString() ?? null));
+            if (winner !== truthId) {
+              throw conflict('That media is already attached to another truth.', 'media');
+            }
+          } else {
+            attached.push(id);
+          }
+        }
+      } catch (error) {
+        await this.release(attached, truthId);
+        throw error;
+      }
+      const media = await ownUnattached(viewerId, ids, truthId);
+      for (const item of media) await store.put({ ...item, truthId });
+    },
+
+    /**
+     * Undoes `attach` for a truth that was not stored after all, so its files can go with
+     * another post. Best effort: a file left attached to no truth is only lost to its owner.
+     */
+    async release(ids: readonly string[], truthId: string): Promise<void> {
+      if (ids.length === 0) return;
+      try {
+        await MediaAttachment.deleteMany({
+          _id: { $in: ids.map(objectId) },
+          truthId: objectId(truthId),
+        }).exec();
+        const found = await store.records.getMany(ids);
+        for (const media of found.values()) {
+          if (media.truthId === truthId) await store.put({ ...media, truthId: null });
+        }
+      } catch (error) {
+        logger.warn({ err: error, truthId }, 'media attached to a truth not stored stay attached');
+      }
+    },
+  };
+}
+
+export type MediaService = ReturnType<typeof createMediaService>;
