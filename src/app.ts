@@ -181,6 +181,7 @@ export function createApp(options: AppOptions): VerityApp {
             maxImageBytes: config.media.maxImageBytes,
             maxVideoBytes: config.media.maxVideoBytes,
             uploadTtlSeconds: config.media.uploadTtlSeconds,
+            unattachedTtlSeconds: config.media.unattachedTtlSeconds,
             baseUrl: config.media.publicUrl ?? `${config.publicUrl}/media`,
           },
           waitlist: config.waitlist,
@@ -331,6 +332,7 @@ export function createApp(options: AppOptions): VerityApp {
         };
         services.waitlist.start();
         services.effects.start();
+        services.media.start();
         state = 'started';
         const { port } = httpServer.address() as AddressInfo;
         const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -361,6 +363,7 @@ export function createApp(options: AppOptions): VerityApp {
         // in-flight requests (up to SHUTDOWN_TIMEOUT_MS), and every WebSocket gets 1001.
         internals?.services.waitlist.stop();
         internals?.services.effects.stop();
+        internals?.services.media.stop();
         model?.stop();
         await apollo?.stop();
         metricsServer?.close();

@@ -234,6 +234,7 @@ const envSchema = z.object({
   MEDIA_MAX_IMAGE_BYTES: integer(1_024, 100_000_000, 10_000_000),
   MEDIA_MAX_VIDEO_BYTES: integer(1_024, 1_000_000_000, 40_000_000),
   MEDIA_UPLOAD_TTL_SECONDS: integer(30, 24 * 3600, 600),
+  MEDIA_UNATTACHED_TTL_SECONDS: integer(60, 365 * 24 * 3600, 24 * 3600),
   MEDIA_STORE: z.enum(['fs', 's3']).default('fs'),
   MEDIA_DIR: optionalString,
   MEDIA_PUBLIC_URL: url(['http', 'https']),
@@ -391,6 +392,8 @@ function parse(env: Record<string, string | undefined>) {
       maxImageBytes: e.MEDIA_MAX_IMAGE_BYTES,
       maxVideoBytes: e.MEDIA_MAX_VIDEO_BYTES,
       uploadTtlSeconds: e.MEDIA_UPLOAD_TTL_SECONDS,
+      /** Uploads attached to nothing for this long are swept (their files deleted). */
+      unattachedTtlSeconds: e.MEDIA_UNATTACHED_TTL_SECONDS,
       publicUrl: e.MEDIA_PUBLIC_URL?.replace(/\/+$/, ''),
       store:
         e.MEDIA_STORE === 's3'

@@ -454,6 +454,38 @@ describe('media', () => {
     expect((await postMedia(author, [{ id: free.mediaId }])).errors).toBeUndefined();
   });
 
+  it('sweeps uploads left unattached past their time, files and all, and keeps attached ones', async () => {
+    const author = await verity.signUp();
+    const image = await pngWithMetadata(12, 12);
+    const kept = await upload(author, image);
+    const left = await upload(author, image);
+    expect((await postMedia(author, [{ id: kept.mediaId }])).errors).toBeUndefined();
+    const fileOf = (url: string) => url.split('/').pop()!;
+    const leftFiles = [left.descriptor['url'], left.descriptor['thumbnailUrl']].map(fileOf);
+    const keptFiles = [kept.descriptor['url'], kept.descriptor['thumbnailUrl']].map(fileOf);
+    const { media } = verity.app.internals.services;
+
+    // Not old enough yet.
+    await media.sweep(1_000);
+    expect(storedFiles()).toEqual(expect.arrayContaining([...leftFiles, ...keptFiles]));
+
+    const dayAfterTomorrow = new Date(Date.now() + 2 * 24 * 3600 * 1000);
+    expect(await media.sweep(1_000, dayAfterTomorrow)).toBeGreaterThanOrEqual(1);
+    const files = storedFiles();
+    expect(files).toEqual(expect.arrayContaining(keptFiles));
+    for (const file of leftFiles) expect(files).not.toContain(file);
+    expect((await fetch(local(left.descriptor['url']))).status).toBe(404);
+    expect((await fetch(local(kept.descriptor['url']))).status).toBe(200);
+
+    const late = await postMedia(author, [{ id: left.mediaId }]);
+    expect(late.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(await media.sweep(1_000, dayAfterTomorrow)).toBe(0);
+    await verity.app.internals.model.rebuild();
+    expect(await media.sweep(1_000, dayAfterTomorrow)).toBe(0);
+    const afterRebuild = await postMedia(author, [{ id: left.mediaId }]);
+    expect(afterRebuild.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
   it('reads no MongoDB collection to upload, attach, read or serve media: only inserts', async () => {
     const author = await verity.signUp();
     const image = await pngWithMetadata(30, 30);

@@ -154,6 +154,8 @@ export function createServices(deps: {
     maxImageBytes: number;
     maxVideoBytes: number;
     uploadTtlSeconds: number;
+    /** How old an upload attached to nothing gets before it is swept. */
+    unattachedTtlSeconds: number;
     /** The base of media URLs: MEDIA_PUBLIC_URL, or `<PUBLIC_URL>/media`. */
     baseUrl: string;
   };
@@ -223,6 +225,7 @@ export function createServices(deps: {
       maxImageBytes: deps.media.maxImageBytes,
       maxVideoBytes: deps.media.maxVideoBytes,
       uploadTtlSeconds: deps.media.uploadTtlSeconds,
+      unattachedTtlMs: deps.media.unattachedTtlSeconds * 1_000,
       baseUrl: deps.media.baseUrl,
       uploadBaseUrl: `${deps.publicUrl.replace(/\/+$/, '')}/media/uploads`,
     },

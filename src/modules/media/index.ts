@@ -1,7 +1,8 @@
 /**
  * The media module's face: upload URLs, uploads of images and short videos, and attaching them
- * to truths. Owns `media` and `media_attachments`, the read model's `media:*` keys, the
- * `media:upload:*` claims, and the files in the media store (MEDIA_STORE).
+ * to truths. Owns `media` and `media_attachments`, the read model's `media:*` and
+ * `media-unattached` keys, the `media:upload:*` claims, and the files in the media store
+ * (MEDIA_STORE).
  */
 export { acceptedContentTypes, detectType } from './media.detect.js';
 export {

@@ -49,16 +49,19 @@ export function createMediaModel(connection: Connection): MediaModel {
 /**
  * A media file attached to a truth, in `media_attachments`, keyed by the media's id: attaching
  * is an insert, and the key makes sure a file goes with one truth only, whichever request wins.
+ * The sweeper claims an upload left unattached the same way, with `truthId` null, before it
+ * deletes its files: then no post can attach it any more.
  */
 export interface MediaAttachmentRecord {
   _id: Types.ObjectId;
-  truthId: Types.ObjectId;
+  /** Null: swept (its files deleted), never to be attached. */
+  truthId: Types.ObjectId | null;
   at: Date;
 }
 
 const attachmentSchema = new Schema<MediaAttachmentRecord>(
   {
-    truthId: { type: Schema.Types.ObjectId, required: true },
+    truthId: { type: Schema.Types.ObjectId, default: null },
     at: { type: Date, required: true },
   },
   { collection: 'media_attachments', versionKey: false },

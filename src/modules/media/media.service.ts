@@ -22,12 +22,14 @@ import type {
 } from './media.model.js';
 import { processMedia } from './media.process.js';
 import type { MediaStorage } from './media.storage.js';
-import type { MediaStore, StoredMedia } from './media.store.js';
+import { sweptMarker, type MediaStore, type StoredMedia } from './media.store.js';
 
 /** The most files one truth carries. */
 export const maxMediaPerTruth = 4;
 /** The longest alt text, in characters. */
 export const maxAltTextLength = 1_000;
+/** How often each instance sweeps unattached uploads. */
+const sweepIntervalMs = 10 * 60_000;
 
 /**
  * What a truth keeps of each attached file (in its own record, so reading a truth reads no
@@ -90,9 +92,9 @@ export class UploadRefusal extends VerityError {
  * Attaching reads the read model only; the insert into `media_attachments`, keyed by the
  * media's id, decides which truth gets a file when two posts race for it.
  *
- * Uploads never attached stay in the store and in `media`: a sweeper can remove those older
- * than a day (not written yet; `media` has no `truthId` to scan for, so it would walk
- * `media` and `media_attachments` together, in bounded batches, off the request path).
+ * Uploads never attached are swept (`sweep`): the read model lists them by age, and each
+ * older than `unattachedTtlMs` is claimed by an insert into `media_attachments` (so no post
+ * can take it any more, and a post that took it first keeps it), then its files are deleted.
  */
 export function createMediaService(deps: {
   Media: MediaModel;
@@ -104,6 +106,8 @@ export function createMediaService(deps: {
     maxImageBytes: number;
     maxVideoBytes: number;
     uploadTtlSeconds: number;
+    /** How old an upload attached to nothing may get before it is swept. */
+    unattachedTtlMs: number;
     /** The base of media URLs (no trailing slash). */
     baseUrl: string;
     /** Where upload URLs point (no trailing slash). */
@@ -136,6 +140,16 @@ export function createMediaService(deps: {
     }
   };
 
+  /**
+   * What MongoDB says an upload is attached to (a truth's id, `swept`, or null): one document
+   * by its key, read only when an insert was refused for it (a race, a retry).
+   */
+  const attachedTo = async (id: string): Promise<string | null> => {
+    const found = await MediaAttachment.findById(objectId(id)).lean<MediaAttachmentRecord>().exec();
+    if (!found) return null;
+    return found.truthId?.toHexString() ?? sweptMarker;
+  };
+
   /** The media of `ids`, each the viewer's own and attached to nothing (or to `truthId`). */
   const ownUnattached = async (
     viewerId: string,
@@ -149,6 +163,9 @@ export function createMediaService(deps: {
       if (media.ownerId.toHexString() !== viewerId) {
         throw forbidden('You can only attach media you uploaded.');
       }
+      if (media.truthId === sweptMarker) {
+        throw notFound('That upload was removed: it was not attached in time. Upload it again.');
+      }
       if (media.truthId !== null && media.truthId !== truthId) {
         throw conflict('That media is already attached to another truth.', 'media');
       }
@@ -156,7 +173,28 @@ export function createMediaService(deps: {
     });
   };
 
+  let sweeper: NodeJS.Timeout | undefined;
+
   return {
+    /**
+     * Sweeps unattached uploads every ten minutes, 100 at a time until none is left, off any
+     * request. Every instance may run it: claims decide who deletes what.
+     */
+    start(): void {
+      if (sweeper) return;
+      sweeper = setInterval(() => {
+        void (async () => {
+          while ((await this.sweep(100)) === 100);
+        })().catch((error: unknown) => {
+          logger.warn({ err: error }, 'sweeping unattached media failed; retried later');
+        });
+      }, sweepIntervalMs);
+      sweeper.unref();
+    },
+    stop(): void {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    },
     urlOf,
     maxBytesOf,
     /** Where the files are (the HTTP layer serves them from there). */
@@ -351,13 +389,13 @@ export function createMediaService(deps: {
           if (stored.outcome === 'duplicate' && !stored.retried) {
             // Rare: a race or a retry. Which truth won is in the read model, or a moment
             // before it is, only in MongoDB (one document by its key).
-            const known = (await store.records.getMany([id])).get(id)?.truthId;
             const winner =
-              known ??
-              (await MediaAttachment.findById(record._id)
-                .lean<MediaAttachmentRecord>()
-                .exec()
-                .then((found) => found?.truthId.toHexString() ?? null));
+              (await store.records.getMany([id])).get(id)?.truthId ?? (await attachedTo(id));
+            if (winner === sweptMarker) {
+              throw notFound(
+                'That upload was removed: it was not attached in time. Upload it again.',
+              );
+            }
             if (winner !== truthId) {
               throw conflict('That media is already attached to another truth.', 'media');
             }
@@ -371,6 +409,39 @@ export function createMediaService(deps: {
       }
       const media = await ownUnattached(viewerId, ids, truthId);
       for (const item of media) await store.put({ ...item, truthId });
+    },
+
+    /**
+     * Removes up to `limit` uploads attached to nothing and older than MEDIA_UNATTACHED_TTL:
+     * each is claimed first (an insert into `media_attachments` with no truth; one a post
+     * attached meanwhile is left alone), then its files are deleted and its record marked
+     * swept. Safe on every instance at once. How many were swept.
+     */
+    async sweep(limit = 100, now = new Date()): Promise<number> {
+      const ids = await store.oldestUnattached(
+        new Date(now.getTime() - config.unattachedTtlMs),
+        limit,
+      );
+      let swept = 0;
+      for (const id of ids) {
+        const claim = await insertResolved(
+          () => MediaAttachment.collection.insertOne({ _id: objectId(id), truthId: null, at: now }),
+          { unknown: { mediaId: id } },
+        );
+        const media = (await store.records.getMany([id])).get(id);
+        if (!media) continue;
+        if (claim.outcome === 'duplicate' && !claim.retried) {
+          // Attached (or swept) by someone else first. Said to the read model here too, in
+          // case they died before they could: it leaves the list either way.
+          const truthId = await attachedTo(id);
+          if (truthId !== null) await store.put({ ...media, truthId });
+          continue;
+        }
+        await discard([media.file, ...(media.thumbnailFile ? [media.thumbnailFile] : [])]);
+        await store.put({ ...media, truthId: sweptMarker });
+        swept++;
+      }
+      return swept;
     },
 
     /**

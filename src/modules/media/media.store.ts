@@ -14,9 +14,12 @@ import type {
 
 /** A media file as the read model holds it: its record and the truth it is attached to. */
 export interface StoredMedia extends MediaRecord {
-  /** The truth it went with; null while unattached. */
+  /** The truth it went with; null while unattached; `swept` once its files were deleted. */
   truthId: string | null;
 }
+
+/** `truthId` of an upload the sweeper removed. */
+export const sweptMarker = 'swept';
 
 interface MediaWire {
   id: string;
@@ -64,12 +67,22 @@ const decode = (text: string): StoredMedia => {
   };
 };
 
-// KEYS: the record. ARGV: record text, channel, id. Writes a record and tells every instance.
+// KEYS: the record, the unattached uploads. ARGV: record text, channel, id, creation time
+// (ms) or '' once attached. Writes a record, keeps the unattached set in step, tells every
+// instance.
 const putSource = `
 redis.call('SET', KEYS[1], ARGV[1])
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+else
+  redis.call('ZREM', KEYS[2], ARGV[3])
+end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `;
+
+// KEYS: the unattached uploads. ARGV: created before (ms), how many. Oldest first.
+const oldestSource = `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))`;
 
 /**
  * The media's part of the read model (infra/read-model.ts): every uploaded file's record with
@@ -94,20 +107,28 @@ export function createMediaStore(deps: {
     logger,
   });
   const put = model.script(putSource);
+  const oldest = model.script(oldestSource);
+  /** Sorted set: ids of uploads attached to nothing, by creation time (the sweeper's list). */
+  const unattached = `${model.prefix}media-unattached`;
   const uploadKey = (mediaId: string) => `${redis.namespace}:media:upload:${mediaId}`;
 
   model.family('media', async (client: Redis) => {
     const attachments = new Map<string, string>();
     await scanCollection<MediaAttachmentRecord>(MediaAttachment, (batch) => {
       for (const attachment of batch) {
-        attachments.set(attachment._id.toHexString(), attachment.truthId.toHexString());
+        attachments.set(
+          attachment._id.toHexString(),
+          attachment.truthId?.toHexString() ?? sweptMarker,
+        );
       }
     });
     await scanCollection<MediaRecord>(Media, async (batch) => {
       const pipeline = client.pipeline();
       for (const media of batch) {
         const id = media._id.toHexString();
-        pipeline.set(records.keyOf(id), encode({ ...media, truthId: attachments.get(id) ?? null }));
+        const truthId = attachments.get(id) ?? null;
+        pipeline.set(records.keyOf(id), encode({ ...media, truthId }));
+        if (truthId === null) pipeline.zadd(unattached, media.createdAt.getTime(), id);
       }
       await pipeline.exec();
     });
@@ -116,12 +137,25 @@ export function createMediaStore(deps: {
   return {
     records,
 
-    /** Writes a media record (a new upload, or one attached now). */
+    /** Writes a media record (a new upload, one attached now, one swept). */
     async put(media: StoredMedia): Promise<void> {
       const id = media._id.toHexString();
       records.forget(id);
-      await put.run(redis.command, [records.keyOf(id)], [encode(media), records.channel, id]);
+      await put.run(
+        redis.command,
+        [records.keyOf(id), unattached],
+        [
+          encode(media),
+          records.channel,
+          id,
+          media.truthId === null ? media.createdAt.getTime() : '',
+        ],
+      );
     },
+
+    /** Up to `limit` ids of uploads attached to nothing, created before `before`, oldest first. */
+    oldestUnattached: async (before: Date, limit: number): Promise<string[]> =>
+      (await oldest.run(redis.command, [unattached], [before.getTime(), limit])) as string[],
 
     /**
      * Marks an upload URL used: true the first time, false after. Kept as long as the URL is
