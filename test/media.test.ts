@@ -359,6 +359,28 @@ describe('media', () => {
     ).toBeUndefined();
   });
 
+  it('gives a file to one of two posts racing for it, and the other changes nothing', async () => {
+    const author = await verity.signUp();
+    const { mediaId } = await upload(author, await pngWithMetadata(10, 10));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => postMedia(author, [{ id: mediaId }], `race ${i}`)),
+    );
+    const won = results.filter((result) => result.errors === undefined);
+    expect(won).toHaveLength(1);
+    for (const lost of results.filter((result) => result.errors !== undefined)) {
+      expect(lost.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    }
+    const truths = await verity.app.internals.models.Truth.find({
+      authorId: userIdHex(author.id),
+    })
+      .lean()
+      .exec();
+    expect(truths).toHaveLength(1);
+    expect(truths[0]!.media?.map((media) => media.id)).toEqual([
+      Buffer.from(mediaId, 'base64url').toString('utf8').split(':')[1],
+    ]);
+  });
+
   it('refuses to attach someone else’s upload, or to upload with their URL under another session', async () => {
     const owner = await verity.signUp();
     const other = await verity.signUp();

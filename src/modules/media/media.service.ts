@@ -1,6 +1,6 @@
 import { Types } from 'mongoose';
 import type { Logger } from '../../infra/logger.js';
-import { insertResolved } from '../../infra/mongo.js';
+import { createInserter, insertResolved } from '../../infra/mongo.js';
 import {
   OutcomeUnknownError,
   VerityError,
@@ -116,6 +116,8 @@ export function createMediaService(deps: {
   logger: Logger;
 }) {
   const { Media, MediaAttachment, store, storage, tokens, config, logger } = deps;
+  // Grouped under load (infra/mongo.ts): a burst of posts with media is a few transactions.
+  const attachmentInserts = createInserter<MediaAttachmentRecord>(MediaAttachment.collection);
   const maxBytesOf = (kind: MediaKind) =>
     kind === 'IMAGE' ? config.maxImageBytes : config.maxVideoBytes;
   const urlOf = (file: string) => `${config.baseUrl}/${file}`;
@@ -375,32 +377,43 @@ export function createMediaService(deps: {
      * (a retried post with an idempotency key) is fine.
      */
     async attach(viewerId: string, ids: readonly string[], truthId: string): Promise<void> {
-      const attached: string[] = [];
+      // All at once: the inserter sends them as one insertMany.
+      const outcomes = await Promise.allSettled(
+        ids.map((id) =>
+          insertResolved(
+            () =>
+              attachmentInserts.insert({
+                _id: objectId(id),
+                truthId: objectId(truthId),
+                at: new Date(),
+              }),
+            { unknown: { mediaId: id } },
+          ),
+        ),
+      );
+      const attached = ids.filter((_id, i) => {
+        const outcome = outcomes[i]!;
+        return (
+          outcome.status === 'fulfilled' &&
+          (outcome.value.outcome === 'inserted' || outcome.value.retried)
+        );
+      });
       try {
-        for (const id of ids) {
-          const record: MediaAttachmentRecord = {
-            _id: objectId(id),
-            truthId: objectId(truthId),
-            at: new Date(),
-          };
-          const stored = await insertResolved(() => MediaAttachment.collection.insertOne(record), {
-            unknown: { mediaId: id },
-          });
-          if (stored.outcome === 'duplicate' && !stored.retried) {
-            // Rare: a race or a retry. Which truth won is in the read model, or a moment
-            // before it is, only in MongoDB (one document by its key).
-            const winner =
-              (await store.records.getMany([id])).get(id)?.truthId ?? (await attachedTo(id));
-            if (winner === sweptMarker) {
-              throw notFound(
-                'That upload was removed: it was not attached in time. Upload it again.',
-              );
-            }
-            if (winner !== truthId) {
-              throw conflict('That media is already attached to another truth.', 'media');
-            }
-          } else {
-            attached.push(id);
+        for (const [i, outcome] of outcomes.entries()) {
+          if (outcome.status === 'rejected') throw outcome.reason;
+          if (outcome.value.outcome === 'inserted' || outcome.value.retried) continue;
+          // Rare: a race or a retry. Which truth won is in the read model, or a moment before
+          // it is, only in MongoDB (one document by its key).
+          const id = ids[i]!;
+          const winner =
+            (await store.records.getMany([id])).get(id)?.truthId ?? (await attachedTo(id));
+          if (winner === sweptMarker) {
+            throw notFound(
+              'That upload was removed: it was not attached in time. Upload it again.',
+            );
+          }
+          if (winner !== truthId) {
+            throw conflict('That media is already attached to another truth.', 'media');
           }
         }
       } catch (error) {
@@ -408,7 +421,7 @@ export function createMediaService(deps: {
         throw error;
       }
       const media = await ownUnattached(viewerId, ids, truthId);
-      for (const item of media) await store.put({ ...item, truthId });
+      await Promise.all(media.map((item) => store.put({ ...item, truthId })));
     },
 
     /**
