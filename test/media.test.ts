@@ -441,6 +441,22 @@ describe('media', () => {
     expect(await mediaRecords()).toBe(recordsAfterFirst);
   });
 
+  it('gives a WebSocket client an upload URL too, and its upload attaches over the socket', async () => {
+    const author = await verity.signUp();
+    const client = verity.connect(author.token);
+    const asked = await verity.execute(client, createUpload, { input: { kind: 'IMAGE' } });
+    expect(asked.errors).toBeUndefined();
+    const { uploadUrl, mediaId } = asked.data!['createMediaUpload'];
+    expect((await put(uploadUrl, await pngWithMetadata(16, 16))).status).toBe(201);
+    const posted = await verity.execute(client, postWithMedia, {
+      input: { text: 'over the socket', media: [{ id: mediaId, altText: 'square' }] },
+    });
+    expect(posted.errors).toBeUndefined();
+    expect(posted.data!['postTruth'].truth.media).toMatchObject([
+      { id: mediaId, width: 16, height: 16, altText: 'square' },
+    ]);
+  });
+
   it('needs a session to ask for an upload URL', async () => {
     const result = await verity.gql(createUpload, { input: { kind: 'IMAGE' } });
     expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
