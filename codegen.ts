@@ -31,6 +31,7 @@ const config: CodegenConfig = {
           Session: '../../modules/users/index.js#SessionResult',
           Truth: '../../modules/feeds/index.js#FeedTruth',
           TruthCounts: '../../modules/truths/index.js#TruthCountsView',
+          MediaAttachment: '../../modules/media/index.js#AttachedMedia',
           Viewer: '../../modules/users/index.js#Viewer as ViewerModel',
           WaitlistTicket: '../../modules/waitlist/index.js#TicketView',
           WaitlistStats: '../../modules/waitlist/index.js#WaitlistStats as WaitlistStatsModel',

@@ -73,6 +73,7 @@ import {
   type PreparedRequest,
   type RequestRunResult,
 } from './lib/request-load.js';
+import { uploadImage } from './lib/media.js';
 import { benchJwtSecret, startStack, type BenchServer, type Stack } from './lib/stack.js';
 import { nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
 
@@ -133,6 +134,9 @@ const documents = {
   removeReaction:
     'mutation($i: RemoveReactionInput!) { removeReaction(input: $i) { truth { id counts { reactions } viewerReaction } } }',
   postTruth: `mutation($i: PostTruthInput!) { postTruth(input: $i) { truth { ${truthFields} } } }`,
+  postWithMedia: `mutation($i: PostTruthInput!) { postTruth(input: $i) { truth { ${truthFields} media { url thumbnailUrl width height altText } } } }`,
+  createMediaUpload:
+    'mutation($i: CreateMediaUploadInput!) { createMediaUpload(input: $i) { uploadUrl mediaId expiresAt } }',
   deleteTruth: 'mutation($i: DeleteTruthInput!) { deleteTruth(input: $i) { deletedTruthId } }',
   userTruths: `query($u: String!, $a: String) { user(username: $u) { id truths(first: 20, after: $a) { edges { cursor node { ${truthFields} } } pageInfo { hasNextPage endCursor } } } }`,
   hashtagFeed: `query($t: String!) { hashtagFeed(tag: $t, first: 20) { edges { cursor node { ${truthFields} } } pageInfo { hasNextPage endCursor } } }`,
@@ -366,6 +370,41 @@ function operations(): Operation[] {
         };
       },
       { note: 'with an idempotency key' },
+    ),
+    simple(
+      'createMediaUpload',
+      'createMediaUpload.uploadUrl',
+      async (network) => {
+        const k = nextOf(`${network.name}:upload-url`);
+        return {
+          body: body(documents.createMediaUpload, {
+            i: { kind: 'IMAGE', contentType: 'image/png', byteSize: 20_000 },
+          }),
+          token: await sessionOf(network, posters[k % posterCount]!),
+        };
+      },
+      { note: 'an upload URL (a signed token)' },
+    ),
+    simple(
+      'postTruth with an image (author with 100 followers)',
+      'postTruth.truth.media.0.url',
+      async (network) => {
+        const k = nextOf(`${network.name}:post-media`);
+        const token = await sessionOf(network, posters[k % posterCount]!);
+        // The upload itself (createMediaUpload, then the bytes) is done here, unmeasured: its
+        // cost does not depend on the network's size. Measured: attaching and posting.
+        const mediaId = await uploadImage(network.server, token);
+        return {
+          body: body(documents.postWithMedia, {
+            i: {
+              text: `Measured truth ${k} with a picture`,
+              media: [{ id: mediaId, altText: 'a blue square' }],
+            },
+          }),
+          token,
+        };
+      },
+      { note: 'image uploaded beforehand' },
     ),
     simple('deleteTruth', 'deleteTruth.deletedTruthId', async (network, random) => {
       for (;;) {

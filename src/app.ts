@@ -26,6 +26,7 @@ import { createRedisClients, pingRedis, type RedisClients } from './infra/redis.
 import { createRateLimiter, type RateLimiter } from './infra/rate-limiter.js';
 import { createReadModel, type ReadModel } from './infra/read-model.js';
 import { createTokenService } from './modules/auth/index.js';
+import { createMediaStorage } from './modules/media/index.js';
 import {
   createLoaderFactory,
   createModels,
@@ -178,6 +179,14 @@ export function createApp(options: AppOptions): VerityApp {
           truthEditWindowSeconds: config.truths.editWindowSeconds,
           adminUsernames: config.adminUsernames,
           publicUrl: config.publicUrl,
+          media: {
+            storage: createMediaStorage(config.media.store),
+            maxImageBytes: config.media.maxImageBytes,
+            maxVideoBytes: config.media.maxVideoBytes,
+            uploadTtlSeconds: config.media.uploadTtlSeconds,
+            unattachedTtlSeconds: config.media.unattachedTtlSeconds,
+            baseUrl: config.media.publicUrl ?? `${config.publicUrl}/media`,
+          },
           waitlist: config.waitlist,
           trends: config.trends,
           ...(options.now ? { now: options.now } : {}),
@@ -328,6 +337,7 @@ export function createApp(options: AppOptions): VerityApp {
         };
         services.waitlist.start();
         services.effects.start();
+        services.media.start();
         state = 'started';
         const { port } = httpServer.address() as AddressInfo;
         const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -358,6 +368,7 @@ export function createApp(options: AppOptions): VerityApp {
         // in-flight requests (up to SHUTDOWN_TIMEOUT_MS), and every WebSocket gets 1001.
         internals?.services.waitlist.stop();
         internals?.services.effects.stop();
+        internals?.services.media.stop();
         model?.stop();
         await apollo?.stop();
         metricsServer?.close();

@@ -235,6 +235,21 @@ const envSchema = z.object({
   REQUEST_TIMEOUT_MS: integer(500, 600_000, 5_000),
   HTTP_HEADERS_TIMEOUT_MS: integer(1_000, 600_000, 10_000),
   METRICS_PORT: optionalInteger(0, 65_535),
+
+  // Defaults and their reasons: README, "Media".
+  MEDIA_MAX_IMAGE_BYTES: integer(1_024, 100_000_000, 10_000_000),
+  MEDIA_MAX_VIDEO_BYTES: integer(1_024, 1_000_000_000, 40_000_000),
+  MEDIA_UPLOAD_TTL_SECONDS: integer(30, 24 * 3600, 600),
+  MEDIA_UNATTACHED_TTL_SECONDS: integer(60, 365 * 24 * 3600, 24 * 3600),
+  MEDIA_STORE: z.enum(['fs', 's3']).default('fs'),
+  MEDIA_DIR: optionalString,
+  MEDIA_PUBLIC_URL: url(['http', 'https']),
+  MEDIA_S3_BUCKET: optionalString,
+  MEDIA_S3_ENDPOINT: url(['http', 'https']),
+  MEDIA_S3_REGION: z.string().min(1).default('us-east-1'),
+  MEDIA_S3_ACCESS_KEY_ID: optionalString,
+  MEDIA_S3_SECRET_ACCESS_KEY: optionalString,
+  MEDIA_S3_FORCE_PATH_STYLE: boolean(true),
   METRICS_HOST: optionalString,
 
   // Defaults and their reasons: README, "Rate limits".
@@ -246,6 +261,7 @@ const envSchema = z.object({
   RATE_LIMIT_FOLLOWS_PER_ACCOUNT: rateLimit(400, 24 * 3600),
   RATE_LIMIT_REACTIONS_PER_ACCOUNT: rateLimit(300, 300),
   RATE_LIMIT_REPORTS_PER_ACCOUNT: rateLimit(30, 3600),
+  RATE_LIMIT_UPLOADS_PER_ACCOUNT: rateLimit(60, 3600),
   RATE_LIMIT_ANONYMOUS_READS_PER_IP: rateLimit(3_000, 300),
   RATE_LIMIT_FALLBACK_MAX_KEYS: integer(100, 100_000_000, 100_000),
 });
@@ -268,6 +284,17 @@ function parse(env: Record<string, string | undefined>) {
   if (Math.ceil(e.TRENDS_WINDOW_MS / e.TRENDS_BUCKET_MS) > maxTrendBuckets) {
     throw new ConfigError(
       `Invalid configuration:\n  TRENDS_WINDOW_MS: at most ${maxTrendBuckets} buckets of TRENDS_BUCKET_MS`,
+    );
+  }
+  if (
+    e.MEDIA_STORE === 's3' &&
+    (e.MEDIA_S3_BUCKET === undefined ||
+      e.MEDIA_S3_ENDPOINT === undefined ||
+      e.MEDIA_S3_ACCESS_KEY_ID === undefined ||
+      e.MEDIA_S3_SECRET_ACCESS_KEY === undefined)
+  ) {
+    throw new ConfigError(
+      'Invalid configuration:\n  MEDIA_STORE: s3 needs MEDIA_S3_BUCKET, MEDIA_S3_ENDPOINT, MEDIA_S3_ACCESS_KEY_ID and MEDIA_S3_SECRET_ACCESS_KEY',
     );
   }
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
@@ -382,6 +409,35 @@ function parse(env: Record<string, string | undefined>) {
       tickMs: e.WAITLIST_TICK_MS,
       ticketTtlSeconds: e.WAITLIST_TICKET_TTL_SECONDS,
     },
+    /**
+     * Images and short videos attached to truths (modules/media): the most bytes an upload of
+     * each kind may have, how long an upload URL stays valid, and where the files go: a
+     * directory (`fs`, MEDIA_DIR, by default `<DATA_DIR>/media`) or an S3-compatible bucket.
+     * `publicUrl` is the base of media URLs; unset, Verity serves them at `<PUBLIC_URL>/media`.
+     */
+    media: {
+      maxImageBytes: e.MEDIA_MAX_IMAGE_BYTES,
+      maxVideoBytes: e.MEDIA_MAX_VIDEO_BYTES,
+      uploadTtlSeconds: e.MEDIA_UPLOAD_TTL_SECONDS,
+      /** Uploads attached to nothing for this long are swept (their files deleted). */
+      unattachedTtlSeconds: e.MEDIA_UNATTACHED_TTL_SECONDS,
+      publicUrl: e.MEDIA_PUBLIC_URL?.replace(/\/+$/, ''),
+      store:
+        e.MEDIA_STORE === 's3'
+          ? {
+              kind: 's3' as const,
+              bucket: e.MEDIA_S3_BUCKET!,
+              endpoint: e.MEDIA_S3_ENDPOINT!.replace(/\/+$/, ''),
+              region: e.MEDIA_S3_REGION,
+              accessKeyId: e.MEDIA_S3_ACCESS_KEY_ID!,
+              secretAccessKey: e.MEDIA_S3_SECRET_ACCESS_KEY!,
+              forcePathStyle: e.MEDIA_S3_FORCE_PATH_STYLE,
+            }
+          : {
+              kind: 'fs' as const,
+              directory: path.resolve(e.MEDIA_DIR ?? path.join(e.DATA_DIR, 'media')),
+            },
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     /**
      * How long a request (an HTTP request to /graphql; a query or mutation over WebSocket) may
@@ -404,6 +460,7 @@ function parse(env: Record<string, string | undefined>) {
         followsPerAccount: e.RATE_LIMIT_FOLLOWS_PER_ACCOUNT,
         reactionsPerAccount: e.RATE_LIMIT_REACTIONS_PER_ACCOUNT,
         reportsPerAccount: e.RATE_LIMIT_REPORTS_PER_ACCOUNT,
+        uploadsPerAccount: e.RATE_LIMIT_UPLOADS_PER_ACCOUNT,
         anonymousReadsPerIp: e.RATE_LIMIT_ANONYMOUS_READS_PER_IP,
       },
     },

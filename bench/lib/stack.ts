@@ -68,6 +68,7 @@ export async function startStack(): Promise<Stack> {
         SHUTDOWN_TIMEOUT_MS: '2000',
         // Load comes from one address at rates far past any person's.
         RATE_LIMITS: 'false',
+        MEDIA_DIR: path.join(dir, 'media'),
         ...env,
       });
       const app = createApp({

@@ -28,6 +28,8 @@ export const listSizes: Readonly<Record<string, number>> = {
   'Truth.mentions': 10,
   // One per ReactionKind.
   'TruthCounts.byKind': 6,
+  // maxMediaPerTruth (modules/media/media.service.ts).
+  'Truth.media': 4,
   // A reply chain has no length limit: a long one counts as a full page.
   'Thread.ancestors': maxPageSize,
   // maxEditsPerTruth earlier versions (modules/truths/truth.edit.service.ts).

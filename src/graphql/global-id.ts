@@ -2,14 +2,19 @@ import type { Types } from 'mongoose';
 import { badUserInput } from '../lib/errors.js';
 import { opaqueId } from '../lib/ids.js';
 
-/** The types whose IDs `node(id:)` can resolve. A TruthCounts' ID holds its truth's id. */
-export type NodeType = 'User' | 'Truth' | 'TruthCounts' | 'Notification';
+/**
+ * The types whose IDs `node(id:)` can resolve. A TruthCounts' ID holds its truth's id. A Media
+ * ID names an upload (`createMediaUpload`, `postTruth`'s `media`); `node` resolves it to null:
+ * an attachment is read through its truth.
+ */
+export type NodeType = 'User' | 'Truth' | 'TruthCounts' | 'Notification' | 'Media';
 
 const nodeTypes: ReadonlySet<string> = new Set<NodeType>([
   'User',
   'Truth',
   'TruthCounts',
   'Notification',
+  'Media',
 ]);
 
 /** An opaque global ID: base64url of `Type:hex`. Clients must not parse it. */

@@ -32,6 +32,7 @@ const bucketKeys: Readonly<Record<RateLimitBucket, BucketKey>> = {
   followsPerAccount: 'account',
   reactionsPerAccount: 'account',
   reportsPerAccount: 'account',
+  uploadsPerAccount: 'account',
   anonymousReadsPerIp: 'address',
 };
 
@@ -57,6 +58,8 @@ const mutationBuckets: Partial<
   pinTruth: ['reactionsPerAccount'],
   follow: ['followsPerAccount'],
   react: ['reactionsPerAccount'],
+  // Each upload URL is good for one upload: metering the URLs meters the uploads.
+  createMediaUpload: ['uploadsPerAccount'],
 };
 
 const refusalMessages: Readonly<Record<RateLimitBucket, string>> = {
@@ -67,6 +70,7 @@ const refusalMessages: Readonly<Record<RateLimitBucket, string>> = {
   followsPerAccount: 'You have followed too many accounts lately.',
   reactionsPerAccount: 'You are reacting too fast.',
   reportsPerAccount: 'You have sent too many reports lately.',
+  uploadsPerAccount: 'You have uploaded too many files lately.',
   anonymousReadsPerIp: 'Too many requests without a session from this address; sign in, or wait.',
 };
 

@@ -38,6 +38,8 @@ const coreResolvers: Resolvers = {
           );
           return notification ? { ...notification, __typename: 'Notification' as const } : null;
         }
+        case 'Media':
+          return null;
       }
     },
   },

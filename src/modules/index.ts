@@ -47,6 +47,14 @@ import {
 } from './follows/index.js';
 import { createMailModel, createMailService } from './mail/index.js';
 import {
+  createMediaAttachmentModel,
+  createMediaModel,
+  createMediaService,
+  createMediaStore,
+  mediaResolvers,
+  type MediaStorage,
+} from './media/index.js';
+import {
   createNotificationModel,
   createNotificationReadModel,
   createNotificationService,
@@ -132,6 +140,8 @@ export function createModels(connection: Connection) {
     WaitlistState: createWaitlistStateModel(connection),
     WaitlistAdmission: createWaitlistAdmissionModel(connection),
     Mail: createMailModel(connection),
+    Media: createMediaModel(connection),
+    MediaAttachment: createMediaAttachmentModel(connection),
   };
 }
 export type Models = ReturnType<typeof createModels>;
@@ -169,6 +179,17 @@ export function createServices(deps: {
   now?: () => number;
   /** Where people reach Verity (PUBLIC_URL): the base of every `url` field. */
   publicUrl: string;
+  /** Uploads: limits, where files go and where they are served from (config.media). */
+  media: {
+    storage: MediaStorage;
+    maxImageBytes: number;
+    maxVideoBytes: number;
+    uploadTtlSeconds: number;
+    /** How old an upload attached to nothing gets before it is swept. */
+    unattachedTtlSeconds: number;
+    /** The base of media URLs: MEDIA_PUBLIC_URL, or `<PUBLIC_URL>/media`. */
+    baseUrl: string;
+  };
   logger: Logger;
 }) {
   const { models, model, redis, bus, tokens, logger } = deps;
@@ -230,6 +251,28 @@ export function createServices(deps: {
     Idempotency: models.Idempotency,
     logger: log('truths'),
   });
+  const media = createMediaService({
+    Media: models.Media,
+    MediaAttachment: models.MediaAttachment,
+    store: createMediaStore({
+      model,
+      redis,
+      Media: models.Media,
+      MediaAttachment: models.MediaAttachment,
+      logger: log('media'),
+    }),
+    storage: deps.media.storage,
+    tokens,
+    config: {
+      maxImageBytes: deps.media.maxImageBytes,
+      maxVideoBytes: deps.media.maxVideoBytes,
+      uploadTtlSeconds: deps.media.uploadTtlSeconds,
+      unattachedTtlMs: deps.media.unattachedTtlSeconds * 1_000,
+      baseUrl: deps.media.baseUrl,
+      uploadBaseUrl: `${deps.publicUrl.replace(/\/+$/, '')}/media/uploads`,
+    },
+    logger: log('media'),
+  });
   const truths = createTruthService({
     Truth: models.Truth,
     TruthDeletion: models.TruthDeletion,
@@ -237,6 +280,7 @@ export function createServices(deps: {
     store: truthStore,
     users,
     relations,
+    media,
     effects,
     hooks: truthHooks,
     bus,
@@ -386,6 +430,7 @@ export function createServices(deps: {
     bookmarks,
     waitlist,
     discover,
+    media,
     effects,
     whales,
   };
@@ -669,4 +714,5 @@ export const moduleResolvers = [
   waitlistResolvers,
   bookmarkResolvers,
   discoverResolvers,
+  mediaResolvers,
 ];

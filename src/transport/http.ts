@@ -48,6 +48,7 @@ import {
 import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
 import { clientAddress } from './client-address.js';
 import { createIdeRouter } from './ide.js';
+import { createMediaRouter } from './media.js';
 import { createWebRouter } from './web.js';
 import { requestIdFrom, requestIdHeader } from './request-id.js';
 
@@ -530,6 +531,7 @@ export function createHttpApp(deps: {
   };
 
   app.use(path, express.json({ limit: config.http.maxBodyBytes }), refuseUnservable, serveGraphQL);
+  app.use(createMediaRouter({ services, config, metrics, logger }));
 
   app.use((_req, res) => {
     res.status(404).json({

@@ -3,6 +3,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { UserRecord, SessionResult, Viewer as ViewerModel } from '../../modules/users/index.js';
 import type { FeedTruth, ThreadView } from '../../modules/feeds/index.js';
 import type { TruthCountsView } from '../../modules/truths/index.js';
+import type { AttachedMedia } from '../../modules/media/index.js';
 import type { TicketView, WaitlistStats as WaitlistStatsModel } from '../../modules/waitlist/index.js';
 import type { TrendsView } from '../../modules/discover/index.js';
 import type { NotificationRecord, NotificationConnectionView } from '../../modules/notifications/index.js';
@@ -48,6 +49,32 @@ export type CompleteSignUpInput = {
    * (CONFLICT with `field: "username"`). Omit it to keep the one asked for.
    */
   username?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The file `createMediaUpload` prepares for. */
+export type CreateMediaUploadInput = {
+  /** The file's size, if known: refused at once when over the limit for `kind`. */
+  byteSize?: InputMaybe<Scalars['Int']['input']>;
+  /**
+   * The type the client believes the file is (`image/png`, `video/mp4`, ...): checked to be one
+   * Verity accepts for `kind`; the uploaded bytes decide the type.
+   */
+  contentType?: InputMaybe<Scalars['String']['input']>;
+  /** An image or a video; the uploaded bytes must be one. */
+  kind: MediaKind;
+};
+
+/** Where and until when to upload. */
+export type CreateMediaUploadPayload = {
+  __typename?: 'CreateMediaUploadPayload';
+  /** When `uploadUrl` stops working. */
+  expiresAt: Scalars['DateTime']['output'];
+  /** The most bytes the upload may have. */
+  maxBytes: Scalars['Int']['output'];
+  /** The media's global ID, for `postTruth`'s `media`. */
+  mediaId: Scalars['ID']['output'];
+  /** Where to PUT (or POST) the file's raw bytes: once, before `expiresAt`, no other header needed. */
+  uploadUrl: Scalars['String']['output'];
 };
 
 /** A truth to delete. */
@@ -127,6 +154,42 @@ export type MarkNotificationsReadPayload = {
   unreadCount: Scalars['Int']['output'];
 };
 
+/** An image or video attached to a truth. Its URLs never change and are cached for a year. */
+export type MediaAttachment = {
+  __typename?: 'MediaAttachment';
+  /** What the image or video shows, for people who cannot see it; may be empty. */
+  altText: Scalars['String']['output'];
+  /** The file's type as served, for example `image/jpeg`, `video/mp4`. */
+  contentType: Scalars['String']['output'];
+  /** The image's height in pixels; null for a video. */
+  height?: Maybe<Scalars['Int']['output']>;
+  /** The media's global ID, as `createMediaUpload` gave it. */
+  id: Scalars['ID']['output'];
+  /** Image or video. */
+  kind: MediaKind;
+  /** A small WebP version of an image (at most 400 pixels wide or high); null for a video. */
+  thumbnailUrl?: Maybe<Scalars['String']['output']>;
+  /** Where the file is served. */
+  url: Scalars['String']['output'];
+  /** The image's width in pixels; null for a video. */
+  width?: Maybe<Scalars['Int']['output']>;
+};
+
+/** One uploaded file to attach to a new truth. */
+export type MediaAttachmentInput = {
+  /** What it shows, for people who cannot see it: at most 1,000 characters, trimmed. */
+  altText?: InputMaybe<Scalars['String']['input']>;
+  /** The `mediaId` that `createMediaUpload` gave. */
+  id: Scalars['ID']['input'];
+};
+
+/** What a media file is. */
+export type MediaKind =
+  /** A still or animated image: JPEG, PNG, WebP or GIF. */
+  | 'IMAGE'
+  /** A short video: MP4 or WebM. */
+  | 'VIDEO';
+
 /**
  * Every change Verity makes. A mutation answered with an error changed nothing (unless the
  * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
@@ -150,6 +213,12 @@ export type Mutation = {
    * a second time: CONFLICT; a forged or unknown ticket token: UNAUTHENTICATED.
    */
   completeSignUp: Session;
+  /**
+   * An upload URL for one image or short video, to attach to a truth afterwards: PUT (or POST)
+   * the file's raw bytes to `uploadUrl` before `expiresAt`; the answer is the media's
+   * descriptor (JSON). Then name `mediaId` in `postTruth`'s `media`. Each URL takes one upload.
+   */
+  createMediaUpload: CreateMediaUploadPayload;
   /** Deletes one of the viewer's truths. Replies stay; the thread shows a placeholder. */
   deleteTruth: DeleteTruthPayload;
   /**
@@ -278,6 +347,15 @@ export type MutationBookmarkTruthArgs = {
  */
 export type MutationCompleteSignUpArgs = {
   input: CompleteSignUpInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
+export type MutationCreateMediaUploadArgs = {
+  input: CreateMediaUploadInput;
 };
 
 
@@ -561,6 +639,11 @@ export type PinPayload = {
 export type PostTruthInput = {
   /** Any string of 1 to 100 characters, unique per request you mean once. */
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Up to 4 images or videos you uploaded (`createMediaUpload`) and attached to no other truth,
+   * in the order to show them. With media, `text` may be empty.
+   */
+  media?: InputMaybe<Array<MediaAttachmentInput>>;
   /** The `id` of the truth this one quotes; not with `replyToId`. */
   quoteOfId?: InputMaybe<Scalars['ID']['input']>;
   /** The `id` of the truth this one answers; not with `quoteOfId`. */
@@ -1050,6 +1133,8 @@ export type Truth = Node & {
   id: Scalars['ID']['output'];
   /** Which kind of truth this is. */
   kind: TruthKind;
+  /** Images and videos attached to it, in the author's order (empty for a deleted truth). */
+  media: Array<MediaAttachment>;
   /** The existing users its text mentions (`@username`), in order of first mention. */
   mentions: Array<User>;
   /** The truth this one quotes. */
@@ -1440,6 +1525,8 @@ export type ResolversTypes = {
   BookmarkPayload: ResolverTypeWrapper<Omit<BookmarkPayload, 'truth'> & { truth: ResolversTypes['Truth'] }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CompleteSignUpInput: CompleteSignUpInput;
+  CreateMediaUploadInput: CreateMediaUploadInput;
+  CreateMediaUploadPayload: ResolverTypeWrapper<CreateMediaUploadPayload>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DeleteTruthInput: DeleteTruthInput;
   DeleteTruthPayload: ResolverTypeWrapper<DeleteTruthPayload>;
@@ -1454,6 +1541,9 @@ export type ResolversTypes = {
   LogInInput: LogInInput;
   MarkNotificationsReadInput: MarkNotificationsReadInput;
   MarkNotificationsReadPayload: ResolverTypeWrapper<Omit<MarkNotificationsReadPayload, 'notifications'> & { notifications: Array<ResolversTypes['Notification']> }>;
+  MediaAttachment: ResolverTypeWrapper<AttachedMedia>;
+  MediaAttachmentInput: MediaAttachmentInput;
+  MediaKind: MediaKind;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   Notification: ResolverTypeWrapper<NotificationRecord>;
@@ -1511,6 +1601,8 @@ export type ResolversParentTypes = {
   BookmarkPayload: Omit<BookmarkPayload, 'truth'> & { truth: ResolversParentTypes['Truth'] };
   Boolean: Scalars['Boolean']['output'];
   CompleteSignUpInput: CompleteSignUpInput;
+  CreateMediaUploadInput: CreateMediaUploadInput;
+  CreateMediaUploadPayload: CreateMediaUploadPayload;
   DateTime: Scalars['DateTime']['output'];
   DeleteTruthInput: DeleteTruthInput;
   DeleteTruthPayload: DeleteTruthPayload;
@@ -1525,6 +1617,8 @@ export type ResolversParentTypes = {
   LogInInput: LogInInput;
   MarkNotificationsReadInput: MarkNotificationsReadInput;
   MarkNotificationsReadPayload: Omit<MarkNotificationsReadPayload, 'notifications'> & { notifications: Array<ResolversParentTypes['Notification']> };
+  MediaAttachment: AttachedMedia;
+  MediaAttachmentInput: MediaAttachmentInput;
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   Notification: NotificationRecord;
@@ -1580,6 +1674,13 @@ export type BookmarkPayloadResolvers<ContextType = GraphQLContext, ParentType ex
   truth?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
 };
 
+export type CreateMediaUploadPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreateMediaUploadPayload'] = ResolversParentTypes['CreateMediaUploadPayload']> = {
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  maxBytes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  mediaId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  uploadUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
@@ -1606,11 +1707,23 @@ export type MarkNotificationsReadPayloadResolvers<ContextType = GraphQLContext, 
   unreadCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type MediaAttachmentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MediaAttachment'] = ResolversParentTypes['MediaAttachment']> = {
+  altText?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  contentType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  height?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['MediaKind'], ParentType, ContextType>;
+  thumbnailUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  width?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   admitNext?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType, RequireFields<MutationAdmitNextArgs, 'count'>>;
   block?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationBlockArgs, 'input'>>;
   bookmarkTruth?: Resolver<ResolversTypes['BookmarkPayload'], ParentType, ContextType, RequireFields<MutationBookmarkTruthArgs, 'input'>>;
   completeSignUp?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationCompleteSignUpArgs, 'input'>>;
+  createMediaUpload?: Resolver<ResolversTypes['CreateMediaUploadPayload'], ParentType, ContextType, RequireFields<MutationCreateMediaUploadArgs, 'input'>>;
   deleteTruth?: Resolver<ResolversTypes['DeleteTruthPayload'], ParentType, ContextType, RequireFields<MutationDeleteTruthArgs, 'input'>>;
   editTruth?: Resolver<ResolversTypes['EditTruthPayload'], ParentType, ContextType, RequireFields<MutationEditTruthArgs, 'input'>>;
   follow?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationFollowArgs, 'input'>>;
@@ -1768,6 +1881,7 @@ export type TruthResolvers<ContextType = GraphQLContext, ParentType extends Reso
   hashtags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['TruthKind'], ParentType, ContextType>;
+  media?: Resolver<Array<ResolversTypes['MediaAttachment']>, ParentType, ContextType>;
   mentions?: Resolver<Array<ResolversTypes['User']>, ParentType, ContextType>;
   quoteOf?: Resolver<Maybe<ResolversTypes['Truth']>, ParentType, ContextType>;
   replyTo?: Resolver<Maybe<ResolversTypes['Truth']>, ParentType, ContextType>;
@@ -1896,12 +2010,14 @@ export type WaitlistTicketResolvers<ContextType = GraphQLContext, ParentType ext
 
 export type Resolvers<ContextType = GraphQLContext> = {
   BookmarkPayload?: BookmarkPayloadResolvers<ContextType>;
+  CreateMediaUploadPayload?: CreateMediaUploadPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   DeleteTruthPayload?: DeleteTruthPayloadResolvers<ContextType>;
   EditTruthPayload?: EditTruthPayloadResolvers<ContextType>;
   FeedUpdate?: FeedUpdateResolvers<ContextType>;
   HashtagCount?: HashtagCountResolvers<ContextType>;
   MarkNotificationsReadPayload?: MarkNotificationsReadPayloadResolvers<ContextType>;
+  MediaAttachment?: MediaAttachmentResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   Notification?: NotificationResolvers<ContextType>;

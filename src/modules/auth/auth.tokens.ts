@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { unauthenticated } from '../../lib/errors.js';
 
 /** What a token is for; a token of one kind is never accepted as another. */
-export type TokenKind = 'session' | 'waitlist-ticket';
+export type TokenKind = 'session' | 'waitlist-ticket' | 'media-upload';
 
 const issuer = 'verity';
 
@@ -29,13 +29,17 @@ export function createTokenService(options: { secret: Uint8Array }) {
     max: 10_000,
   });
 
-  const expired = (kind: TokenKind) =>
-    unauthenticated(
-      kind === 'session'
-        ? 'Your session has expired. Sign in again.'
-        : 'That ticket token has expired.',
-      'expired',
-    );
+  const expiredMessages: Readonly<Record<TokenKind, string>> = {
+    session: 'Your session has expired. Sign in again.',
+    'waitlist-ticket': 'That ticket token has expired.',
+    'media-upload': 'That upload URL has expired. Ask for a new one.',
+  };
+  const invalidMessages: Readonly<Record<TokenKind, string>> = {
+    session: 'Invalid session token.',
+    'waitlist-ticket': 'Invalid ticket token.',
+    'media-upload': 'Invalid upload URL.',
+  };
+  const expired = (kind: TokenKind) => unauthenticated(expiredMessages[kind], 'expired');
 
   return {
     async sign(
@@ -84,10 +88,7 @@ export function createTokenService(options: { secret: Uint8Array }) {
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw expired(kind);
         if (error instanceof joseErrors.JOSEError) {
-          throw unauthenticated(
-            kind === 'session' ? 'Invalid session token.' : 'Invalid ticket token.',
-            'invalid',
-          );
+          throw unauthenticated(invalidMessages[kind], 'invalid');
         }
         throw error;
       }

@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model, type Types } from 'mongoose';
+import type { AttachedMedia } from '../media/index.js';
 
 export type TruthKind = 'POST' | 'REPLY' | 'RETRUTH' | 'QUOTE';
 
@@ -28,7 +29,26 @@ export interface TruthRecord {
    */
   editedAt?: Date | null;
   revision?: number;
+  /**
+   * The images and videos attached when it was posted, described in full so that reading a
+   * truth reads nothing else; absent when there are none.
+   */
+  media?: AttachedMedia[];
 }
+
+const attachedMediaSchema = new Schema<AttachedMedia>(
+  {
+    id: { type: String, required: true },
+    kind: { type: String, enum: ['IMAGE', 'VIDEO'], required: true },
+    contentType: { type: String, required: true },
+    file: { type: String, required: true },
+    thumbnailFile: { type: String, default: null },
+    width: { type: Number, default: null },
+    height: { type: Number, default: null },
+    altText: { type: String, default: '' },
+  },
+  { _id: false },
+);
 
 export const truthSchema = new Schema<TruthRecord>(
   {
@@ -43,6 +63,7 @@ export const truthSchema = new Schema<TruthRecord>(
     retruthOfId: { type: Schema.Types.ObjectId, default: null },
     createdAt: { type: Date, required: true },
     deletedAt: { type: Date, default: null },
+    media: { type: [attachedMediaSchema], default: undefined },
   },
   { collection: 'truths', versionKey: false },
 );

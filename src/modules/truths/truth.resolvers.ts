@@ -35,7 +35,16 @@ export const truthResolvers: Resolvers = {
   Mutation: {
     postTruth: async (_parent, { input }, context) => {
       const viewer = requireViewer(context);
-      const valid = validateNewTruth(input, (id, field) => expectGlobalId(id, 'Truth', field));
+      const valid = validateNewTruth(
+        {
+          ...input,
+          media: input.media?.map((item) => ({
+            id: expectGlobalId(item.id, 'Media', 'media'),
+            altText: item.altText,
+          })),
+        },
+        (id, field) => expectGlobalId(id, 'Truth', field),
+      );
       const { truth, created } = await context.services.truths.post(viewer, valid);
       // A truth created just now has no reactions, replies or retruths: the answer needs no
       // read for them, so it cannot fail once the truth is stored.
@@ -100,6 +109,7 @@ export const truthResolvers: Resolvers = {
       context.loaders.viewerReactionByTruthId.load(truth._id.toHexString()),
     viewerHasRetruthed: (truth, _args, context) =>
       context.loaders.viewerRetruthedByTruthId.load(truth._id.toHexString()),
+    media: (truth) => (truth.deletedAt ? [] : (truth.media ?? [])),
   },
 
   TruthCounts: {

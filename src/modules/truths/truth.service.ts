@@ -5,6 +5,7 @@ import type { Logger } from '../../infra/logger.js';
 import { createInserter, insertResolved } from '../../infra/mongo.js';
 import type { EventBus } from '../../infra/pubsub.js';
 import {
+  OutcomeUnknownError,
   SlowConsumerError,
   badUserInput,
   conflict,
@@ -15,6 +16,7 @@ import { createEventStream, type EventStream } from '../../lib/event-stream.js';
 import type { Hooks } from '../../lib/hooks.js';
 import { objectId } from '../../lib/ids.js';
 import type { RelationService } from '../follows/index.js';
+import type { MediaService } from '../media/index.js';
 import type { UserRecord, UserService, Viewer } from '../users/index.js';
 import type { TruthTopics } from './truth.events.js';
 import type {
@@ -74,12 +76,13 @@ export function createTruthService(deps: {
   store: TruthStore;
   users: UserService;
   relations: RelationService;
+  media: Pick<MediaService, 'prepare' | 'attach' | 'release'>;
   effects: Effects;
   hooks: Hooks<TruthHooks>;
   bus: EventBus<TruthTopics>;
   logger: Logger;
 }) {
-  const { Truth, TruthDeletion, Idempotency, store, users, relations } = deps;
+  const { Truth, TruthDeletion, Idempotency, store, users, relations, media } = deps;
   const { effects, hooks, bus } = deps;
 
   // Grouped under load (infra/mongo.ts): a burst of posts is a few transactions, not hundreds.
@@ -248,7 +251,17 @@ export function createTruthService(deps: {
 
   const requestHashOf = (input: NewTruth) =>
     createHash('sha256')
-      .update(JSON.stringify([input.text, input.replyToId ?? null, input.quoteOfId ?? null]))
+      .update(
+        JSON.stringify([
+          input.text,
+          input.replyToId ?? null,
+          input.quoteOfId ?? null,
+          // Absent without media, so keys recorded before media existed still match.
+          ...(input.media.length > 0
+            ? [input.media.map((item) => [item.id, (item.altText ?? '').trim()])]
+            : []),
+        ]),
+      )
       .digest('hex');
 
   /**
@@ -331,6 +344,9 @@ export function createTruthService(deps: {
         id = claim.id;
       }
 
+      // Checked once the truth's id is known: a retry whose first attempt attached the files
+      // to this same id before dying may attach them again.
+      const attachments = await media.prepare(viewer.id, valid.media, id.toHexString());
       const mentioned = await users.idsByUsernameKeys(parseMentions(text));
       const truth: TruthRecord = {
         _id: id,
@@ -345,8 +361,20 @@ export function createTruthService(deps: {
         retruthOfId: null,
         createdAt: new Date(),
         deletedAt: null,
+        ...(attachments.length > 0 ? { media: attachments } : {}),
       };
-      const stored = await insert(truth, { parent, quoted, original: null });
+      const mediaIds = attachments.map((item) => item.id);
+      await media.attach(viewer.id, mediaIds, id.toHexString());
+      let stored: TruthRecord;
+      try {
+        stored = await insert(truth, { parent, quoted, original: null });
+      } catch (error) {
+        // Not stored (unless MongoDB went silent, when it may be): the files may go with
+        // another post.
+        if (!(error instanceof OutcomeUnknownError))
+          await media.release(mediaIds, id.toHexString());
+        throw error;
+      }
       return { truth: stored === truth ? { ...truth, author } : stored, created: stored === truth };
     },
 

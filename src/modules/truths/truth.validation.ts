@@ -1,4 +1,5 @@
 import { badUserInput, validateTogether } from '../../lib/errors.js';
+import { maxMediaPerTruth, type MediaToAttach } from '../media/index.js';
 import { maxTruthLength, textLength } from './truth.text.js';
 
 /** A new truth as a client sends it, its related truths named by whatever IDs it uses. */
@@ -7,6 +8,8 @@ export interface TruthInput {
   replyToId?: string | null | undefined;
   quoteOfId?: string | null | undefined;
   idempotencyKey?: string | null | undefined;
+  /** Uploaded files to attach, by media id (ObjectId hex), in order. */
+  media?: readonly MediaToAttach[] | null | undefined;
 }
 
 /** A new truth, validated: trimmed text, related truths as ObjectId hex. */
@@ -17,11 +20,14 @@ export interface NewTruth {
   /** ObjectId hex of the truth quoted. */
   quoteOfId: string | null;
   idempotencyKey: string | null;
+  media: readonly MediaToAttach[];
 }
 
-function validateText(raw: string): string {
+function validateText(raw: string, hasMedia: boolean): string {
   const text = raw.trim();
-  if (text.length === 0) throw badUserInput('A truth needs some text.', 'text');
+  if (text.length === 0 && !hasMedia) {
+    throw badUserInput('A truth needs some text.', 'text');
+  }
   if (textLength(text) > maxTruthLength) {
     throw badUserInput(`A truth is at most ${maxTruthLength} characters.`, 'text');
   }
@@ -47,8 +53,9 @@ export function validateNewTruth(
   input: TruthInput,
   truthId: (id: string, field: 'replyToId' | 'quoteOfId') => string = (id) => id,
 ): NewTruth {
+  const media = input.media ?? [];
   const [text, replyToId, quoteOfId, idempotencyKey] = validateTogether(
-    () => validateText(input.text),
+    () => validateText(input.text, media.length > 0),
     // An empty ID is no truth's, as any other malformed one: refused, not read as "none".
     () => (isGiven(input.replyToId) ? truthId(input.replyToId, 'replyToId') : null),
     () => {
@@ -59,6 +66,11 @@ export function validateNewTruth(
       return truthId(input.quoteOfId, 'quoteOfId');
     },
     () => validateIdempotencyKey(input.idempotencyKey ?? null),
+    () => {
+      if (media.length > maxMediaPerTruth) {
+        throw badUserInput(`A truth carries at most ${maxMediaPerTruth} media files.`, 'media');
+      }
+    },
   );
-  return { text, replyToId, quoteOfId, idempotencyKey };
+  return { text, replyToId, quoteOfId, idempotencyKey, media };
 }

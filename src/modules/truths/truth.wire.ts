@@ -1,4 +1,5 @@
 import { objectId } from '../../lib/ids.js';
+import type { AttachedMedia } from '../media/index.js';
 import type { TruthKind, TruthRecord } from './truth.model.js';
 
 /** A truth as it travels in events (JSON). */
@@ -18,6 +19,8 @@ export interface TruthWire {
   /** Only for an edited truth. */
   editedAt?: string;
   revision?: number;
+  /** Absent when the truth has none. */
+  media?: AttachedMedia[];
 }
 
 const hexOrNull = (id: TruthRecord['replyToId']) => (id ? id.toHexString() : null);
@@ -40,6 +43,7 @@ export function toTruthWire(truth: TruthRecord): TruthWire {
     ...(truth.editedAt
       ? { editedAt: truth.editedAt.toISOString(), revision: truth.revision ?? 0 }
       : {}),
+    ...(truth.media?.length ? { media: truth.media } : {}),
   };
 }
 
@@ -58,5 +62,6 @@ export function fromTruthWire(wire: TruthWire): TruthRecord {
     createdAt: new Date(wire.createdAt),
     deletedAt: wire.deletedAt ? new Date(wire.deletedAt) : null,
     ...(wire.editedAt ? { editedAt: new Date(wire.editedAt), revision: wire.revision ?? 0 } : {}),
+    ...(wire.media?.length ? { media: wire.media } : {}),
   };
 }

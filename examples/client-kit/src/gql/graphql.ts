@@ -35,6 +35,14 @@ export type LogInInput = {
   password: string;
 };
 
+/** One uploaded file to attach to a new truth. */
+export type MediaAttachmentInput = {
+  /** What it shows, for people who cannot see it: at most 1,000 characters, trimmed. */
+  altText?: string | null | undefined;
+  /** The `mediaId` that `createMediaUpload` gave. */
+  id: string | number;
+};
+
 /** What a notification tells. */
 export type NotificationKind =
   /** Admitted from the waitlist: the first notification of an account created with a ticket. */
@@ -56,6 +64,11 @@ export type NotificationKind =
 export type PostTruthInput = {
   /** Any string of 1 to 100 characters, unique per request you mean once. */
   idempotencyKey?: string | null | undefined;
+  /**
+   * Up to 4 images or videos you uploaded (`createMediaUpload`) and attached to no other truth,
+   * in the order to show them. With media, `text` may be empty.
+   */
+  media?: Array<MediaAttachmentInput> | null | undefined;
   /** The `id` of the truth this one quotes; not with `replyToId`. */
   quoteOfId?: string | number | null | undefined;
   /** The `id` of the truth this one answers; not with `quoteOfId`. */
