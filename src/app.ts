@@ -174,6 +174,7 @@ export function createApp(options: AppOptions): VerityApp {
           sessionTtlSeconds: config.auth.sessionTtlSeconds,
           whaleFollowerThreshold: config.feeds.whaleFollowerThreshold,
           adminUsernames: config.adminUsernames,
+          moderatorUsernames: config.moderatorUsernames,
           publicUrl: config.publicUrl,
           waitlist: config.waitlist,
           logger,

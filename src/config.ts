@@ -220,6 +220,7 @@ const envSchema = z.object({
   SUBSCRIPTION_SHARING: boolean(true),
   WHALE_FOLLOWER_THRESHOLD: integer(1, 1_000_000_000, 50_000),
   ADMIN_USERNAMES: optionalString,
+  MODERATOR_USERNAMES: optionalString,
   WAITLIST_MAX_ACTIVE_ACCOUNTS: integer(0, 2_000_000_000, 0),
   WAITLIST_ADMISSION_RATE_PER_MINUTE: integer(0, 10_000_000, 600),
   WAITLIST_PAUSED: boolean(false),
@@ -341,6 +342,14 @@ function parse(env: Record<string, string | undefined>) {
     feeds: { whaleFollowerThreshold: e.WHALE_FOLLOWER_THRESHOLD },
     /** Lower-cased usernames that get the admin role when their account is created. */
     adminUsernames: (e.ADMIN_USERNAMES ?? '')
+      .split(',')
+      .map((name) => name.trim().toLowerCase())
+      .filter((name) => name !== ''),
+    /**
+     * Lower-cased usernames that are moderators (modules/moderation), checked on each request,
+     * unless an admin's `setRole` said otherwise for the account.
+     */
+    moderatorUsernames: (e.MODERATOR_USERNAMES ?? '')
       .split(',')
       .map((name) => name.trim().toLowerCase())
       .filter((name) => name !== ''),

@@ -40,8 +40,8 @@ const bucketKeys: Readonly<Record<RateLimitBucket, BucketKey>> = {
  * (an aliased copy is another execution). Undoing (unfollow, removeReaction, undoRetruth) is
  * free: toggling is bounded by the doing. Blocks and mutes are never limited: someone under a
  * pile-on must be able to block as fast as they need. `completeSignUp` needs an admitted
- * ticket, which the waitlist's admission rate already meters. A report mutation draws on
- * `reportsPerAccount` once it exists.
+ * ticket, which the waitlist's admission rate already meters. Moderators' actions are not
+ * limited (only moderators may take them, and the moderation log records each).
  */
 const mutationBuckets: Partial<
   Readonly<Record<Exclude<keyof Mutation, '__typename'>, readonly RateLimitBucket[]>>
@@ -53,6 +53,8 @@ const mutationBuckets: Partial<
   retruth: ['postsPerAccount'],
   follow: ['followsPerAccount'],
   react: ['reactionsPerAccount'],
+  reportTruth: ['reportsPerAccount'],
+  reportUser: ['reportsPerAccount'],
 };
 
 const refusalMessages: Readonly<Record<RateLimitBucket, string>> = {

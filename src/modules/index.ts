@@ -33,6 +33,14 @@ import {
 } from './follows/index.js';
 import { createMailModel, createMailService } from './mail/index.js';
 import {
+  createModerationActionModel,
+  createModerationService,
+  createModerationStore,
+  createReportModel,
+  moderationResolvers,
+  type ModerationHooks,
+} from './moderation/index.js';
+import {
   createNotificationModel,
   createNotificationReadModel,
   createNotificationService,
@@ -108,6 +116,8 @@ export function createModels(connection: Connection) {
     WaitlistState: createWaitlistStateModel(connection),
     WaitlistAdmission: createWaitlistAdmissionModel(connection),
     Mail: createMailModel(connection),
+    Report: createReportModel(connection),
+    ModerationAction: createModerationActionModel(connection),
   };
 }
 export type Models = ReturnType<typeof createModels>;
@@ -135,6 +145,8 @@ export function createServices(deps: {
   sessionTtlSeconds: number;
   whaleFollowerThreshold: number;
   adminUsernames: readonly string[];
+  /** Lower-cased usernames that are moderators unless `setRole` said otherwise. */
+  moderatorUsernames?: readonly string[];
   waitlist: WaitlistConfig;
   /** Where people reach Verity (PUBLIC_URL): the base of every `url` field. */
   publicUrl: string;
@@ -146,9 +158,10 @@ export function createServices(deps: {
   const truthHooks = createHooks<TruthHooks>();
   const relationHooks = createHooks<RelationHooks>();
   const reactionHooks = createHooks<ReactionHooks>();
+  const moderationHooks = createHooks<ModerationHooks>();
 
   // Registration order is the rebuild order: users, relations, truths (and what feeds derive
-  // from them), reactions, whales, notifications, waitlist.
+  // from them), reactions, moderation, whales, notifications, waitlist.
   const users = createUserService({
     User: models.User,
     UserChange: models.UserChange,
@@ -221,6 +234,24 @@ export function createServices(deps: {
     hooks: reactionHooks,
     logger: log('reactions'),
   });
+  const moderation = createModerationService({
+    Report: models.Report,
+    ModerationAction: models.ModerationAction,
+    store: createModerationStore({
+      model,
+      redis,
+      Report: models.Report,
+      ModerationAction: models.ModerationAction,
+      logger: log('moderation'),
+    }),
+    users,
+    truths,
+    effects,
+    hooks: moderationHooks,
+    moderatorUsernames: new Set(deps.moderatorUsernames ?? []),
+    logger: log('moderation'),
+  });
+  users.guardSessions((userId) => moderation.guardSession(userId));
   const lists = createFeedLists({ model, redis, timelineCapacity, timelineTtlSeconds });
   const whales = createWhaleRegistry({ model, redis, key: lists.keys.whales, bus, logger });
   const feeds = createFeedService({
@@ -232,6 +263,7 @@ export function createServices(deps: {
     whales,
     bus,
     whaleThreshold: deps.whaleFollowerThreshold,
+    suspendedAmong: moderation.suspendedAmong,
     logger: log('feeds'),
   });
   const notifications = createNotificationService({
@@ -274,6 +306,7 @@ export function createServices(deps: {
   relationHooks.on('followed', feeds.afterFollowed);
   relationHooks.on('followed', notifications.afterFollowed);
   reactionHooks.on('reacted', notifications.afterReacted);
+  moderationHooks.on('accountSuspended', feeds.afterAuthorSuspended);
 
   return {
     users,
@@ -285,6 +318,7 @@ export function createServices(deps: {
     feeds,
     notifications,
     waitlist,
+    moderation,
     effects,
     whales,
   };
@@ -546,4 +580,5 @@ export const moduleResolvers = [
   feedResolvers,
   notificationResolvers,
   waitlistResolvers,
+  moderationResolvers,
 ];
