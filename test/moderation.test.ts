@@ -148,6 +148,7 @@ const log = /* GraphQL */ `
           action
           note
           resolution
+          reason
           role
           createdAt
           actor {
@@ -553,6 +554,7 @@ describe('reports and moderation', () => {
       {
         action: 'RESOLVE_REPORT',
         resolution: 'REMOVE_TRUTH',
+        reason: 'ILLEGAL',
         note: 'illegal',
         actor: { username: moderator.username },
         targetTruth: { id: reported.id },

@@ -134,6 +134,8 @@ export type ModerationLogEntry = {
   id: Scalars['ID']['output'];
   /** The actor's note (may be empty). */
   note: Scalars['String']['output'];
+  /** A resolution: the reason of the report it was made from. */
+  reason?: Maybe<ReportReason>;
   /** A resolution: the report it was made from. */
   reportId?: Maybe<Scalars['ID']['output']>;
   /** A resolution: what was decided. */
@@ -1743,6 +1745,7 @@ export type ModerationLogEntryResolvers<ContextType = GraphQLContext, ParentType
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   note?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['ReportReason']>, ParentType, ContextType>;
   reportId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   resolution?: Resolver<Maybe<ResolversTypes['ReportAction']>, ParentType, ContextType>;
   role?: Resolver<Maybe<ResolversTypes['Role']>, ParentType, ContextType>;

@@ -73,8 +73,9 @@ export interface ModerationActionRecord {
   targetKind: ReportTargetKind | null;
   round: number | null;
   resolution: ReportResolution | null;
-  /** The report a resolution was made from. */
+  /** The report a resolution was made from, and its reason. */
   reportId: Types.ObjectId | null;
+  reason: ReportReason | null;
   role: GrantedRole | null;
   note: string;
   at: Date;
@@ -91,6 +92,7 @@ const actionSchema = new Schema<ModerationActionRecord>(
     round: { type: Number, default: null },
     resolution: { type: String, default: null },
     reportId: { type: Schema.Types.ObjectId, default: null },
+    reason: { type: String, default: null },
     role: { type: String, default: null },
     note: { type: String, default: '' },
     at: { type: Date, required: true },

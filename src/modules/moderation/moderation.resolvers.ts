@@ -152,6 +152,7 @@ export const moderationResolvers: Resolvers = {
       entry.truthId ? context.loaders.truthById.load(entry.truthId) : null,
     resolution: (entry) => entry.resolution,
     reportId: (entry) => (entry.reportId ? reportGlobalId(entry.reportId) : null),
+    reason: (entry) => entry.reason,
     role: (entry) => entry.role,
     note: (entry) => entry.note,
     createdAt: (entry) => entry.at,

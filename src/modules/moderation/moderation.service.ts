@@ -157,6 +157,7 @@ export function createModerationService(deps: {
       round: fields.round ?? null,
       resolution: fields.resolution ?? null,
       reportId: fields.reportId ?? null,
+      reason: fields.reason ?? null,
       role: fields.role ?? null,
       note: fields.note ?? '',
       at: new Date(),
@@ -354,6 +355,7 @@ export function createModerationService(deps: {
         round: report.round,
         resolution: input.resolution,
         reportId: new Types.ObjectId(report.id),
+        reason: report.reason,
         note,
       });
       return (await store.reportsById([report.id])).get(report.id) ?? { report, openOnTarget: 0 };

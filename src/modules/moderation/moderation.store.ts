@@ -48,6 +48,7 @@ export interface ActionState {
   targetKind: ReportTargetKind | null;
   resolution: ReportResolution | null;
   reportId: string | null;
+  reason: ReportReason | null;
   role: GrantedRole | null;
   note: string;
   at: string;
@@ -75,6 +76,7 @@ export const actionStateOf = (action: ModerationActionRecord): ActionState => ({
   targetKind: action.targetKind,
   resolution: action.resolution,
   reportId: action.reportId?.toHexString() ?? null,
+  reason: action.reason ?? null,
   role: action.role,
   note: action.note,
   at: action.at.toISOString(),
