@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { errorCodes, uniqueUsername, type TestUser } from './helpers/graphql.js';
-import { useVerity, type TestServer } from './helpers/server.js';
+import { useVerities, useVerity, type TestServer } from './helpers/server.js';
 import {
   act,
   channelReady,
@@ -646,5 +646,39 @@ describe('the reports rate limit', () => {
     expect(results.map((result) => errorCodes(result))).toEqual([[], [], ['RATE_LIMITED']]);
     const open = await verity.gql(queue, { first: 100 }, { token: moderator.token });
     expect(open.data!['moderationQueue'].edges).toHaveLength(2);
+  });
+});
+
+describe('a suspension across instances', () => {
+  const moderatorName = uniqueUsername('mod');
+  const verities = useVerities(2, { env: { MODERATOR_USERNAMES: moderatorName } });
+
+  it('reaches live feeds and sockets on another instance, and its pages there at once', async () => {
+    const [one, two] = verities;
+    const moderator = await one!.signUp({ username: moderatorName });
+    const author = await one!.signUp();
+    const reader = await one!.signUp();
+    await act(one!, reader.token, 'follow', author.id);
+    const truth = await post(one!, author.token, 'seen on the other instance');
+    // Read once there, so the other instance holds the author as not suspended.
+    expect(await feedTexts(two!, 'homeFeed', { token: reader.token })).toEqual([
+      'seen on the other instance',
+    ]);
+
+    const client = two!.connect(reader.token);
+    const home = two!.subscribe(client, homeUpdates);
+    await channelReady(two!, homeChannel(reader.id));
+    const authorSocket = await openSocket(two!, author.token);
+
+    const result = await one!.gql(suspend, { i: { id: author.id } }, { token: moderator.token });
+    expect(result.errors).toBeUndefined();
+    expect((await home.next()).data!['homeFeedUpdated']).toEqual({
+      __typename: 'TruthDeleted',
+      truthId: truth.id,
+    });
+    expect((await authorSocket.closed).code).toBe(4441);
+    expect(await feedTexts(two!, 'homeFeed', { token: reader.token })).toEqual([]);
+    expect(errorCodes(await logIn(two!, author))).toEqual(['ACCOUNT_SUSPENDED']);
+    home.close();
   });
 });
