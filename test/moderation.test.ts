@@ -5,6 +5,7 @@ import { useVerities, useVerity, type TestServer } from './helpers/server.js';
 import {
   act,
   channelReady,
+  feed,
   feedTexts,
   homeChannel,
   loseRedisKeys,
@@ -504,6 +505,34 @@ describe('reports and moderation', () => {
     // Live feeds were not told of the truths coming back.
     expect(home.pending).toBe(0);
     home.close();
+  });
+
+  it('a spam wave leaves the hashtag and public feeds whole when its author is suspended, and comes back in order when lifted', async () => {
+    const { moderator } = await staff();
+    const bystander = await verity.signUp();
+    const spammer = await verity.signUp();
+    const tag = `wave${Date.now()}`;
+    await post(verity, bystander.token, `before the wave #${tag}`);
+    // More than a page's filling rounds could skip (feed.service.ts, fillPage).
+    for (let i = 0; i < 60; i++) await post(verity, spammer.token, `spam ${i} #${tag}`);
+    await ok(suspend, { i: { id: spammer.id } }, moderator.token);
+
+    const page = await feed(verity, 'hashtagFeed', { tag, first: 1 });
+    expect(page.errors).toBeUndefined();
+    expect(page.data!['hashtagFeed'].edges.map((edge: any) => edge.node.text)).toEqual([
+      `before the wave #${tag}`,
+    ]);
+    expect(page.data!['hashtagFeed'].pageInfo.hasNextPage).toBe(false);
+    expect(await feedTexts(verity, 'publicFeed', { first: 1 })).toEqual([
+      `before the wave #${tag}`,
+    ]);
+
+    await ok(unsuspend, { i: { id: spammer.id } }, moderator.token);
+    const back = await feedTexts(verity, 'hashtagFeed', { tag, first: 100 });
+    expect(back).toEqual([
+      ...Array.from({ length: 60 }, (_, i) => `spam ${59 - i} #${tag}`),
+      `before the wave #${tag}`,
+    ]);
   });
 
   it('a moderator’s removals reach live feeds, and every action is in the log, newest first, in pages', async () => {

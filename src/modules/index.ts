@@ -307,6 +307,7 @@ export function createServices(deps: {
   relationHooks.on('followed', notifications.afterFollowed);
   reactionHooks.on('reacted', notifications.afterReacted);
   moderationHooks.on('accountSuspended', feeds.afterAuthorSuspended);
+  moderationHooks.on('accountUnsuspended', feeds.afterAuthorUnsuspended);
 
   return {
     users,

@@ -50,6 +50,13 @@ const maxFillRounds = 5;
 export const suspendedTruthsAnnounced = 100;
 
 /**
+ * How many of a suspended author's newest truths leave the public and hashtag lists (and come
+ * back when the suspension is lifted). Pages filter suspended authors out anyway; taking their
+ * truths out of the shared lists keeps a spam wave from filling pages with what is filtered.
+ */
+export const suspendedTruthsWithdrawn = 10_000;
+
+/**
  * Home timelines, and why: capped at the newest 800 truths like Twitter's (older pages of the
  * home feed are not served; account feeds reach back forever), and expiring two weeks after
  * their last read or write, so timelines of people who stopped coming back hold no memory. A
@@ -334,6 +341,55 @@ export function createFeedService(deps: {
     );
   });
 
+  /** The shared lists (public, hashtags) holding a truth. */
+  const sharedListsOf = (truth: TruthRecord) => [
+    ...truth.hashtags.map(lists.keys.hashtag),
+    ...(truth.kind === 'REPLY' ? [] : [lists.keys.public]),
+  ];
+
+  /** Calls `onBatch` with the author's newest live truths, up to `suspendedTruthsWithdrawn`. */
+  const eachAuthoredTruth = async (
+    authorId: string,
+    onBatch: (batch: TruthRecord[]) => Promise<void>,
+  ) => {
+    const read = await lists.read(
+      [lists.keys.author(authorId)],
+      null,
+      suspendedTruthsWithdrawn,
+      'desc',
+    );
+    if (!('ids' in read)) return;
+    for (let i = 0; i < read.ids.length; i += 500) {
+      const batch = await truthsInOrder(read.ids.slice(i, i + 500));
+      await onBatch(batch.filter((truth) => !truth.deletedAt));
+    }
+  };
+
+  /** Takes a suspended author's truths out of the public and hashtag lists. */
+  const withdrawSuspended = (authorId: string) =>
+    eachAuthoredTruth(authorId, async (batch) => {
+      const members = new Map<string, string[]>();
+      for (const truth of batch) {
+        for (const list of sharedListsOf(truth)) {
+          members.set(list, [...(members.get(list) ?? []), truth._id.toHexString()]);
+        }
+      }
+      await lists.withdraw(members);
+    });
+
+  /** Puts an author's truths back into the public and hashtag lists (a suspension lifted). */
+  const restoreUnsuspended = (authorId: string) =>
+    eachAuthoredTruth(authorId, (batch) =>
+      lists.restore(
+        batch.flatMap((truth) =>
+          sharedListsOf(truth).map((list) => ({
+            list,
+            entry: { truthId: truth._id.toHexString(), createdAt: truth.createdAt },
+          })),
+        ),
+      ),
+    );
+
   /** Tells every instance's live feeds that an author was suspended (see `retractSuspended`). */
   const announceSuspended = async (authorId: string): Promise<void> => {
     const ids = await lists.read(
@@ -457,6 +513,12 @@ export function createFeedService(deps: {
      */
     afterAuthorSuspended: ({ userId }: { userId: string }): HookEffect[] => [
       () => announceSuspended(userId),
+      () => withdrawSuspended(userId),
+    ],
+
+    /** What feeds do after a suspension is lifted: the truths return to the shared lists. */
+    afterAuthorUnsuspended: ({ userId }: { userId: string }): HookEffect[] => [
+      () => restoreUnsuspended(userId),
     ],
 
     /** What feeds do after a truth is deleted. */
