@@ -2,7 +2,7 @@ import { Types } from 'mongoose';
 import type { Effect, Effects } from '../../infra/effects.js';
 import type { Logger } from '../../infra/logger.js';
 import { createInserter, insertResolved } from '../../infra/mongo.js';
-import type { Hooks, HookEffect } from '../../lib/hooks.js';
+import type { Hooks } from '../../lib/hooks.js';
 import {
   ErrorCode,
   VerityError,
@@ -398,4 +398,3 @@ export function createModerationService(deps: {
 }
 
 export type ModerationService = ReturnType<typeof createModerationService>;
-export type { HookEffect };

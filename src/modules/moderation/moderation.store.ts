@@ -359,10 +359,10 @@ export function createModerationStore(deps: {
     const values = new Map([...found].map(([key, { value }]) => [key, value]));
     if (missing.length > 0) {
       const token = near.begin();
-      const read_ = await read(missing);
+      const fresh = await read(missing);
       missing.forEach((key, i) => {
-        values.set(key, read_[i]!);
-        near.fill(token, key, { value: read_[i]! });
+        values.set(key, fresh[i]!);
+        near.fill(token, key, { value: fresh[i]! });
       });
     }
     return values;
