@@ -145,6 +145,10 @@ const documents = {
     'query { notifications(first: 20) { unreadCount edges { cursor node { id kind createdAt read waitlistTicket actor { id username } truth { id text } } } pageInfo { hasNextPage endCursor } } }',
   markRead: 'mutation { markNotificationsRead(input: { all: true }) { unreadCount } }',
   admitOne: 'mutation { admitNext(count: 1) { admittedThrough waiting } }',
+  reportTruth:
+    'mutation($i: ReportTruthInput!) { reportTruth(input: $i) { report { id status openReportsOnTarget } } }',
+  resolveReport:
+    'mutation($i: ResolveReportInput!) { resolveReport(input: $i) { report { id status openReportsOnTarget } } }',
   admitMany: 'mutation($n: Int!) { admitNext(count: $n) { admittedThrough waiting } }',
   stats: 'query { waitlistStats { waiting admitted admittedThrough lastTicket paused } }',
   setCapacity:
@@ -236,6 +240,25 @@ const nextOf = (name: string) => {
 const fifthPageCursors = new Map<string, string[]>();
 /** Per network: accounts with unread notifications, for markNotificationsRead. */
 const unreadViewers = new Map<string, number[]>();
+
+/** A truth no measured request deletes, reported by nobody yet, whose author is ordinary. */
+function reportableTruth(network: Network, random: Random): number {
+  for (;;) {
+    const truth = random.int(network.truthIds.length);
+    if (network.truthAuthor[truth]! < firstOrdinary) continue;
+    if (network.used.has(`delete:${truth}`) || network.used.has(`reported:${truth}`)) continue;
+    network.used.add(`reported:${truth}`);
+    return truth;
+  }
+}
+
+/** An account that has reported nothing yet and did not write `truth`. */
+function reporterOf(network: Network, random: Random, truth: number): number {
+  for (;;) {
+    const reporter = freshAccount(network, random, 'report');
+    if (reporter !== network.truthAuthor[truth]) return reporter;
+  }
+}
 
 function operations(): Operation[] {
   const simple = (
@@ -411,7 +434,7 @@ function operations(): Operation[] {
         const truth = random.int(network.truthIds.length);
         const author = network.truthAuthor[truth]!;
         if (network.truthRole[truth] !== 0 || author < firstOrdinary) continue;
-        if (network.used.has(`delete:${truth}`)) continue;
+        if (network.used.has(`delete:${truth}`) || network.used.has(`reported:${truth}`)) continue;
         network.used.add(`delete:${truth}`);
         return {
           body: body(documents.deleteTruth, { i: { id: truthGid(network, truth) } }),
@@ -504,6 +527,39 @@ function operations(): Operation[] {
         }),
       };
     }),
+    simple('reportTruth', 'reportTruth.report.id', async (network, random) => {
+      const truth = reportableTruth(network, random);
+      const reporter = reporterOf(network, random, truth);
+      return {
+        body: body(documents.reportTruth, {
+          i: { id: truthGid(network, truth), reason: 'SPAM', note: 'measured' },
+        }),
+        token: await sessionOf(network, reporter),
+      };
+    }),
+    {
+      name: 'resolveReport (DISMISS)',
+      expect: 'resolveReport.report.id',
+      note: 'by an admin; each its own report, sent before measuring',
+      async prepare(network, count, random) {
+        const batch = createBatch();
+        for (let k = 0; k < count; k++) {
+          const truth = reportableTruth(network, random);
+          const reporter = reporterOf(network, random, truth);
+          const { reportTruth } = await gqlOk(
+            network.server,
+            documents.reportTruth,
+            { i: { id: truthGid(network, truth), reason: 'ABUSE' } },
+            await sessionOf(network, reporter),
+          );
+          batch.add(
+            body(documents.resolveReport, { i: { id: reportTruth.report.id, action: 'DISMISS' } }),
+            network.adminToken,
+          );
+        }
+        return batch.done();
+      },
+    },
     simple(
       'admission tick (admitNext(count: 1))',
       'admitNext.admittedThrough',

@@ -178,6 +178,7 @@ export function createApp(options: AppOptions): VerityApp {
           whaleFollowerThreshold: config.feeds.whaleFollowerThreshold,
           truthEditWindowSeconds: config.truths.editWindowSeconds,
           adminUsernames: config.adminUsernames,
+          moderatorUsernames: config.moderatorUsernames,
           publicUrl: config.publicUrl,
           media: {
             storage: createMediaStorage(config.media.store),

@@ -226,6 +226,7 @@ const envSchema = z.object({
   TRENDS_DECAY_PERCENT: integer(1, 100, 80),
   TRENDS_REFRESH_MS: integer(100, 3600 * 1000, 10_000),
   ADMIN_USERNAMES: optionalString,
+  MODERATOR_USERNAMES: optionalString,
   WAITLIST_MAX_ACTIVE_ACCOUNTS: integer(0, 2_000_000_000, 0),
   WAITLIST_ADMISSION_RATE_PER_MINUTE: integer(0, 10_000_000, 600),
   WAITLIST_PAUSED: boolean(false),
@@ -395,6 +396,14 @@ function parse(env: Record<string, string | undefined>) {
     },
     /** Lower-cased usernames that get the admin role when their account is created. */
     adminUsernames: (e.ADMIN_USERNAMES ?? '')
+      .split(',')
+      .map((name) => name.trim().toLowerCase())
+      .filter((name) => name !== ''),
+    /**
+     * Lower-cased usernames that are moderators (modules/moderation), checked on each request,
+     * unless an admin's `setRole` said otherwise for the account.
+     */
+    moderatorUsernames: (e.MODERATOR_USERNAMES ?? '')
       .split(',')
       .map((name) => name.trim().toLowerCase())
       .filter((name) => name !== ''),

@@ -155,6 +155,62 @@ describe('the hot paths', () => {
       await gql('mutation($i: CompleteSignUpInput!) { completeSignUp(input: $i) { token } }', {
         i: { ticketToken: joined['joinWaitlist'].ticketToken, password: 'a fine passphrase 42' },
       });
+
+      // Moderation: reports, the queue, a resolution, a removal, a suspension and its end
+      // (feeds filtered, a refused log-in), a role, the log.
+      const report = await gql(
+        'mutation($i: ReportTruthInput!) { reportTruth(input: $i) { report { id } } }',
+        { i: { id: seed.id, reason: 'SPAM' } },
+        alice.token,
+      );
+      await gql(
+        'mutation($i: ReportUserInput!) { reportUser(input: $i) { report { id } } }',
+        { i: { id: bob.id, reason: 'ABUSE', note: 'again and again' } },
+        alice.token,
+      );
+      await gql(
+        '{ moderationQueue(first: 10) { edges { node { id openReportsOnTarget reporter { username } target { __typename } } } } }',
+        {},
+        boss.token,
+      );
+      await gql(
+        'mutation($i: ResolveReportInput!) { resolveReport(input: $i) { report { status } } }',
+        { i: { id: report['reportTruth'].report.id, action: 'DISMISS' } },
+        boss.token,
+      );
+      const spam = await post(verity, carol.token, 'spam #launch');
+      await gql(
+        'mutation($i: RemoveTruthInput!) { removeTruth(input: $i) { removedTruthId } }',
+        { i: { id: spam.id } },
+        boss.token,
+      );
+      await gql(
+        'mutation($i: SuspendUserInput!) { suspendUser(input: $i) { suspended } }',
+        { i: { id: carol.id } },
+        boss.token,
+      );
+      await feed(verity, 'homeFeed', { token: alice.token });
+      await feed(verity, 'hashtagFeed', { tag: 'launch' });
+      const refused = await verity.gql('mutation($i: LogInInput!) { logIn(input: $i) { token } }', {
+        i: { login: carol.username, password: carol.password },
+      });
+      expect(refused.errors?.[0]?.extensions?.code).toBe('ACCOUNT_SUSPENDED');
+      await gql(
+        'mutation($i: SuspendUserInput!) { unsuspendUser(input: $i) { suspended } }',
+        { i: { id: carol.id } },
+        boss.token,
+      );
+      await gql(
+        'mutation($i: SetRoleInput!) { setRole(input: $i) { role } }',
+        { i: { userId: bob.id, role: 'MODERATOR' } },
+        boss.token,
+      );
+      await gql('{ viewer { roles } }', {}, bob.token);
+      await gql(
+        '{ moderationLog(first: 10) { edges { node { action actor { username } } } } }',
+        {},
+        boss.token,
+      );
     });
 
     const allowed = (command: string) =>

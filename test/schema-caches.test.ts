@@ -233,7 +233,8 @@ describe('a schema for client caches', () => {
       const asAdmin = (await verity.gql(viewerQuery, {}, { token: boss.token })).data!['viewer'];
       expect(asAdmin).toMatchObject({
         __typename: 'Viewer',
-        roles: ['USER', 'ADMIN'],
+        // Every admin is a moderator too (modules/moderation).
+        roles: ['USER', 'ADMIN', 'MODERATOR'],
         user: { id: boss.id, username: admin },
       });
       const asUser = (await verity.gql(viewerQuery, {}, { token: user.token })).data!['viewer'];

@@ -42,8 +42,8 @@ const bucketKeys: Readonly<Record<RateLimitBucket, BucketKey>> = {
  * free: toggling is bounded by the doing. Blocks and mutes are never limited: someone under a
  * pile-on must be able to block as fast as they need. `completeSignUp` needs an admitted
  * ticket, which the waitlist's admission rate already meters. An edit counts as a post;
- * bookmarking and pinning, cheap toggles like reactions, count as reactions. A report mutation
- * draws on `reportsPerAccount` once it exists.
+ * bookmarking and pinning, cheap toggles like reactions, count as reactions. Moderators'
+ * actions are not limited (only moderators may take them, and the moderation log records each).
  */
 const mutationBuckets: Partial<
   Readonly<Record<Exclude<keyof Mutation, '__typename'>, readonly RateLimitBucket[]>>
@@ -60,6 +60,8 @@ const mutationBuckets: Partial<
   react: ['reactionsPerAccount'],
   // Each upload URL is good for one upload: metering the URLs meters the uploads.
   createMediaUpload: ['uploadsPerAccount'],
+  reportTruth: ['reportsPerAccount'],
+  reportUser: ['reportsPerAccount'],
 };
 
 const refusalMessages: Readonly<Record<RateLimitBucket, string>> = {

@@ -1,5 +1,5 @@
 /**
- * Every error a client sees carries one of these in `extensions.code`. The first nine are
+ * Every error a client sees carries one of these in `extensions.code`. The first ten are
  * Verity's own; the parse and validation codes are Apollo Server's, kept so that clients can
  * tell a malformed document from a bad value, and applied on the WebSocket path too.
  */
@@ -11,6 +11,8 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   RATE_LIMITED: 'RATE_LIMITED',
   WAITLISTED: 'WAITLISTED',
+  /** The account is suspended by a moderator: it cannot sign in (modules/moderation). */
+  ACCOUNT_SUSPENDED: 'ACCOUNT_SUSPENDED',
   /**
    * MongoDB or Redis did not answer, or the request ran out of time (REQUEST_TIMEOUT_MS):
    * always `retryable`, with `retryAfter` (seconds, as RATE_LIMITED has it; `retryAfterSeconds`

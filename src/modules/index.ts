@@ -55,6 +55,14 @@ import {
   type MediaStorage,
 } from './media/index.js';
 import {
+  createModerationActionModel,
+  createModerationService,
+  createModerationStore,
+  createReportModel,
+  moderationResolvers,
+  type ModerationHooks,
+} from './moderation/index.js';
+import {
   createNotificationModel,
   createNotificationReadModel,
   createNotificationService,
@@ -142,6 +150,8 @@ export function createModels(connection: Connection) {
     Mail: createMailModel(connection),
     Media: createMediaModel(connection),
     MediaAttachment: createMediaAttachmentModel(connection),
+    Report: createReportModel(connection),
+    ModerationAction: createModerationActionModel(connection),
   };
 }
 export type Models = ReturnType<typeof createModels>;
@@ -172,6 +182,8 @@ export function createServices(deps: {
   /** How long after posting its author may edit a truth (TRUTH_EDIT_WINDOW_SECONDS). */
   truthEditWindowSeconds: number;
   adminUsernames: readonly string[];
+  /** Lower-cased usernames that are moderators unless `setRole` said otherwise. */
+  moderatorUsernames?: readonly string[];
   waitlist: WaitlistConfig;
   /** How trends are counted (TRENDS_* settings). */
   trends: TrendSettings;
@@ -200,9 +212,10 @@ export function createServices(deps: {
   const reactionHooks = createHooks<ReactionHooks>();
   const truthEditHooks = createHooks<TruthEditHooks>();
   const userHooks = createHooks<UserHooks>();
+  const moderationHooks = createHooks<ModerationHooks>();
 
   // Registration order is the rebuild order: users, relations, truths (and what feeds derive
-  // from them), reactions, whales, notifications, waitlist.
+  // from them), reactions, moderation, whales, notifications, waitlist.
   const users = createUserService({
     User: models.User,
     UserChange: models.UserChange,
@@ -314,6 +327,24 @@ export function createServices(deps: {
     hooks: reactionHooks,
     logger: log('reactions'),
   });
+  const moderation = createModerationService({
+    Report: models.Report,
+    ModerationAction: models.ModerationAction,
+    store: createModerationStore({
+      model,
+      redis,
+      Report: models.Report,
+      ModerationAction: models.ModerationAction,
+      logger: log('moderation'),
+    }),
+    users,
+    truths,
+    effects,
+    hooks: moderationHooks,
+    moderatorUsernames: new Set(deps.moderatorUsernames ?? []),
+    logger: log('moderation'),
+  });
+  users.guardSessions((userId) => moderation.guardSession(userId));
   const lists = createFeedLists({ model, redis, timelineCapacity, timelineTtlSeconds });
   const whales = createWhaleRegistry({ model, redis, key: lists.keys.whales, bus, logger });
   const feeds = createFeedService({
@@ -325,6 +356,7 @@ export function createServices(deps: {
     whales,
     bus,
     whaleThreshold: deps.whaleFollowerThreshold,
+    suspendedAmong: moderation.suspendedAmong,
     logger: log('feeds'),
   });
   const notifications = createNotificationService({
@@ -416,6 +448,8 @@ export function createServices(deps: {
   truthHooks.on('truthDeleted', discover.afterTruthDeleted);
   reactionHooks.on('reacted', discover.afterReacted);
   relationHooks.on('followed', discover.afterFollowed);
+  moderationHooks.on('accountSuspended', feeds.afterAuthorSuspended);
+  moderationHooks.on('accountUnsuspended', feeds.afterAuthorUnsuspended);
 
   return {
     users,
@@ -431,6 +465,7 @@ export function createServices(deps: {
     waitlist,
     discover,
     media,
+    moderation,
     effects,
     whales,
   };
@@ -715,4 +750,5 @@ export const moduleResolvers = [
   bookmarkResolvers,
   discoverResolvers,
   mediaResolvers,
+  moderationResolvers,
 ];

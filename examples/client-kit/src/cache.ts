@@ -18,6 +18,7 @@ export const possibleTypes: Record<string, string[]> = {
   FeedUpdate: ['TruthPosted', 'TruthDeleted', 'TruthEdited'],
   SignUpResult: ['Session', 'WaitlistTicket'],
   Node: ['User', 'Truth', 'TruthCounts', 'Notification'],
+  ReportTarget: ['Truth', 'User'],
 };
 
 /** One cached list per key argument, whatever `first` and `after` the pages used. */

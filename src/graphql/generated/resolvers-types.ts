@@ -7,6 +7,7 @@ import type { AttachedMedia } from '../../modules/media/index.js';
 import type { TicketView, WaitlistStats as WaitlistStatsModel } from '../../modules/waitlist/index.js';
 import type { TrendsView } from '../../modules/discover/index.js';
 import type { NotificationRecord, NotificationConnectionView } from '../../modules/notifications/index.js';
+import type { ReportView, ResolutionState, ActionState } from '../../modules/moderation/index.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -190,6 +191,64 @@ export type MediaKind =
   /** A short video: MP4 or WebM. */
   | 'VIDEO';
 
+/** What a moderation log entry records. */
+export type ModerationActionKind =
+  /** A moderator removed a truth. */
+  | 'REMOVE_TRUTH'
+  /** A moderator resolved the open reports on a target. */
+  | 'RESOLVE_REPORT'
+  /** An admin granted a role. */
+  | 'SET_ROLE'
+  /** A moderator suspended an account. */
+  | 'SUSPEND_ACCOUNT'
+  /** A moderator lifted a suspension. */
+  | 'UNSUSPEND_ACCOUNT';
+
+/** A page of the moderation log, newest first. */
+export type ModerationLogConnection = {
+  __typename?: 'ModerationLogConnection';
+  /** The entries of this page. */
+  edges: Array<ModerationLogEdge>;
+  /** Where this page is. */
+  pageInfo: PageInfo;
+};
+
+/** A moderation log entry in a page. */
+export type ModerationLogEdge = {
+  __typename?: 'ModerationLogEdge';
+  /** Pass it as `after` for the next page. */
+  cursor: Scalars['String']['output'];
+  /** The entry. */
+  node: ModerationLogEntry;
+};
+
+/** One moderation action, as the log keeps it. */
+export type ModerationLogEntry = {
+  __typename?: 'ModerationLogEntry';
+  /** What they did. */
+  action: ModerationActionKind;
+  /** The moderator or admin who acted. */
+  actor?: Maybe<User>;
+  /** When. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Opaque and stable. */
+  id: Scalars['ID']['output'];
+  /** The actor's note (may be empty). */
+  note: Scalars['String']['output'];
+  /** A resolution: the reason of the report it was made from. */
+  reason?: Maybe<ReportReason>;
+  /** A resolution: the report it was made from. */
+  reportId?: Maybe<Scalars['ID']['output']>;
+  /** A resolution: what was decided. */
+  resolution?: Maybe<ReportAction>;
+  /** SET_ROLE: the role granted. */
+  role?: Maybe<Role>;
+  /** The truth acted on (removed, or whose reports were resolved). */
+  targetTruth?: Maybe<Truth>;
+  /** The account acted on (suspended, given a role, or behind the truth or report). */
+  targetUser?: Maybe<User>;
+};
+
 /**
  * Every change Verity makes. A mutation answered with an error changed nothing (unless the
  * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
@@ -276,15 +335,34 @@ export type Mutation = {
   /** Removes the viewer's reaction, if any. */
   removeReaction: ReactPayload;
   /**
+   * Removes a truth (moderators): it leaves every feed at once, as a deletion by its author
+   * does, and the log records who removed it. Removing a removed truth changes nothing.
+   */
+  removeTruth: RemoveTruthPayload;
+  /**
    * A new token for this session, valid for another session lifetime (`SESSION_TTL_SECONDS`).
    * The current token keeps working until it expires; `logOut` ends both. Renew before
    * `expiresAt`, then reconnect WebSockets with the new token.
    */
   renewSession: Session;
+  /**
+   * Reports a truth to the moderators (30 an hour). Reporting a truth the viewer has an open
+   * report on returns that report and changes nothing.
+   */
+  reportTruth: ReportPayload;
+  /** Reports an account to the moderators (30 an hour); the same rule as `reportTruth`. */
+  reportUser: ReportPayload;
+  /**
+   * Resolves a report and every open report on the same target (moderators): DISMISS,
+   * REMOVE_TRUTH or SUSPEND_ACCOUNT. A report resolved already is a CONFLICT.
+   */
+  resolveReport: ResolveReportPayload;
   /** Admins only: admits from the waitlist again. */
   resumeAdmissions: WaitlistStats;
   /** Reposts a truth to the viewer's followers. Retruthing twice is the same as once. */
   retruth: RetruthPayload;
+  /** Grants MODERATOR, or takes it back with USER (admins). */
+  setRole: SetRolePayload;
   /** Admins only: how many accounts may be active (0: unlimited) and how fast the list moves. */
   setWaitlistCapacity: WaitlistStats;
   /**
@@ -297,6 +375,12 @@ export type Mutation = {
    * (the same as `joinWaitlist`). Once admitted, finish with `completeSignUp`.
    */
   signUp: SignUpResult;
+  /**
+   * Suspends an account (moderators): it cannot sign in (ACCOUNT_SUSPENDED), its sessions end
+   * and their sockets close (4441), and its truths leave every feed at once (live feeds get a
+   * TruthDeleted for its newest truths). Suspending a suspended account changes nothing.
+   */
+  suspendUser: SuspendUserPayload;
   /** Lifts a block; the follows it ended stay ended. */
   unblock: UserActionPayload;
   /** Removes a bookmark; removing one that is not there changes nothing. */
@@ -309,6 +393,11 @@ export type Mutation = {
   unmute: UserActionPayload;
   /** Unpins a truth; unpinning one that is not pinned changes nothing. */
   unpinTruth: PinPayload;
+  /**
+   * Lifts a suspension (moderators): the account may sign in again and its truths are back in
+   * every feed page (live feeds are not told; they show them on their next page read).
+   */
+  unsuspendUser: SuspendUserPayload;
   /** Changes the signed-in user's profile; omitted fields stay as they are. */
   updateProfile: User;
 };
@@ -462,8 +551,53 @@ export type MutationRemoveReactionArgs = {
  * Every change Verity makes. A mutation answered with an error changed nothing (unless the
  * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
  */
+export type MutationRemoveTruthArgs = {
+  input: RemoveTruthInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
+export type MutationReportTruthArgs = {
+  input: ReportTruthInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
+export type MutationReportUserArgs = {
+  input: ReportUserInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
+export type MutationResolveReportArgs = {
+  input: ResolveReportInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
 export type MutationRetruthArgs = {
   input: RetruthInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
+export type MutationSetRoleArgs = {
+  input: SetRoleInput;
 };
 
 
@@ -482,6 +616,15 @@ export type MutationSetWaitlistCapacityArgs = {
  */
 export type MutationSignUpArgs = {
   input: SignUpInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
+export type MutationSuspendUserArgs = {
+  input: SuspendUserInput;
 };
 
 
@@ -536,6 +679,15 @@ export type MutationUnmuteArgs = {
  */
 export type MutationUnpinTruthArgs = {
   input: PinInput;
+};
+
+
+/**
+ * Every change Verity makes. A mutation answered with an error changed nothing (unless the
+ * error says `outcome: "UNKNOWN"`); every one may be retried after a lost answer (see each).
+ */
+export type MutationUnsuspendUserArgs = {
+  input: SuspendUserInput;
 };
 
 
@@ -677,6 +829,13 @@ export type Query = {
   homeFeed: TruthConnection;
   /** The signed-in user, or null when the request carries no session. */
   me?: Maybe<User>;
+  /** Every moderation action, newest first (admins; FORBIDDEN otherwise). */
+  moderationLog: ModerationLogConnection;
+  /**
+   * Open reports, oldest first, one row per report (moderators; FORBIDDEN otherwise).
+   * `openReportsOnTarget` tells how many are about the same target.
+   */
+  moderationQueue: ReportConnection;
   /** Any object by its global ID; null when there is none (or it is not yours to see). */
   node?: Maybe<Node>;
   /** The viewer's notifications, newest first. Requires a session. */
@@ -751,6 +910,29 @@ export type QueryHashtagFeedArgs = {
 export type QueryHomeFeedArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Lists are Relay connections: `first` is 1 to 100 (default 20), `after` is the `endCursor`
+ * of the previous page. Cursors are opaque and stay valid while new items arrive; a cursor
+ * that Verity did not issue is a BAD_USER_INPUT.
+ */
+export type QueryModerationLogArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Lists are Relay connections: `first` is 1 to 100 (default 20), `after` is the `endCursor`
+ * of the previous page. Cursors are opaque and stay valid while new items arrive; a cursor
+ * that Verity did not issue is a BAD_USER_INPUT.
+ */
+export type QueryModerationQueueArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<ReportStatus>;
 };
 
 
@@ -903,6 +1085,158 @@ export type RemoveReactionInput = {
   truthId: Scalars['ID']['input'];
 };
 
+/** A truth for a moderator to remove. */
+export type RemoveTruthInput = {
+  /** The truth's `id`. */
+  id: Scalars['ID']['input'];
+  /** Up to 1,000 characters, kept in the log. */
+  note?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** What `removeTruth` answers. */
+export type RemoveTruthPayload = {
+  __typename?: 'RemoveTruthPayload';
+  /** The `id` of the removed truth; a cache should drop it. */
+  removedTruthId: Scalars['ID']['output'];
+};
+
+/**
+ * A report of a truth or an account. Its reporter and moderators see it. A reporter has one
+ * open report per target: reporting the same target again while it is open returns it.
+ */
+export type Report = {
+  __typename?: 'Report';
+  /** The account behind the target: the truth's author, or the reported account. */
+  account?: Maybe<User>;
+  /** When it was sent. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Opaque and stable. */
+  id: Scalars['ID']['output'];
+  /** The reporter's note (may be empty). */
+  note: Scalars['String']['output'];
+  /** How many reports on the same target are open (this one included, if open). */
+  openReportsOnTarget: Scalars['Int']['output'];
+  /** Why. */
+  reason: ReportReason;
+  /** Who reported it. */
+  reporter?: Maybe<User>;
+  /** How it was resolved; null while open. */
+  resolution?: Maybe<ReportResolution>;
+  /** OPEN until a moderator decides on its target. */
+  status: ReportStatus;
+  /** The reported truth (removed ones too) or account; null if it no longer exists. */
+  target?: Maybe<ReportTarget>;
+};
+
+/** How a moderator decides the open reports on a target. */
+export type ReportAction =
+  /** Nothing to do: the reports are closed. */
+  | 'DISMISS'
+  /** The reported truth is removed (only for a report about a truth). */
+  | 'REMOVE_TRUTH'
+  /** The account behind the target (the truth's author, or the reported account) is suspended. */
+  | 'SUSPEND_ACCOUNT';
+
+/** A page of open reports, oldest first. */
+export type ReportConnection = {
+  __typename?: 'ReportConnection';
+  /** The reports of this page. */
+  edges: Array<ReportEdge>;
+  /** Where this page is. */
+  pageInfo: PageInfo;
+};
+
+/** A report in a page. */
+export type ReportEdge = {
+  __typename?: 'ReportEdge';
+  /** Pass it as `after` for the next page. */
+  cursor: Scalars['String']['output'];
+  /** The report. */
+  node: Report;
+};
+
+/** What a report mutation answers. */
+export type ReportPayload = {
+  __typename?: 'ReportPayload';
+  /** The report (the open one already there, when the viewer had reported the target). */
+  report: Report;
+};
+
+/** Why a truth or an account is reported. */
+export type ReportReason =
+  /** Abusive or hateful content. */
+  | 'ABUSE'
+  /** Targeting a person. */
+  | 'HARASSMENT'
+  /** Content that breaks the law. */
+  | 'ILLEGAL'
+  /** False information presented as fact. */
+  | 'MISINFORMATION'
+  /** Anything else: say what in the note. */
+  | 'OTHER'
+  /** Unwanted repetitive or commercial content. */
+  | 'SPAM';
+
+/** A moderator's decision on a target's open reports. */
+export type ReportResolution = {
+  __typename?: 'ReportResolution';
+  /** What was decided. */
+  action: ReportAction;
+  /** The moderator who decided. */
+  moderator?: Maybe<User>;
+  /** The moderator's note (may be empty). */
+  note: Scalars['String']['output'];
+  /** When. */
+  resolvedAt: Scalars['DateTime']['output'];
+};
+
+/** Whether a report still waits for a moderator. */
+export type ReportStatus =
+  /** Waiting in the moderation queue. */
+  | 'OPEN'
+  /** Decided by a moderator (see `resolution`). */
+  | 'RESOLVED';
+
+/** What a report is about. */
+export type ReportTarget = Truth | User;
+
+/** A report of a truth. */
+export type ReportTruthInput = {
+  /** The truth's `id`. */
+  id: Scalars['ID']['input'];
+  /** Up to 1,000 characters for the moderators. */
+  note?: InputMaybe<Scalars['String']['input']>;
+  /** Why. */
+  reason: ReportReason;
+};
+
+/** A report of an account. */
+export type ReportUserInput = {
+  /** The user's `id`. */
+  id: Scalars['ID']['input'];
+  /** Up to 1,000 characters for the moderators. */
+  note?: InputMaybe<Scalars['String']['input']>;
+  /** Why. */
+  reason: ReportReason;
+};
+
+/** A moderator's decision on a report. */
+export type ResolveReportInput = {
+  /** What to do. */
+  action: ReportAction;
+  /** The report's `id`: every open report on the same target is resolved with it. */
+  id: Scalars['ID']['input'];
+  /** Up to 1,000 characters, kept in the log. */
+  note?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** What `resolveReport` answers. */
+export type ResolveReportPayload = {
+  __typename?: 'ResolveReportPayload';
+  /** The report, resolved. */
+  report: Report;
+};
+
 /** A truth to retruth, or whose retruth to take back. */
 export type RetruthInput = {
   /** The truth's `id` (a retruth's own `id` stands for its original). */
@@ -922,6 +1256,11 @@ export type RetruthPayload = {
 export type Role =
   /** The waitlist's operators: `waitlistStats` and the admin mutations (`ADMIN_USERNAMES`). */
   | 'ADMIN'
+  /**
+   * Moderators (`MODERATOR_USERNAMES`, or granted by an admin's `setRole`; every admin is one):
+   * `moderationQueue`, `resolveReport`, `removeTruth`, `suspendUser`, `unsuspendUser`.
+   */
+  | 'MODERATOR'
   /** Every account: post, react, follow, read its own notifications. */
   | 'USER';
 
@@ -933,6 +1272,23 @@ export type Session = {
   /** The session token, for `Authorization: Bearer <token>`. */
   token: Scalars['String']['output'];
   /** The signed-in user. */
+  user: User;
+};
+
+/** A role for an admin to grant. */
+export type SetRoleInput = {
+  /** MODERATOR, or USER to take the moderator role back (ADMIN comes from ADMIN_USERNAMES only). */
+  role: Role;
+  /** The user's `id`. */
+  userId: Scalars['ID']['input'];
+};
+
+/** What `setRole` answers. */
+export type SetRolePayload = {
+  __typename?: 'SetRolePayload';
+  /** The role granted. */
+  role: Role;
+  /** The account. */
   user: User;
 };
 
@@ -1054,6 +1410,23 @@ export type SubscriptionUserUpdatedArgs = {
  */
 export type SubscriptionWaitlistPositionArgs = {
   ticketToken: Scalars['String']['input'];
+};
+
+/** An account to suspend or to lift the suspension of. */
+export type SuspendUserInput = {
+  /** The user's `id`. */
+  id: Scalars['ID']['input'];
+  /** Up to 1,000 characters, kept in the log. */
+  note?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** What `suspendUser` and `unsuspendUser` answer. */
+export type SuspendUserPayload = {
+  __typename?: 'SuspendUserPayload';
+  /** Whether it is suspended now. */
+  suspended: Scalars['Boolean']['output'];
+  /** The account. */
+  user: User;
 };
 
 /** A truth in its conversation. */
@@ -1191,7 +1564,10 @@ export type TruthCounts = Node & {
   truthId: Scalars['ID']['output'];
 };
 
-/** A truth that left a feed because its author deleted it. */
+/**
+ * A truth that left a feed: its author deleted it, a moderator removed it, or its author was
+ * suspended.
+ */
 export type TruthDeleted = {
   __typename?: 'TruthDeleted';
   /** The `id` of the deleted truth. */
@@ -1373,7 +1749,10 @@ export type Viewer = {
   __typename?: 'Viewer';
   /** Stable for the account, and not the ID of its `User`: a Viewer is another object. */
   id: Scalars['ID']['output'];
-  /** What this account may do: USER for every account, and ADMIN as well for an admin. */
+  /**
+   * What this account may do: USER for every account, ADMIN as well for an admin, MODERATOR
+   * as well for a moderator (and every admin).
+   */
   roles: Array<Role>;
   /** The signed-in user, the same as `me`. */
   user: User;
@@ -1503,6 +1882,10 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
     | ( Omit<TruthEdited, 'truth'> & { truth: _RefType['Truth'] } & { __typename: 'TruthEdited' } )
     | ( Omit<TruthPosted, 'truth'> & { truth: _RefType['Truth'] } & { __typename: 'TruthPosted' } )
   ;
+  ReportTarget:
+    | ( FeedTruth & { __typename: 'Truth' } )
+    | ( UserRecord & { __typename: 'User' } )
+  ;
   SignUpResult:
     | ( SessionResult & { __typename: 'Session' } )
     | ( TicketView & { __typename: 'WaitlistTicket' } )
@@ -1544,6 +1927,10 @@ export type ResolversTypes = {
   MediaAttachment: ResolverTypeWrapper<AttachedMedia>;
   MediaAttachmentInput: MediaAttachmentInput;
   MediaKind: MediaKind;
+  ModerationActionKind: ModerationActionKind;
+  ModerationLogConnection: ResolverTypeWrapper<Omit<ModerationLogConnection, 'edges'> & { edges: Array<ResolversTypes['ModerationLogEdge']> }>;
+  ModerationLogEdge: ResolverTypeWrapper<Omit<ModerationLogEdge, 'node'> & { node: ResolversTypes['ModerationLogEntry'] }>;
+  ModerationLogEntry: ResolverTypeWrapper<ActionState>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   Notification: ResolverTypeWrapper<NotificationRecord>;
@@ -1561,15 +1948,34 @@ export type ResolversTypes = {
   ReactionCount: ResolverTypeWrapper<ReactionCount>;
   ReactionKind: ReactionKind;
   RemoveReactionInput: RemoveReactionInput;
+  RemoveTruthInput: RemoveTruthInput;
+  RemoveTruthPayload: ResolverTypeWrapper<RemoveTruthPayload>;
+  Report: ResolverTypeWrapper<ReportView>;
+  ReportAction: ReportAction;
+  ReportConnection: ResolverTypeWrapper<Omit<ReportConnection, 'edges'> & { edges: Array<ResolversTypes['ReportEdge']> }>;
+  ReportEdge: ResolverTypeWrapper<Omit<ReportEdge, 'node'> & { node: ResolversTypes['Report'] }>;
+  ReportPayload: ResolverTypeWrapper<Omit<ReportPayload, 'report'> & { report: ResolversTypes['Report'] }>;
+  ReportReason: ReportReason;
+  ReportResolution: ResolverTypeWrapper<ResolutionState>;
+  ReportStatus: ReportStatus;
+  ReportTarget: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['ReportTarget']>;
+  ReportTruthInput: ReportTruthInput;
+  ReportUserInput: ReportUserInput;
+  ResolveReportInput: ResolveReportInput;
+  ResolveReportPayload: ResolverTypeWrapper<Omit<ResolveReportPayload, 'report'> & { report: ResolversTypes['Report'] }>;
   RetruthInput: RetruthInput;
   RetruthPayload: ResolverTypeWrapper<Omit<RetruthPayload, 'original' | 'retruth'> & { original: ResolversTypes['Truth'], retruth: ResolversTypes['Truth'] }>;
   Role: Role;
   Session: ResolverTypeWrapper<SessionResult>;
+  SetRoleInput: SetRoleInput;
+  SetRolePayload: ResolverTypeWrapper<Omit<SetRolePayload, 'user'> & { user: ResolversTypes['User'] }>;
   SetWaitlistCapacityInput: SetWaitlistCapacityInput;
   SignUpInput: SignUpInput;
   SignUpResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['SignUpResult']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  SuspendUserInput: SuspendUserInput;
+  SuspendUserPayload: ResolverTypeWrapper<Omit<SuspendUserPayload, 'user'> & { user: ResolversTypes['User'] }>;
   Thread: ResolverTypeWrapper<ThreadView>;
   TrendingHashtag: ResolverTypeWrapper<TrendingHashtag>;
   TrendingTruth: ResolverTypeWrapper<Omit<TrendingTruth, 'truth'> & { truth: ResolversTypes['Truth'] }>;
@@ -1619,6 +2025,9 @@ export type ResolversParentTypes = {
   MarkNotificationsReadPayload: Omit<MarkNotificationsReadPayload, 'notifications'> & { notifications: Array<ResolversParentTypes['Notification']> };
   MediaAttachment: AttachedMedia;
   MediaAttachmentInput: MediaAttachmentInput;
+  ModerationLogConnection: Omit<ModerationLogConnection, 'edges'> & { edges: Array<ResolversParentTypes['ModerationLogEdge']> };
+  ModerationLogEdge: Omit<ModerationLogEdge, 'node'> & { node: ResolversParentTypes['ModerationLogEntry'] };
+  ModerationLogEntry: ActionState;
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   Notification: NotificationRecord;
@@ -1634,14 +2043,30 @@ export type ResolversParentTypes = {
   ReactPayload: Omit<ReactPayload, 'truth'> & { truth: ResolversParentTypes['Truth'] };
   ReactionCount: ReactionCount;
   RemoveReactionInput: RemoveReactionInput;
+  RemoveTruthInput: RemoveTruthInput;
+  RemoveTruthPayload: RemoveTruthPayload;
+  Report: ReportView;
+  ReportConnection: Omit<ReportConnection, 'edges'> & { edges: Array<ResolversParentTypes['ReportEdge']> };
+  ReportEdge: Omit<ReportEdge, 'node'> & { node: ResolversParentTypes['Report'] };
+  ReportPayload: Omit<ReportPayload, 'report'> & { report: ResolversParentTypes['Report'] };
+  ReportResolution: ResolutionState;
+  ReportTarget: ResolversUnionTypes<ResolversParentTypes>['ReportTarget'];
+  ReportTruthInput: ReportTruthInput;
+  ReportUserInput: ReportUserInput;
+  ResolveReportInput: ResolveReportInput;
+  ResolveReportPayload: Omit<ResolveReportPayload, 'report'> & { report: ResolversParentTypes['Report'] };
   RetruthInput: RetruthInput;
   RetruthPayload: Omit<RetruthPayload, 'original' | 'retruth'> & { original: ResolversParentTypes['Truth'], retruth: ResolversParentTypes['Truth'] };
   Session: SessionResult;
+  SetRoleInput: SetRoleInput;
+  SetRolePayload: Omit<SetRolePayload, 'user'> & { user: ResolversParentTypes['User'] };
   SetWaitlistCapacityInput: SetWaitlistCapacityInput;
   SignUpInput: SignUpInput;
   SignUpResult: ResolversUnionTypes<ResolversParentTypes>['SignUpResult'];
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
+  SuspendUserInput: SuspendUserInput;
+  SuspendUserPayload: Omit<SuspendUserPayload, 'user'> & { user: ResolversParentTypes['User'] };
   Thread: ThreadView;
   TrendingHashtag: TrendingHashtag;
   TrendingTruth: Omit<TrendingTruth, 'truth'> & { truth: ResolversParentTypes['Truth'] };
@@ -1718,6 +2143,30 @@ export type MediaAttachmentResolvers<ContextType = GraphQLContext, ParentType ex
   width?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
 
+export type ModerationLogConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ModerationLogConnection'] = ResolversParentTypes['ModerationLogConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ModerationLogEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type ModerationLogEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ModerationLogEdge'] = ResolversParentTypes['ModerationLogEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['ModerationLogEntry'], ParentType, ContextType>;
+};
+
+export type ModerationLogEntryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ModerationLogEntry'] = ResolversParentTypes['ModerationLogEntry']> = {
+  action?: Resolver<ResolversTypes['ModerationActionKind'], ParentType, ContextType>;
+  actor?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  note?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['ReportReason']>, ParentType, ContextType>;
+  reportId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  resolution?: Resolver<Maybe<ResolversTypes['ReportAction']>, ParentType, ContextType>;
+  role?: Resolver<Maybe<ResolversTypes['Role']>, ParentType, ContextType>;
+  targetTruth?: Resolver<Maybe<ResolversTypes['Truth']>, ParentType, ContextType>;
+  targetUser?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   admitNext?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType, RequireFields<MutationAdmitNextArgs, 'count'>>;
   block?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationBlockArgs, 'input'>>;
@@ -1738,17 +2187,24 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   postTruth?: Resolver<ResolversTypes['PostTruthPayload'], ParentType, ContextType, RequireFields<MutationPostTruthArgs, 'input'>>;
   react?: Resolver<ResolversTypes['ReactPayload'], ParentType, ContextType, RequireFields<MutationReactArgs, 'input'>>;
   removeReaction?: Resolver<ResolversTypes['ReactPayload'], ParentType, ContextType, RequireFields<MutationRemoveReactionArgs, 'input'>>;
+  removeTruth?: Resolver<ResolversTypes['RemoveTruthPayload'], ParentType, ContextType, RequireFields<MutationRemoveTruthArgs, 'input'>>;
   renewSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType>;
+  reportTruth?: Resolver<ResolversTypes['ReportPayload'], ParentType, ContextType, RequireFields<MutationReportTruthArgs, 'input'>>;
+  reportUser?: Resolver<ResolversTypes['ReportPayload'], ParentType, ContextType, RequireFields<MutationReportUserArgs, 'input'>>;
+  resolveReport?: Resolver<ResolversTypes['ResolveReportPayload'], ParentType, ContextType, RequireFields<MutationResolveReportArgs, 'input'>>;
   resumeAdmissions?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType>;
   retruth?: Resolver<ResolversTypes['RetruthPayload'], ParentType, ContextType, RequireFields<MutationRetruthArgs, 'input'>>;
+  setRole?: Resolver<ResolversTypes['SetRolePayload'], ParentType, ContextType, RequireFields<MutationSetRoleArgs, 'input'>>;
   setWaitlistCapacity?: Resolver<ResolversTypes['WaitlistStats'], ParentType, ContextType, RequireFields<MutationSetWaitlistCapacityArgs, 'input'>>;
   signUp?: Resolver<ResolversTypes['SignUpResult'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
+  suspendUser?: Resolver<ResolversTypes['SuspendUserPayload'], ParentType, ContextType, RequireFields<MutationSuspendUserArgs, 'input'>>;
   unblock?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationUnblockArgs, 'input'>>;
   unbookmarkTruth?: Resolver<ResolversTypes['BookmarkPayload'], ParentType, ContextType, RequireFields<MutationUnbookmarkTruthArgs, 'input'>>;
   undoRetruth?: Resolver<ResolversTypes['UndoRetruthPayload'], ParentType, ContextType, RequireFields<MutationUndoRetruthArgs, 'input'>>;
   unfollow?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationUnfollowArgs, 'input'>>;
   unmute?: Resolver<ResolversTypes['UserActionPayload'], ParentType, ContextType, RequireFields<MutationUnmuteArgs, 'input'>>;
   unpinTruth?: Resolver<ResolversTypes['PinPayload'], ParentType, ContextType, RequireFields<MutationUnpinTruthArgs, 'input'>>;
+  unsuspendUser?: Resolver<ResolversTypes['SuspendUserPayload'], ParentType, ContextType, RequireFields<MutationUnsuspendUserArgs, 'input'>>;
   updateProfile?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationUpdateProfileArgs, 'input'>>;
 };
 
@@ -1798,6 +2254,8 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   hashtagFeed?: Resolver<ResolversTypes['TruthConnection'], ParentType, ContextType, RequireFields<QueryHashtagFeedArgs, 'first' | 'tag'>>;
   homeFeed?: Resolver<ResolversTypes['TruthConnection'], ParentType, ContextType, RequireFields<QueryHomeFeedArgs, 'first'>>;
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  moderationLog?: Resolver<ResolversTypes['ModerationLogConnection'], ParentType, ContextType, RequireFields<QueryModerationLogArgs, 'first'>>;
+  moderationQueue?: Resolver<ResolversTypes['ReportConnection'], ParentType, ContextType, RequireFields<QueryModerationQueueArgs, 'first' | 'status'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   notifications?: Resolver<ResolversTypes['NotificationConnection'], ParentType, ContextType, RequireFields<QueryNotificationsArgs, 'first' | 'unreadOnly'>>;
   publicFeed?: Resolver<ResolversTypes['TruthConnection'], ParentType, ContextType, RequireFields<QueryPublicFeedArgs, 'first'>>;
@@ -1822,6 +2280,52 @@ export type ReactionCountResolvers<ContextType = GraphQLContext, ParentType exte
   kind?: Resolver<ResolversTypes['ReactionKind'], ParentType, ContextType>;
 };
 
+export type RemoveTruthPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RemoveTruthPayload'] = ResolversParentTypes['RemoveTruthPayload']> = {
+  removedTruthId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type ReportResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Report'] = ResolversParentTypes['Report']> = {
+  account?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  note?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  openReportsOnTarget?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['ReportReason'], ParentType, ContextType>;
+  reporter?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  resolution?: Resolver<Maybe<ResolversTypes['ReportResolution']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReportStatus'], ParentType, ContextType>;
+  target?: Resolver<Maybe<ResolversTypes['ReportTarget']>, ParentType, ContextType>;
+};
+
+export type ReportConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReportConnection'] = ResolversParentTypes['ReportConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ReportEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type ReportEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReportEdge'] = ResolversParentTypes['ReportEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Report'], ParentType, ContextType>;
+};
+
+export type ReportPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReportPayload'] = ResolversParentTypes['ReportPayload']> = {
+  report?: Resolver<ResolversTypes['Report'], ParentType, ContextType>;
+};
+
+export type ReportResolutionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReportResolution'] = ResolversParentTypes['ReportResolution']> = {
+  action?: Resolver<ResolversTypes['ReportAction'], ParentType, ContextType>;
+  moderator?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  note?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  resolvedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type ReportTargetResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReportTarget'] = ResolversParentTypes['ReportTarget']> = {
+  __resolveType: TypeResolveFn<'Truth' | 'User', ParentType, ContextType>;
+};
+
+export type ResolveReportPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ResolveReportPayload'] = ResolversParentTypes['ResolveReportPayload']> = {
+  report?: Resolver<ResolversTypes['Report'], ParentType, ContextType>;
+};
+
 export type RetruthPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RetruthPayload'] = ResolversParentTypes['RetruthPayload']> = {
   original?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
   retruth?: Resolver<ResolversTypes['Truth'], ParentType, ContextType>;
@@ -1832,6 +2336,11 @@ export type SessionResolvers<ContextType = GraphQLContext, ParentType extends Re
   token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type SetRolePayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SetRolePayload'] = ResolversParentTypes['SetRolePayload']> = {
+  role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
 export type SignUpResultResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SignUpResult'] = ResolversParentTypes['SignUpResult']> = {
@@ -1847,6 +2356,11 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
   truthCountsChanged?: SubscriptionResolver<ResolversTypes['TruthCounts'], "truthCountsChanged", ParentType, ContextType, RequireFields<SubscriptionTruthCountsChangedArgs, 'truthId'>>;
   userUpdated?: SubscriptionResolver<ResolversTypes['User'], "userUpdated", ParentType, ContextType, RequireFields<SubscriptionUserUpdatedArgs, 'username'>>;
   waitlistPosition?: SubscriptionResolver<ResolversTypes['WaitlistTicket'], "waitlistPosition", ParentType, ContextType, RequireFields<SubscriptionWaitlistPositionArgs, 'ticketToken'>>;
+};
+
+export type SuspendUserPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SuspendUserPayload'] = ResolversParentTypes['SuspendUserPayload']> = {
+  suspended?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
 export type ThreadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Thread'] = ResolversParentTypes['Thread']> = {
@@ -2018,6 +2532,9 @@ export type Resolvers<ContextType = GraphQLContext> = {
   HashtagCount?: HashtagCountResolvers<ContextType>;
   MarkNotificationsReadPayload?: MarkNotificationsReadPayloadResolvers<ContextType>;
   MediaAttachment?: MediaAttachmentResolvers<ContextType>;
+  ModerationLogConnection?: ModerationLogConnectionResolvers<ContextType>;
+  ModerationLogEdge?: ModerationLogEdgeResolvers<ContextType>;
+  ModerationLogEntry?: ModerationLogEntryResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   Notification?: NotificationResolvers<ContextType>;
@@ -2029,10 +2546,20 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Query?: QueryResolvers<ContextType>;
   ReactPayload?: ReactPayloadResolvers<ContextType>;
   ReactionCount?: ReactionCountResolvers<ContextType>;
+  RemoveTruthPayload?: RemoveTruthPayloadResolvers<ContextType>;
+  Report?: ReportResolvers<ContextType>;
+  ReportConnection?: ReportConnectionResolvers<ContextType>;
+  ReportEdge?: ReportEdgeResolvers<ContextType>;
+  ReportPayload?: ReportPayloadResolvers<ContextType>;
+  ReportResolution?: ReportResolutionResolvers<ContextType>;
+  ReportTarget?: ReportTargetResolvers<ContextType>;
+  ResolveReportPayload?: ResolveReportPayloadResolvers<ContextType>;
   RetruthPayload?: RetruthPayloadResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
+  SetRolePayload?: SetRolePayloadResolvers<ContextType>;
   SignUpResult?: SignUpResultResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
+  SuspendUserPayload?: SuspendUserPayloadResolvers<ContextType>;
   Thread?: ThreadResolvers<ContextType>;
   TrendingHashtag?: TrendingHashtagResolvers<ContextType>;
   TrendingTruth?: TrendingTruthResolvers<ContextType>;

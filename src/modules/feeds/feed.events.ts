@@ -15,7 +15,8 @@ export type FeedEvent =
 /**
  * Feed channels: `homeFeed` keyed by the follower's id (fan-out), `authorPosted` keyed by a
  * whale's id (their followers' home subscribers listen there instead), `publicFeed` by '',
- * `hashtagFeed` by tag, and `whaleFlagged` by '' when an account becomes a whale.
+ * `hashtagFeed` by tag, `whaleFlagged` by '' when an account becomes a whale, and
+ * `authorSuspended` by '' when an account is suspended.
  */
 export interface FeedTopics {
   homeFeed: FeedEvent;
@@ -23,4 +24,17 @@ export interface FeedTopics {
   publicFeed: FeedEvent;
   hashtagFeed: FeedEvent;
   whaleFlagged: { userId: string };
+  /**
+   * An account was suspended (by '', to every instance): the newest of its truths, which each
+   * instance turns into `TruthDeleted` for its live feeds that may show them.
+   */
+  authorSuspended: { authorId: string; truths: SuspendedTruth[] };
+}
+
+/** A suspended author's truth, as live feeds need it to tell whether they may show it. */
+export interface SuspendedTruth {
+  id: string;
+  /** A reply: not in the public feed. */
+  reply: boolean;
+  hashtags: string[];
 }

@@ -64,6 +64,13 @@ export interface FeedLists {
   rebuildTimeline(timeline: string, authorLists: readonly string[]): Promise<void>;
   /** Adds an author's newest truths to a timeline, if it exists (a new follow). */
   mergeIntoTimeline(timeline: string, authorList: string): Promise<void>;
+  /** Takes many truths out of lists at once: members by list (a suspended author's). */
+  withdraw(members: ReadonlyMap<string, readonly string[]>): Promise<void>;
+  /**
+   * Puts truths back into lists that do not hold them, each at the position of its creation
+   * time (a suspension lifted): as a rebuild would place them.
+   */
+  restore(entries: readonly { list: string; entry: RebuiltEntry }[]): Promise<void>;
   /** Adds rebuilt truths to the lists the read model keeps (its rebuild). */
   replay(entries: readonly { list: string; entry: RebuiltEntry }[]): Promise<void>;
   /** Drops a timeline; the next read rebuilds it. */
@@ -241,6 +248,15 @@ if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, size - cap
 return 1
 `;
 
+// KEYS[1]: a list. ARGV: members.
+const withdrawSource = `return redis.call('ZREM', KEYS[1], unpack(ARGV))`;
+
+// KEYS[1]: a list. ARGV: position, member, position, member, ...
+const restoreSource = `return redis.call('ZADD', KEYS[1], 'NX', unpack(ARGV))`;
+
+/** Members per step of `withdraw` and `restore` (Lua's unpack takes a few thousand). */
+const stepMembers = 1_000;
+
 const removeSource = `
 for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
 return 1
@@ -265,6 +281,8 @@ export function createFeedLists(options: {
   const rebuildTimelineScript = model.script(rebuildTimelineSource);
   const mergeScript = model.script(mergeSource);
   const removeScript = model.script(removeSource);
+  const withdrawScript = model.script(withdrawSource);
+  const restoreScript = model.script(restoreSource);
 
   const publishStep = (
     truthId: string,
@@ -343,6 +361,28 @@ export function createFeedLists(options: {
 
     async mergeIntoTimeline(timeline, authorList) {
       await mergeScript.run(redis.command, [timeline, authorList], [timelineCapacity, perAuthor]);
+    },
+
+    async withdraw(members) {
+      for (const [list, ids] of members) {
+        for (let i = 0; i < ids.length; i += stepMembers) {
+          await withdrawScript.run(redis.command, [list], ids.slice(i, i + stepMembers));
+        }
+      }
+    },
+
+    async restore(entries) {
+      const byList = new Map<string, (string | number)[]>();
+      for (const { list, entry } of entries) {
+        const args = byList.get(list) ?? [];
+        args.push(rebuiltPosition(entry), entry.truthId);
+        byList.set(list, args);
+      }
+      for (const [list, args] of byList) {
+        for (let i = 0; i < args.length; i += 2 * stepMembers) {
+          await restoreScript.run(redis.command, [list], args.slice(i, i + 2 * stepMembers));
+        }
+      }
     },
 
     async replay(entries) {

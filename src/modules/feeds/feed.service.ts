@@ -14,7 +14,7 @@ import {
   type TruthService,
 } from '../truths/index.js';
 import { fromUserWire, toUserWire, type UserRecord } from '../users/index.js';
-import type { FeedEvent, FeedTopics } from './feed.events.js';
+import type { FeedEvent, FeedTopics, SuspendedTruth } from './feed.events.js';
 import type { FeedLists, ListCursor, ListTarget } from './feed.lists.js';
 import { FeedWatcher, createVisibilityCache } from './feed.watch.js';
 import type { WhaleFlagModel, WhaleFlagRecord } from './feed.model.js';
@@ -41,6 +41,22 @@ interface Visibility {
 
 const maxCatchUp = 500;
 const maxFillRounds = 5;
+
+/**
+ * How many of a suspended author's newest truths live feeds are told to drop (`TruthDeleted`).
+ * Pages leave out every truth of a suspended author at once; a live feed only needs what its
+ * client may be showing, and telling each live subscriber about the author's whole history
+ * would cost an instance (subscribers × truths) deliveries. A client that shows an older one
+ * drops it on its next page read.
+ */
+export const suspendedTruthsAnnounced = 100;
+
+/**
+ * How many of a suspended author's newest truths leave the public and hashtag lists (and come
+ * back when the suspension is lifted). Pages filter suspended authors out anyway; taking their
+ * truths out of the shared lists keeps a spam wave from filling pages with what is filtered.
+ */
+export const suspendedTruthsWithdrawn = 10_000;
 
 /**
  * Home timelines, and why: capped at the newest 800 truths like Twitter's (older pages of the
@@ -83,9 +99,14 @@ export function createFeedService(deps: {
   whales: WhaleRegistry;
   bus: EventBus<FeedTopics & RelationTopics>;
   whaleThreshold: number;
+  /** Which of these authors are suspended (their truths are left out of every feed). */
+  suspendedAmong?: (authorIds: Iterable<string>) => Promise<ReadonlySet<string>>;
   logger: Logger;
 }) {
   const { model, WhaleFlag, relations, truths, lists, whales, bus, logger } = deps;
+  const noneSuspended: ReadonlySet<string> = new Set();
+  const suspendedAmong = (authorIds: Iterable<string>) =>
+    deps.suspendedAmong ? deps.suspendedAmong(authorIds) : Promise.resolve(noneSuspended);
 
   // One event reaches many subscribers through many channels (each follower's home feed, the
   // public feed, hashtags). Converting it once per truth, not once per subscriber, is what lets
@@ -137,16 +158,24 @@ export function createFeedService(deps: {
   ): Promise<TruthRecord[]> => {
     const originalIds = candidates.flatMap((t) => (t.retruthOfId ? [t.retruthOfId] : []));
     const originals = await truths.getMany(originalIds.map((id) => id.toHexString()));
+    // Suspended authors: one read for the batch's authors and originals' authors (none when
+    // this process holds the answers).
+    const suspended = await suspendedAmong([
+      ...candidates.map((t) => t.authorId.toHexString()),
+      ...[...originals.values()].map((t) => t.authorId.toHexString()),
+    ]);
     return candidates.filter((truth) => {
       const authorId = truth.authorId.toHexString();
       if (truth.deletedAt || visibility.hidden.has(authorId)) return false;
+      if (suspended.has(authorId)) return false;
       if (visibility.members && !visibility.members.has(authorId)) return false;
       if (truth.retruthOfId) {
         const original = originals.get(truth.retruthOfId.toHexString());
         if (
           !original ||
           original.deletedAt ||
-          visibility.hidden.has(original.authorId.toHexString())
+          visibility.hidden.has(original.authorId.toHexString()) ||
+          suspended.has(original.authorId.toHexString())
         ) {
           return false;
         }
@@ -271,8 +300,121 @@ export function createFeedService(deps: {
       );
   });
 
-  const watch = (options: ConstructorParameters<typeof FeedWatcher>[1]) =>
-    new FeedWatcher({ bus, visibility, updateOf, logger }, options).stream;
+  /** This process's live feeds, for suspensions. */
+  const watchers = new Set<FeedWatcher>();
+  const closed = (watcher: FeedWatcher) => watchers.delete(watcher);
+  const watch = (options: ConstructorParameters<typeof FeedWatcher>[1]) => {
+    const watcher = new FeedWatcher({ bus, visibility, updateOf, closed, logger }, options);
+    if (!watcher.stream.closed) watchers.add(watcher);
+    return watcher.stream;
+  };
+
+  /**
+   * A suspension, on every instance: each live feed here that may show the author's truths gets
+   * a `TruthDeleted` for those it may show: home feeds of the author and of their followers
+   * (one Redis read for all of this process's home viewers), the public feed for the truths
+   * that are not replies, a hashtag feed for the truths carrying its tag. Blocks and mutes are
+   * not consulted: a deletion of a truth a client never showed is one it ignores.
+   */
+  const retractSuspended = async (event: FeedTopics['authorSuspended']) => {
+    if (watchers.size === 0 || event.truths.length === 0) return;
+    const homeViewers = [
+      ...new Set(
+        [...watchers].flatMap((w) => (w.feed.home && w.feed.viewerId ? [w.feed.viewerId] : [])),
+      ),
+    ];
+    const followers = new Set(
+      homeViewers.length > 0 ? await relations.followersAmong(event.authorId, homeViewers) : [],
+    );
+    followers.add(event.authorId);
+    const all = event.truths.map((truth) => truth.id);
+    const posts = event.truths.filter((truth) => !truth.reply).map((truth) => truth.id);
+    for (const watcher of watchers) {
+      const { topic, key, viewerId } = watcher.feed;
+      if (topic === 'homeFeed') {
+        if (viewerId && followers.has(viewerId)) watcher.retract(event.authorId, all);
+      } else if (topic === 'publicFeed') {
+        watcher.retract(event.authorId, posts);
+      } else {
+        const tagged = event.truths.filter((truth) => truth.hashtags.includes(key));
+        watcher.retract(
+          event.authorId,
+          tagged.map((truth) => truth.id),
+        );
+      }
+    }
+  };
+  bus.subscribe('authorSuspended', '', (event) => {
+    retractSuspended(event).catch((error: unknown) =>
+      logger.warn({ err: error }, 'could not retract a suspended author from live feeds'),
+    );
+  });
+
+  /** The shared lists (public, hashtags) holding a truth. */
+  const sharedListsOf = (truth: TruthRecord) => [
+    ...truth.hashtags.map(lists.keys.hashtag),
+    ...(truth.kind === 'REPLY' ? [] : [lists.keys.public]),
+  ];
+
+  /** Calls `onBatch` with the author's newest live truths, up to `suspendedTruthsWithdrawn`. */
+  const eachAuthoredTruth = async (
+    authorId: string,
+    onBatch: (batch: TruthRecord[]) => Promise<void>,
+  ) => {
+    const read = await lists.read(
+      [lists.keys.author(authorId)],
+      null,
+      suspendedTruthsWithdrawn,
+      'desc',
+    );
+    if (!('ids' in read)) return;
+    for (let i = 0; i < read.ids.length; i += 500) {
+      const batch = await truthsInOrder(read.ids.slice(i, i + 500));
+      await onBatch(batch.filter((truth) => !truth.deletedAt));
+    }
+  };
+
+  /** Takes a suspended author's truths out of the public and hashtag lists. */
+  const withdrawSuspended = (authorId: string) =>
+    eachAuthoredTruth(authorId, async (batch) => {
+      const members = new Map<string, string[]>();
+      for (const truth of batch) {
+        for (const list of sharedListsOf(truth)) {
+          members.set(list, [...(members.get(list) ?? []), truth._id.toHexString()]);
+        }
+      }
+      await lists.withdraw(members);
+    });
+
+  /** Puts an author's truths back into the public and hashtag lists (a suspension lifted). */
+  const restoreUnsuspended = (authorId: string) =>
+    eachAuthoredTruth(authorId, (batch) =>
+      lists.restore(
+        batch.flatMap((truth) =>
+          sharedListsOf(truth).map((list) => ({
+            list,
+            entry: { truthId: truth._id.toHexString(), createdAt: truth.createdAt },
+          })),
+        ),
+      ),
+    );
+
+  /** Tells every instance's live feeds that an author was suspended (see `retractSuspended`). */
+  const announceSuspended = async (authorId: string): Promise<void> => {
+    const ids = await lists.read(
+      [lists.keys.author(authorId)],
+      null,
+      suspendedTruthsAnnounced,
+      'desc',
+    );
+    if (!('ids' in ids) || ids.ids.length === 0) return;
+    const records = await truths.getMany(ids.ids);
+    const suspendedTruths: SuspendedTruth[] = ids.ids.flatMap((id) => {
+      const truth = records.get(id);
+      return truth ? [{ id, reply: truth.kind === 'REPLY', hashtags: truth.hashtags }] : [];
+    });
+    await bus.publish('authorSuspended', '', { authorId, truths: suspendedTruths });
+  };
 
   /**
    * Publishes a new truth: into the home timelines of its author and their followers with
@@ -409,6 +551,19 @@ export function createFeedService(deps: {
       truth: TruthRecord;
       previous: TruthRecord;
     }): HookEffect[] => [() => revise(truth, previous)],
+    /**
+     * What feeds do after an account is suspended (registered on the moderation hooks): pages
+     * leave its truths out at once (`suspendedAmong`); live feeds are told here.
+     */
+    afterAuthorSuspended: ({ userId }: { userId: string }): HookEffect[] => [
+      () => announceSuspended(userId),
+      () => withdrawSuspended(userId),
+    ],
+
+    /** What feeds do after a suspension is lifted: the truths return to the shared lists. */
+    afterAuthorUnsuspended: ({ userId }: { userId: string }): HookEffect[] => [
+      () => restoreUnsuspended(userId),
+    ],
 
     /** What feeds do after a truth is deleted. */
     afterTruthDeleted: ({ truth }: { truth: TruthRecord }): HookEffect[] => [() => retract(truth)],
@@ -489,7 +644,13 @@ export function createFeedService(deps: {
       let cursor = page.after;
       for (let round = 0; round < maxFillRounds && items.length < want; round++) {
         const batch = await truths.replies(truthId, cursor, want);
-        items.push(...batch.filter((t) => !visible.hidden.has(t.authorId.toHexString())));
+        const suspended = await suspendedAmong(batch.map((t) => t.authorId.toHexString()));
+        items.push(
+          ...batch.filter((t) => {
+            const authorId = t.authorId.toHexString();
+            return !visible.hidden.has(authorId) && !suspended.has(authorId);
+          }),
+        );
         if (batch.length < want) break;
         cursor = batch.at(-1)!._id.toHexString();
       }

@@ -161,6 +161,8 @@ export class FeedWatcher {
       bus: EventBus<FeedTopics>;
       visibility: VisibilityCache;
       updateOf(event: FeedEvent): FeedUpdate;
+      /** Called once when the feed ends. */
+      closed?: (watcher: FeedWatcher) => void;
       logger: Logger;
     },
     private readonly options: {
@@ -277,7 +279,21 @@ export class FeedWatcher {
     this.stream.push(this.deps.updateOf(event));
   }
 
+  /** The feed's topic, key and viewer. */
+  get feed() {
+    return this.options;
+  }
+
+  /**
+   * Takes truths out of this live feed (their author was suspended): a `TruthDeleted` each,
+   * in order with its other events (held with them while they are held).
+   */
+  retract(authorId: string, truthIds: readonly string[]): void {
+    for (const truthId of truthIds) this.#onEvent({ type: 'deleted', truthId, authorId });
+  }
+
   #close() {
+    this.deps.closed?.(this);
     this.#feed.unsubscribe();
     this.#unwatchConnection();
     if (this.#whales) {

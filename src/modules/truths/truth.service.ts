@@ -398,6 +398,22 @@ export function createTruthService(deps: {
     },
 
     /**
+     * Deletes a truth whoever wrote it (a moderator's removal; the caller checks the right to
+     * and records who did it): the same deletion, effects and live `TruthDeleted` as its
+     * author's, retruths included. Null when there is no such truth; removing a deleted truth
+     * changes nothing.
+     */
+    async removeAny(truthId: string): Promise<TruthRecord | null> {
+      const truth = await findTruth(truthId);
+      if (!truth) return null;
+      if (truth.deletedAt) return truth;
+      await remove(truth);
+      const retruths = await store.records.getMany(await store.retruthsOf(truthId));
+      for (const retruth of retruths.values()) if (!retruth.deletedAt) await remove(retruth);
+      return truth;
+    },
+
+    /**
      * Retruths a truth (the original, when given a retruth). Once per user per truth, decided
      * in Redis (truth.store.ts): a second call returns the existing retruth.
      */

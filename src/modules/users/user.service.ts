@@ -144,8 +144,13 @@ export function createUserService(deps: {
       sessionTtlSeconds,
       { sid: sessionId, at: Date.now() },
     );
+    // Checked after signing: a guard's change (a suspension) that lands after this check
+    // revokes sessions issued before it, this one included.
+    for (const guard of sessionGuards) await guard(user._id.toHexString());
     return { token, expiresAt, user };
   };
+  /** Checks that may refuse a new session (registered by other modules: suspensions). */
+  const sessionGuards: ((userId: string) => Promise<void>)[] = [];
 
   /** The viewer's session, for the mutations that end or renew it. */
   const sessionOf = (viewer: Viewer): ViewerSession => {
@@ -352,6 +357,28 @@ export function createUserService(deps: {
         before: new Date(now + 1),
         expiresAt: new Date(now + sessionTtlSeconds * 1000),
       });
+    },
+
+    /**
+     * Ends every session of the user issued until now, on every instance, and closes their
+     * sockets (4441), as `logOutEverywhere` does (a suspension).
+     */
+    async endSessionsOf(userId: string): Promise<void> {
+      const now = Date.now();
+      await revoke({
+        userId,
+        sessionId: null,
+        before: new Date(now + 1),
+        expiresAt: new Date(now + sessionTtlSeconds * 1000),
+      });
+    },
+
+    /**
+     * Adds a check every new session (sign-up, log-in, renewal) must pass; it throws the error
+     * the client gets (a suspended account's ACCOUNT_SUSPENDED).
+     */
+    guardSessions(guard: (userId: string) => Promise<void>): void {
+      sessionGuards.push(guard);
     },
 
     /** A fresh token for the viewer's session, valid for another session lifetime. */
