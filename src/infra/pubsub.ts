@@ -194,8 +194,9 @@ export function createEventBus<M extends TopicMap>(options: {
   };
   redis.subscriber.on('message', onMessage);
 
-  // After a drop, ioredis re-subscribes every channel when the connection is ready again; a
-  // PING sent after those SUBSCRIBEs is answered after them, so its reply confirms them all.
+  // After a drop, every channel held is subscribed again once the connection is ready (ioredis
+  // does not, see infra/redis.ts), in one SUBSCRIBE whose reply confirms them all; a failure
+  // leaves the bus dropped until the next 'ready'.
   const connectionListeners = new Set<ConnectionListener>();
   let dropped = false;
   const onClose = () => {
@@ -205,13 +206,17 @@ export function createEventBus<M extends TopicMap>(options: {
   };
   const onReady = () => {
     if (!dropped) return;
-    redis.subscriber.ping().then(
+    const channels = [...confirmed.keys()];
+    const again =
+      channels.length > 0 ? redis.subscriber.subscribe(...channels) : redis.subscriber.ping();
+    const done = again.then(
       () => {
         dropped = false;
         for (const listener of [...connectionListeners]) listener.resubscribed();
       },
-      (error: unknown) => logger.warn({ err: error }, 'could not confirm the channels again'),
+      (error: unknown) => logger.warn({ err: error }, 'could not subscribe the channels again'),
     );
+    for (const channel of channels) confirmed.set(channel, done);
   };
   redis.subscriber.on('close', onClose);
   redis.subscriber.on('ready', onReady);

@@ -222,6 +222,12 @@ export function createReadModel(options: {
     for (const listener of [...rebuiltListeners]) listener();
   };
 
+  const subscribeReset = () => {
+    redis.subscriber.subscribe(resetChannel).catch((error: unknown) => {
+      logger.warn({ err: error }, 'read model channel not confirmed');
+    });
+  };
+
   return {
     prefix,
     readyKey,
@@ -262,9 +268,9 @@ export function createReadModel(options: {
 
     start() {
       redis.subscriber.on('message', onReset);
-      redis.subscriber.subscribe(resetChannel).catch((error: unknown) => {
-        logger.warn({ err: error }, 'read model channel not confirmed');
-      });
+      subscribeReset();
+      // Subscribed again after every reconnect (ioredis does not, see infra/redis.ts).
+      redis.subscriber.on('ready', subscribeReset);
       redis.command.on('ready', tryCheck);
       timer = setInterval(tryCheck, options.checkEveryMs ?? 2_000);
       timer.unref();
@@ -274,6 +280,7 @@ export function createReadModel(options: {
       clearInterval(timer);
       redis.command.off('ready', tryCheck);
       redis.subscriber.off('message', onReset);
+      redis.subscriber.off('ready', subscribeReset);
     },
   };
 }

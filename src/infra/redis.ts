@@ -61,12 +61,15 @@ export function createRedisClients(options: {
   // Commands issued in the same tick (a page's loaders) share one write and one round trip.
   const command = make('command', { enableAutoPipelining: true });
   const publisher = make('publisher');
-  // A subscriber's commands are only (UN)SUBSCRIBE; it must wait for Redis instead of failing,
-  // and ioredis re-subscribes every channel after a reconnect.
+  // A subscriber's commands are only (UN)SUBSCRIBE; it must wait for Redis instead of failing.
+  // After a reconnect each owner of channels subscribes them again on 'ready' (the event bus,
+  // the near caches, the read model), with its own error handling: ioredis's own re-subscribing
+  // leaves its command's promise unhandled, so a connection that closes while it runs (an
+  // instance stopping just after a reconnect) would raise an unhandled rejection.
   const subscriber = make('subscriber', {
     commandTimeout: undefined,
     maxRetriesPerRequest: null,
-    autoResubscribe: true,
+    autoResubscribe: false,
   });
   // Every near cache, the event bus and the read model listen to this one connection's
   // 'message' and 'ready' events: a fixed number per process, not a leak.
@@ -75,7 +78,7 @@ export function createRedisClients(options: {
   // channels would stay subscribed in ioredis's eyes while no message arrives, so live feeds
   // would go quiet and in-process copies (near-cache.ts) would miss their invalidations. It is
   // PINGed every heartbeat; one still unanswered at the next is dropped, which tells everyone
-  // listening for 'close', and ioredis reconnects and re-subscribes.
+  // listening for 'close'; ioredis reconnects, and the channels' owners subscribe again.
   let awaitingPong = false;
   const heartbeat = setInterval(() => {
     if (subscriber.status !== 'ready') {
