@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
 import { createLogger } from '../src/infra/logger.js';
-import { errorCodes, type TestUser } from './helpers/graphql.js';
+import { errorCodes, uniqueUsername, type TestUser } from './helpers/graphql.js';
 import { countRoundTrips } from './helpers/round-trips.js';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
 import { act, loseRedisKeys, post, react } from './helpers/social.js';
@@ -374,5 +374,86 @@ describe('round trips of search and discovery', () => {
       expect(b.redisCommands).toEqual(a.redisCommands);
       expect(a.redis).toBeLessThanOrEqual(4);
     }
+  });
+});
+
+/** On a database of their own: edits and suspensions change what the rebuild test compares. */
+describe('search after edits and suspensions', () => {
+  const moderatorName = uniqueUsername('mod');
+  const verity = useVerity({ env: { MODERATOR_USERNAMES: moderatorName } });
+  const data = async (query: string, variables: Record<string, unknown>, userToken?: string) => {
+    const result = await verity.gql(query, variables, { token: userToken });
+    expect(result.errors).toBeUndefined();
+    return result.data!;
+  };
+
+  it('counts an edited truth under the hashtags its text has now', async () => {
+    const author = await verity.signUp();
+    const stem = `ed${token()}`;
+    const truth = await post(verity, author.token, `#${stem}old and #${stem}kept`);
+    await post(verity, author.token, `#${stem}kept again`);
+    const edit = (text: string) =>
+      data(
+        'mutation($i: EditTruthInput!) { editTruth(input: $i) { truth { id } } }',
+        { i: { id: truth.id, text } },
+        author.token,
+      );
+    await edit(`#${stem}new and #${stem}kept`);
+    const counts = async () => (await data(searchHashtags, { p: stem }))['searchHashtags'];
+    expect(await counts()).toEqual([
+      { tag: `${stem}kept`, truthCount: 2 },
+      { tag: `${stem}new`, truthCount: 1 },
+    ]);
+    await edit(`no tags now, #${stem}new gone too`.replace(`#${stem}new`, 'it'));
+    expect(await counts()).toEqual([{ tag: `${stem}kept`, truthCount: 1 }]);
+    // Deleting it afterwards uncounts what it carries now: nothing.
+    const deleted = await verity.gql(
+      'mutation($id: ID!) { deleteTruth(input: { id: $id }) { deletedTruthId } }',
+      { id: truth.id },
+      { token: author.token },
+    );
+    expect(deleted.errors).toBeUndefined();
+    expect(await counts()).toEqual([{ tag: `${stem}kept`, truthCount: 1 }]);
+  });
+
+  it('leaves a suspended account out of people search and suggestions, and brings it back', async () => {
+    const moderator = await verity.signUp({ username: moderatorName });
+    const stem = `Susp${token()}`;
+    const spammer = await verity.signUp({ username: `${stem}_spam` });
+    const honest = await verity.signUp({ username: `${stem}_honest` });
+    const viewer = await verity.signUp();
+    const friend = await verity.signUp();
+    await act(verity, viewer.token, 'follow', friend.id);
+    await act(verity, friend.token, 'follow', spammer.id);
+    await act(verity, friend.token, 'follow', honest.id);
+
+    const search = async () =>
+      (
+        (await verity.gql(searchUsers, { q: stem })).data!['searchUsers'] as { username: string }[]
+      ).map((user) => user.username);
+    const suggestions = async () =>
+      (
+        (await verity.gql(suggested, { first: 20 }, { token: viewer.token })).data![
+          'suggestedAccounts'
+        ] as { username: string }[]
+      ).map((user) => user.username);
+    expect(await search()).toEqual([honest.username, spammer.username]);
+    expect(await suggestions()).toEqual(
+      expect.arrayContaining([honest.username, spammer.username]),
+    );
+
+    const suspend = (mutation: 'suspendUser' | 'unsuspendUser') =>
+      verity.gql(
+        `mutation($i: SuspendUserInput!) { ${mutation}(input: $i) { suspended } }`,
+        { i: { id: spammer.id } },
+        { token: moderator.token },
+      );
+    expect((await suspend('suspendUser')).errors).toBeUndefined();
+    expect(await search()).toEqual([honest.username]);
+    expect(await suggestions()).not.toContain(spammer.username);
+    expect(await suggestions()).toContain(honest.username);
+
+    expect((await suspend('unsuspendUser')).errors).toBeUndefined();
+    expect(await search()).toEqual([honest.username, spammer.username]);
   });
 });

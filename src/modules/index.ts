@@ -415,6 +415,7 @@ export function createServices(deps: {
     bus,
     refreshMs: deps.trends.refreshMs,
     now: deps.now ?? Date.now,
+    hiddenAmong: (userIds) => moderation.suspendedAmong(userIds),
     logger: log('discover'),
   });
 
@@ -447,6 +448,7 @@ export function createServices(deps: {
   truthHooks.on('truthStored', discover.afterTruthStored);
   truthHooks.on('truthDeleted', discover.afterTruthDeleted);
   reactionHooks.on('reacted', discover.afterReacted);
+  truthEditHooks.on('truthEdited', discover.afterTruthEdited);
   relationHooks.on('followed', discover.afterFollowed);
   moderationHooks.on('accountSuspended', feeds.afterAuthorSuspended);
   moderationHooks.on('accountUnsuspended', feeds.afterAuthorUnsuspended);

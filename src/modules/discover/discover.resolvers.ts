@@ -70,13 +70,18 @@ export const discoverResolvers: Resolvers = {
       const truths = await context.loaders.truthById.loadMany(
         view.truths.map((entry) => entry.truthId),
       );
-      return view.truths
-        .flatMap((entry, i) => {
-          const truth = truths[i];
-          return truth && !(truth instanceof Error) && !truth.deletedAt
-            ? [{ truth, score: entry.score }]
-            : [];
-        })
+      const shown = view.truths.flatMap((entry, i) => {
+        const truth = truths[i];
+        return truth && !(truth instanceof Error) && !truth.deletedAt
+          ? [{ truth, score: entry.score }]
+          : [];
+      });
+      // A suspended author's truths leave the trends with the rest of their truths.
+      const hidden = await context.services.discover.hiddenAmong(
+        shown.map(({ truth }) => truth.authorId.toHexString()),
+      );
+      return shown
+        .filter(({ truth }) => !hidden.has(truth.authorId.toHexString()))
         .slice(0, trendsShown);
     },
   },

@@ -6,7 +6,7 @@ import { createEventStream, type EventStream } from '../../lib/event-stream.js';
 import type { HookEffect } from '../../lib/hooks.js';
 import type { RelationHooks, RelationService } from '../follows/index.js';
 import type { ReactionEventRecord, ReactionHooks, ReactionService } from '../reactions/index.js';
-import type { TruthHooks, TruthRecord, TruthService } from '../truths/index.js';
+import type { TruthEditHooks, TruthHooks, TruthRecord, TruthService } from '../truths/index.js';
 import type { UserHooks, UserService } from '../users/index.js';
 import type { DiscoverTopics, TrendsView } from './discover.events.js';
 import type { DiscoverStore, TrendKind } from './discover.store.js';
@@ -72,6 +72,11 @@ export function createDiscoverService(deps: {
   refreshMs: number;
   /** The clock trends read (ms); tests move it. */
   now: () => number;
+  /**
+   * Which of these accounts nobody may be shown (suspended by moderators): left out of
+   * searches, suggestions and trending truths.
+   */
+  hiddenAmong: (userIds: readonly string[]) => Promise<ReadonlySet<string>>;
   logger: Logger;
 }) {
   const { store, redis, relations, bus, refreshMs, now, logger } = deps;
@@ -136,6 +141,7 @@ export function createDiscoverService(deps: {
         id: truth._id.toHexString(),
         hashtags: truth.hashtags,
         deleted: truth.deletedAt !== null,
+        revision: truth.revision ?? 0,
       })),
     );
     await store.rebuild.uses(redis.command, batch.flatMap(usesOf), now());
@@ -177,6 +183,20 @@ export function createDiscoverService(deps: {
       truth.hashtags.length > 0
         ? [() => store.truthUntagged(truth._id.toHexString(), truth.hashtags)]
         : [],
+    /** An edit's hashtags: the dropped ones uncounted, the added ones counted and used. */
+    afterTruthEdited: ({ truth, previous }: TruthEditHooks['truthEdited']): HookEffect[] => {
+      const dropped = previous.hashtags.filter((tag) => !truth.hashtags.includes(tag));
+      const added = truth.hashtags.filter((tag) => !previous.hashtags.includes(tag));
+      if (dropped.length === 0 && added.length === 0) return [];
+      const account = truth.authorId.toHexString();
+      return [
+        () => store.truthRetagged(truth._id.toHexString(), truth.revision ?? 0, dropped, added),
+        () =>
+          recordUses(
+            added.map((tag) => ({ kind: 'hashtag' as const, member: tag, account, atMs: now() })),
+          ),
+      ];
+    },
     afterReacted: ({ userId, truth }: ReactionHooks['reacted']): HookEffect[] => [
       () =>
         recordUses([
@@ -190,8 +210,16 @@ export function createDiscoverService(deps: {
       },
     ],
 
-    /** Up to `limit` user ids whose names start with `prefix` (normalised). */
-    searchUsers: (prefix: string, limit: number) => store.searchUsers(prefix, limit),
+    /** Up to `limit` user ids whose names start with `prefix` (normalised), none hidden. */
+    async searchUsers(prefix: string, limit: number): Promise<string[]> {
+      // Read twice as many: the hidden ones are few, and a page stays one round trip.
+      const ids = await store.searchUsers(prefix, limit * 2);
+      const hidden = await deps.hiddenAmong(ids);
+      return ids.filter((id) => !hidden.has(id)).slice(0, limit);
+    },
+
+    /** Which of these accounts must not be shown (see `hiddenAmong`). */
+    hiddenAmong: (userIds: readonly string[]) => deps.hiddenAmong(userIds),
 
     /** Up to `limit` hashtags starting with `prefix` (normalised), with their counts. */
     searchHashtags: (prefix: string, limit: number) => store.hashtagsByPrefix(prefix, limit),
@@ -220,12 +248,12 @@ export function createDiscoverService(deps: {
       const friends = [...shared.keys()].sort(
         (a, b) => shared.get(b)! - shared.get(a)! || byRank(a) - byRank(b) || (a < b ? -1 : 1),
       );
-      const chosen = friends.slice(0, limit);
-      for (const id of popular) {
-        if (chosen.length >= limit) break;
-        if (!excluded.has(id) && !shared.has(id)) chosen.push(id);
-      }
-      return chosen;
+      const candidates = [
+        ...friends,
+        ...popular.filter((id) => !excluded.has(id) && !shared.has(id)),
+      ];
+      const hidden = await deps.hiddenAmong(candidates);
+      return candidates.filter((id) => !hidden.has(id)).slice(0, limit);
     },
 
     /** The trends now, then each time they change (checked every `refreshMs`). */

@@ -51,12 +51,36 @@ return 1
 const untaggedSource = `
 local state = redis.call('HGET', KEYS[3], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], 'd')
-if state ~= '1' then return 0 end
+if not state or state == 'd' then return 0 end
 for i = 2, #ARGV do
   if redis.call('HINCRBY', KEYS[2], ARGV[i], -1) <= 0 then
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('ZREM', KEYS[1], ARGV[i])
   end
+end
+return 1
+`;
+
+// KEYS: tags, counts, tagged. ARGV: truth id, the edit's revision, how many tags it dropped,
+// then the dropped tags, then the added ones. A truth's state in `tagged` is '1' (its tags as
+// posted are counted), 'r:<revision>' (an edit's), or 'd' (deleted): an edit's change is
+// counted once, and never one older than what is counted.
+const retaggedSource = `
+local state = redis.call('HGET', KEYS[3], ARGV[1])
+if state == 'd' then return 0 end
+local current = 0
+if state and state ~= '1' then current = tonumber(string.sub(state, 3)) end
+if current >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[3], ARGV[1], 'r:' .. ARGV[2])
+local dropped = tonumber(ARGV[3])
+for i = 4, 3 + dropped do
+  if redis.call('HINCRBY', KEYS[2], ARGV[i], -1) <= 0 then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+for i = 4 + dropped, #ARGV do
+  if redis.call('HINCRBY', KEYS[2], ARGV[i], 1) == 1 then redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
 end
 return 1
 `;
@@ -187,6 +211,7 @@ export function createDiscoverStore(deps: {
   const search = model.script(searchSource);
   const tagged = model.script(taggedSource);
   const untagged = model.script(untaggedSource);
+  const retagged = model.script(retaggedSource);
   const tagPrefix = model.script(tagPrefixSource);
   const record = model.script(recordSource);
   const scores = model.script(scoresSource);
@@ -273,6 +298,20 @@ export function createDiscoverStore(deps: {
       );
     },
 
+    /** Recounts an edited truth's hashtags: `dropped` uncounted, `added` counted, once. */
+    async truthRetagged(
+      truthId: string,
+      revision: number,
+      dropped: readonly string[],
+      added: readonly string[],
+    ): Promise<void> {
+      await retagged.run(
+        redis.command,
+        [keys.tags, keys.counts, keys.tagged],
+        [truthId, revision, dropped.length, ...dropped, ...added],
+      );
+    },
+
     /** Up to `limit` hashtags starting with `prefix`, alphabetically, with their counts. */
     async hashtagsByPrefix(prefix: string, limit: number) {
       const flat = (await tagPrefix.run(
@@ -352,12 +391,21 @@ export function createDiscoverStore(deps: {
       },
       async tags(
         client: Redis,
-        truths: readonly { id: string; hashtags: readonly string[]; deleted: boolean }[],
+        truths: readonly {
+          id: string;
+          hashtags: readonly string[];
+          deleted: boolean;
+          revision: number;
+        }[],
       ) {
         const pipeline = client.pipeline();
         for (const truth of truths) {
-          if (truth.hashtags.length === 0) continue;
-          pipeline.hset(keys.tagged, truth.id, truth.deleted ? 'd' : '1');
+          if (truth.hashtags.length === 0 && truth.revision === 0) continue;
+          pipeline.hset(
+            keys.tagged,
+            truth.id,
+            truth.deleted ? 'd' : truth.revision > 0 ? `r:${truth.revision}` : '1',
+          );
           if (truth.deleted) continue;
           for (const tag of truth.hashtags) {
             pipeline.hincrby(keys.counts, tag, 1);
