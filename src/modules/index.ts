@@ -68,7 +68,6 @@ import {
   createNotificationService,
   createNotificationStore,
   notificationResolvers,
-  type NewNotification,
   type NotificationTopics,
 } from './notifications/index.js';
 import {
@@ -427,22 +426,7 @@ export function createServices(deps: {
   relationHooks.on('followed', notifications.afterFollowed);
   reactionHooks.on('reacted', notifications.afterReacted);
   truthEditHooks.on('truthEdited', feeds.afterTruthEdited);
-  // Users an edit mentions for the first time are told as a post would tell them; one
-  // mentioned before (by the text as posted or an earlier edit) is not told again.
-  truthEditHooks.on('truthEdited', (edited) => {
-    const actorId = edited.truth.authorId.toHexString();
-    const truthId = edited.truth._id.toHexString();
-    const list = edited.newlyMentioned.map((userId): NewNotification => ({
-      kind: 'MENTIONED',
-      userId,
-      actorId,
-      truthId,
-    }));
-    const at = edited.truth.editedAt ?? new Date();
-    return list.length === 0
-      ? []
-      : [() => notifications.notifyAll(list, { fact: edited.fact, at })];
-  });
+  truthEditHooks.on('truthEdited', notifications.afterTruthEdited);
   userHooks.on('accountCreated', discover.afterAccountCreated);
   userHooks.on('profileChanged', discover.afterProfileChanged);
   truthHooks.on('truthStored', discover.afterTruthStored);

@@ -10,7 +10,7 @@ import type { HookEffect } from '../../lib/hooks.js';
 import { objectId } from '../../lib/ids.js';
 import type { RelationHooks, RelationService } from '../follows/index.js';
 import type { ReactionHooks } from '../reactions/index.js';
-import type { TruthHooks } from '../truths/index.js';
+import type { TruthEditHooks, TruthHooks } from '../truths/index.js';
 import type { NotificationTopics, NotificationWire } from './notification.events.js';
 import type {
   NotificationKind,
@@ -180,6 +180,23 @@ export function createNotificationService(deps: {
         }
       }
       return [() => notifyAll(list, { fact: stored.fact, at: truth.createdAt })];
+    },
+
+    /**
+     * Users an edit mentions for the first time are told as a post would tell them; one
+     * mentioned before (by the text as posted or an earlier edit) is not told again.
+     */
+    afterTruthEdited: (edited: TruthEditHooks['truthEdited']): HookEffect[] => {
+      const actorId = edited.truth.authorId.toHexString();
+      const truthId = edited.truth._id.toHexString();
+      const list = edited.newlyMentioned.map((userId): NewNotification => ({
+        kind: 'MENTIONED',
+        userId,
+        actorId,
+        truthId,
+      }));
+      const at = edited.truth.editedAt ?? new Date();
+      return list.length === 0 ? [] : [() => notifyAll(list, { fact: edited.fact, at })];
     },
 
     afterFollowed: (followed: RelationHooks['followed']): HookEffect[] => [
