@@ -1,4 +1,4 @@
-import { requireViewer } from '../../graphql/context.js';
+import { requireViewer, type GraphQLContext } from '../../graphql/context.js';
 import type { Resolvers, Role } from '../../graphql/generated/resolvers-types.js';
 import { expectGlobalId, toGlobalId } from '../../graphql/global-id.js';
 import { pageRequest, toConnection } from '../../graphql/pagination.js';
@@ -7,6 +7,13 @@ import { opaqueId } from '../../lib/ids.js';
 
 /** A report's global ID: `Report:<hex>`, base64url (not resolvable with `node`). */
 const reportGlobalId = (id: string) => opaqueId(`Report:${id}`);
+
+/** The account a moderation action was about, as its payload shows it. */
+async function actedOn(context: GraphQLContext, userId: string) {
+  const user = await context.loaders.userById.load(userId);
+  if (!user) throw notFound('There is no user with that id.');
+  return user;
+}
 
 /** The report id inside a report's global ID; BAD_USER_INPUT for anything else. */
 function reportIdOf(globalId: string): string {
@@ -74,8 +81,7 @@ export const moderationResolvers: Resolvers = {
         userId,
         input.note,
       );
-      const user = await context.loaders.userById.load(userId);
-      if (!user) throw notFound('There is no user with that id.');
+      const user = await actedOn(context, userId);
       return { user, suspended };
     },
     unsuspendUser: async (_parent, { input }, context) => {
@@ -85,8 +91,7 @@ export const moderationResolvers: Resolvers = {
         userId,
         input.note,
       );
-      const user = await context.loaders.userById.load(userId);
-      if (!user) throw notFound('There is no user with that id.');
+      const user = await actedOn(context, userId);
       return { user, suspended };
     },
     setRole: async (_parent, { input }, context) => {
@@ -96,8 +101,7 @@ export const moderationResolvers: Resolvers = {
         throw badUserInput('ADMIN comes from ADMIN_USERNAMES; grant MODERATOR or USER.', 'role');
       }
       await context.services.moderation.setRole(viewer, userId, input.role);
-      const user = await context.loaders.userById.load(userId);
-      if (!user) throw notFound('There is no user with that id.');
+      const user = await actedOn(context, userId);
       return { user, role: input.role };
     },
   },
