@@ -204,7 +204,7 @@ export function createApp(options: AppOptions): VerityApp {
         const cost = createCostLimit({ schema, maxCost: config.graphql.maxCost });
         if (config.rateLimits.enabled) {
           rateLimiter = await createRateLimiter({
-            redis: redis.command,
+            redis,
             namespace: config.redis.namespace,
             limits: config.rateLimits.buckets,
             fallbackMaxKeys: config.rateLimits.fallbackMaxKeys,

@@ -173,6 +173,23 @@ const envSchema = z.object({
   FERRETDB_BIN: optionalString,
   REDIS_URL: url(['redis', 'rediss']),
   LOCAL_REDIS_URL: url(['redis']),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const nodes = raw
+        .split(',')
+        .map((node) => node.trim())
+        .filter((node) => node !== '');
+      for (const node of nodes) {
+        if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(node)) {
+          ctx.addIssue({ code: 'custom', message: `expected host:port, got "${node}"` });
+          return z.NEVER;
+        }
+      }
+      return nodes;
+    }),
   REDIS_NAMESPACE: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected 1 to 64 letters, digits, or _ . : -')
@@ -319,7 +336,10 @@ function parse(env: Record<string, string | undefined>) {
     ),
     mongo: { uri: e.MONGODB_URI, dbName: e.MONGODB_DB, ferretdbBin: e.FERRETDB_BIN },
     redis: {
-      url: e.REDIS_URL,
+      /** A Redis Cluster's seed nodes (REDIS_CLUSTER_NODES) in the `redis-cluster://` form. */
+      url: e.REDIS_CLUSTER_NODES
+        ? `redis-cluster://${e.REDIS_CLUSTER_NODES.join(',')}`
+        : e.REDIS_URL,
       /** Probed when REDIS_URL is unset; redis-server is started only if nothing answers here. */
       localUrl: e.LOCAL_REDIS_URL ?? 'redis://127.0.0.1:6379',
       namespace: e.REDIS_NAMESPACE,

@@ -15,7 +15,15 @@ import type { RedisClients } from './redis.js';
  * sees the change at once. Every copy goes when the model is rebuilt.
  */
 
-/** Records by id: one JSON string each, `<ns>:m:<family>:<id>`. */
+/**
+ * The key of `family`'s value for entity `id`: `<ns>:m:<family>:{<id>}`. The id is the key's
+ * hash tag, so that every key of one entity (a user's, a truth's) is in one Redis Cluster slot
+ * and one script can change them together (infra/slots.ts).
+ */
+export const modelKey = (model: ReadModel, family: string, id: string) =>
+  `${model.prefix}${family}:{${id}}`;
+
+/** Records by id: one JSON string each, `<ns>:m:<family>:{<id>}`. */
 export interface ModelRecords<T> {
   /** The records for `ids` (missing ones absent): none, or one Redis round trip. */
   getMany(ids: Iterable<string>): Promise<Map<string, T>>;
@@ -39,7 +47,7 @@ export function createModelRecords<T extends object>(options: {
   logger: Logger;
 }): ModelRecords<T> {
   const { model, redis } = options;
-  const keyOf = (id: string) => `${model.prefix}${options.family}:${id}`;
+  const keyOf = (id: string) => modelKey(model, options.family, id);
   const near = createNearCache<T>({ redis, family: `m:${options.family}`, logger: options.logger });
   model.onRebuilt(() => near.clear());
   const getScript = model.script(getRecordsSource);
@@ -56,9 +64,10 @@ export function createModelRecords<T extends object>(options: {
       const remote = near.collect(new Set(ids), found);
       if (remote.length === 0) return found;
       const token = near.begin();
-      const texts = (await getScript.run(redis.command, remote.map(keyOf), [])) as (
-        string | null
-      )[];
+      const texts = (await getScript.runSpread(
+        redis.command,
+        remote.map((id) => ({ keys: [keyOf(id)] })),
+      )) as (string | null)[];
       remote.forEach((id, i) => {
         const text = texts[i];
         if (!text) return;
@@ -71,7 +80,7 @@ export function createModelRecords<T extends object>(options: {
   };
 }
 
-/** Per-owner hashes (a viewer's reactions, retruths, ...): `<ns>:m:<family>:<owner>`. */
+/** Per-owner hashes (a viewer's reactions, retruths, ...): `<ns>:m:<family>:{<owner>}`. */
 export interface ModelHashes {
   /** The values of `fields` for `owner`, null where absent. */
   get(owner: string, fields: readonly string[]): Promise<(string | null)[]>;
@@ -117,7 +126,7 @@ export function createModelHashes(options: {
   logger: Logger;
 }): ModelHashes {
   const { model, redis } = options;
-  const keyOf = (owner: string) => `${model.prefix}${options.family}:${owner}`;
+  const keyOf = (owner: string) => modelKey(model, options.family, owner);
   const near = createNearCache<HeldHash>({
     redis,
     family: `m:${options.family}`,
@@ -166,10 +175,9 @@ export function createModelHashes(options: {
       });
       if (remote.length === 0) return values;
       const token = near.begin();
-      const read = (await getPairs.run(
+      const read = (await getPairs.runSpread(
         redis.command,
-        remote.map((i) => keyOf(pairs[i]![0])),
-        remote.map((i) => pairs[i]![1]),
+        remote.map((i) => ({ keys: [keyOf(pairs[i]![0])], args: [pairs[i]![1]] })),
       )) as (string | false | null)[];
       remote.forEach((i, k) => {
         const [owner, field] = pairs[i]!;
@@ -197,7 +205,7 @@ export function createModelHashes(options: {
   };
 }
 
-/** Counts per id, `<ns>:m:<family>:<id>` hashes of `fields` (absent: zero). */
+/** Counts per id, `<ns>:m:<family>:{<id>}` hashes of `fields` (absent: zero). */
 export interface ModelCounts<F extends string> {
   /** Counts for each id: none, or one Redis round trip. */
   get(ids: Iterable<string>): Promise<Map<string, Readonly<Record<F, number>>>>;
@@ -227,7 +235,7 @@ export function createModelCounts<F extends string>(options: {
   logger: Logger;
 }): ModelCounts<F> {
   const { model, redis, fields } = options;
-  const keyOf = (id: string) => `${model.prefix}${options.family}:${id}`;
+  const keyOf = (id: string) => modelKey(model, options.family, id);
   const near = createNearCache<Readonly<Record<F, number>>>({
     redis,
     family: `m:${options.family}`,
@@ -247,7 +255,11 @@ export function createModelCounts<F extends string>(options: {
       const remote = near.collect(new Set(ids), result);
       if (remote.length === 0) return result;
       const token = near.begin();
-      const joined = (await getScript.run(redis.command, remote.map(keyOf), fields)) as string[];
+      const joined = (await getScript.runSpread(
+        redis.command,
+        remote.map((id) => ({ keys: [keyOf(id)] })),
+        { shared: fields },
+      )) as string[];
       remote.forEach((id, i) => {
         const parts = joined[i]!.split(',');
         const values = {} as Record<F, number>;

@@ -261,8 +261,8 @@ export function createEventBus<M extends TopicMap>(options: {
       try {
         const route = routes.get(topic);
         await (route
-          ? redis.publisher.publish(route.channel, `${key}\n${JSON.stringify(payload)}`)
-          : redis.publisher.publish(channelOf(topic, key), JSON.stringify(payload)));
+          ? redis.publish(route.channel, `${key}\n${JSON.stringify(payload)}`)
+          : redis.publish(channelOf(topic, key), JSON.stringify(payload)));
       } catch (error) {
         logger.warn({ topic, key, err: error }, 'event not published; Redis did not take it');
       }
@@ -275,17 +275,18 @@ export function createEventBus<M extends TopicMap>(options: {
         const route = routes.get(topic);
         if (route) {
           for (let i = 0; i < keys.length; i += 1_000) {
-            await redis.publisher.publish(
-              route.channel,
-              `${keys.slice(i, i + 1_000).join(',')}\n${message}`,
-            );
+            await redis.publish(route.channel, `${keys.slice(i, i + 1_000).join(',')}\n${message}`);
           }
           return;
         }
         for (let i = 0; i < keys.length; i += 1_000) {
+          const chunk = keys.slice(i, i + 1_000);
+          if (redis.cluster) {
+            await Promise.all(chunk.map((key) => redis.publish(channelOf(topic, key), message)));
+            continue;
+          }
           const pipeline = redis.publisher.pipeline();
-          for (const key of keys.slice(i, i + 1_000))
-            pipeline.publish(channelOf(topic, key), message);
+          for (const key of chunk) pipeline.publish(channelOf(topic, key), message);
           await pipeline.exec();
         }
       } catch (error) {

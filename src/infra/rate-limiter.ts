@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimitSetting } from '../config.js';
 import type { Logger } from './logger.js';
-import type { Redis } from './redis.js';
+import type { RedisClients } from './redis.js';
 
 /** `points` taken from `bucket`'s counter for `key` (an address, an account). */
 export interface RateCharge<Bucket extends string> {
@@ -142,8 +142,8 @@ const redisRetryMs = 1_000;
  * that the first requests are counted in Redis like the others.
  */
 export async function createRateLimiter<Bucket extends string>(options: {
-  /** Duplicated into a connection of the limiter's own, with fail-fast settings. */
-  redis: Redis;
+  /** Where the limiter opens a connection of its own, with fail-fast settings. */
+  redis: RedisClients;
   namespace: string;
   limits: Readonly<Record<Bucket, RateLimitSetting>>;
   fallbackMaxKeys: number;
@@ -151,9 +151,7 @@ export async function createRateLimiter<Bucket extends string>(options: {
   logger: Logger;
 }): Promise<RateLimiter<Bucket>> {
   const { logger } = options;
-  const client = options.redis.duplicate({
-    connectionName: 'verity:rate-limits',
-    lazyConnect: true,
+  const client = options.redis.connection('rate-limits', {
     enableOfflineQueue: false,
     enableAutoPipelining: true,
     maxRetriesPerRequest: 0,

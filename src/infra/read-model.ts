@@ -1,8 +1,9 @@
 import { ServiceUnavailableError } from '../lib/errors.js';
 import { tryAcquireLease, type Lease } from './lock.js';
 import type { Logger } from './logger.js';
-import type { Redis, RedisClients } from './redis.js';
+import { deleteKeys, type Redis, type RedisClients } from './redis.js';
 import { createScript } from './redis-script.js';
+import { commonSlot, slotCount, tagOfSlot } from './slots.js';
 
 /**
  * Verity's read model: everything a request reads lives in Redis, complete, under one prefix
@@ -54,7 +55,25 @@ export interface ReadModel {
 }
 
 export interface ModelScript {
+  /** Runs the script over `keys`, which must all be in one hash slot (infra/slots.ts). */
   run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  /**
+   * Runs the script over many items whose keys may be in different slots: once per slot, in
+   * parallel, with each group's keys and args concatenated in item order after `shared` args;
+   * the results (`perItem` per item, in item order) are put back in the items' order. On a
+   * single Redis every item is in one call, whatever its slot.
+   */
+  runSpread(
+    redis: Redis,
+    items: readonly SpreadItem[],
+    options?: { perItem?: number; shared?: readonly (string | number)[] },
+  ): Promise<unknown[]>;
+}
+
+/** One item of `ModelScript.runSpread`: its keys (one slot) and its args. */
+export interface SpreadItem {
+  readonly keys: readonly string[];
+  readonly args?: readonly (string | number)[];
 }
 
 /** Thrown by model scripts while the model is incomplete. */
@@ -64,10 +83,25 @@ export class ModelNotReadyError extends ServiceUnavailableError {
 
 const notReady = 'NOTREADY';
 
-const readyCheck = `
+/**
+ * Runs before every model script: the completeness check (the marker is an extra first key,
+ * taken off `KEYS`), and `publish(channel, message)`, which a script uses for every notice it
+ * sends: PUBLISH on a single Redis; on a cluster SPUBLISH on its slot's channel, since a script
+ * may reach only its own slot (infra/redis.ts, `slotChannel`). The slot channel is an extra
+ * first arg ('' on a single Redis), taken off `ARGV`.
+ */
+const prelude = `
 local __ready = table.remove(KEYS, 1)
+local __channel = table.remove(ARGV, 1)
 if redis.call('EXISTS', __ready) == 0 then
   return redis.error_reply('${notReady} the read model is being rebuilt')
+end
+local function publish(channel, message)
+  if __channel == '' then
+    redis.call('PUBLISH', channel, message)
+  else
+    redis.call('SPUBLISH', __channel, channel .. '\\n' .. message)
+  end
 end
 `;
 
@@ -77,12 +111,20 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `);
 
-/** The run id of the Redis server behind `redis` (changes on every restart). */
-async function runIdOf(redis: Redis): Promise<string> {
-  const info = await redis.info('server');
-  const match = /run_id:(\w+)/.exec(info);
-  if (!match) throw new Error('Redis did not report its run_id');
-  return match[1]!;
+/**
+ * The run id of the Redis server behind `redis` (changes on every restart); on a cluster, those
+ * of every master (a failover or a restart changes them).
+ */
+async function runIdOf(redis: RedisClients): Promise<string> {
+  const ids = await Promise.all(
+    redis.masters().map(async (master) => {
+      const info = await master.info('server');
+      const match = /run_id:(\w+)/.exec(info);
+      if (!match) throw new Error('Redis did not report its run_id');
+      return match[1]!;
+    }),
+  );
+  return ids.sort().join(',');
 }
 
 export function createReadModel(options: {
@@ -98,6 +140,13 @@ export function createReadModel(options: {
   const { redis, logger } = options;
   const prefix = `${redis.namespace}:m:`;
   const readyKey = `${prefix}ready`;
+  /**
+   * On a cluster, each slot has its own marker (a script can read only its slot's keys), set
+   * before `readyKey` by a rebuild and checked by every script running in that slot.
+   */
+  const slotReadyKey = (slot: number) =>
+    redis.cluster ? `${prefix}ready:{${tagOfSlot(slot)}}` : readyKey;
+  const strictSlots = redis.cluster || process.env['VERITY_STRICT_SLOTS'] === '1';
   const waitMs = options.waitMs ?? 10_000;
   const families: { name: string; rebuild: (redis: Redis) => Promise<void> }[] = [];
   const rebuiltListeners = new Set<() => void>();
@@ -105,13 +154,18 @@ export function createReadModel(options: {
   let timer: NodeJS.Timeout | undefined;
   const resetChannel = `${redis.namespace}:inv:model`;
 
-  const clear = async () => {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.command.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-      cursor = next;
-      if (keys.length > 0) await redis.command.unlink(...keys);
-    } while (cursor !== '0');
+  const clear = () => deleteKeys(redis, `${prefix}*`);
+
+  /** Sets the marker (every slot's first, on a cluster). */
+  const markReady = async (runId: string) => {
+    if (redis.cluster) {
+      for (let slot = 0; slot < slotCount; slot += 1_024) {
+        await Promise.all(
+          Array.from({ length: 1_024 }, (_, i) => redis.command.set(slotReadyKey(slot + i), runId)),
+        );
+      }
+    }
+    await markReadyScript.run(redis.command, [readyKey], [runId]);
   };
 
   /**
@@ -135,7 +189,7 @@ export function createReadModel(options: {
       if (!held || !(await lease.renew())) throw new Error('the read model lease was lost');
     };
     try {
-      const runId = await runIdOf(redis.command);
+      const runId = await runIdOf(redis);
       logger.warn('the read model is incomplete; rebuilding it from MongoDB');
       await clear();
       for (const family of families) {
@@ -145,8 +199,8 @@ export function createReadModel(options: {
         logger.info({ family: family.name, ms: Date.now() - familyStarted }, 'rebuilt');
       }
       await stillHeld();
-      await markReadyScript.run(redis.command, [readyKey], [runId]);
-      await redis.publisher.publish(resetChannel, 'rebuilt');
+      await markReady(runId);
+      await redis.publish(resetChannel, 'rebuilt');
       logger.warn({ ms: Date.now() - started }, 'the read model is rebuilt');
     } finally {
       clearInterval(renewing);
@@ -195,10 +249,7 @@ export function createReadModel(options: {
 
   /** Whether the marker still belongs to this Redis server; drops it when it does not. */
   const check = async () => {
-    const [marker, runId] = await Promise.all([
-      redis.command.get(readyKey),
-      runIdOf(redis.command),
-    ]);
+    const [marker, runId] = await Promise.all([redis.command.get(readyKey), runIdOf(redis)]);
     if (marker === null) {
       await ensure();
       return;
@@ -233,19 +284,63 @@ export function createReadModel(options: {
     readyKey,
 
     script(source) {
-      const script = createScript(`${readyCheck}\n${source}`);
-      return {
-        async run(client, keys, args) {
-          for (let attempt = 0; ; attempt++) {
-            try {
-              return await script.run(client, [readyKey, ...keys], args);
-            } catch (error) {
-              if (!(error instanceof Error) || !error.message.includes(notReady) || attempt > 2) {
-                throw error;
-              }
-              await ensure();
+      const script = createScript(`${prelude}\n${source}`);
+      const run = async (
+        client: Redis,
+        keys: readonly string[],
+        args: readonly (string | number)[],
+      ) => {
+        const slot = strictSlots ? commonSlot(keys) : 0;
+        const ready = slotReadyKey(slot);
+        const channel = redis.slotChannel(slot) ?? '';
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return await script.run(client, [ready, ...keys], [channel, ...args]);
+          } catch (error) {
+            if (!(error instanceof Error) || !error.message.includes(notReady) || attempt > 2) {
+              throw error;
             }
+            // A slot without its marker while the model says it is complete: that slot's
+            // master lost its data (a failover to a replica that had not caught up, a restart).
+            if (redis.cluster && ready !== readyKey && (await redis.command.exists(readyKey))) {
+              logger.warn({ slot }, 'a slot of the read model is missing; rebuilding');
+              await redis.command.del(readyKey);
+            }
+            await ensure();
           }
+        }
+      };
+      return {
+        run,
+        async runSpread(client, items, spreadOptions = {}) {
+          const perItem = spreadOptions.perItem ?? 1;
+          const shared = spreadOptions.shared ?? [];
+          if (items.length === 0) return [];
+          const groups = new Map<number, number[]>();
+          items.forEach((item, index) => {
+            const slot = strictSlots ? commonSlot(item.keys) : 0;
+            const group = groups.get(slot);
+            if (group) group.push(index);
+            else groups.set(slot, [index]);
+          });
+          const out: unknown[] = new Array<unknown>(items.length * perItem);
+          await Promise.all(
+            [...groups.values()].map(async (indexes) => {
+              const keys: string[] = [];
+              const args: (string | number)[] = [...shared];
+              for (const index of indexes) {
+                keys.push(...items[index]!.keys);
+                if (items[index]!.args) args.push(...items[index]!.args);
+              }
+              const results = (await run(client, keys, args)) as unknown[];
+              indexes.forEach((index, k) => {
+                for (let j = 0; j < perItem; j++) {
+                  out[index * perItem + j] = results[k * perItem + j];
+                }
+              });
+            }),
+          );
+          return out;
         },
       };
     },

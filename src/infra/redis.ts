@@ -1,7 +1,29 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { EventEmitter } from 'node:events';
+import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import type { Logger } from './logger.js';
+import { groupBySlot, slotCount, tagOfSlot } from './slots.js';
 
 export type { Redis };
+
+/**
+ * The subscriber side of pub/sub, as the event bus, the near caches and the read model use it:
+ * a single Redis connection, or (on a cluster) one connection per master speaking sharded
+ * pub/sub. 'message' gives (channel, message); 'close' says messages may have been lost;
+ * 'ready' says the owners must subscribe their channels again.
+ */
+export interface Subscriber {
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
+  ping(): Promise<unknown>;
+  readonly status: string;
+  on(event: 'message', listener: (channel: string, message: string) => void): this;
+  on(event: 'ready' | 'close', listener: () => void): this;
+  once(event: 'ready' | 'close', listener: (...args: unknown[]) => void): this;
+  off(event: 'message', listener: (channel: string, message: string) => void): this;
+  off(event: 'ready' | 'close', listener: () => void): this;
+  setMaxListeners(count: number): this;
+  disconnect(reconnect?: boolean): void;
+}
 
 /**
  * Verity's three Redis connections. Pub/sub needs its own subscriber connection, and publishing
@@ -11,11 +33,58 @@ export interface RedisClients {
   /** Timelines, counters, sequences, locks, rate limits. */
   readonly command: Redis;
   readonly publisher: Redis;
-  /** Only SUBSCRIBE/UNSUBSCRIBE; owned by the event bus. */
-  readonly subscriber: Redis;
+  /** Only (UN)SUBSCRIBE: the event bus's, the near caches', the read model's channels. */
+  readonly subscriber: Subscriber;
   /** Prefix of every key and channel, so several deployments (or test files) share a server. */
   readonly namespace: string;
+  /** Whether this is a Redis Cluster (`command` and `publisher` are then cluster clients). */
+  readonly cluster: boolean;
+  /**
+   * The channel a Lua script running in `slot` publishes on (`publish` in model scripts): on a
+   * cluster, a script may only reach its own slot, so it publishes there with SPUBLISH, the
+   * logical channel as the message's first line, and every instance's subscriber hands the
+   * message on as if it came on the logical channel. Null on a single Redis (plain PUBLISH).
+   */
+  slotChannel(slot: number): string | null;
+  /**
+   * Publishes from code (scripts publish with their `publish`): PUBLISH on a single Redis,
+   * SPUBLISH on a cluster, so a message goes only to its channel's node.
+   */
+  publish(channel: string, message: string): Promise<unknown>;
+  /** The masters: one client per server holding data (the single server on a single Redis). */
+  masters(): Redis[];
+  /**
+   * A batch of commands sent together, answered like a pipeline's `exec`. On a single Redis it
+   * is a pipeline; on a cluster each command goes to its own slot's master (auto-pipelined
+   * there), since a cluster pipeline must stay on one node.
+   */
+  batch(): ChainableCommander;
+  /**
+   * A connection of its own (a cluster client on a cluster) with `extra` settings, not opened
+   * until `connect()` is called; the caller owns it.
+   */
+  connection(role: string, extra: RedisOptions): Redis;
   quit(): Promise<void>;
+}
+
+/** `redis-cluster://host:port,host:port` (REDIS_CLUSTER_NODES in this form): the seed nodes. */
+export const clusterUrlScheme = 'redis-cluster:';
+
+export function clusterUrl(nodes: readonly string[]): string {
+  return `redis-cluster://${nodes.join(',')}`;
+}
+
+function clusterNodesOf(url: string): { host: string; port: number }[] | null {
+  if (!url.startsWith(`${clusterUrlScheme}//`)) return null;
+  return url
+    .slice(clusterUrlScheme.length + 2)
+    .replace(/\/.*$/, '')
+    .split(',')
+    .filter(Boolean)
+    .map((node) => {
+      const colon = node.lastIndexOf(':');
+      return { host: node.slice(0, colon), port: Number(node.slice(colon + 1)) };
+    });
 }
 
 /**
@@ -34,28 +103,93 @@ const baseOptions: RedisOptions = {
   reconnectOnError: (error) => error.message.startsWith('READONLY'),
 };
 
-export function createRedisClients(options: {
+export interface RedisClientsOptions {
+  /** `redis://…`, `rediss://…`, or `redis-cluster://host:port,…` for a Redis Cluster. */
   url: string;
   namespace: string;
   logger: Logger;
-  /** How often the subscriber connection is checked (see below); 2 s unless given. */
+  /** How often the subscriber connections are checked (see below); 2 s unless given. */
   subscriberHeartbeatMs?: number;
-}): RedisClients {
+}
+
+export function createRedisClients(options: RedisClientsOptions): RedisClients {
+  const nodes = clusterNodesOf(options.url);
+  return nodes ? createClusterClients(options, nodes) : createSingleClients(options);
+}
+
+/** Logs the first error of an outage and the recovery, once each. */
+function watchHealth(client: EventEmitter, role: string, logger: Logger): void {
+  let down = false;
+  client.on('error', (error: Error) => {
+    if (!down) logger.warn({ role, err: error.message }, 'Redis connection error');
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) logger.info({ role }, 'Redis connection restored');
+    down = false;
+  });
+}
+
+/**
+ * A subscriber connection can die without closing (a network cut, a frozen server): its
+ * channels would stay subscribed in ioredis's eyes while no message arrives, so live feeds
+ * would go quiet and in-process copies (near-cache.ts) would miss their invalidations. Each is
+ * PINGed every heartbeat; one still unanswered at the next is dropped, which tells everyone
+ * listening for 'close'; it reconnects, and the channels' owners subscribe again.
+ */
+function heartbeat(
+  connections: () => Iterable<Redis>,
+  everyMs: number,
+  logger: Logger,
+): NodeJS.Timeout {
+  const awaiting = new Set<Redis>();
+  const timer = setInterval(() => {
+    for (const connection of connections()) {
+      if (connection.status !== 'ready') {
+        awaiting.delete(connection);
+        continue;
+      }
+      if (awaiting.has(connection)) {
+        awaiting.delete(connection);
+        logger.warn(
+          { role: 'subscriber' },
+          'Redis subscriber connection stopped answering; reconnecting',
+        );
+        connection.disconnect(true);
+        continue;
+      }
+      awaiting.add(connection);
+      connection.ping().then(
+        () => awaiting.delete(connection),
+        () => undefined,
+      );
+    }
+  }, everyMs);
+  timer.unref();
+  return timer;
+}
+
+/** QUIT lets pending replies arrive; with Redis gone it would never answer: a second at most. */
+async function quitAll(clients: readonly (Redis | Cluster)[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(clients.map((client) => client.quit())),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, 1_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  for (const client of clients) client.disconnect();
+}
+
+function createSingleClients(options: RedisClientsOptions): RedisClients {
   const make = (role: string, extra: RedisOptions = {}) => {
     const client = new Redis(options.url, {
       ...baseOptions,
       ...extra,
       connectionName: `verity:${role}`,
     });
-    let down = false;
-    client.on('error', (error: Error) => {
-      if (!down) options.logger.warn({ role, err: error.message }, 'Redis connection error');
-      down = true;
-    });
-    client.on('ready', () => {
-      if (down) options.logger.info({ role }, 'Redis connection restored');
-      down = false;
-    });
+    watchHealth(client, role, options.logger);
     return client;
   };
   // Commands issued in the same tick (a page's loaders) share one write and one round trip.
@@ -74,56 +208,325 @@ export function createRedisClients(options: {
   // Every near cache, the event bus and the read model listen to this one connection's
   // 'message' and 'ready' events: a fixed number per process, not a leak.
   subscriber.setMaxListeners(64);
-  // A subscriber connection can die without closing (a network cut, a frozen server): its
-  // channels would stay subscribed in ioredis's eyes while no message arrives, so live feeds
-  // would go quiet and in-process copies (near-cache.ts) would miss their invalidations. It is
-  // PINGed every heartbeat; one still unanswered at the next is dropped, which tells everyone
-  // listening for 'close'; ioredis reconnects, and the channels' owners subscribe again.
-  let awaitingPong = false;
-  const heartbeat = setInterval(() => {
-    if (subscriber.status !== 'ready') {
-      awaitingPong = false;
-      return;
-    }
-    if (awaitingPong) {
-      awaitingPong = false;
-      options.logger.warn(
-        { role: 'subscriber' },
-        'Redis subscriber connection stopped answering; reconnecting',
-      );
-      subscriber.disconnect(true);
-      return;
-    }
-    awaitingPong = true;
-    subscriber.ping().then(
-      () => {
-        awaitingPong = false;
-      },
-      () => undefined,
-    );
-  }, options.subscriberHeartbeatMs ?? 2_000);
-  heartbeat.unref();
+  const beat = heartbeat(
+    () => [subscriber],
+    options.subscriberHeartbeatMs ?? 2_000,
+    options.logger,
+  );
   return {
     command,
     publisher,
     subscriber,
     namespace: options.namespace,
+    cluster: false,
+    slotChannel: () => null,
+    publish: (channel, message) => publisher.publish(channel, message),
+    masters: () => [command],
+    batch: () => command.pipeline(),
+    connection: (role, extra) =>
+      command.duplicate({ ...extra, connectionName: `verity:${role}`, lazyConnect: true }),
     async quit() {
-      clearInterval(heartbeat);
-      const clients = [command, publisher, subscriber];
-      // QUIT lets pending replies arrive; with Redis gone it would never answer, so give up
-      // after a second and drop the sockets.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled(clients.map((client) => client.quit())),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, 1_000);
-        }),
-      ]);
-      clearTimeout(timer);
-      for (const client of clients) client.disconnect();
+      clearInterval(beat);
+      await quitAll([command, publisher, subscriber]);
     },
   };
+}
+
+/**
+ * A batch for a cluster: records commands like a pipeline and, at `exec`, sends each on its
+ * own (the cluster client auto-pipelines those of one node into one write), answering
+ * `[error, result]` per command as a pipeline does.
+ */
+function clusterBatch(client: Cluster): ChainableCommander {
+  const calls: [string, unknown[]][] = [];
+  const batch: ChainableCommander = new Proxy({} as ChainableCommander, {
+    get(_target, name) {
+      if (name === 'exec') {
+        return async () =>
+          Promise.all(
+            calls.map(([command, args]) =>
+              (client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
+                command
+              ]!(...args).then(
+                (result): [Error | null, unknown] => [null, result],
+                (error: Error): [Error | null, unknown] => [error, null],
+              ),
+            ),
+          );
+      }
+      if (name === 'length') return calls.length;
+      if (typeof name !== 'string' || name === 'then') return undefined;
+      return (...args: unknown[]) => {
+        calls.push([name, args]);
+        return batch;
+      };
+    },
+  });
+  return batch;
+}
+
+/**
+ * Sharded pub/sub on a cluster: one connection per master, each channel (SSUBSCRIBE) on the
+ * master of its slot. Messages of the slot channels (`slotChannel`) carry their logical
+ * channel on their first line and are handed on as messages of it. When the cluster's
+ * topology changes (a failover) or a connection drops, every connection is replaced by ones to
+ * the current masters, 'close' is emitted at once and 'ready' once they are all connected: the
+ * owners then subscribe their channels again, each on its slot's new master.
+ */
+class ShardedSubscriber extends EventEmitter implements Subscriber {
+  #connections = new Map<string, Redis>();
+  #slots: string[] = [];
+  #closed = false;
+  #rebuilding: Promise<void> | null = null;
+  #ready = false;
+  #connecting = false;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly redisOptions: RedisOptions,
+    private readonly slotChannelPrefix: string,
+    private readonly logger: Logger,
+  ) {
+    super();
+    cluster.on('ready', () => this.#rebuild());
+    cluster.on('+node', () => this.#rebuild());
+    cluster.on('-node', () => this.#rebuild());
+    if (cluster.status === 'ready') this.#rebuild();
+  }
+
+  get status(): string {
+    return this.#ready ? 'ready' : 'connecting';
+  }
+
+  connections(): Iterable<Redis> {
+    return this.#connections.values();
+  }
+
+  #rebuild(): void {
+    if (this.#closed || this.#rebuilding) return;
+    this.#rebuilding = this.#connect()
+      .catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'sharded subscribers not connected; retrying');
+        return new Promise<void>((resolve) => setTimeout(resolve, 500)).then(() => {
+          this.#rebuilding = null;
+          this.#rebuild();
+        });
+      })
+      .finally(() => {
+        this.#rebuilding = null;
+      });
+  }
+
+  async #connect(): Promise<void> {
+    const slots = this.cluster.slots.map((nodeKeys) => nodeKeys[0] ?? '');
+    const masters = new Set(slots);
+    const same =
+      this.#ready &&
+      slots.length === this.#slots.length &&
+      slots.every((node, slot) => node === this.#slots[slot]);
+    if (same) return;
+    const wasReady = this.#ready;
+    this.#ready = false;
+    for (const connection of this.#connections.values()) {
+      connection.removeAllListeners();
+      connection.on('error', () => undefined);
+      connection.disconnect();
+    }
+    this.#connections.clear();
+    if (wasReady) this.emit('close');
+    this.#slots = slots;
+    for (const node of masters) {
+      if (!node) continue;
+      const colon = node.lastIndexOf(':');
+      const connection = new Redis({
+        ...this.redisOptions,
+        host: node.slice(0, colon),
+        port: Number(node.slice(colon + 1)),
+        connectionName: 'verity:ssubscriber',
+        lazyConnect: true,
+        retryStrategy: () => null,
+      });
+      connection.on('error', () => undefined);
+      connection.on('smessage', (channel: string, message: string) =>
+        this.#message(channel, message),
+      );
+      connection.on('close', () => {
+        if (this.#connections.get(node) !== connection || this.#closed) return;
+        this.#ready = false;
+        this.emit('close');
+        setTimeout(() => {
+          this.#slots = [];
+          this.#rebuild();
+        }, 200).unref();
+      });
+      this.#connections.set(node, connection);
+    }
+    await Promise.all([...this.#connections.values()].map((connection) => connection.connect()));
+    // Every slot's channel: the scripts' publications (see `slotChannel`).
+    this.#connecting = true;
+    try {
+      await this.subscribe(
+        ...Array.from({ length: slotCount }, (_, slot) => this.slotChannel(slot)),
+      );
+    } finally {
+      this.#connecting = false;
+    }
+    this.#ready = true;
+    this.emit('ready');
+  }
+
+  slotChannel(slot: number): string {
+    return `${this.slotChannelPrefix}{${tagOfSlot(slot)}}`;
+  }
+
+  #message(channel: string, message: string): void {
+    if (channel.startsWith(this.slotChannelPrefix)) {
+      const newline = message.indexOf('\n');
+      if (newline < 0) return;
+      this.emit('message', message.slice(0, newline), message.slice(newline + 1));
+      return;
+    }
+    this.emit('message', channel, message);
+  }
+
+  #connectionOf(slot: number): Redis {
+    const connection = this.#connections.get(this.#slots[slot] ?? '');
+    if (!connection) throw new Error('no Redis Cluster master for a channel yet');
+    return connection;
+  }
+
+  /** Resolves once the connections to the current masters are up (at once if they are). */
+  #whenReady(): Promise<void> {
+    if (this.#ready) return Promise.resolve();
+    return new Promise((resolve) => this.once('ready', () => resolve()));
+  }
+
+  async subscribe(...channels: string[]): Promise<unknown> {
+    if (!this.#ready && !this.#connecting) await this.#whenReady();
+    const groups = groupBySlot(channels, (channel) => channel);
+    return Promise.all(
+      [...groups].map(([slot, group]) => this.#connectionOf(slot).ssubscribe(...group)),
+    );
+  }
+
+  async unsubscribe(...channels: string[]): Promise<unknown> {
+    const groups = groupBySlot(channels, (channel) => channel);
+    return Promise.all(
+      [...groups].map(
+        ([slot, group]) =>
+          this.#connections.get(this.#slots[slot] ?? '')?.sunsubscribe(...group) ??
+          Promise.resolve(),
+      ),
+    );
+  }
+
+  async ping(): Promise<unknown> {
+    return Promise.all([...this.#connections.values()].map((connection) => connection.ping()));
+  }
+
+  /** Drops every connection; with `reconnect`, new ones are made as after a failure. */
+  disconnect(reconnect = false): void {
+    if (reconnect) {
+      for (const connection of this.#connections.values()) connection.disconnect();
+      return;
+    }
+    this.#closed = true;
+    for (const connection of this.#connections.values()) {
+      connection.removeAllListeners();
+      connection.on('error', () => undefined);
+      connection.disconnect();
+    }
+    this.#connections.clear();
+  }
+}
+
+function createClusterClients(
+  options: RedisClientsOptions,
+  seeds: { host: string; port: number }[],
+): RedisClients {
+  const make = (role: string, extra: RedisOptions = {}) => {
+    const client = new Cluster(seeds, {
+      redisOptions: { ...baseOptions, ...extra, connectionName: `verity:${role}` },
+      // Commands issued in the same tick share one write per node.
+      enableAutoPipelining: role === 'command',
+      // A failover moves slots: follow MOVED/ASK and wait for the election instead of failing
+      // at once; a command still fails within a few seconds (commandTimeout above).
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 300,
+      retryDelayOnTryAgain: 100,
+      maxRedirections: 16,
+      slotsRefreshTimeout: 2_000,
+      slotsRefreshInterval: 2_000,
+      clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+    });
+    watchHealth(client, role, options.logger);
+    return client;
+  };
+  const command = make('command');
+  const publisher = make('publisher');
+  const subscriber = new ShardedSubscriber(
+    command,
+    { ...baseOptions, commandTimeout: undefined, maxRetriesPerRequest: null },
+    `${options.namespace}:s:`,
+    options.logger,
+  );
+  subscriber.setMaxListeners(64);
+  const beat = heartbeat(
+    () => subscriber.connections(),
+    options.subscriberHeartbeatMs ?? 2_000,
+    options.logger,
+  );
+  return {
+    // The cluster client speaks the same commands; Verity's code types both as one.
+    command: command as unknown as Redis,
+    publisher: publisher as unknown as Redis,
+    subscriber,
+    namespace: options.namespace,
+    cluster: true,
+    slotChannel: (slot) => subscriber.slotChannel(slot),
+    publish: (channel, message) => publisher.spublish(channel, message),
+    masters: () => command.nodes('master'),
+    batch: () => clusterBatch(command),
+    connection(role, extra) {
+      const { enableOfflineQueue, enableAutoPipelining, ...redisOptions } = extra;
+      return new Cluster(seeds, {
+        redisOptions: { ...baseOptions, ...redisOptions, connectionName: `verity:${role}` },
+        lazyConnect: true,
+        ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+        ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+      }) as unknown as Redis;
+    },
+    async quit() {
+      clearInterval(beat);
+      subscriber.disconnect();
+      await quitAll([command, publisher]);
+    },
+  };
+}
+
+/**
+ * Removes every key matching `pattern` from every master (a scan of each: for rebuilds and
+ * tests, never a request). Keys go one slot per UNLINK on a cluster. Returns how many.
+ */
+export async function deleteKeys(redis: RedisClients, pattern: string): Promise<number> {
+  let removed = 0;
+  for (const master of redis.masters()) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await master.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+      cursor = next;
+      if (keys.length === 0) continue;
+      removed += keys.length;
+      if (!redis.cluster) {
+        await master.unlink(...keys);
+        continue;
+      }
+      const pipeline = master.pipeline();
+      for (const key of keys) pipeline.unlink(key);
+      await pipeline.exec();
+    } while (cursor !== '0');
+  }
+  return removed;
 }
 
 /** True when Redis answers PING within `timeoutMs`. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../src/config.js';
 import { ensureFerretDBBinary, startFerretDB } from '../../src/infra/embedded/ferretdb.js';
+import { startRedisCluster } from '../../src/infra/embedded/redis-cluster.js';
 import { startRedisServer } from '../../src/infra/embedded/redis-server.js';
 import { createLogger } from '../../src/infra/logger.js';
 
@@ -11,7 +12,10 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** The MongoDB every test file uses (its own database in it): FerretDB, or MONGODB_URI. */
     mongoUri: string;
-    /** A redis-server owned by this test run. */
+    /**
+     * The Redis every test file uses (its own namespace in it): a redis-server owned by this
+     * run, or with VERITY_TEST_REDIS=cluster a Redis Cluster of six (`redis-cluster://…`).
+     */
     redisUrl: string;
     /** The embedded MongoDB binary, for tests that start their own. */
     ferretdbBinary: string;
@@ -35,7 +39,13 @@ export default async function setup(project: TestProject) {
   const ferretdb = externalMongo
     ? undefined
     : await startFerretDB({ binary: ferretdbBinary, dataDir: path.join(tmp, 'ferretdb'), logger });
-  const redis = await startRedisServer({ logger });
+  const redis =
+    process.env['VERITY_TEST_REDIS'] === 'cluster'
+      ? await startRedisCluster({ logger }).then((cluster) => ({
+          url: `redis-cluster://${cluster.nodeList}`,
+          stop: () => cluster.stop(),
+        }))
+      : await startRedisServer({ logger });
 
   project.provide('mongoUri', externalMongo ?? ferretdb!.uri);
   project.provide('redisUrl', redis.url);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp, type VerityApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/infra/logger.js';
+import { deleteKeys } from '../../src/infra/redis.js';
 import { createGraphQLClient, type GraphQLClient } from './graphql.js';
 import { createWsClients, type WsClients } from './ws.js';
 
@@ -90,13 +91,7 @@ export async function startVerity(options: StartOptions = {}): Promise<TestServe
       await ws.closeAll();
       if (!options.keepDatabase && app.state === 'started') {
         await app.internals.connection.dropDatabase().catch(() => undefined);
-        await app.internals.redis.command
-          .eval(
-            "for _, key in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', key) end",
-            0,
-            `test:${dbName}:*`,
-          )
-          .catch(() => undefined);
+        await deleteKeys(app.internals.redis, `test:${dbName}:*`).catch(() => undefined);
       }
       await app.stop();
     },

@@ -1,6 +1,7 @@
 import { Types } from 'mongoose';
 import { expect } from 'vitest';
 import type { TruthRecord } from '../../src/modules/truths/truth.model.js';
+import { deleteKeys } from '../../src/infra/redis.js';
 import type { TestServer } from './server.js';
 import { userIdHex } from './tokens.js';
 import { waitFor } from './wait.js';
@@ -135,12 +136,11 @@ export const homeChannel = (userGlobalId: string) => `homeFeed:${userIdHex(userG
  */
 export async function loseRedisKeys(server: TestServer, pattern: string): Promise<number> {
   const { redis } = server.app.internals;
-  const keys = await redis.command.keys(`${redis.namespace}:${pattern}`);
-  if (keys.length > 0) await redis.command.del(...keys);
+  const lost = await deleteKeys(redis, `${redis.namespace}:${pattern}`);
   const closed = new Promise((resolve) => redis.subscriber.once('close', resolve));
   redis.subscriber.disconnect(true);
   await closed;
-  return keys.length;
+  return lost;
 }
 
 /** A new post as the truths module stores it, for tests that write behind its back. */

@@ -38,7 +38,7 @@ else
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
 end
-redis.call('PUBLISH', ARGV[5], ARGV[4])
+publish(ARGV[5], ARGV[4])
 return 1
 `;
 
@@ -54,7 +54,7 @@ const pinnedSource = `
 local current = redis.call('GET', KEYS[1])
 if current and tonumber(cjson.decode(current).revision) >= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[4], ARGV[3])
+publish(ARGV[4], ARGV[3])
 return 1
 `;
 

@@ -163,12 +163,12 @@ for i = 2, #KEYS do
     end
   end
   if fresh then
-    if ARGV[base + 2] ~= '' then redis.call('PUBLISH', ARGV[base + 2], ARGV[2]) end
+    if ARGV[base + 2] ~= '' then publish(ARGV[base + 2], ARGV[2]) end
     if ARGV[base + 3] ~= '' then recipients[#recipients + 1] = ARGV[base + 3] end
   end
 end
 if #recipients > 0 then
-  redis.call('PUBLISH', ARGV[3], table.concat(recipients, ',') .. '\\n' .. ARGV[2])
+  publish(ARGV[3], table.concat(recipients, ',') .. '\\n' .. ARGV[2])
 end
 if added > 0 then redis.call('SET', KEYS[1], string.format('%.0f', pos)) end
 return added

@@ -77,8 +77,8 @@ else
   if on then moved = redis.call('SADD', KEYS[5], to) else moved = redis.call('SREM', KEYS[5], to) end
 end
 if moved == 1 then
-  redis.call('PUBLISH', ARGV[7], from)
-  redis.call('PUBLISH', ARGV[7], to)
+  publish(ARGV[7], from)
+  publish(ARGV[7], to)
 end
 return moved
 `;

@@ -77,7 +77,7 @@ if ARGV[4] ~= '' then
 else
   redis.call('ZREM', KEYS[2], ARGV[3])
 end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+publish(ARGV[2], ARGV[3])
 return 1
 `;
 

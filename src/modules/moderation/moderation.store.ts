@@ -152,7 +152,7 @@ if ARGV[4] == 'set' then
 else
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+publish(ARGV[5], ARGV[6])
 return 1
 `;
 

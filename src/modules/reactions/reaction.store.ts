@@ -32,8 +32,8 @@ if old == ARGV[2] then return 0 end
 if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 if old ~= '' then redis.call('HINCRBY', KEYS[3], old, -1) end
 if ARGV[2] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[2], 1) end
-redis.call('PUBLISH', ARGV[5], ARGV[4])
-redis.call('PUBLISH', ARGV[6], ARGV[1])
+publish(ARGV[5], ARGV[4])
+publish(ARGV[6], ARGV[1])
 if old == '' then return 2 end
 return 1
 `;

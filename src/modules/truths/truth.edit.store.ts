@@ -41,7 +41,7 @@ if revision ~= nil and revision ~= cjson.null and tonumber(revision) >= tonumber
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[4], ARGV[3])
+publish(ARGV[4], ARGV[3])
 return 1
 `;
 

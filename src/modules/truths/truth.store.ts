@@ -35,22 +35,22 @@ const storedSource = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'truths', 1)
-redis.call('PUBLISH', ARGV[10], ARGV[3])
+publish(ARGV[10], ARGV[3])
 if ARGV[4] ~= '' then
   redis.call('HINCRBY', KEYS[3], 'replies', 1)
   redis.call('ZADD', KEYS[4], 'NX', ARGV[7], ARGV[2])
-  redis.call('PUBLISH', ARGV[9], ARGV[4])
+  publish(ARGV[9], ARGV[4])
 end
 if ARGV[5] ~= '' then
   redis.call('HINCRBY', KEYS[5], 'quotes', 1)
-  redis.call('PUBLISH', ARGV[9], ARGV[5])
+  publish(ARGV[9], ARGV[5])
 end
 if ARGV[6] ~= '' then
   redis.call('HINCRBY', KEYS[6], 'retruths', 1)
   redis.call('SADD', KEYS[7], ARGV[2])
   redis.call('HSET', KEYS[8], ARGV[6], ARGV[2])
-  redis.call('PUBLISH', ARGV[9], ARGV[6])
-  redis.call('PUBLISH', ARGV[11], ARGV[3])
+  publish(ARGV[9], ARGV[6])
+  publish(ARGV[11], ARGV[3])
 end
 return 1
 `;
@@ -61,23 +61,23 @@ const deletedSource = `
 local current = redis.call('GET', KEYS[1])
 if not current or not string.find(current, '"deletedAt":null', 1, true) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[8], ARGV[2])
+publish(ARGV[8], ARGV[2])
 redis.call('HINCRBY', KEYS[2], 'truths', -1)
-redis.call('PUBLISH', ARGV[10], ARGV[3])
+publish(ARGV[10], ARGV[3])
 if ARGV[4] ~= '' then
   redis.call('HINCRBY', KEYS[3], 'replies', -1)
-  redis.call('PUBLISH', ARGV[9], ARGV[4])
+  publish(ARGV[9], ARGV[4])
 end
 if ARGV[5] ~= '' then
   redis.call('HINCRBY', KEYS[5], 'quotes', -1)
-  redis.call('PUBLISH', ARGV[9], ARGV[5])
+  publish(ARGV[9], ARGV[5])
 end
 if ARGV[6] ~= '' then
   redis.call('HINCRBY', KEYS[6], 'retruths', -1)
   redis.call('SREM', KEYS[7], ARGV[2])
   if redis.call('HGET', KEYS[8], ARGV[6]) == ARGV[2] then redis.call('HDEL', KEYS[8], ARGV[6]) end
-  redis.call('PUBLISH', ARGV[9], ARGV[6])
-  redis.call('PUBLISH', ARGV[11], ARGV[3])
+  publish(ARGV[9], ARGV[6])
+  publish(ARGV[11], ARGV[3])
 end
 return 1
 `;

@@ -59,14 +59,14 @@ return {redis.call('EXISTS', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0
 const revokeSource = `
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[2])
-  redis.call('PUBLISH', ARGV[3], 's:' .. ARGV[4])
+  publish(ARGV[3], 's:' .. ARGV[4])
 else
   local before = tonumber(redis.call('GET', KEYS[2]) or '0')
   if tonumber(ARGV[1]) > before then
     redis.call('SET', KEYS[2], ARGV[1], 'PXAT', ARGV[2])
   end
 end
-redis.call('PUBLISH', ARGV[3], 'u:' .. ARGV[5])
+publish(ARGV[3], 'u:' .. ARGV[5])
 return 1
 `;
 

@@ -40,7 +40,7 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX')
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
-redis.call('PUBLISH', ARGV[6], ARGV[4])
+publish(ARGV[6], ARGV[4])
 return 1
 `;
 
@@ -66,7 +66,7 @@ user.fv = fv
 user.updatedAt = ARGV[3]
 text = cjson.encode(user)
 redis.call('SET', KEYS[1], text)
-redis.call('PUBLISH', ARGV[1], ARGV[2])
+publish(ARGV[1], ARGV[2])
 return text
 `;
 
