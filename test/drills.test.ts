@@ -15,6 +15,7 @@ import type { UserRecord } from '../src/modules/users/user.model.js';
 import { toUserWire } from '../src/modules/users/user.wire.js';
 import type { TestUser } from './helpers/graphql.js';
 import { spawnVerity, type VerityProcess } from './helpers/process.js';
+import { redisEnv } from './helpers/redis.js';
 import {
   startVerity,
   testJwtSecret,
@@ -756,7 +757,7 @@ describe('fault drills: an instance killed under its live subscribers', () => {
         LOG_LEVEL: 'info',
         MONGODB_URI: inject('mongoUri'),
         MONGODB_DB: dbName,
-        REDIS_URL: inject('redisUrl'),
+        ...redisEnv(),
         REDIS_NAMESPACE: `test:${dbName}`,
         JWT_SECRET: testJwtSecret,
         GRAPHQL_IDE: 'false',

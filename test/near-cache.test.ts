@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startRedisServer } from '../src/infra/embedded/redis-server.js';
 import { createLogger } from '../src/infra/logger.js';
 import { createNearCache, type NearCache } from '../src/infra/near-cache.js';
 import { createRedisClients, type RedisClients } from '../src/infra/redis.js';
 import { uniqueDbName } from './helpers/server.js';
+import { testRedisClients } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 
 /**
@@ -14,7 +14,7 @@ import { waitFor } from './helpers/wait.js';
  */
 describe('near cache', () => {
   const opened: { clients: RedisClients; cache: NearCache<{ v: number }> }[] = [];
-  const outsider = new Redis(inject('redisUrl'));
+  const outsider = testRedisClients(`test:${uniqueDbName('outsider')}`);
 
   afterEach(async () => {
     for (const { clients, cache } of opened.splice(0)) {

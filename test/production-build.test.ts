@@ -4,11 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { deleteKeys } from '../src/infra/redis.js';
 import { isAlive, isRunning, spawnVerity, type VerityProcess } from './helpers/process.js';
+import { redisEnv, testRedisClients } from './helpers/redis.js';
 import { testJwtSecret, uniqueDbName } from './helpers/server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -46,12 +47,9 @@ describe('the production build', () => {
       for (const dbName of dbNames) await connection.useDb(dbName).dropDatabase();
       await connection.close();
     }
-    const redis = new Redis(inject('redisUrl'));
-    for (const namespace of namespaces) {
-      const keys = await redis.keys(`${namespace}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-    }
-    redis.disconnect();
+    const redis = testRedisClients('test:cleanup');
+    for (const namespace of namespaces) await deleteKeys(redis, `${namespace}:*`);
+    await redis.quit();
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -69,7 +67,7 @@ describe('the production build', () => {
         LOG_LEVEL: 'info',
         DATA_DIR: dataDir,
         CACHE_DIR: loadConfig().cacheDir,
-        REDIS_URL: inject('redisUrl'),
+        ...redisEnv(),
         REDIS_NAMESPACE: namespace,
         ...env,
       },

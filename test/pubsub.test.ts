@@ -2,6 +2,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../src/infra/logger.js';
 import { createEventBus } from '../src/infra/pubsub.js';
 import { createRedisClients } from '../src/infra/redis.js';
+import { subscriberCount } from './helpers/redis.js';
 import { uniqueDbName } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -39,8 +40,7 @@ describe('event bus, addressed topics', () => {
     await Promise.all(subscriptions.map((subscription) => subscription.ready));
     // Both instances listen on the one route channel, not on a channel per key.
     const route = one.routeChannel('inbox');
-    const [, count] = (await clients[0]!.command.pubsub('NUMSUB', route)) as [string, number];
-    expect(Number(count)).toBe(2);
+    expect(await subscriberCount(clients[0]!, route)).toBe(2);
     expect(one.hasListener('inbox', 'a')).toBe(true);
     expect(one.hasListener('inbox', 'c')).toBe(false);
 
@@ -62,8 +62,7 @@ describe('event bus, addressed topics', () => {
     // The route channel is left with the last key.
     for (const subscription of subscriptions) subscription.unsubscribe();
     await waitFor(async () => {
-      const [, left] = (await clients[0]!.command.pubsub('NUMSUB', route)) as [string, number];
-      return Number(left) === 0;
+      return (await subscriberCount(clients[0]!, route)) === 0;
     });
   });
 
@@ -97,11 +96,7 @@ describe('event bus, addressed topics', () => {
     const got: number[] = [];
     const subscription = two.subscribe('plain', 'k', ({ n }) => got.push(n));
     await subscription.ready;
-    const [, count] = (await clients[0]!.command.pubsub('NUMSUB', one.channel('plain', 'k'))) as [
-      string,
-      number,
-    ];
-    expect(Number(count)).toBe(1);
+    expect(await subscriberCount(clients[0]!, one.channel('plain', 'k'))).toBe(1);
     await one.publish('plain', 'k', { n: 3 });
     await waitFor(() => got.length === 1);
     expect(got).toEqual([3]);
