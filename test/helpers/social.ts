@@ -2,6 +2,7 @@ import { Types } from 'mongoose';
 import { expect } from 'vitest';
 import type { TruthRecord } from '../../src/modules/truths/truth.model.js';
 import { deleteKeys } from '../../src/infra/redis.js';
+import { subscriberCount } from './redis.js';
 import type { TestServer } from './server.js';
 import { userIdHex } from './tokens.js';
 import { waitFor } from './wait.js';
@@ -117,8 +118,7 @@ export async function channelReady(
     if (topic === 'homeFeed' && !bus.hasListener('homeFeed', key)) return false;
     const name =
       topic === 'homeFeed' ? bus.routeChannel('homeFeed') : `${redis.namespace}:ev:${channel}`;
-    const [, count] = (await redis.command.pubsub('NUMSUB', name)) as [string, number];
-    return Number(count) > 0;
+    return (await subscriberCount(redis, name)) > 0;
   };
   await waitFor(async () => {
     for (const server of [servers].flat()) if (await listening(server)) return true;
