@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { capacityScenario } from './capacity.bench.js';
+import { clusterScenario } from './cluster.bench.js';
 import { fanoutScenario } from './fanout.bench.js';
 import { homeFeedScenario } from './home-feed.bench.js';
 import { livePersonalScenario } from './live-personal.bench.js';
@@ -22,6 +23,7 @@ const scenarios: Scenario[] = [
   waitlistScenario,
   scaleScenario,
   capacityScenario,
+  clusterScenario,
 ];
 
 const wanted = process.argv.slice(2);

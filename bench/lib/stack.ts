@@ -5,15 +5,38 @@ import path from 'node:path';
 import { createApp, type VerityApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ensureFerretDBBinary, startFerretDB } from '../../src/infra/embedded/ferretdb.js';
+import { startRedisCluster } from '../../src/infra/embedded/redis-cluster.js';
 import { startRedisServer } from '../../src/infra/embedded/redis-server.js';
 import { createLogger } from '../../src/infra/logger.js';
+import { createRedisClients } from '../../src/infra/redis.js';
 
 export const benchJwtSecret = 'verity-bench-secret-0123456789-abcdefghijklmnop';
 
-/** The embedded stack a benchmark runs on: its own FerretDB and redis-server, torn down after. */
+/** What each Redis master held and did when a benchmark's stack stopped (see `startStack`). */
+export interface MasterStats {
+  node: string;
+  keys: number;
+  usedMemoryBytes: number;
+  commands: number;
+  /** Sharded channels subscribed on it. */
+  shardChannels: number;
+}
+
+/**
+ * Per-master figures of every stack stopped so far in this process, in order (the cluster
+ * benchmark reads them); one entry per stack, one row per master.
+ */
+export const stoppedStacks: { redis: 'single' | 'cluster'; masters: MasterStats[] }[] = [];
+
+/**
+ * The embedded stack a benchmark runs on: its own FerretDB and redis-server (a Redis Cluster of
+ * three masters and three replicas with BENCH_REDIS=cluster), torn down after.
+ */
 export interface Stack {
   mongoUri: string;
   redisUrl: string;
+  /** Which Redis this stack runs on. */
+  redisKind: 'single' | 'cluster';
   /** Starts a Verity instance (in this process) on the stack. */
   startVerity(
     env?: Record<string, string>,
@@ -47,7 +70,14 @@ export async function startStack(): Promise<Stack> {
   const ferretdb = binary
     ? await startFerretDB({ binary, dataDir: path.join(dir, 'db'), logger })
     : null;
-  const redis = await startRedisServer({ logger });
+  const redisKind = process.env['BENCH_REDIS'] === 'cluster' ? 'cluster' : 'single';
+  const redis =
+    redisKind === 'cluster'
+      ? await startRedisCluster({ logger }).then((cluster) => ({
+          url: `redis-cluster://${cluster.nodeList}`,
+          stop: () => cluster.stop(),
+        }))
+      : await startRedisServer({ logger });
   const mongoUri = process.env['MONGODB_URI'] ?? ferretdb!.uri;
   const dbName = `bench_${randomBytes(4).toString('hex')}`;
   const servers: BenchServer[] = [];
@@ -55,6 +85,7 @@ export async function startStack(): Promise<Stack> {
   return {
     mongoUri,
     redisUrl: redis.url,
+    redisKind,
     async startVerity(env = {}, options = {}) {
       const config = loadConfig({
         NODE_ENV: 'production',
@@ -103,6 +134,10 @@ export async function startStack(): Promise<Stack> {
     },
     async stop() {
       for (const server of servers) await server.stop().catch(() => undefined);
+      stoppedStacks.push({
+        redis: redisKind,
+        masters: await masterStats(redis.url).catch(() => []),
+      });
       await redis.stop();
       await ferretdb?.stop();
       await rm(dir, { recursive: true, force: true });
@@ -121,4 +156,34 @@ export async function signUp(
   );
   if (!result.data) throw new Error(`sign-up failed: ${JSON.stringify(result.errors)}`);
   return { token: result.data.signUp.token, id: result.data.signUp.user.id };
+}
+
+/** Keys, memory, commands served and sharded channels of each master behind `url`. */
+async function masterStats(url: string): Promise<MasterStats[]> {
+  const clients = createRedisClients({
+    url,
+    namespace: 'bench-stats',
+    logger: createLogger({ level: 'silent', name: 'bench-stats' }),
+  });
+  try {
+    // Connected (and, on a cluster, its masters known) once a command has been answered.
+    await clients.command.ping();
+    const field = (info: string, name: string) =>
+      Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return await Promise.all(
+      clients.masters().map(async (master) => {
+        const info = await master.info();
+        const channels = (await master.call('PUBSUB', 'SHARDCHANNELS').catch(() => [])) as string[];
+        return {
+          node: `${master.options.host}:${master.options.port}`,
+          keys: await master.dbsize(),
+          usedMemoryBytes: field(info, 'used_memory'),
+          commands: field(info, 'total_commands_processed'),
+          shardChannels: channels.length,
+        };
+      }),
+    );
+  } finally {
+    await clients.quit();
+  }
 }
