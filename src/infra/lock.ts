@@ -74,8 +74,9 @@ export async function tryAcquireLease(
   name: string,
   options: { ttlMs: number; minFence: number },
 ): Promise<Lease | null> {
-  const key = `${redis.namespace}:lock:${name}`;
-  const fenceKey = `${redis.namespace}:fence:${name}`;
+  // Tagged by the lease's name: both keys in one Redis Cluster slot, for the one script.
+  const key = `${redis.namespace}:lock:{lease:${name}}`;
+  const fenceKey = `${redis.namespace}:fence:{lease:${name}}`;
   const token = randomUUID();
   const fence = await acquireLeaseScript.run(
     redis.command,
