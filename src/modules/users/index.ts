@@ -1,7 +1,7 @@
 /**
  * The users module's face: accounts, sessions and profiles. Owns `users`, `user_changes` and
- * `session_revocations`, and the read model's `user:*`, `uname`, `uemail`, `cred`, `user:seq`
- * and `rev:*` keys.
+ * `session_revocations`, and the read model's `user:{<id>}`, `cred:{<id>}`, `uname`, `uemail`,
+ * `user:seq` and `rev:*` keys.
  */
 export type { UserTopics } from './user.events.js';
 export {

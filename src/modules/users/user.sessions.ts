@@ -1,9 +1,10 @@
 import { Schema, Types, type Connection, type Model } from 'mongoose';
 import type { Logger } from '../../infra/logger.js';
 import { createInserter, scanCollection } from '../../infra/mongo.js';
+import { modelKey } from '../../infra/model-store.js';
 import { createNearCache } from '../../infra/near-cache.js';
 import type { ReadModel } from '../../infra/read-model.js';
-import type { Redis, RedisClients } from '../../infra/redis.js';
+import type { RedisClients } from '../../infra/redis.js';
 
 /**
  * A revocation, in `session_revocations` (inserts only): one session (`sessionId`), or every
@@ -49,21 +50,21 @@ interface RevocationState {
   before?: number;
 }
 
-// KEYS: the session's key, the user's key. Returns {session revoked (0/1), user's cut (ms)}.
+// KEYS: the user's key, the session's key. Returns {session revoked (0/1), user's cut (ms)}.
 const checkSource = `
-return {redis.call('EXISTS', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
+return {redis.call('EXISTS', KEYS[2]), tonumber(redis.call('GET', KEYS[1]) or '0')}
 `;
 
-// KEYS: the session's key ('' for none: every session), the user's key. ARGV: before (ms),
+// KEYS: the user's key, then the session's key (none: every session). ARGV: before (ms),
 // expires at (ms), channel, session id, user id. Applies a revocation (again: no change).
 const revokeSource = `
 if ARGV[4] ~= '' then
-  redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[2])
+  redis.call('SET', KEYS[2], '1', 'PXAT', ARGV[2])
   publish(ARGV[3], 's:' .. ARGV[4])
 else
-  local before = tonumber(redis.call('GET', KEYS[2]) or '0')
+  local before = tonumber(redis.call('GET', KEYS[1]) or '0')
   if tonumber(ARGV[1]) > before then
-    redis.call('SET', KEYS[2], ARGV[1], 'PXAT', ARGV[2])
+    redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
   end
 end
 publish(ARGV[3], 'u:' .. ARGV[5])
@@ -71,10 +72,12 @@ return 1
 `;
 
 /**
- * Revoked sessions, in the read model: `<ns>:m:rev:s:<sessionId>` for one session and
- * `<ns>:m:rev:u:<userId>` (ms) for "every session issued before", each expiring with the last
- * token it could revoke. Checked on every authenticated request, so each process keeps the
- * answers it read (infra/near-cache.ts) and every revocation drops them everywhere at once.
+ * Revoked sessions, in the read model: `<ns>:m:rev:s:{<userId>}:<sessionId>` for one session
+ * and `<ns>:m:rev:u:{<userId>}` (ms) for "every session issued before", each expiring with the
+ * last token it could revoke. A session belongs to its user: both keys carry the user's id as
+ * their hash tag, so one script checks (or revokes) both on a Redis Cluster. Checked on every
+ * authenticated request, so each process keeps the answers it read (infra/near-cache.ts) and
+ * every revocation drops them everywhere at once.
  */
 export function createSessionStore(deps: {
   model: ReadModel;
@@ -83,8 +86,11 @@ export function createSessionStore(deps: {
   logger: Logger;
 }) {
   const { model, redis, SessionRevocation } = deps;
-  const sessionKey = (sessionId: string) => `${model.prefix}rev:s:${sessionId}`;
-  const userKey = (userId: string) => `${model.prefix}rev:u:${userId}`;
+  /** Set while the session is revoked. */
+  const sessionKey = (userId: string, sessionId: string) =>
+    `${model.prefix}rev:s:{${userId}}:${sessionId}`;
+  /** Sessions of the user issued before this time (ms) are revoked. */
+  const userKey = (userId: string) => modelKey(model, 'rev:u', userId);
   const near = createNearCache<RevocationState>({
     redis,
     family: 'm:rev',
@@ -95,22 +101,24 @@ export function createSessionStore(deps: {
   const revoke = model.script(revokeSource);
   const inserts = createInserter<SessionRevocationRecord>(SessionRevocation.collection as never);
 
-  model.family('sessions', async (client: Redis) => {
+  model.family('sessions', async () => {
     const now = Date.now();
     await scanCollection<SessionRevocationRecord>(
       SessionRevocation,
       async (batch) => {
-        const pipeline = client.pipeline();
+        // Many users' keys: a batch, not a pipeline (on a cluster they are on many nodes).
+        const pipeline = redis.batch();
         for (const revocation of batch) {
           const expiresAt = revocation.expiresAt.getTime();
+          const userId = revocation.userId.toHexString();
           if (revocation.sessionId) {
-            pipeline.set(sessionKey(revocation.sessionId), '1', 'PXAT', expiresAt);
+            pipeline.set(sessionKey(userId, revocation.sessionId), '1', 'PXAT', expiresAt);
           } else if (revocation.before) {
             pipeline.eval(
               `local b = tonumber(redis.call('GET', KEYS[1]) or '0')
                if tonumber(ARGV[1]) > b then redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2]) end`,
               1,
-              userKey(revocation.userId.toHexString()),
+              userKey(userId),
               revocation.before.getTime(),
               expiresAt,
             );
@@ -123,21 +131,22 @@ export function createSessionStore(deps: {
   });
 
   /** Applies a stored revocation to the read model (idempotent). */
-  const apply = (revocation: SessionRevocationRecord) =>
-    revoke.run(
+  const apply = (revocation: SessionRevocationRecord) => {
+    const userId = revocation.userId.toHexString();
+    return revoke.run(
       redis.command,
-      [
-        revocation.sessionId ? sessionKey(revocation.sessionId) : '',
-        userKey(revocation.userId.toHexString()),
-      ],
+      revocation.sessionId
+        ? [userKey(userId), sessionKey(userId, revocation.sessionId)]
+        : [userKey(userId)],
       [
         revocation.before?.getTime() ?? 0,
         revocation.expiresAt.getTime(),
         near.channel,
         revocation.sessionId ?? '',
-        revocation.userId.toHexString(),
+        userId,
       ],
     );
+  };
 
   return {
     /** Whether the session `sessionId` of `userId`, issued at `issuedAtMs`, was revoked. */
@@ -150,7 +159,7 @@ export function createSessionStore(deps: {
         const token = near.begin();
         const [exists, cut] = (await check.run(
           redis.command,
-          [sessionKey(sessionId ?? '-'), userKey(userId)],
+          [userKey(userId), sessionKey(userId, sessionId ?? '-')],
           [],
         )) as [number, number];
         session = exists === 1;

@@ -1,5 +1,5 @@
 import type { Logger } from '../../infra/logger.js';
-import { createModelRecords } from '../../infra/model-store.js';
+import { createModelRecords, modelKey } from '../../infra/model-store.js';
 import { scanCollection } from '../../infra/mongo.js';
 import type { ReadModel } from '../../infra/read-model.js';
 import type { Redis, RedisClients } from '../../infra/redis.js';
@@ -33,14 +33,18 @@ const decode = (text: string): UserRecord => {
   return { ...fromUserWire(entry), email: entry.email, role: entry.role };
 };
 
-// KEYS: record, names, emails, credentials. ARGV: record text, username key, email, id,
-// password hash, channel. A second run (a retried effect) keeps the record as it is now.
+// KEYS: record, credentials (both the user's). ARGV: record text, password hash, channel, id.
+// A second run (a retried effect) keeps the record as it is now.
 const createdSource = `
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
-redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
-redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
-publish(ARGV[6], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[2])
+publish(ARGV[3], ARGV[4])
+return 1
+`;
+
+// KEYS: names or emails. ARGV: the username key or email, id. The same entry every run.
+const indexedSource = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
@@ -76,20 +80,19 @@ if #ARGV == 0 then return {} end
 return redis.call('HMGET', KEYS[1], unpack(ARGV))
 `;
 
-// KEYS: names or emails, credentials. ARGV: the username key or email.
-const credentialsSource = `
-local id = redis.call('HGET', KEYS[1], ARGV[1])
-if not id then return false end
-return { id, redis.call('HGET', KEYS[2], id) or '' }
-`;
+const getSource = `return redis.call('GET', KEYS[1])`;
 
 const countSource = `return redis.call('HLEN', KEYS[1])`;
 
 /**
- * The users' part of the read model (infra/read-model.ts): each user's record (`user:<id>`),
- * the indexes from username key and from email to id (`uname`, `uemail`), password hashes
- * (`cred`, kept apart from records so they never travel with one), and the sequence that
- * versions profile changes. Rebuilt from `users` and `user_changes`.
+ * The users' part of the read model (infra/read-model.ts): each user's record (`user:{<id>}`)
+ * and password hash (`cred:{<id>}`, kept apart from the record so it never travels with one),
+ * the indexes from username key and from email to id (`uname`, `uemail`), and the sequence
+ * that versions profile changes (`user:seq`). Rebuilt from `users` and `user_changes`.
+ *
+ * On a Redis Cluster a user's two keys share a slot (tagged by the id); each index is one
+ * global hash that every script touches alone, so it needs no tag (infra/slots.ts). The
+ * indexes only mirror MongoDB: its unique indexes decide who gets a name or an email.
  */
 export function createUserStore(deps: {
   model: ReadModel;
@@ -108,16 +111,21 @@ export function createUserStore(deps: {
     logger: deps.logger,
   });
   const keys = {
+    /** Hash: username key → id. */
     names: `${model.prefix}uname`,
+    /** Hash: normalised email → id. */
     emails: `${model.prefix}uemail`,
-    credentials: `${model.prefix}cred`,
+    /** The user's password hash (absent for an account without one). */
+    credentials: (id: string) => modelKey(model, 'cred', id),
+    /** The last version drawn for a profile change (INCR). */
     sequence: `${model.prefix}user:seq`,
   };
   const created = model.script(createdSource);
+  const indexed = model.script(indexedSource);
   const changed = model.script(changedSource);
   const lookup = model.script(lookupSource);
   const lookupMany = model.script(lookupManySource);
-  const credentials = model.script(credentialsSource);
+  const get = model.script(getSource);
   const count = model.script(countSource);
   const replayers: ((users: readonly UserRecord[]) => Promise<void>)[] = [];
 
@@ -140,7 +148,8 @@ export function createUserStore(deps: {
       }
     });
     await scanCollection<UserRecord>(User, async (batch) => {
-      const pipeline = client.pipeline();
+      // Many users' keys: a batch, not a pipeline (on a cluster they are on many nodes).
+      const pipeline = redis.batch();
       const replayed: UserRecord[] = [];
       for (const user of batch) {
         const id = user._id.toHexString();
@@ -155,7 +164,7 @@ export function createUserStore(deps: {
         replayed.push(profile);
         pipeline.hset(keys.names, user.usernameKey, id);
         pipeline.hset(keys.emails, user.email, id);
-        if (user.passwordHash) pipeline.hset(keys.credentials, id, user.passwordHash);
+        if (user.passwordHash) pipeline.set(keys.credentials(id), user.passwordHash);
       }
       await pipeline.exec();
       for (const replay of replayers) await replay(replayed);
@@ -166,15 +175,26 @@ export function createUserStore(deps: {
   return {
     records,
 
-    /** Records a new account (after its MongoDB insert): record, indexes, password hash. */
+    /**
+     * Records a new account (after its MongoDB insert): record and password hash, then the
+     * name and the email in their indexes. Three scripts in one tick (one round trip on a
+     * single Redis, run in that order), each giving the same result when run again, so a
+     * retried effect finishes what a first run left. Between them a reader may find the
+     * record while a lookup by name or email does not find it yet: the account then looks
+     * not quite created, which is what it is (MongoDB already refuses its name and email).
+     */
     async created(user: UserRecord, passwordHash: string): Promise<void> {
       const id = user._id.toHexString();
       records.forget(id);
-      await created.run(
-        redis.command,
-        [records.keyOf(id), keys.names, keys.emails, keys.credentials],
-        [encode(user), user.usernameKey, user.email, id, passwordHash, records.channel],
-      );
+      await Promise.all([
+        created.run(
+          redis.command,
+          [records.keyOf(id), keys.credentials(id)],
+          [encode(user), passwordHash, records.channel, id],
+        ),
+        indexed.run(redis.command, [keys.names], [user.usernameKey, id]),
+        indexed.run(redis.command, [keys.emails], [user.email, id]),
+      ]);
     },
 
     /** A version for a profile change, taken before it is written to MongoDB. */
@@ -209,17 +229,24 @@ export function createUserStore(deps: {
       return ids.filter((id): id is string => id !== null);
     },
 
-    /** The id and password hash of the user with this username key or email. */
+    /**
+     * The id and password hash (empty if none) of the user with this username key or email:
+     * the id from its index, then the hash from the user's slot (two round trips; a log-in
+     * spends far longer on verifying the password).
+     */
     async credentialsBy(
       field: 'usernameKey' | 'email',
       value: string,
     ): Promise<{ id: string; passwordHash: string } | null> {
-      const reply = (await credentials.run(
+      const id = (await lookup.run(
         redis.command,
-        [field === 'usernameKey' ? keys.names : keys.emails, keys.credentials],
+        [field === 'usernameKey' ? keys.names : keys.emails],
         [value],
-      )) as [string, string] | null;
-      return reply ? { id: reply[0], passwordHash: reply[1] } : null;
+      )) as string | null;
+      if (!id) return null;
+      const passwordHash = (await get.run(redis.command, [keys.credentials(id)], [])) as
+        string | null;
+      return { id, passwordHash: passwordHash ?? '' };
     },
 
     /**

@@ -102,8 +102,9 @@ export interface KnownEntry {
 /**
  * The waitlist's part of the read model (infra/read-model.ts): the ticket sequence, the index
  * from email to ticket with each entry's details, the usernames asked for, the completed
- * entries (whose accounts exist), and the mirror of the durable watermark. Rebuilt from
- * `waitlistentries`, `waitlist_completions` and the watermark document.
+ * entries (whose accounts exist), and the mirror of the durable watermark, all in one slot
+ * (waitlist.keys.ts). Rebuilt from `waitlistentries`, `waitlist_completions` and the watermark
+ * document.
  */
 export function createWaitlistSequence(deps: {
   model: ReadModel;
@@ -146,6 +147,7 @@ export function createWaitlistSequence(deps: {
     let highest = 0;
     let entries = 0;
     await scanCollection<WaitlistEntryRecord>(Entry, async (batch) => {
+      // Every key here is the waitlist's (one slot): a pipeline is one round trip on a cluster too.
       const pipeline = client.pipeline();
       for (const e of batch) {
         const details = { ticket: e.ticket, username: e.username, usernameKey: e.usernameKey };
