@@ -1,7 +1,14 @@
+import { Types } from 'mongoose';
 import { describe, expect, it } from 'vitest';
+import { toTruthWire, type TruthRecord } from '../src/modules/truths/index.js';
 import { errorCodes } from './helpers/graphql.js';
 import { useVerity } from './helpers/server.js';
 import { post, truthFields, tryPost } from './helpers/social.js';
+import { userIdHex } from './helpers/tokens.js';
+import { waitFor } from './helpers/wait.js';
+
+/** The ObjectId hex inside a truth's global ID. */
+const truthHex = (id: string) => Buffer.from(id, 'base64url').toString('utf8').split(':')[1]!;
 
 describe('truths', () => {
   const verity = useVerity();
@@ -97,6 +104,61 @@ describe('truths', () => {
       text: 'so true',
       quoteOf: { text: 'quotable', counts: { quotes: 1 } },
     });
+  });
+
+  it('counts nothing for a deleted reply whose stored effects are finished late from the journal', async () => {
+    const a = await verity.signUp();
+    const root = await post(verity, a.token, 'root of a crash');
+    const { models, model, redis } = verity.app.internals;
+    const rootId = new Types.ObjectId(truthHex(root.id));
+    // What a process killed right after the first step of a reply's effects leaves: the reply
+    // (quoting its parent too) in MongoDB and its record in the read model, nothing counted.
+    const reply: TruthRecord = {
+      _id: new Types.ObjectId(),
+      authorId: new Types.ObjectId(userIdHex(a.id)),
+      kind: 'REPLY',
+      text: 'stored, then the process died',
+      hashtags: [],
+      mentionIds: [],
+      replyToId: rootId,
+      ancestorIds: [rootId],
+      quoteOfId: rootId,
+      retruthOfId: null,
+      createdAt: new Date(),
+      deletedAt: null,
+    };
+    const replyId = reply._id.toHexString();
+    await models.Truth.collection.insertOne(reply);
+    await redis.command.set(
+      `${model.prefix}truth:{${replyId}}`,
+      JSON.stringify(toTruthWire(reply)),
+    );
+    const deleted = await verity.gql(
+      `mutation($id: ID!) { deleteTruth(input: { id: $id }) { deletedTruthId } }`,
+      { id: Buffer.from(`Truth:${replyId}`).toString('base64url') },
+      { token: a.token },
+    );
+    expect(deleted.errors).toBeUndefined();
+
+    // The journal's sweeper finishes the reply's effects after its deletion.
+    const entry = `truth:${replyId}`;
+    await redis.command.zadd(`${redis.namespace}:journal`, Date.now() - 1, entry);
+    await waitFor(
+      async () => (await redis.command.zscore(`${redis.namespace}:journal`, entry)) === null,
+      { timeoutMs: 20_000, message: 'the journal entry was never finished' },
+    );
+
+    const read = await verity.gql(
+      `query($id: ID!, $u: String!) {
+        thread(id: $id) { truth { counts { replies quotes } } replies { edges { node { deletedAt } } } }
+        user(username: $u) { truthCount }
+      }`,
+      { id: root.id, u: a.username },
+    );
+    expect(read.data!['thread'].truth.counts).toEqual({ replies: 0, quotes: 0 });
+    expect(read.data!['thread'].replies.edges).toHaveLength(1);
+    expect(read.data!['thread'].replies.edges[0].node.deletedAt).not.toBeNull();
+    expect(read.data!['user']).toEqual({ truthCount: 1 });
   });
 
   describe('retruths', () => {

@@ -1,8 +1,8 @@
 import type { Logger } from '../../infra/logger.js';
-import { createModelHashes, createModelRecords } from '../../infra/model-store.js';
+import { createModelHashes, createModelRecords, modelKey } from '../../infra/model-store.js';
 import { scanCollection } from '../../infra/mongo.js';
 import type { ReadModel } from '../../infra/read-model.js';
-import type { Redis, RedisClients } from '../../infra/redis.js';
+import type { RedisClients } from '../../infra/redis.js';
 import type {
   BookmarkEventModel,
   BookmarkEventRecord,
@@ -17,13 +17,17 @@ export interface PinList {
   truthIds: string[];
 }
 
-// KEYS: the user's bookmarks, the sequence. ARGV: truth id, '1' to add, '' to remove. {0}
-// when that is already so; else {1, version}.
+// KEYS: the user's bookmarks. ARGV: truth id, '1' to add, '' to remove. 0 when that is
+// already so, else 1.
 const intendSource = `
 local present = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1
-if present == (ARGV[2] == '1') then return {0} end
-return {1, redis.call('INCR', KEYS[2])}
+if present == (ARGV[2] == '1') then return 0 end
+return 1
 `;
+
+// KEYS: the sequence. Draws a version (a model script, so that a version is never drawn from
+// a sequence lost with the rest of the model before the rebuild sets it again).
+const drawSource = `return redis.call('INCR', KEYS[1])`;
 
 // KEYS: the user's bookmarks, their order, the versions applied. ARGV: truth id, '1' to add
 // ('' to remove), version, user id, bookmarks' channel. Applies a change unless a newer one of
@@ -65,10 +69,11 @@ const pinListOf = (event: PinEventRecord): PinList => ({
 
 /**
  * Bookmarks' and pins' part of the read model (infra/read-model.ts): each user's bookmarks
- * (`bm:<user>`, truth → version, what `viewerHasBookmarked` reads), their order (`bml:<user>`,
- * a sorted set by version, newest last), the version of each pair's latest change
- * (`bmv:<user>`), the sequence (`bm:seq`), and each user's pins (`pins:<user>`, the latest
- * revision's list). Rebuilt from `bookmark_events` and `pin_events`.
+ * (`bm:{<user>}`, truth → version, what `viewerHasBookmarked` reads), their order
+ * (`bml:{<user>}`, a sorted set by version, newest last), the version of each pair's latest
+ * change (`bmv:{<user>}`), the sequence (`bm:seq`, no user's), and each user's pins
+ * (`pins:{<user>}`, the latest revision's list). A user's keys are tagged by the user's id, so
+ * they share a Redis Cluster slot. Rebuilt from `bookmark_events` and `pin_events`.
  *
  * A bookmark change is decided and applied in Redis around its MongoDB insert, like a
  * reaction's (reactions/reaction.store.ts): racing changes, and changes applied twice, end as
@@ -91,15 +96,19 @@ export function createBookmarkStore(deps: {
     decode: (text) => JSON.parse(text) as PinList,
     logger,
   });
-  const order = (userId: string) => `${model.prefix}bml:${userId}`;
-  const versions = (userId: string) => `${model.prefix}bmv:${userId}`;
+  /** A user's bookmarks in order: truth id by version. */
+  const order = (userId: string) => modelKey(model, 'bml', userId);
+  /** A user's versions: truth id → the version of the latest change applied. */
+  const versions = (userId: string) => modelKey(model, 'bmv', userId);
+  /** The sequence of versions, shared by every user (a version orders one user's changes). */
   const sequence = `${model.prefix}bm:seq`;
   const intend = model.script(intendSource);
+  const draw = model.script(drawSource);
   const apply = model.script(applySource);
   const page = model.script(pageSource);
   const pinned = model.script(pinnedSource);
 
-  model.family('bookmarks', async (client: Redis) => {
+  model.family('bookmarks', async () => {
     const state = new Map<string, { on: boolean; version: number }>();
     let highest = 0;
     await scanCollection<BookmarkEventRecord>(BookmarkEvent, (batch) => {
@@ -111,7 +120,8 @@ export function createBookmarkStore(deps: {
         highest = Math.max(highest, e.version);
       }
     });
-    let pipeline = client.pipeline();
+    // Keys of many users: batches (on a cluster, each command to its own slot).
+    let pipeline = redis.batch();
     let queued = 0;
     for (const [pair, { on, version }] of state) {
       const [userId, truthId] = pair.split(':') as [string, string];
@@ -122,7 +132,7 @@ export function createBookmarkStore(deps: {
       }
       if (++queued % 2_000 === 0) {
         await pipeline.exec();
-        pipeline = client.pipeline();
+        pipeline = redis.batch();
       }
     }
     pipeline.set(sequence, highest);
@@ -135,7 +145,7 @@ export function createBookmarkStore(deps: {
         if ((latest.get(userId)?.revision ?? -1) < e.revision) latest.set(userId, e);
       }
     });
-    pipeline = client.pipeline();
+    pipeline = redis.batch();
     for (const [userId, event] of latest) {
       pipeline.set(pins.keyOf(userId), pins.encode(pinListOf(event)));
     }
@@ -148,12 +158,13 @@ export function createBookmarkStore(deps: {
 
     /** The version for adding (`on`) or removing the user's bookmark, or null if it is so. */
     async intend(userId: string, truthId: string, on: boolean): Promise<number | null> {
-      const reply = (await intend.run(
-        redis.command,
-        [byUser.keyOf(userId), sequence],
-        [truthId, on ? '1' : ''],
-      )) as [number, number?];
-      return reply[0] === 0 ? null : reply[1]!;
+      // Drawn in the same round trip as the check (a version drawn for no change is only a
+      // gap in the sequence): the sequence is no user's key, so it is not in the check's script.
+      const [changes, version] = await Promise.all([
+        intend.run(redis.command, [byUser.keyOf(userId)], [truthId, on ? '1' : '']),
+        draw.run(redis.command, [sequence], []),
+      ]);
+      return changes === 0 ? null : (version as number);
     },
 
     /** Applies a stored bookmark change; true unless a newer one was applied already. */

@@ -1,7 +1,7 @@
 /**
  * The reactions module's face: one reaction per user per truth. Owns `reaction_events` (and
  * reads the `reactions` of earlier versions when rebuilding), and the read model's `rx:*`,
- * `rxv:*`, `rc:*` and `rx:seq` keys.
+ * `rxv:*`, `rc:*`, `rcby:*` and `rx:seq` keys.
  */
 export {
   createLegacyReactionModel,

@@ -17,9 +17,10 @@ export interface ReactionHooks {
 
 /**
  * Reactions: one per user per truth. A change is decided against the user's current reaction
- * in Redis, inserted into MongoDB as an event, then applied with the truth's counts in the same
- * step (reaction.store.ts): any number of people reacting to one truth at once never lose a
- * count, and one person's racing changes end as the newest one says. Once stored, a change's
+ * in Redis, inserted into MongoDB as an event, then applied to the user's reaction and to the
+ * truth's counts, each by the change's version (reaction.store.ts): any number of people
+ * reacting to one truth at once never lose a count, and one person's racing changes end as the
+ * newest one says. Once stored, a change's
  * effects run through `effects` (infra/effects.ts) and never fail the answer.
  */
 export function createReactionService(deps: {
@@ -39,9 +40,8 @@ export function createReactionService(deps: {
     return [
       async () => {
         const applied = await store.apply(event);
-        if (applied === 'none') return;
-        await truths.countsChanged(event.truthId);
-        if (applied !== 'added') return;
+        if (applied.countsChanged) await truths.countsChanged(event.truthId);
+        if (applied.reaction !== 'added') return;
         const reacted = { fact: entry, at: event.at, userId: event.userId.toHexString(), truth };
         for (const effect of hooks.effectsOf('reacted', reacted)) await effect();
       },

@@ -1,8 +1,8 @@
 import type { Logger } from '../../infra/logger.js';
-import { createModelCounts, createModelHashes } from '../../infra/model-store.js';
+import { createModelCounts, createModelHashes, modelKey } from '../../infra/model-store.js';
 import { scanCollection } from '../../infra/mongo.js';
 import type { ReadModel } from '../../infra/read-model.js';
-import type { Redis, RedisClients } from '../../infra/redis.js';
+import type { RedisClients } from '../../infra/redis.js';
 import {
   reactionKinds,
   type LegacyReactionModel,
@@ -12,42 +12,69 @@ import {
   type ReactionKind,
 } from './reaction.model.js';
 
-// KEYS: the user's reactions, the sequence. ARGV: truth id, the kind wanted ('' for none).
-// {0} when that is already the reaction; else {1, version}.
+// KEYS: the user's reactions. ARGV: truth id, the kind wanted ('' for none). 0 when that is
+// already the reaction, else 1.
 const intendSource = `
 local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-if current == ARGV[2] then return {0} end
-return {1, redis.call('INCR', KEYS[2])}
+if current == ARGV[2] then return 0 end
+return 1
 `;
 
-// KEYS: the user's reactions, their versions, the truth's counts. ARGV: truth id, kind ('' for
-// none), version, user id, channels of reactions and counts. Applies a change unless a newer
-// one for the same pair did; the counts follow the kind that really changed. 2 when a reaction
-// was added where there was none, 1 for another change, 0 for none.
-const applySource = `
+// KEYS: the sequence. Draws a version (a model script, so that a version is never drawn from
+// a sequence lost with the rest of the model before the rebuild sets it again).
+const drawSource = `return redis.call('INCR', KEYS[1])`;
+
+// A change is applied to two entities, each by its own script and each deciding by the
+// change's version on its own: the user's reaction (what the user sees as theirs) and the
+// truth's counts (which keep each reactor's counted kind with its version). So a change
+// applied twice, changes racing, or a retry after only one of them ran, all end as the newest
+// version says, counted once.
+
+// KEYS: the user's reactions, their versions. ARGV: truth id, kind ('' for none), version,
+// user id, reactions' channel. Applies a change unless a newer one for the same pair did. 2
+// when a reaction was added where there was none, 1 for another change, 0 for none.
+const applyUserSource = `
 if tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1') >= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 local old = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if old == ARGV[2] then return 0 end
 if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-if old ~= '' then redis.call('HINCRBY', KEYS[3], old, -1) end
-if ARGV[2] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[2], 1) end
 publish(ARGV[5], ARGV[4])
-publish(ARGV[6], ARGV[1])
 if old == '' then return 2 end
+return 1
+`;
+
+// KEYS: the truth's counts, its reactors. ARGV: user id, kind ('' for none), version, truth
+// id, counts' channel. The reactors' hash holds each user's counted kind as '<version>:<kind>';
+// a change moves the counts from that kind to its own unless a newer one for the pair did. 1
+// when the counts changed.
+const applyTruthSource = `
+local current = redis.call('HGET', KEYS[2], ARGV[1]) or '-1:'
+local colon = string.find(current, ':', 1, true)
+if tonumber(string.sub(current, 1, colon - 1)) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. ':' .. ARGV[2])
+local old = string.sub(current, colon + 1)
+if old == ARGV[2] then return 0 end
+if old ~= '' then redis.call('HINCRBY', KEYS[1], old, -1) end
+if ARGV[2] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[2], 1) end
+publish(ARGV[5], ARGV[4])
 return 1
 `;
 
 /**
  * The reactions' part of the read model (infra/read-model.ts): each user's reaction per truth
- * (`rx:<user>`, what `viewerReaction` shows), the version of its latest change (`rxv:<user>`),
- * and each truth's counts by kind (`rc:<truth>`), changed in the same step as the reaction they
- * count. Rebuilt from `reaction_events` (and reactions of earlier versions in `reactions`).
+ * (`rx:{<user>}`, what `viewerReaction` shows), the version of its latest change
+ * (`rxv:{<user>}`), each truth's counts by kind (`rc:{<truth>}`) and the kind each reactor is
+ * counted for there (`rcby:{<truth>}`), and the version sequence (`rx:seq`, no entity's). A
+ * user's keys are tagged by the user's id, a truth's by the truth's, so each side is one
+ * Redis Cluster slot. Rebuilt from `reaction_events` (and reactions of earlier versions in
+ * `reactions`).
  *
  * A change is decided and applied in Redis around its MongoDB insert, like a follow's
  * (follows/relation.store.ts): `intend` draws a version unless the reaction is already that
- * kind; `apply` makes it the reaction unless a newer change of the same pair already did, so
- * racing changes, and changes applied twice, end as the newest one says and count once.
+ * kind; `apply` makes it the reaction, and moves the truth's counts, unless a newer change of
+ * the same pair already did, so racing changes, and changes applied twice, end as the newest
+ * one says and count once.
  */
 export function createReactionStore(deps: {
   model: ReadModel;
@@ -59,14 +86,20 @@ export function createReactionStore(deps: {
   const { model, redis, ReactionEvent, LegacyReaction, logger } = deps;
   const byUser = createModelHashes({ model, redis, family: 'rx', logger });
   const counts = createModelCounts({ model, redis, family: 'rc', fields: reactionKinds, logger });
-  const versions = (userId: string) => `${model.prefix}rxv:${userId}`;
+  /** A user's versions: truth id → the version of the latest change applied. */
+  const versions = (userId: string) => modelKey(model, 'rxv', userId);
+  /** A truth's reactors: user id → '<version>:<kind>' counted in its counts ('' kind: none). */
+  const reactors = (truthId: string) => modelKey(model, 'rcby', truthId);
+  /** The sequence of versions, shared by every pair (a version only orders one pair's). */
   const sequence = `${model.prefix}rx:seq`;
   const intend = model.script(intendSource);
-  const apply = model.script(applySource);
+  const draw = model.script(drawSource);
+  const applyUser = model.script(applyUserSource);
+  const applyTruth = model.script(applyTruthSource);
 
   const replayers: ((events: readonly ReactionEventRecord[]) => Promise<void>)[] = [];
 
-  model.family('reactions', async (client: Redis) => {
+  model.family('reactions', async () => {
     const state = new Map<string, { kind: ReactionKind | null; version: number }>();
     const note = (userId: string, truthId: string, kind: ReactionKind | null, version: number) => {
       const pair = `${userId}:${truthId}`;
@@ -83,18 +116,20 @@ export function createReactionStore(deps: {
       }
       for (const replay of replayers) await replay(batch);
     });
-    let pipeline = client.pipeline();
+    // Keys of many users and truths: batches (on a cluster, each command to its own slot).
+    let pipeline = redis.batch();
     let queued = 0;
     for (const [pair, { kind, version }] of state) {
       const [userId, truthId] = pair.split(':') as [string, string];
       pipeline.hset(versions(userId), truthId, version);
+      pipeline.hset(reactors(truthId), userId, `${version}:${kind ?? ''}`);
       if (kind) {
         pipeline.hset(byUser.keyOf(userId), truthId, kind);
         pipeline.hincrby(counts.keyOf(truthId), kind, 1);
       }
       if (++queued % 2_000 === 0) {
         await pipeline.exec();
-        pipeline = client.pipeline();
+        pipeline = redis.batch();
       }
     }
     pipeline.set(sequence, highest);
@@ -116,26 +151,47 @@ export function createReactionStore(deps: {
       truthId: string,
       kind: ReactionKind | null,
     ): Promise<number | null> {
-      const reply = (await intend.run(
-        redis.command,
-        [byUser.keyOf(userId), sequence],
-        [truthId, kind ?? ''],
-      )) as [number, number?];
-      return reply[0] === 0 ? null : reply[1]!;
+      // Drawn in the same round trip as the check (a version drawn for no change is only a
+      // gap in the sequence): the sequence is no entity's key, so it is not in the check's
+      // script.
+      const [changes, version] = await Promise.all([
+        intend.run(redis.command, [byUser.keyOf(userId)], [truthId, kind ?? '']),
+        draw.run(redis.command, [sequence], []),
+      ]);
+      return changes === 0 ? null : (version as number);
     },
 
-    /** Applies a stored change: 'added' (where there was none), 'changed', or 'none'. */
-    async apply(event: ReactionEventRecord): Promise<'added' | 'changed' | 'none'> {
+    /**
+     * Applies a stored change: 'added' (where there was none), 'changed', or 'none', as the
+     * user's reaction changed. The user's side and the truth's counts are sent in one tick (one
+     * round trip on a single Redis); between them, on a cluster, a reader may see the user's
+     * new reaction with the truth's counts not yet moved, or the reverse.
+     */
+    async apply(event: ReactionEventRecord): Promise<{
+      reaction: 'added' | 'changed' | 'none';
+      countsChanged: boolean;
+    }> {
       const userId = event.userId.toHexString();
       const truthId = event.truthId.toHexString();
+      const kind = event.kind ?? '';
       byUser.forget(userId);
       counts.forget(truthId);
-      const result = await apply.run(
-        redis.command,
-        [byUser.keyOf(userId), versions(userId), counts.keyOf(truthId)],
-        [truthId, event.kind ?? '', event.version, userId, byUser.channel, counts.channel],
-      );
-      return result === 2 ? 'added' : result === 1 ? 'changed' : 'none';
+      const [user, truth] = await Promise.all([
+        applyUser.run(
+          redis.command,
+          [byUser.keyOf(userId), versions(userId)],
+          [truthId, kind, event.version, userId, byUser.channel],
+        ),
+        applyTruth.run(
+          redis.command,
+          [counts.keyOf(truthId), reactors(truthId)],
+          [userId, kind, event.version, truthId, counts.channel],
+        ),
+      ]);
+      return {
+        reaction: user === 2 ? 'added' : user === 1 ? 'changed' : 'none',
+        countsChanged: truth === 1,
+      };
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The truths module's face: posts, replies, quotes, retruths, their edits and their deletion.
  * Owns `truths`, `truth_edits`, `truth_deletions` and `idempotency_keys`, and the read model's
- * `truth:*`, `tc:*`, `authored:*`, `rep:*`, `rtof:*`, `rt:*`, `tedit:*` and `idem:*` keys.
+ * `truth:*`, `tc:*`, `authored:*`, `own:*`, `rep:*`, `qof:*`, `rtof:*`, `gone:*`, `rt:*`,
+ * `tedit:*` and `idem:*` keys, each tagged by its truth's or user's id (`truth:{<id>}`).
  */
 export type { TruthTopics } from './truth.events.js';
 export {

@@ -1,4 +1,4 @@
-import type { ModelRecords } from '../../infra/model-store.js';
+import { modelKey, type ModelRecords } from '../../infra/model-store.js';
 import { scanCollection } from '../../infra/mongo.js';
 import type { ReadModel } from '../../infra/read-model.js';
 import type { RedisClients } from '../../infra/redis.js';
@@ -48,9 +48,9 @@ return 1
 const historySource = `return redis.call('HGETALL', KEYS[1])`;
 
 /**
- * Edits' part of the read model: each edited truth's versions (`tedit:<id>`, a hash of
+ * Edits' part of the read model: each edited truth's versions (`tedit:{<id>}`, a hash of
  * revision → text, time and mentions, the original as revision 0), next to the truth's record,
- * which an edit rewrites (truth.store.ts's `truth:<id>`, with `editedAt` and `revision`). The
+ * which an edit rewrites (truth.store.ts's `truth:{<id>}`, with `editedAt` and `revision`). The
  * record's change is published on the records' channel by the same script, so every instance
  * drops its copy (infra/near-cache.ts). Rebuilt in the truths' own pass: each truth read from
  * MongoDB is revised by its latest edit before it is written and replayed to the modules that
@@ -64,7 +64,8 @@ export function createTruthEditStore(deps: {
 }) {
   const { model, redis, TruthEdit, truths } = deps;
   const records: ModelRecords<TruthRecord> = truths.records;
-  const historyKey = (truthId: string) => `${model.prefix}tedit:${truthId}`;
+  /** A truth's versions, in its record's slot (one script changes both). */
+  const historyKey = (truthId: string) => modelKey(model, 'tedit', truthId);
   const edited = model.script(editedSource);
   const history = model.script(historySource);
 

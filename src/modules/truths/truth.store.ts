@@ -3,9 +3,10 @@ import {
   createModelCounts,
   createModelHashes,
   createModelRecords,
+  modelKey,
 } from '../../infra/model-store.js';
 import { scanCollection } from '../../infra/mongo.js';
-import type { ReadModel } from '../../infra/read-model.js';
+import type { ModelScript, ReadModel } from '../../infra/read-model.js';
 import type { Redis, RedisClients } from '../../infra/redis.js';
 import type {
   IdempotencyModel,
@@ -26,59 +27,108 @@ const threadScore = (truth: Pick<TruthRecord, 'createdAt'>) => truth.createdAt.g
 const encode = (truth: TruthRecord) => JSON.stringify(toTruthWire(truth));
 const decode = (text: string) => fromTruthWire(JSON.parse(text) as TruthWire);
 
-// KEYS: record, author's counts, parent's counts, parent's replies, quoted's counts, original's
-// counts, original's retruths, author's retruths (a key of a role that does not apply is the
-// record's). ARGV: record text, truth id, author id, parent id, quoted id, original id ('' when
-// none), thread score, channels of records, counts, authored counts, retruths. Applies a stored
-// truth once: a second run finds the record and changes nothing.
-const storedSource = `
+// A stored or deleted truth changes several entities: its record, its author's count and
+// retruths, and the counts (and thread, quotes, retruths) of each truth it relates to, its
+// parent, the quoted truth and the original. Each entity's keys are in its own Redis Cluster
+// slot (tagged by its id), so each has its own script, idempotent on its own: a retry, or a
+// twin request finishing the same effects, changes nothing twice, in whatever order the parts
+// of a store and of a deletion of the same truth run (a crashed store may be finished by the
+// journal's sweeper after its truth was deleted).
+
+// KEYS: the record. ARGV: record text. Applies a stored truth's record once: a second run
+// finds it and changes nothing.
+const storedRecordSource = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HINCRBY', KEYS[2], 'truths', 1)
-publish(ARGV[10], ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('HINCRBY', KEYS[3], 'replies', 1)
-  redis.call('ZADD', KEYS[4], 'NX', ARGV[7], ARGV[2])
-  publish(ARGV[9], ARGV[4])
-end
-if ARGV[5] ~= '' then
-  redis.call('HINCRBY', KEYS[5], 'quotes', 1)
-  publish(ARGV[9], ARGV[5])
-end
-if ARGV[6] ~= '' then
-  redis.call('HINCRBY', KEYS[6], 'retruths', 1)
-  redis.call('SADD', KEYS[7], ARGV[2])
-  redis.call('HSET', KEYS[8], ARGV[6], ARGV[2])
-  publish(ARGV[9], ARGV[6])
-  publish(ARGV[11], ARGV[3])
+return 1
+`;
+
+// KEYS: the record. ARGV: the deleted record's text, truth id, records' channel. Applies a
+// deletion once: only a record that is not deleted yet changes.
+const deletedRecordSource = `
+local current = redis.call('GET', KEYS[1])
+if not current or not string.find(current, '"deletedAt":null', 1, true) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+publish(ARGV[3], ARGV[2])
+return 1
+`;
+
+// KEYS: the author's count, their ledger, their retruths. ARGV: truth id, original id ('' but
+// for a retruth), author id, channels of authored counts and retruths. The ledger's field
+// (1: counted, 0: deleted) is the guard: a truth is counted once, and never once deleted.
+const storedAuthorSource = `
+if redis.call('HSETNX', KEYS[2], ARGV[1], '1') == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'truths', 1)
+publish(ARGV[4], ARGV[3])
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
+  publish(ARGV[5], ARGV[3])
 end
 return 1
 `;
 
-// The same KEYS and ARGV, with the deleted record's text. Applies a deletion once: only a
-// record that is not deleted yet changes. A deleted reply stays in its thread (a placeholder).
-const deletedSource = `
-local current = redis.call('GET', KEYS[1])
-if not current or not string.find(current, '"deletedAt":null', 1, true) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-publish(ARGV[8], ARGV[2])
-redis.call('HINCRBY', KEYS[2], 'truths', -1)
-publish(ARGV[10], ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('HINCRBY', KEYS[3], 'replies', -1)
-  publish(ARGV[9], ARGV[4])
+// The same KEYS and ARGV. Uncounts a deleted truth once (only if it was counted), and leaves
+// a mark so that a late store of it counts nothing.
+const deletedAuthorSource = `
+local state = redis.call('HGET', KEYS[2], ARGV[1])
+if state == '0' then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], '0')
+if state == '1' then
+  redis.call('HINCRBY', KEYS[1], 'truths', -1)
+  publish(ARGV[4], ARGV[3])
 end
-if ARGV[5] ~= '' then
-  redis.call('HINCRBY', KEYS[5], 'quotes', -1)
-  publish(ARGV[9], ARGV[5])
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[1] then
+  redis.call('HDEL', KEYS[3], ARGV[2])
+  publish(ARGV[5], ARGV[3])
 end
-if ARGV[6] ~= '' then
-  redis.call('HINCRBY', KEYS[6], 'retruths', -1)
-  redis.call('SREM', KEYS[7], ARGV[2])
-  if redis.call('HGET', KEYS[8], ARGV[6]) == ARGV[2] then redis.call('HDEL', KEYS[8], ARGV[6]) end
-  publish(ARGV[9], ARGV[6])
-  publish(ARGV[11], ARGV[3])
+return 1
+`;
+
+// KEYS: a related truth's counts, thread, quotes, retruths and deleted relations. ARGV: the new
+// truth's id, its roles towards the related one ('r' reply, 'q' quote, 't' retruth, several
+// when one truth is both parent and quoted), thread score, related id, counts' channel. Each
+// count moves only when its membership is added (the thread's ZADD NX, the quotes' and
+// retruths' SADD), and not for a truth already deleted. 1 when a count moved.
+const storedRelatedSource = `
+local gone = redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1
+local moved = false
+if string.find(ARGV[2], 'r', 1, true)
+  and redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[1]) == 1 and not gone then
+  redis.call('HINCRBY', KEYS[1], 'replies', 1)
+  moved = true
 end
+if not gone and string.find(ARGV[2], 'q', 1, true) and redis.call('SADD', KEYS[3], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'quotes', 1)
+  moved = true
+end
+if not gone and string.find(ARGV[2], 't', 1, true) and redis.call('SADD', KEYS[4], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'retruths', 1)
+  moved = true
+end
+if not moved then return 0 end
+publish(ARGV[5], ARGV[4])
+return 1
+`;
+
+// The same KEYS and ARGV. The deleted relations' SADD is the guard: a deletion uncounts once,
+// each count only if its store counted it. A deleted reply stays in its thread (a placeholder).
+const deletedRelatedSource = `
+if redis.call('SADD', KEYS[5], ARGV[1]) == 0 then return 0 end
+local moved = false
+if string.find(ARGV[2], 'r', 1, true) and redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  redis.call('HINCRBY', KEYS[1], 'replies', -1)
+  moved = true
+end
+if string.find(ARGV[2], 'q', 1, true) and redis.call('SREM', KEYS[3], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'quotes', -1)
+  moved = true
+end
+if string.find(ARGV[2], 't', 1, true) and redis.call('SREM', KEYS[4], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'retruths', -1)
+  moved = true
+end
+if not moved then return 0 end
+publish(ARGV[5], ARGV[4])
 return 1
 `;
 
@@ -121,18 +171,21 @@ const hashGetSource = `return redis.call('HGET', KEYS[1], ARGV[1])`;
 const hashSetSource = `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1`;
 
 /**
- * The truths' part of the read model (infra/read-model.ts): every truth's record (`truth:<id>`,
- * with `deletedAt` once deleted), its counts of replies, retruths and quotes (`tc:<id>`), each
- * author's count of live truths (`authored:<id>`), each thread's replies (`rep:<id>`), each
- * original's live retruths (`rtof:<id>`), each user's retruths by original (`rt:<id>`, which
- * also decides "one retruth per user per truth"), and idempotency keys (`idem:<user>`).
+ * The truths' part of the read model (infra/read-model.ts): every truth's record
+ * (`truth:{<id>}`, with `deletedAt` once deleted), its counts of replies, retruths and quotes
+ * (`tc:{<id>}`), each author's count of live truths (`authored:{<id>}`) and the ledger of the
+ * truths it counts (`own:{<id>}`), each thread's replies (`rep:{<id>}`), each truth's counted
+ * quotes (`qof:{<id>}`), live retruths (`rtof:{<id>}`) and uncounted deleted relations
+ * (`gone:{<id>}`), each user's retruths by original (`rt:{<id>}`, which also decides "one
+ * retruth per user per truth"), and idempotency keys (`idem:{<user>}`). Every key is tagged by
+ * the id of the truth or user it belongs to, so each entity's keys share a Redis Cluster slot.
  * Rebuilt from `truths`, `truth_deletions` and `idempotency_keys`; every truth the rebuild reads
  * is also handed to `onReplay`, so other modules rebuild what they derive from truths in the
  * same pass.
  *
- * A truth's counts and its author's count change in the same step as its record, and only when
- * the record changes (stored once, deleted once), so applying a truth's effects again counts
- * nothing twice.
+ * A stored truth and a deletion each change the record, the author's keys and each related
+ * truth's keys in one script per entity (see the scripts above), each applying its change
+ * once, so applying a truth's effects again counts nothing twice.
  */
 export function createTruthStore(deps: {
   model: ReadModel;
@@ -166,15 +219,27 @@ export function createTruthStore(deps: {
     logger,
   });
   const retruths = createModelHashes({ model, redis, family: 'rt', logger });
-  const key = (family: string, id: string) => `${model.prefix}${family}:${id}`;
-  const replies = (id: string) => key('rep', id);
-  const retruthsOf = (id: string) => key('rtof', id);
-  const idempotency = (userId: string) => key('idem', userId);
+  /** An author's ledger: truth id → 1 while counted in `authored`, 0 once deleted. */
+  const ledger = (authorId: string) => modelKey(model, 'own', authorId);
+  /** A thread's replies, deleted ones included, by creation. */
+  const replies = (id: string) => modelKey(model, 'rep', id);
+  /** The quotes of a truth counted in its counts. */
+  const quotesOf = (id: string) => modelKey(model, 'qof', id);
+  /** The live retruths of a truth (counted in its counts). */
+  const retruthsOf = (id: string) => modelKey(model, 'rtof', id);
+  /** The deleted replies, quotes and retruths of a truth, uncounted (or never counted). */
+  const goneOf = (id: string) => modelKey(model, 'gone', id);
+  /** A user's idempotency keys: key → the request's hash and its truth. */
+  const idempotency = (userId: string) => modelKey(model, 'idem', userId);
   const replayers: ((truths: readonly TruthRecord[]) => Promise<void>)[] = [];
   const revisers: TruthReviser[] = [];
 
-  const stored = model.script(storedSource);
-  const deleted = model.script(deletedSource);
+  const storedRecord = model.script(storedRecordSource);
+  const deletedRecord = model.script(deletedRecordSource);
+  const storedAuthor = model.script(storedAuthorSource);
+  const deletedAuthor = model.script(deletedAuthorSource);
+  const storedRelated = model.script(storedRelatedSource);
+  const deletedRelated = model.script(deletedRelatedSource);
   const claimRetruth = model.script(claimRetruthSource);
   const releaseRetruth = model.script(releaseRetruthSource);
   const repliesPage = model.script(repliesSource);
@@ -182,55 +247,74 @@ export function createTruthStore(deps: {
   const hashGet = model.script(hashGetSource);
   const hashSet = model.script(hashSetSource);
 
-  /** The keys and arguments of `stored` and `deleted` for `truth`, its record written as `text`. */
-  const change = (truth: TruthRecord) => {
-    const id = truth._id.toHexString();
-    const authorId = truth.authorId.toHexString();
-    const parentId = truth.replyToId?.toHexString() ?? '';
-    const quotedId = truth.quoteOfId?.toHexString() ?? '';
-    const originalId = truth.retruthOfId?.toHexString() ?? '';
-    const own = records.keyOf(id);
-    return {
-      keys: [
-        own,
-        authored.keyOf(authorId),
-        parentId ? counts.keyOf(parentId) : own,
-        parentId ? replies(parentId) : own,
-        quotedId ? counts.keyOf(quotedId) : own,
-        originalId ? counts.keyOf(originalId) : own,
-        originalId ? retruthsOf(originalId) : own,
-        originalId ? retruths.keyOf(authorId) : own,
-      ],
-      args: [
-        encode(truth),
-        id,
-        authorId,
-        parentId,
-        quotedId,
-        originalId,
-        threadScore(truth),
-        records.channel,
-        counts.channel,
-        authored.channel,
-        retruths.channel,
-      ],
-      forget: () => {
-        records.forget(id);
-        authored.forget(authorId);
-        for (const related of [parentId, quotedId, originalId]) if (related) counts.forget(related);
-        if (originalId) retruths.forget(authorId);
-      },
+  /** The truths `truth` relates to, each with its roles: 'r' parent, 'q' quoted, 't' original. */
+  const rolesOf = (truth: TruthRecord): Map<string, string> => {
+    const roles = new Map<string, string>();
+    const add = (id: { toHexString(): string } | null | undefined, role: string) => {
+      if (!id) return;
+      const hex = id.toHexString();
+      roles.set(hex, (roles.get(hex) ?? '') + role);
     };
+    add(truth.replyToId, 'r');
+    add(truth.quoteOfId, 'q');
+    add(truth.retruthOfId, 't');
+    return roles;
   };
 
-  model.family('truths', async (client: Redis) => {
+  /**
+   * Runs the record's, the author's and each related truth's script for `truth` (the stored
+   * or the deleted ones), in one tick: on a single Redis one round trip, run in this order; on
+   * a cluster each on its own slot's master at once. Between them a reader may see an author's
+   * count, or a related truth's counts, that already include a truth whose record is not
+   * there yet (a thread page leaves such a reply out for that moment), or a deleted truth
+   * still counted. True when any of them changed something.
+   */
+  const applyParts = async (
+    truth: TruthRecord,
+    scripts: { record: ModelScript; author: ModelScript; related: ModelScript },
+    recordArgs: (string | number)[],
+  ): Promise<boolean> => {
+    const id = truth._id.toHexString();
+    const authorId = truth.authorId.toHexString();
+    const originalId = truth.retruthOfId?.toHexString() ?? '';
+    const related = rolesOf(truth);
+    records.forget(id);
+    authored.forget(authorId);
+    if (originalId) retruths.forget(authorId);
+    for (const relatedId of related.keys()) counts.forget(relatedId);
+    const results = await Promise.all([
+      scripts.record.run(redis.command, [records.keyOf(id)], [encode(truth), ...recordArgs]),
+      scripts.author.run(
+        redis.command,
+        [authored.keyOf(authorId), ledger(authorId), retruths.keyOf(authorId)],
+        [id, originalId, authorId, authored.channel, retruths.channel],
+      ),
+      ...[...related].map(([relatedId, roles]) =>
+        scripts.related.run(
+          redis.command,
+          [
+            counts.keyOf(relatedId),
+            replies(relatedId),
+            quotesOf(relatedId),
+            retruthsOf(relatedId),
+            goneOf(relatedId),
+          ],
+          [id, roles, threadScore(truth), relatedId, counts.channel],
+        ),
+      ),
+    ]);
+    return results.some((result) => result === 1);
+  };
+
+  model.family('truths', async () => {
     const deletions = new Map<string, Date>();
     await scanCollection<TruthDeletionRecord>(TruthDeletion, (batch) => {
       for (const deletion of batch) deletions.set(deletion._id.toHexString(), deletion.at);
     });
-    const revise = await Promise.all(revisers.map((reviser) => reviser(client)));
+    const revise = await Promise.all(revisers.map((reviser) => reviser(redis.command)));
     await scanCollection<TruthRecord>(Truth, async (batch) => {
-      const pipeline = client.pipeline();
+      // Keys of many truths and users: a batch (on a cluster, each command to its own slot).
+      const pipeline = redis.batch();
       const truths = batch.map((stored) => {
         let truth: TruthRecord = {
           ...stored,
@@ -246,12 +330,19 @@ export function createTruthStore(deps: {
         if (truth.replyToId) {
           pipeline.zadd(replies(truth.replyToId.toHexString()), threadScore(truth), id);
         }
-        if (truth.deletedAt) continue;
+        pipeline.hset(ledger(authorId), id, truth.deletedAt ? '0' : '1');
+        if (truth.deletedAt) {
+          for (const relatedId of rolesOf(truth).keys()) pipeline.sadd(goneOf(relatedId), id);
+          continue;
+        }
         pipeline.hincrby(authored.keyOf(authorId), 'truths', 1);
         if (truth.replyToId)
           pipeline.hincrby(counts.keyOf(truth.replyToId.toHexString()), 'replies', 1);
-        if (truth.quoteOfId)
-          pipeline.hincrby(counts.keyOf(truth.quoteOfId.toHexString()), 'quotes', 1);
+        if (truth.quoteOfId) {
+          const quotedId = truth.quoteOfId.toHexString();
+          pipeline.hincrby(counts.keyOf(quotedId), 'quotes', 1);
+          pipeline.sadd(quotesOf(quotedId), id);
+        }
         if (truth.retruthOfId) {
           const originalId = truth.retruthOfId.toHexString();
           pipeline.hincrby(counts.keyOf(originalId), 'retruths', 1);
@@ -263,7 +354,7 @@ export function createTruthStore(deps: {
       for (const replay of replayers) await replay(truths);
     });
     await scanCollection<IdempotencyRecord>(Idempotency, async (batch) => {
-      const pipeline = client.pipeline();
+      const pipeline = redis.batch();
       for (const record of batch) {
         const colon = record._id.indexOf(':');
         pipeline.hset(
@@ -282,19 +373,22 @@ export function createTruthStore(deps: {
     authored,
     retruths,
 
-    /** Applies a stored truth: record, counts, thread, retruth; once (true the first time). */
-    async stored(truth: TruthRecord): Promise<boolean> {
-      const { keys, args, forget } = change(truth);
-      forget();
-      return (await stored.run(redis.command, keys, args)) === 1;
-    },
+    /**
+     * Applies a stored truth: record, the author's count, the related truths' counts, thread
+     * and retruths; once (true when this run changed anything).
+     */
+    stored: (truth: TruthRecord): Promise<boolean> =>
+      applyParts(truth, { record: storedRecord, author: storedAuthor, related: storedRelated }, []),
 
-    /** Applies a deletion (`truth` with its `deletedAt`); once (true the first time). */
-    async deleted(truth: TruthRecord): Promise<boolean> {
-      const { keys, args, forget } = change(truth);
-      forget();
-      return (await deleted.run(redis.command, keys, args)) === 1;
-    },
+    /**
+     * Applies a deletion (`truth` with its `deletedAt`); once (true when this run changed
+     * anything).
+     */
+    deleted: (truth: TruthRecord): Promise<boolean> =>
+      applyParts(truth, { record: deletedRecord, author: deletedAuthor, related: deletedRelated }, [
+        truth._id.toHexString(),
+        records.channel,
+      ]),
 
     /**
      * The user's live retruth of `originalId`, one being stored by a racing request, or a
@@ -363,7 +457,7 @@ export function createTruthStore(deps: {
 
     /**
      * Registers a rebuild step that revises each truth before it is written and replayed (its
-     * edits), and may write keys of its own in the same pipeline.
+     * edits), and may write keys of its own in the same batch.
      */
     onRevise(reviser: TruthReviser): void {
       revisers.push(reviser);
@@ -380,8 +474,9 @@ export type TruthStore = ReturnType<typeof createTruthStore>;
 
 /**
  * A rebuild step of the truths' family: loads what it needs (called once per rebuild, before
- * the truths are read), then revises each truth as it is read.
+ * the truths are read), then revises each truth as it is read, and may write keys of its own
+ * in the rebuild's batch (of many entities' keys: infra/redis.ts, `batch`).
  */
 export type TruthReviser = (
   client: Redis,
-) => Promise<(truth: TruthRecord, pipeline: ReturnType<Redis['pipeline']>) => TruthRecord>;
+) => Promise<(truth: TruthRecord, pipeline: ReturnType<RedisClients['batch']>) => TruthRecord>;
