@@ -25,6 +25,13 @@ import type { RedisClients } from '../../infra/redis.js';
  * without it and rebuild it from the author lists (see feed.service.ts). Publishing adds to a
  * timeline whether or not it is complete, so a truth published while it is being rebuilt is
  * kept either way.
+ *
+ * On a Redis Cluster a script reaches one slot only. An author's lists are tagged by the
+ * author, a home timeline by its owner (`{<userId>}`), so a publication, a read over several
+ * lists or a timeline rebuild runs one script per slot (`runSpread`). A publication there
+ * draws its position first, on its own, then adds the truth at that position slot by slot:
+ * the exact order of positions and events described above holds on a single Redis only (see
+ * `publishStepAt`).
  */
 export interface FeedLists {
   readonly keys: ReturnType<typeof feedListKeys>;
@@ -34,7 +41,8 @@ export interface FeedLists {
    * with a `capacity`) is trimmed to it; a missing one is made, incomplete and expiring, so the
    * truth keeps the position its owner heard of it at, and its next read rebuilds it around
    * that. Idempotent: a second call adds and publishes nothing. Home timelines are given in
-   * batches, each its own step (and position).
+   * batches, each its own step (and position; on a cluster one position for the call), each
+   * with one message on `routeChannel` naming the recipients it was added for.
    */
   publish(
     truthId: string,
