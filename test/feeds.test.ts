@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromGlobalId } from '../src/graphql/global-id.js';
 import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
 import { createLogger } from '../src/infra/logger.js';
+import { deleteKeys } from '../src/infra/redis.js';
 import { errorCodes } from './helpers/graphql.js';
 import { countRoundTrips } from './helpers/round-trips.js';
 import { userIdHex } from './helpers/tokens.js';
@@ -112,7 +113,7 @@ describe('feeds', () => {
     // Deleted truths are taken out of timelines; this one is still in it (as it is while the
     // deletion's effects are on their way).
     const { redis } = verity.app.internals;
-    const timeline = `${redis.namespace}:m:tl:${userIdHex(me.id)}`;
+    const timeline = `${redis.namespace}:m:tl:{${userIdHex(me.id)}}`;
     const position = await redis.command.zscore(timeline, fromGlobalId(ids[4]!)!.id);
     const deleted = await verity.gql(
       'mutation($id: ID!) { deleteTruth(input: { id: $id }) { deletedTruthId } }',
@@ -139,7 +140,7 @@ describe('feeds', () => {
     const heard = (await live.next()).data!['homeFeedUpdated'];
     expect(heard.truth.text).toBe('while you were away');
     const { redis } = verity.app.internals;
-    const timeline = `${redis.namespace}:m:tl:${userIdHex(reader.id)}`;
+    const timeline = `${redis.namespace}:m:tl:{${userIdHex(reader.id)}}`;
     // Made by the post, without the sentinel of a complete timeline: the next read rebuilds it
     // around what it holds, which keeps its position (the order live subscribers saw).
     expect(await redis.command.zscore(timeline, '')).toBeNull();
@@ -162,8 +163,7 @@ describe('feeds', () => {
     await post(verity, me.token, 'and me');
     const before = await feedTexts(verity, 'homeFeed', { token: me.token });
     const { redis } = verity.app.internals;
-    const keys = await redis.command.keys(`${redis.namespace}:m:tl:*`);
-    await redis.command.del(...keys);
+    await deleteKeys(redis, `${redis.namespace}:m:tl:*`);
     expect(await feedTexts(verity, 'homeFeed', { token: me.token })).toEqual(before);
     await post(verity, friend.token, 'after the loss');
     expect(await feedTexts(verity, 'homeFeed', { token: me.token })).toEqual([
@@ -182,7 +182,7 @@ describe('feeds', () => {
         Array.from({ length: 10 }, (_, k) => post(verity, friend.token, `many ${i + k}`)),
       );
     const { redis } = verity.app.internals;
-    const timeline = `${redis.namespace}:m:tl:${userIdHex(me.id)}`;
+    const timeline = `${redis.namespace}:m:tl:{${userIdHex(me.id)}}`;
     expect(await redis.command.zcard(timeline)).toBeGreaterThanOrEqual(150);
     expect(await redis.command.object('ENCODING', timeline)).toBe('listpack');
   });

@@ -1,7 +1,9 @@
+import { Types } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { errorCodes } from './helpers/graphql.js';
 import { useVerity } from './helpers/server.js';
 import { act, feedTexts, post } from './helpers/social.js';
+import { userIdHex } from './helpers/tokens.js';
 
 const profile = `query($u: String!) { user(username: $u) {
   followerCount followingCount viewerIsFollowing followsViewer viewerHasBlocked viewerHasMuted
@@ -37,6 +39,52 @@ describe('follows, blocks and mutes', () => {
     await act(verity, a.token, 'unfollow', b.id);
     const after = await verity.gql(profile, { u: b.username }, { token: a.token });
     expect(after.data!['user']).toMatchObject({ followerCount: 0, viewerIsFollowing: false });
+  });
+
+  it('applies a change once on each of its two sides, and lets a late older change of the pair move neither', async () => {
+    const a = await verity.signUp();
+    const b = await verity.signUp();
+    await act(verity, a.token, 'follow', b.id);
+    const store = verity.app.internals.services.relationStore;
+    const [from, to] = [userIdHex(a.id), userIdHex(b.id)];
+    const change = (on: boolean, version: number) => ({
+      _id: new Types.ObjectId(),
+      fromId: new Types.ObjectId(from),
+      toId: new Types.ObjectId(to),
+      kind: 'follow' as const,
+      on,
+      version,
+      at: new Date(),
+    });
+    const sides = async () => {
+      const seenByA = await verity.gql(profile, { u: b.username }, { token: a.token });
+      const seenByB = await verity.gql(profile, { u: a.username }, { token: b.token });
+      return [seenByA.data!['user'], seenByB.data!['user']].map((user) => ({
+        followerCount: user.followerCount,
+        followingCount: user.followingCount,
+        viewerIsFollowing: user.viewerIsFollowing,
+        followsViewer: user.followsViewer,
+      }));
+    };
+    const following = await sides();
+
+    // Older than the follow (versions start above 0): neither side takes it.
+    expect(await store.apply(change(false, 0))).toBe(false);
+    expect(await sides()).toEqual(following);
+
+    const intent = await store.intend(from, 'follow', to, false);
+    expect(intent.status).toBe('change');
+    const unfollow = change(false, intent.status === 'change' ? intent.version : -1);
+    expect(await store.apply(unfollow)).toBe(true);
+    expect(await store.apply(unfollow)).toBe(false);
+    const unfollowed = await sides();
+    expect(unfollowed).toEqual([
+      { followerCount: 0, followingCount: 0, viewerIsFollowing: false, followsViewer: false },
+      { followerCount: 0, followingCount: 0, viewerIsFollowing: false, followsViewer: false },
+    ]);
+    // The follow again, replayed after the newer unfollow: it stays undone on both sides.
+    expect(await store.apply(change(true, unfollow.version - 1))).toBe(false);
+    expect(await sides()).toEqual(unfollowed);
   });
 
   it('counts concurrent follows of one account exactly', async () => {

@@ -24,7 +24,7 @@ describe('whales: authors above the follower threshold', () => {
   const timelineHas = async (userGlobalId: string, truthGlobalId: string) => {
     const { redis } = verity.app.internals;
     const score = await redis.command.zscore(
-      `${redis.namespace}:m:tl:${userIdHex(userGlobalId)}`,
+      `${redis.namespace}:m:tl:{${userIdHex(userGlobalId)}}`,
       userIdHex(truthGlobalId),
     );
     return score !== null;

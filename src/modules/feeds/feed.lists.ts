@@ -25,6 +25,13 @@ import type { RedisClients } from '../../infra/redis.js';
  * without it and rebuild it from the author lists (see feed.service.ts). Publishing adds to a
  * timeline whether or not it is complete, so a truth published while it is being rebuilt is
  * kept either way.
+ *
+ * On a Redis Cluster a script reaches one slot only. An author's lists are tagged by the
+ * author, a home timeline by its owner (`{<userId>}`), so a publication, a read over several
+ * lists or a timeline rebuild runs one script per slot (`runSpread`). A publication there
+ * draws its position first, on its own, then adds the truth at that position slot by slot:
+ * the exact order of positions and events described above holds on a single Redis only (see
+ * `publishStepAt`).
  */
 export interface FeedLists {
   readonly keys: ReturnType<typeof feedListKeys>;
@@ -34,7 +41,8 @@ export interface FeedLists {
    * with a `capacity`) is trimmed to it; a missing one is made, incomplete and expiring, so the
    * truth keeps the position its owner heard of it at, and its next read rebuilds it around
    * that. Idempotent: a second call adds and publishes nothing. Home timelines are given in
-   * batches, each its own step (and position).
+   * batches, each its own step (and position; on a cluster one position for the call), each
+   * with one message on `routeChannel` naming the recipients it was added for.
    */
   publish(
     truthId: string,
@@ -107,11 +115,11 @@ export function feedListKeys(prefix: string) {
     /** Live truths carrying a hashtag (lower-case, without '#'). */
     hashtag: (tag: string) => `${prefix}fd:tag:${tag}`,
     /** Every live truth of an author, replies and retruths included. */
-    author: (authorId: string) => `${prefix}fd:au:${authorId}`,
+    author: (authorId: string) => `${prefix}fd:au:{${authorId}}`,
     /** Every live truth of an author but replies (their profile's default). */
-    authorPosts: (authorId: string) => `${prefix}fd:ap:${authorId}`,
+    authorPosts: (authorId: string) => `${prefix}fd:ap:{${authorId}}`,
     /** A user's home timeline: fanned-out truths of whom they follow, and their own; capped. */
-    timeline: (userId: string) => `${prefix}tl:${userId}`,
+    timeline: (userId: string) => `${prefix}tl:{${userId}}`,
     /** Accounts whose truths are not fanned out (see feed.service.ts). */
     whales: `${prefix}whales`,
   };
@@ -134,35 +142,47 @@ export const rebuiltPosition = (entry: RebuiltEntry): number =>
 export const fallbackPosition = (truthId: string): number =>
   positionAt(parseInt(truthId.slice(0, 8), 16) * 1_000);
 
-// KEYS[1]: the position counter; then the lists. ARGV: member, payload, route channel ('':
-// none), a new home timeline's ttl, then per list: capacity (0: none; a home timeline
-// otherwise), channel ('': none), recipient ('': none). A list takes the member once (NX); its
-// channel hears of it then. A home timeline that does not exist is made, incomplete (no
-// sentinel: its next read rebuilds it around what it holds), so that the truth keeps this
-// step's position, the one its recipient hears of it at. Recipients are announced together, in
-// one message on the route channel (infra/pubsub.ts, addressed topics).
-const publishSource = `
+// The next position after the counter's (KEYS[1]): `max(last + 1, server time in ms × 1024)`.
+const nextPositionLua = `
 local t = redis.call('TIME')
 local now = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) * ${perMs}
 local pos = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
 if now > pos then pos = now end
+`;
+
+// Adds `member` to a list at `pos` unless it holds it (NX); true if it did. A home timeline (a
+// `capacity`) that does not exist is made, incomplete (no sentinel: its next read rebuilds it
+// around what it holds) and expiring after `ttl`, so that the truth keeps this position, the one
+// its recipient hears of it at; one that exists is trimmed to its capacity.
+const addToListLua = `
+local function addToList(key, pos, member, capacity, ttl)
+  local made = capacity > 0 and redis.call('EXISTS', key) == 0
+  if redis.call('ZADD', key, 'NX', pos, member) == 0 then return false end
+  if made then
+    redis.call('EXPIRE', key, ttl)
+  elseif capacity > 0 then
+    local size = redis.call('ZCARD', key)
+    if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', key, 1, size - capacity - 1) end
+  end
+  return true
+end
+`;
+
+// KEYS[1]: the position counter; then the lists. ARGV: member, payload, route channel ('':
+// none), a new home timeline's ttl, then per list: capacity (0: none; a home timeline
+// otherwise), channel ('': none), recipient ('': none). A list takes the member once; its
+// channel hears of it then. Recipients are announced together, in one message on the route
+// channel (infra/pubsub.ts, addressed topics). A single Redis's publishing step: the lists of
+// many users and truths in one script.
+const publishSource = `
+${nextPositionLua}
+${addToListLua}
 local added = 0
 local recipients = {}
 for i = 2, #KEYS do
   local base = 3 * (i - 2) + 4
-  local capacity = tonumber(ARGV[base + 1])
-  local made = capacity > 0 and redis.call('EXISTS', KEYS[i]) == 0
-  local fresh = redis.call('ZADD', KEYS[i], 'NX', pos, ARGV[1]) == 1
-  if fresh then
+  if addToList(KEYS[i], pos, ARGV[1], tonumber(ARGV[base + 1]), ARGV[4]) then
     added = added + 1
-    if made then
-      redis.call('EXPIRE', KEYS[i], ARGV[4])
-    elseif capacity > 0 then
-      local size = redis.call('ZCARD', KEYS[i])
-      if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[i], 1, size - capacity - 1) end
-    end
-  end
-  if fresh then
     if ARGV[base + 2] ~= '' then publish(ARGV[base + 2], ARGV[2]) end
     if ARGV[base + 3] ~= '' then recipients[#recipients + 1] = ARGV[base + 3] end
   end
@@ -174,75 +194,131 @@ if added > 0 then redis.call('SET', KEYS[1], string.format('%.0f', pos)) end
 return added
 `;
 
-// KEYS: the lists. ARGV: cursor member ('' for none), cursor position ('' for none: from the
-// newest), limit, 'asc' or 'desc', ttl of a timeline that is the first list (0: no timeline).
-// Returns {'missing', key} or {'ok', member, position, member, position, ...}.
-const readSource = `
-if ARGV[5] ~= '0' then
-  if not redis.call('ZSCORE', KEYS[1], '') then return {'missing', KEYS[1]} end
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-end
-local limit = tonumber(ARGV[3])
-local desc = ARGV[4] == 'desc'
-local m = ARGV[1]
-local s = nil
-if m ~= '' then
-  for i = 1, #KEYS do
-    s = redis.call('ZSCORE', KEYS[i], m)
-    if s then break end
-  end
-end
-if not s and ARGV[2] ~= '' then s = ARGV[2] end
-local sn = s and tonumber(s)
-local out = {'ok'}
+// KEYS[1]: the position counter. Draws the next position (a cluster's publishing step draws
+// it first, on its own: the counter is in a slot of its own).
+const drawPositionSource = `
+${nextPositionLua}
+local drawn = string.format('%.0f', pos)
+redis.call('SET', KEYS[1], drawn)
+return drawn
+`;
+
+// KEYS: lists (one slot's, see `runSpread`). ARGV: position, member, payload, a new home
+// timeline's ttl, then per list: capacity, channel ('': none). As `publishSource` for the
+// lists of one slot, at a position drawn before, without the route message (the caller
+// publishes it once for every slot). Per list: 1 if it took the member.
+const publishAtSource = `
+${addToListLua}
+local out = {}
 for i = 1, #KEYS do
-  local items
-  if not s then
-    items = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', '(-inf', 'WITHSCORES', 'LIMIT', 0, limit)
-  else
-    local ties = redis.call('ZCOUNT', KEYS[i], s, s)
-    if desc then
-      items = redis.call('ZREVRANGEBYSCORE', KEYS[i], s, '(-inf', 'WITHSCORES', 'LIMIT', 0, limit + ties)
-    else
-      items = redis.call('ZRANGEBYSCORE', KEYS[i], s, '+inf', 'WITHSCORES', 'LIMIT', 0, limit + ties)
-    end
-  end
-  for j = 1, #items, 2 do
-    local member = items[j]
-    local keep = member ~= ''
-    if keep and sn and tonumber(items[j + 1]) == sn then
-      if desc then keep = member < m else keep = member > m end
-    end
-    if keep then
-      out[#out + 1] = member
-      out[#out + 1] = items[j + 1]
-    end
+  local base = 2 * (i - 1) + 5
+  out[i] = 0
+  if addToList(KEYS[i], ARGV[1], ARGV[2], tonumber(ARGV[base]), ARGV[4]) then
+    out[i] = 1
+    if ARGV[base + 1] ~= '' then publish(ARGV[base + 1], ARGV[3]) end
   end
 end
 return out
 `;
 
-// KEYS[1]: the timeline, then author lists. ARGV: capacity, ttl, newest per author. Existing
-// members keep their positions (NX): they were published live.
-const rebuildTimelineSource = `
-for i = 2, #KEYS do
-  local items = redis.call('ZREVRANGE', KEYS[i], 0, tonumber(ARGV[3]) - 1, 'WITHSCORES')
-  for j = 1, #items, 2 do redis.call('ZADD', KEYS[1], 'NX', items[j + 1], items[j]) end
+// KEYS: lists (one slot's, see `runSpread`). ARGV: cursor member ('' for none), cursor position
+// ('' for none: from the newest), limit, 'asc' or 'desc', whether to look the cursor member up
+// ('1': the cursor is where the first of these lists holding it has it, else at the cursor
+// position; '0': at the cursor position), then per list: the ttl of a home timeline (whose
+// sentinel is checked and whose ttl is refreshed), or 0. Per list: {'missing'}, or {found,
+// used, member, position, member, position, ...}, where `found` is the cursor member's
+// position in this list ('' when it does not hold it) and `used` the position read from ('':
+// from the newest).
+const readSource = `
+local limit = tonumber(ARGV[3])
+local desc = ARGV[4] == 'desc'
+local m = ARGV[1]
+local found = {}
+local s = nil
+if m ~= '' then
+  for i = 1, #KEYS do
+    found[i] = redis.call('ZSCORE', KEYS[i], m)
+    if ARGV[5] == '1' and not s and found[i] then s = found[i] end
+  end
 end
-redis.call('ZADD', KEYS[1], '-inf', '')
-local capacity = tonumber(ARGV[1])
-local size = redis.call('ZCARD', KEYS[1])
-if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, size - capacity - 1) end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
+if not s and ARGV[2] ~= '' then s = ARGV[2] end
+local sn = s and tonumber(s)
+local out = {}
+for i = 1, #KEYS do
+  local ttl = ARGV[5 + i]
+  if ttl ~= '0' and not redis.call('ZSCORE', KEYS[i], '') then
+    out[i] = {'missing'}
+  else
+    if ttl ~= '0' then redis.call('EXPIRE', KEYS[i], ttl) end
+    local items
+    if not s then
+      items = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', '(-inf', 'WITHSCORES', 'LIMIT', 0, limit)
+    else
+      local ties = redis.call('ZCOUNT', KEYS[i], s, s)
+      if desc then
+        items = redis.call('ZREVRANGEBYSCORE', KEYS[i], s, '(-inf', 'WITHSCORES', 'LIMIT', 0, limit + ties)
+      else
+        items = redis.call('ZRANGEBYSCORE', KEYS[i], s, '+inf', 'WITHSCORES', 'LIMIT', 0, limit + ties)
+      end
+    end
+    local list = {found[i] or '', s or ''}
+    for j = 1, #items, 2 do
+      local member = items[j]
+      local keep = member ~= ''
+      if keep and sn and tonumber(items[j + 1]) == sn then
+        if desc then keep = member < m else keep = member > m end
+      end
+      if keep then
+        list[#list + 1] = member
+        list[#list + 1] = items[j + 1]
+      end
+    end
+    out[i] = list
+  end
+end
+return out
 `;
 
-// KEYS: the timeline, an author list. ARGV: capacity, newest per author.
-const mergeSource = `
-if not redis.call('ZSCORE', KEYS[1], '') then return 0 end
-local items = redis.call('ZREVRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1, 'WITHSCORES')
-for j = 1, #items, 2 do redis.call('ZADD', KEYS[1], 'NX', items[j + 1], items[j]) end
+// KEYS: author lists (one slot's, see `runSpread`). ARGV: newest per author, how many a
+// timeline keeps. Per list its newest truths and their positions, less those that cannot make
+// it into a timeline: of all these lists' truths, only the `keep` newest can (a truth a
+// timeline already holds has a position there at least as new as in its author's list: it was
+// added when it was published, or copied from that list).
+const newestSource = `
+local out, positions = {}, {}
+for i = 1, #KEYS do
+  out[i] = redis.call('ZREVRANGE', KEYS[i], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+  for j = 2, #out[i], 2 do positions[#positions + 1] = tonumber(out[i][j]) end
+end
+local keep = tonumber(ARGV[2])
+if #positions > keep then
+  table.sort(positions, function(a, b) return a > b end)
+  local least = positions[keep]
+  for i = 1, #KEYS do
+    local kept = {}
+    for j = 1, #out[i], 2 do
+      if tonumber(out[i][j + 1]) >= least then
+        kept[#kept + 1] = out[i][j]
+        kept[#kept + 1] = out[i][j + 1]
+      end
+    end
+    out[i] = kept
+  end
+end
+return out
+`;
+
+// KEYS[1]: a timeline. ARGV: capacity, ttl ('0': add only to a complete timeline, and leave its
+// ttl), then member, position, member, position, ... Existing members keep their positions
+// (NX): they were published live. With a ttl the timeline is marked complete (its sentinel).
+const fillTimelineSource = `
+if ARGV[2] == '0' and not redis.call('ZSCORE', KEYS[1], '') then return 0 end
+for j = 3, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'NX', ARGV[j + 1], ARGV[j]) end
 local capacity = tonumber(ARGV[1])
+if ARGV[2] ~= '0' then
+  redis.call('ZADD', KEYS[1], '-inf', '')
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
 local size = redis.call('ZCARD', KEYS[1])
 if size > capacity + 1 then redis.call('ZREMRANGEBYRANK', KEYS[1], 1, size - capacity - 1) end
 return 1
@@ -257,9 +333,11 @@ const restoreSource = `return redis.call('ZADD', KEYS[1], 'NX', unpack(ARGV))`;
 /** Members per step of `withdraw` and `restore` (Lua's unpack takes a few thousand). */
 const stepMembers = 1_000;
 
+// KEYS: lists (one slot's, see `runSpread`). ARGV: the member. Per list: 1 if it held it.
 const removeSource = `
-for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
-return 1
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('ZREM', key, ARGV[1]) end
+return out
 `;
 
 /** Timelines per publishing step: one step blocks Redis for about a millisecond. */
@@ -277,13 +355,16 @@ export function createFeedLists(options: {
   const perAuthor = options.perAuthor ?? 100;
   const keys = feedListKeys(model.prefix);
   const publishScript = model.script(publishSource);
+  const drawPositionScript = model.script(drawPositionSource);
+  const publishAtScript = model.script(publishAtSource);
   const readScript = model.script(readSource);
-  const rebuildTimelineScript = model.script(rebuildTimelineSource);
-  const mergeScript = model.script(mergeSource);
+  const newestScript = model.script(newestSource);
+  const fillTimelineScript = model.script(fillTimelineSource);
   const removeScript = model.script(removeSource);
   const withdrawScript = model.script(withdrawSource);
   const restoreScript = model.script(restoreSource);
 
+  /** A single Redis's publishing step: one script for the position, the lists, the events. */
   const publishStep = (
     truthId: string,
     payload: string,
@@ -306,39 +387,154 @@ export function createFeedLists(options: {
       ],
     );
 
+  /**
+   * A cluster's publishing step, at a position drawn before: one script per slot for the
+   * lists of that slot and their channels, then the step's one route message, from here, once
+   * every list took the truth (listeners that hear of it read those lists). Events are no
+   * longer published in position order across slots: a truth drawn just before another may be
+   * announced just after it, so a subscriber catching up from the later one's cursor misses
+   * the earlier one; its page reads still show it.
+   */
+  const publishStepAt = async (
+    position: string,
+    truthId: string,
+    payload: string,
+    targets: readonly ListTarget[],
+    routeChannel: string,
+  ) => {
+    const added = await publishAtScript.runSpread(
+      redis.command,
+      targets.map((target) => ({
+        keys: [target.key],
+        args: [target.capacity ?? 0, target.channel ?? ''],
+      })),
+      { shared: [position, truthId, payload, timelineTtlSeconds] },
+    );
+    const recipients = targets.flatMap((target, i) =>
+      added[i] === 1 && target.recipient ? [target.recipient] : [],
+    );
+    if (routeChannel && recipients.length > 0) {
+      await redis.publish(routeChannel, `${recipients.join(',')}\n${payload}`);
+    }
+  };
+
+  /** One pass of `read` over some of `lists` (by index), each list's reply in their order. */
+  const readPass = (
+    lists: readonly string[],
+    indexes: readonly number[],
+    args: { member: string; position: string; limit: number; order: string; lookUp: boolean },
+    timeline: boolean,
+  ) =>
+    readScript.runSpread(
+      redis.command,
+      indexes.map((index) => ({
+        keys: [lists[index]!],
+        args: [index === 0 && timeline ? timelineTtlSeconds : 0],
+      })),
+      { shared: [args.member, args.position, args.limit, args.order, args.lookUp ? 1 : 0] },
+    ) as Promise<string[][]>;
+
+  /**
+   * The newest truths of `authorLists` a timeline can keep, as member, position, member,
+   * position, ...: the newest `perAuthor` of each list, of which only the `timelineCapacity`
+   * newest in all (see `newestSource`).
+   */
+  const newestTruths = async (authorLists: readonly string[]): Promise<string[]> => {
+    const replies = (await newestScript.runSpread(
+      redis.command,
+      authorLists.map((list) => ({ keys: [list] })),
+      { shared: [perAuthor, timelineCapacity] },
+    )) as string[][];
+    const entries: { id: string; position: number; text: string }[] = [];
+    for (const reply of replies) {
+      for (let i = 0; i < reply.length; i += 2) {
+        entries.push({ id: reply[i]!, text: reply[i + 1]!, position: Number(reply[i + 1]) });
+      }
+    }
+    // Lists in different slots were cut to the newest apart: the same cut over all of them.
+    if (entries.length > timelineCapacity) {
+      entries.sort((a, b) => b.position - a.position);
+      const least = entries[timelineCapacity - 1]!.position;
+      const cut = entries.findIndex((entry) => entry.position < least);
+      if (cut >= 0) entries.length = cut;
+    }
+    return entries.flatMap((entry) => [entry.id, entry.text]);
+  };
+
   return {
     keys,
 
     async publish(truthId, payload, targets, routeChannel = '') {
       const steps: Promise<unknown>[] = [];
+      if (!redis.cluster) {
+        for (let i = 0; i < targets.length; i += batchSize) {
+          steps.push(publishStep(truthId, payload, targets.slice(i, i + batchSize), routeChannel));
+        }
+        await Promise.all(steps);
+        return;
+      }
+      const position = (await drawPositionScript.run(redis.command, [keys.position], [])) as string;
       for (let i = 0; i < targets.length; i += batchSize) {
-        steps.push(publishStep(truthId, payload, targets.slice(i, i + batchSize), routeChannel));
+        steps.push(
+          publishStepAt(position, truthId, payload, targets.slice(i, i + batchSize), routeChannel),
+        );
       }
       await Promise.all(steps);
     },
 
     async remove(truthId, lists) {
       for (let i = 0; i < lists.length; i += batchSize) {
-        await removeScript.run(redis.command, lists.slice(i, i + batchSize), [truthId]);
+        await removeScript.runSpread(
+          redis.command,
+          lists.slice(i, i + batchSize).map((list) => ({ keys: [list] })),
+          { shared: [truthId] },
+        );
       }
     },
 
     async read(lists, after, limit, order, readOptions = {}) {
-      const reply = (await readScript.run(redis.command, lists, [
-        after && 'truthId' in after ? after.truthId : '',
-        after ? String('position' in after ? after.position : fallbackPosition(after.truthId)) : '',
+      const timeline = readOptions.timeline ?? false;
+      const args = {
+        member: after && 'truthId' in after ? after.truthId : '',
+        position: after
+          ? String('position' in after ? after.position : fallbackPosition(after.truthId))
+          : '',
         limit,
         order,
-        readOptions.timeline ? timelineTtlSeconds : 0,
-      ])) as string[];
-      if (reply[0] === 'missing') return { missing: reply[1]! };
+        lookUp: true,
+      };
+      const all = lists.map((_, index) => index);
+      const replies = await readPass(lists, all, args, timeline);
+      const missingOf = () => lists.find((_, index) => replies[index]![0] === 'missing');
+      let missing = missingOf();
+      // Lists in different slots looked the cursor up apart (see `runSpread`): the cursor is
+      // where the first list holding it has it, and lists that read from elsewhere read again.
+      if (!missing && args.member !== '') {
+        const position = replies.find((reply) => reply[0] !== '')?.[0] ?? args.position;
+        const stale = all.filter((index) => replies[index]![1] !== position);
+        if (stale.length > 0) {
+          const again = await readPass(
+            lists,
+            stale,
+            { ...args, position, lookUp: false },
+            timeline,
+          );
+          stale.forEach((index, i) => {
+            replies[index] = again[i]!;
+          });
+          missing = missingOf();
+        }
+      }
+      if (missing) return { missing };
       const entries: { id: string; position: number }[] = [];
       const seen = new Set<string>();
-      for (let i = 1; i < reply.length; i += 2) {
-        const id = reply[i]!;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        entries.push({ id, position: Number(reply[i + 1]) });
+      for (const reply of replies) {
+        for (let i = 2; i < reply.length; i += 2) {
+          const id = reply[i]!;
+          if (seen.has(id)) continue;
+          seen.add(id);
+          entries.push({ id, position: Number(reply[i + 1]) });
+        }
       }
       if (lists.length > 1) {
         const sign = order === 'desc' ? -1 : 1;
@@ -351,16 +547,23 @@ export function createFeedLists(options: {
       return { ids: entries.slice(0, limit).map((entry) => entry.id) };
     },
 
+    /**
+     * Two steps, since the author lists are other users' keys: their newest truths are read
+     * (one script per slot), then written into the timeline. A truth deleted between the two
+     * may be written back; pages leave deleted truths out anyway.
+     */
     async rebuildTimeline(timeline, authorLists) {
-      await rebuildTimelineScript.run(
+      const newest = await newestTruths(authorLists);
+      await fillTimelineScript.run(
         redis.command,
-        [timeline, ...authorLists],
-        [timelineCapacity, timelineTtlSeconds, perAuthor],
+        [timeline],
+        [timelineCapacity, timelineTtlSeconds, ...newest],
       );
     },
 
     async mergeIntoTimeline(timeline, authorList) {
-      await mergeScript.run(redis.command, [timeline, authorList], [timelineCapacity, perAuthor]);
+      const newest = await newestTruths([authorList]);
+      await fillTimelineScript.run(redis.command, [timeline], [timelineCapacity, 0, ...newest]);
     },
 
     async withdraw(members) {
@@ -386,10 +589,11 @@ export function createFeedLists(options: {
     },
 
     async replay(entries) {
-      const pipeline = redis.command.pipeline();
+      // Many authors' and tags' lists: a batch (one pipeline on a single Redis).
+      const batch = redis.batch();
       for (const { list, entry } of entries)
-        pipeline.zadd(list, rebuiltPosition(entry), entry.truthId);
-      await pipeline.exec();
+        batch.zadd(list, rebuiltPosition(entry), entry.truthId);
+      await batch.exec();
     },
 
     async drop(list) {

@@ -2,7 +2,7 @@ import type { Logger } from '../../infra/logger.js';
 import { scanCollection } from '../../infra/mongo.js';
 import { createNearCache } from '../../infra/near-cache.js';
 import type { ReadModel } from '../../infra/read-model.js';
-import type { Redis, RedisClients } from '../../infra/redis.js';
+import type { RedisClients } from '../../infra/redis.js';
 import type {
   LegacyRelationModel,
   LegacyRelationRecord,
@@ -29,68 +29,77 @@ export interface RelationFlags {
 /** The answer of `intend`: forbidden (a block), nothing to do, or the version of the change. */
 export type Intent = { status: 'forbidden' | 'unchanged' } | { status: 'change'; version: number };
 
-// KEYS: the sequence, following:from, blocking:from, blocking:to, muting:from. ARGV: kind, on
-// ('1'/'0'), to, from. A follow between two users one of whom blocks the other is forbidden.
+// KEYS: following, blocking, blockedBy, muting of `from`. ARGV: kind, on ('1'/'0'), to. Whether
+// the change would change anything (1), nothing (0), or is forbidden (-1: a follow between two
+// users one of whom blocks the other; `to` blocking `from` is in `from`'s own blockedBy).
 const intendSource = `
-local kind, on, to, from = ARGV[1], ARGV[2] == '1', ARGV[3], ARGV[4]
+local kind, on, to = ARGV[1], ARGV[2] == '1', ARGV[3]
 local current
 if kind == 'follow' then
-  if on and (redis.call('SISMEMBER', KEYS[3], to) == 1 or redis.call('SISMEMBER', KEYS[4], from) == 1) then
-    return {-1}
+  if on and (redis.call('SISMEMBER', KEYS[2], to) == 1 or redis.call('SISMEMBER', KEYS[3], to) == 1) then
+    return -1
   end
-  current = redis.call('ZSCORE', KEYS[2], to) ~= false
+  current = redis.call('ZSCORE', KEYS[1], to) ~= false
 elseif kind == 'block' then
-  current = redis.call('SISMEMBER', KEYS[3], to) == 1
+  current = redis.call('SISMEMBER', KEYS[2], to) == 1
 else
-  current = redis.call('SISMEMBER', KEYS[5], to) == 1
+  current = redis.call('SISMEMBER', KEYS[4], to) == 1
 end
-if current == on then return {0} end
-return {1, redis.call('INCR', KEYS[1])}
+if current == on then return 0 end
+return 1
 `;
 
-// KEYS: following:from, followers:to, blocking:from, blockedBy:to, muting:from, versions:from.
-// ARGV: kind, on, version, at (ms), from, to, channel. Applies a change unless a newer one for
-// the same pair already did; announces both users when the state moved. Returns 1 if it did.
-const applySource = `
-local kind, on, version, at, from, to = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+// KEYS: the sequence. The next version of a change.
+const nextVersionSource = `return redis.call('INCR', KEYS[1])`;
+
+// KEYS: following, blocking, muting, versions of `from`. ARGV: kind, on, version, at (ms), to,
+// channel, from. `from`'s side of a change (whom they follow, block or mute), unless a newer
+// change of the pair already reached this side (its version field `<kind>:<to>`); announces
+// `from` when the state moved. Returns 1 if it did.
+const applyFromSource = `
+local kind, on, version, at, to = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local field = kind .. ':' .. to
-if tonumber(redis.call('HGET', KEYS[6], field) or '-1') >= version then return 0 end
-redis.call('HSET', KEYS[6], field, version)
-local moved = 0
+if tonumber(redis.call('HGET', KEYS[4], field) or '-1') >= version then return 0 end
+redis.call('HSET', KEYS[4], field, version)
+local moved
 if kind == 'follow' then
-  if on then
-    moved = redis.call('ZADD', KEYS[1], 'NX', at, to)
-    redis.call('ZADD', KEYS[2], 'NX', at, from)
-  else
-    moved = redis.call('ZREM', KEYS[1], to)
-    redis.call('ZREM', KEYS[2], from)
-  end
+  if on then moved = redis.call('ZADD', KEYS[1], 'NX', at, to) else moved = redis.call('ZREM', KEYS[1], to) end
 elseif kind == 'block' then
-  if on then
-    moved = redis.call('SADD', KEYS[3], to)
-    redis.call('SADD', KEYS[4], from)
-  else
-    moved = redis.call('SREM', KEYS[3], to)
-    redis.call('SREM', KEYS[4], from)
-  end
+  if on then moved = redis.call('SADD', KEYS[2], to) else moved = redis.call('SREM', KEYS[2], to) end
 else
-  if on then moved = redis.call('SADD', KEYS[5], to) else moved = redis.call('SREM', KEYS[5], to) end
+  if on then moved = redis.call('SADD', KEYS[3], to) else moved = redis.call('SREM', KEYS[3], to) end
 end
-if moved == 1 then
-  publish(ARGV[7], from)
-  publish(ARGV[7], to)
-end
+if moved == 1 then publish(ARGV[6], ARGV[7]) end
 return moved
 `;
 
-// KEYS: following, blocking, muting, blockedBy of one user.
-// KEYS: following lists. ARGV: how many of each, newest first.
+// KEYS: followers, blockedBy, versions of `to`. ARGV: kind ('follow' or 'block'), on, version, at
+// (ms), from, channel, to. `to`'s side of a change (who follows or blocks them), unless a newer
+// change of the pair already reached this side (its own version field `by:<kind>:<from>`,
+// apart from `to`'s own relations to `from`); announces `to` when the state moved.
+const applyToSource = `
+local kind, on, version, at, from = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local field = 'by:' .. kind .. ':' .. from
+if tonumber(redis.call('HGET', KEYS[3], field) or '-1') >= version then return 0 end
+redis.call('HSET', KEYS[3], field, version)
+local moved
+if kind == 'follow' then
+  if on then moved = redis.call('ZADD', KEYS[1], 'NX', at, from) else moved = redis.call('ZREM', KEYS[1], from) end
+else
+  if on then moved = redis.call('SADD', KEYS[2], from) else moved = redis.call('SREM', KEYS[2], from) end
+end
+if moved == 1 then publish(ARGV[6], ARGV[7]) end
+return moved
+`;
+
+// KEYS: following lists (one user's each, see `runSpread`). ARGV: how many of each, newest first.
 const newestOfManySource = `
 local out = {}
 for i, key in ipairs(KEYS) do out[i] = redis.call('ZREVRANGE', key, 0, tonumber(ARGV[1]) - 1) end
 return out
 `;
 
+// KEYS: following, blocking, muting, blockedBy of one user.
 const snapshotSource = `
 return {
   redis.call('ZRANGE', KEYS[1], 0, -1),
@@ -98,15 +107,16 @@ return {
 }
 `;
 
-// KEYS: per pair following:viewer, following:other, blocking:viewer, muting:viewer. ARGV: per
-// pair the viewer's id and the other's. Four flags per pair.
+// KEYS: per pair the viewer's following, followers, blocking and muting. ARGV: per pair the
+// other user. Four flags per pair, all read from the viewer's own keys (whether the other
+// follows the viewer is in the viewer's followers).
 const flagsSource = `
 local out = {}
-for i = 1, #ARGV, 2 do
-  local k = 2 * (i - 1) + 1
-  local viewer, other = ARGV[i], ARGV[i + 1]
+for i = 1, #ARGV do
+  local k = 4 * (i - 1) + 1
+  local other = ARGV[i]
   out[#out + 1] = redis.call('ZSCORE', KEYS[k], other) and 1 or 0
-  out[#out + 1] = redis.call('ZSCORE', KEYS[k + 1], viewer) and 1 or 0
+  out[#out + 1] = redis.call('ZSCORE', KEYS[k + 1], other) and 1 or 0
   out[#out + 1] = redis.call('SISMEMBER', KEYS[k + 2], other)
   out[#out + 1] = redis.call('SISMEMBER', KEYS[k + 3], other)
 end
@@ -130,14 +140,14 @@ end
 return out
 `;
 
-// KEYS: each viewer's muting set. ARGV: the other user. Whether each viewer mutes them.
+// KEYS: viewers' muting sets (one each, see `runSpread`). ARGV: the other user. Whether each viewer mutes them.
 const mutingSource = `
 local out = {}
 for i = 1, #KEYS do out[i] = redis.call('SISMEMBER', KEYS[i], ARGV[1]) end
 return out
 `;
 
-// KEYS: per user its following and followers.
+// KEYS: per user its following and followers (see `runSpread`).
 const countsSource = `
 local out = {}
 for i = 1, #KEYS, 2 do
@@ -162,9 +172,9 @@ return redis.call('ZREVRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1, 'W
 const membersSource = `return redis.call('ZRANGE', KEYS[1], 0, -1)`;
 const scoresSource = `return redis.call('ZMSCORE', KEYS[1], unpack(ARGV))`;
 
-// KEYS: blocking:a, blocking:b. ARGV: a, b.
+// KEYS: blocking and blockedBy of one user. ARGV: the other. Whether either blocks the other.
 const blockedBetweenSource = `
-return redis.call('SISMEMBER', KEYS[1], ARGV[2]) + redis.call('SISMEMBER', KEYS[2], ARGV[1])
+return redis.call('SISMEMBER', KEYS[1], ARGV[1]) + redis.call('SISMEMBER', KEYS[2], ARGV[1])
 `;
 
 /**
@@ -179,6 +189,12 @@ return redis.call('SISMEMBER', KEYS[1], ARGV[2]) + redis.call('SISMEMBER', KEYS[
  * version for the same pair already did, so the changes of a pair can land in any order, any
  * number of times, and end as the newest one says. Counts are the sizes of the sets: nothing
  * to keep in step.
+ *
+ * Every key belongs to one user and carries their id as its hash tag (`rel:fo:{<id>}`), so
+ * that on a Redis Cluster each script touches one user's keys (infra/slots.ts). A change of a
+ * pair is therefore applied as two steps, one per user, each guarded by its own version field
+ * for the pair: each side takes a change at most once, and the newest change of the pair wins
+ * on each side whatever order the two sides see them in.
  */
 export function createRelationStore(deps: {
   model: ReadModel;
@@ -188,7 +204,7 @@ export function createRelationStore(deps: {
   logger: Logger;
 }) {
   const { model, redis, RelationEvent, LegacyRelation } = deps;
-  const key = (family: string, userId: string) => `${model.prefix}rel:${family}:${userId}`;
+  const key = (family: string, userId: string) => `${model.prefix}rel:${family}:{${userId}}`;
   const following = (id: string) => key('fo', id);
   const followers = (id: string) => key('fr', id);
   const blocking = (id: string) => key('bl', id);
@@ -202,7 +218,8 @@ export function createRelationStore(deps: {
     family: 'm:rel',
     logger: deps.logger,
   });
-  // Each user's counts, kept likewise (the same channel: every change announces both users).
+  // Each user's counts, kept likewise (the same channel: each side of a change that moved the
+  // state announces its user).
   const heldCounts = createNearCache<Readonly<{ followers: number; following: number }>>({
     redis,
     family: 'm:rel',
@@ -214,7 +231,9 @@ export function createRelationStore(deps: {
   });
 
   const intend = model.script(intendSource);
-  const apply = model.script(applySource);
+  const nextVersion = model.script(nextVersionSource);
+  const applyFrom = model.script(applyFromSource);
+  const applyTo = model.script(applyToSource);
   const snapshot = model.script(snapshotSource);
   const flags = model.script(flagsSource);
   const counts = model.script(countsSource);
@@ -227,16 +246,7 @@ export function createRelationStore(deps: {
   const newestOfMany = model.script(newestOfManySource);
   const countReplayers: ((counts: ReadonlyMap<string, number>) => Promise<void>)[] = [];
 
-  const applyKeys = (from: string, to: string) => [
-    following(from),
-    followers(to),
-    blocking(from),
-    blockedBy(to),
-    muting(from),
-    versions(from),
-  ];
-
-  model.family('relations', async (client: Redis) => {
+  model.family('relations', async () => {
     /** The newest change per pair: only the state is rebuilt, not the history. */
     const state = new Map<string, { on: boolean; version: number; at: number }>();
     const note = (
@@ -263,27 +273,29 @@ export function createRelationStore(deps: {
         highest = Math.max(highest, e.version);
       }
     });
-    let pipeline = client.pipeline();
+    // The keys of many users: a batch (one pipeline on a single Redis), not `client.pipeline()`.
+    let batch = redis.batch();
     let queued = 0;
     for (const [pair, { on, version, at }] of state) {
       const [from, kind, to] = pair.split(':') as [string, RelationKind, string];
-      pipeline.hset(versions(from), `${kind}:${to}`, version);
+      batch.hset(versions(from), `${kind}:${to}`, version);
+      if (kind !== 'mute') batch.hset(versions(to), `by:${kind}:${from}`, version);
       if (on) {
         if (kind === 'follow') {
-          pipeline.zadd(following(from), at, to);
-          pipeline.zadd(followers(to), at, from);
+          batch.zadd(following(from), at, to);
+          batch.zadd(followers(to), at, from);
         } else if (kind === 'block') {
-          pipeline.sadd(blocking(from), to);
-          pipeline.sadd(blockedBy(to), from);
-        } else pipeline.sadd(muting(from), to);
+          batch.sadd(blocking(from), to);
+          batch.sadd(blockedBy(to), from);
+        } else batch.sadd(muting(from), to);
       }
       if (++queued % 2_000 === 0) {
-        await pipeline.exec();
-        pipeline = client.pipeline();
+        await batch.exec();
+        batch = redis.batch();
       }
     }
-    pipeline.set(sequence, highest);
-    await pipeline.exec();
+    batch.set(sequence, highest);
+    await batch.exec();
     if (countReplayers.length > 0) {
       const followerCounts = new Map<string, number>();
       for (const [pair, { on }] of state) {
@@ -295,19 +307,32 @@ export function createRelationStore(deps: {
   });
 
   return {
-    /** Checks a change against the current state and, if it changes it, draws its version. */
+    /**
+     * Checks a change against the current state (`from`'s keys hold all it needs) and, if it
+     * changes it, gives it its version. The version is drawn alongside, in the same round trip
+     * (the sequence is a key of no user's): a number a change turns out not to need is skipped.
+     */
     async intend(from: string, kind: RelationKind, to: string, on: boolean): Promise<Intent> {
-      const reply = (await intend.run(
-        redis.command,
-        [sequence, following(from), blocking(from), blocking(to), muting(from)],
-        [kind, on ? '1' : '0', to, from],
-      )) as [number, number?];
-      if (reply[0] === -1) return { status: 'forbidden' };
-      if (reply[0] === 0) return { status: 'unchanged' };
-      return { status: 'change', version: reply[1]! };
+      const [verdict, version] = (await Promise.all([
+        intend.run(
+          redis.command,
+          [following(from), blocking(from), blockedBy(from), muting(from)],
+          [kind, on ? '1' : '0', to],
+        ),
+        nextVersion.run(redis.command, [sequence], []),
+      ])) as [number, number];
+      if (verdict === -1) return { status: 'forbidden' };
+      if (verdict === 0) return { status: 'unchanged' };
+      return { status: 'change', version };
     },
 
-    /** Applies a stored change; true when it moved the state (the first to apply it). */
+    /**
+     * Applies a stored change, `from`'s side and `to`'s side (a mute has none) in the same
+     * round trip; true when it moved `from`'s state (the first to apply it). Each side is
+     * guarded by its own version of the pair, so a retry completes whichever side is missing
+     * and applies nothing twice. Between the two a reader may see one side only: `from`
+     * following `to` while `to`'s followers (and count) do not show it yet, or the reverse.
+     */
     async apply(event: RelationEventRecord): Promise<boolean> {
       const from = event.fromId.toHexString();
       const to = event.toId.toHexString();
@@ -315,14 +340,21 @@ export function createRelationStore(deps: {
         snapshots.forget(id);
         heldCounts.forget(id);
       }
-      const moved = await apply.run(redis.command, applyKeys(from, to), [
-        event.kind,
-        event.on ? '1' : '0',
-        event.version,
-        event.at.getTime(),
-        from,
-        to,
-        snapshots.channel,
+      const on = event.on ? '1' : '0';
+      const at = event.at.getTime();
+      const [moved] = await Promise.all([
+        applyFrom.run(
+          redis.command,
+          [following(from), blocking(from), muting(from), versions(from)],
+          [event.kind, on, event.version, at, to, snapshots.channel, from],
+        ),
+        event.kind === 'mute'
+          ? null
+          : applyTo.run(
+              redis.command,
+              [followers(to), blockedBy(to), versions(to)],
+              [event.kind, on, event.version, at, from, snapshots.channel, to],
+            ),
       ]);
       return moved === 1;
     },
@@ -345,15 +377,13 @@ export function createRelationStore(deps: {
     /** The flags of each (viewer, other) pair, in order. */
     async flags(pairs: readonly (readonly [string, string])[]): Promise<RelationFlags[]> {
       if (pairs.length === 0) return [];
-      const reply = (await flags.run(
+      const reply = (await flags.runSpread(
         redis.command,
-        pairs.flatMap(([viewer, other]) => [
-          following(viewer),
-          following(other),
-          blocking(viewer),
-          muting(viewer),
-        ]),
-        pairs.flatMap(([viewer, other]) => [viewer, other]),
+        pairs.map(([viewer, other]) => ({
+          keys: [following(viewer), followers(viewer), blocking(viewer), muting(viewer)],
+          args: [other],
+        })),
+        { perItem: 4 },
       )) as number[];
       return pairs.map((_, i) => ({
         following: reply[4 * i] === 1,
@@ -376,7 +406,11 @@ export function createRelationStore(deps: {
       if (viewers.length === 0) return [];
       const reply = (
         flag === 'muting'
-          ? await mutingOf.run(redis.command, viewers.map(muting), [other])
+          ? await mutingOf.runSpread(
+              redis.command,
+              viewers.map((viewer) => ({ keys: [muting(viewer)] })),
+              { shared: [other] },
+            )
           : await membersOf.run(
               redis.command,
               [
@@ -400,10 +434,10 @@ export function createRelationStore(deps: {
       const remote = heldCounts.collect(new Set(userIds), result);
       if (remote.length === 0) return result;
       const token = heldCounts.begin();
-      const reply = (await counts.run(
+      const reply = (await counts.runSpread(
         redis.command,
-        remote.flatMap((id) => [following(id), followers(id)]),
-        [],
+        remote.map((id) => ({ keys: [following(id), followers(id)] })),
+        { perItem: 2 },
       )) as number[];
       remote.forEach((id, i) => {
         const value = Object.freeze({ following: reply[2 * i]!, followers: reply[2 * i + 1]! });
@@ -448,7 +482,11 @@ export function createRelationStore(deps: {
     /** The newest `limit` followees of each user, in order (one read for them all). */
     async newestFolloweesOfMany(userIds: readonly string[], limit: number): Promise<string[][]> {
       if (userIds.length === 0) return [];
-      return (await newestOfMany.run(redis.command, userIds.map(following), [limit])) as string[][];
+      return (await newestOfMany.runSpread(
+        redis.command,
+        userIds.map((id) => ({ keys: [following(id)] })),
+        { shared: [limit] },
+      )) as string[][];
     },
 
     /**
@@ -459,9 +497,9 @@ export function createRelationStore(deps: {
       countReplayers.push(replay);
     },
 
-    /** True when either user blocks the other. */
+    /** True when either user blocks the other (`a`'s blocking and blockedBy say both). */
     isBlockedBetween: async (a: string, b: string): Promise<boolean> =>
-      Number(await blockedBetween.run(redis.command, [blocking(a), blocking(b)], [a, b])) > 0,
+      Number(await blockedBetween.run(redis.command, [blocking(a), blockedBy(a)], [b])) > 0,
   };
 }
 
