@@ -2,6 +2,7 @@ import type { Logger } from '../../infra/logger.js';
 import type { ReadModel } from '../../infra/read-model.js';
 import type { Redis, RedisClients } from '../../infra/redis.js';
 import { createScript } from '../../infra/redis-script.js';
+import { commonSlot } from '../../infra/slots.js';
 
 /** How trends are counted (config.ts, `trends`). */
 export interface TrendSettings {
@@ -170,15 +171,28 @@ export function normalizeSearch(text: string): string {
 /**
  * Discover's part of the read model (infra/read-model.ts), under `disc:`:
  *
- * - `disc:names`: every user's names (`searchNamesOf`) as `<name>\0<id>`, for prefix search by
- *   ZRANGEBYLEX; `disc:nk` holds each user's indexed names, so a change replaces them.
- * - `disc:tags` (tags, for prefix search), `disc:tagn` (each tag's count of live truths) and
- *   `disc:tagged` (each tagged truth: counted `1` or deleted `d`, so effects count once).
- * - `disc:tr:<h|t>:<bucket>`: per time bucket, each hashtag's (truth's) count of accounts whose
- *   latest use (engagement) in the window fell in it, and `disc:tr:<h|t>:<bucket>:<member>`
- *   those accounts; both expire once the bucket has left the window.
+ * - `disc:names:{disc-names}`: every user's names (`searchNamesOf`) as `<name>\0<id>`, for
+ *   prefix search by ZRANGEBYLEX; `disc:nk:{disc-names}` holds each user's indexed names, so a
+ *   change replaces them.
+ * - `disc:tags:{disc-tags}` (tags, for prefix search), `disc:tagn:{disc-tags}` (each tag's
+ *   count of live truths) and `disc:tagged:{disc-tags}` (each tagged truth: counted `1` or
+ *   deleted `d`, so effects count once).
+ * - `disc:tr:{disc-trends}:<h|t>:<bucket>`: per time bucket, each hashtag's (truth's) count of
+ *   accounts whose latest use (engagement) in the window fell in it, and
+ *   `disc:tr:{disc-trends}:<h|t>:<bucket>:<member>` those accounts; both expire once the bucket
+ *   has left the window.
  * - `disc:popular`: users by follower count, as of their latest new follower.
  * - `disc:trends`: the latest computed trends, and `disc:trends:lock` who computes the next.
+ *
+ * Redis Cluster slots (infra/slots.ts): these are global indexes, not any one entity's keys.
+ * Each group that one script combines shares one hash tag, so it lives in one slot: the names
+ * (a rename replaces a user's entries by what `nk` says were indexed), the hashtag counts (a
+ * truth's tags counted once, guarded by `tagged`), the trend window (a use moves an account
+ * between the window's buckets; the trends are the union of all of them). A per-member key of
+ * the window (a hashtag's accounts in a bucket) is in the window's slot too, since the use's
+ * script changes it with the buckets' scores. Three groups, three slots: each group's load
+ * stays on one node, and only the groups spread. The keys no script combines (`popular`, the
+ * snapshot, the lock) have no tag and fall where they hash.
  *
  * Rebuilt from what the users, truths, reactions and follows modules replay during their own
  * rebuilds (each one's `onReplay`): nothing here reads MongoDB itself.
@@ -191,21 +205,24 @@ export function createDiscoverStore(deps: {
 }) {
   const { model, redis, trends } = deps;
   const key = (name: string) => `${model.prefix}disc:${name}`;
+  /** The trend window's keys: `trendWindow + name`, all in the `{disc-trends}` slot. */
+  const trendWindow = key('tr:{disc-trends}:');
   const keys = {
-    names: key('names'),
-    indexed: key('nk'),
-    tags: key('tags'),
-    counts: key('tagn'),
-    tagged: key('tagged'),
+    names: key('names:{disc-names}'),
+    indexed: key('nk:{disc-names}'),
+    tags: key('tags:{disc-tags}'),
+    counts: key('tagn:{disc-tags}'),
+    tagged: key('tagged:{disc-tags}'),
     popular: key('popular'),
     snapshot: key('trends'),
     lock: key('trends:lock'),
-    scratch: key('trends:scratch'),
+    scratch: `${trendWindow}scratch`,
   };
   const code = (kind: TrendKind) => (kind === 'hashtag' ? 'h' : 't');
-  const bucketScores = (kind: TrendKind, bucket: number) => key(`tr:${code(kind)}:${bucket}`);
+  const bucketScores = (kind: TrendKind, bucket: number) => `${trendWindow}${code(kind)}:${bucket}`;
+  // The member after the tag: a hashtag holding braces cannot move the key to another slot.
   const bucketAccounts = (kind: TrendKind, bucket: number, member: string) =>
-    key(`tr:${code(kind)}:${bucket}:${member}`);
+    `${trendWindow}${code(kind)}:${bucket}:${member}`;
 
   const index = model.script(indexSource);
   const search = model.script(searchSource);
@@ -221,8 +238,19 @@ export function createDiscoverStore(deps: {
   const top = model.script(topSource);
   const popular = model.script(popularSource);
   // The same steps without the readiness check, for the rebuild (the model is not ready then).
-  const rebuildRecord = createScript(recordSource);
-  const rebuildIndex = createScript(indexSource);
+  // Without the model's check of one slot too: the same check here, so that a single Redis
+  // refuses keys that a cluster would.
+  const unchecked = (source: string) => {
+    const script = createScript(source);
+    return {
+      run: (client: Redis, scriptKeys: readonly string[], args: readonly (string | number)[]) => {
+        commonSlot(scriptKeys);
+        return script.run(client, scriptKeys, args);
+      },
+    };
+  };
+  const rebuildRecord = unchecked(recordSource);
+  const rebuildIndex = unchecked(indexSource);
 
   const bucketOf = (ms: number) => Math.floor(ms / trends.bucketMs);
   const ttlMs = (trends.windowBuckets + 1) * trends.bucketMs;
@@ -398,6 +426,7 @@ export function createDiscoverStore(deps: {
           revision: number;
         }[],
       ) {
+        // The hashtag counts' keys, in one slot: a pipeline even on a cluster.
         const pipeline = client.pipeline();
         for (const truth of truths) {
           if (truth.hashtags.length === 0 && truth.revision === 0) continue;
