@@ -2,6 +2,7 @@ import type { Logger } from '../../infra/logger.js';
 import type { ReadModel } from '../../infra/read-model.js';
 import type { Redis, RedisClients } from '../../infra/redis.js';
 import { createScript } from '../../infra/redis-script.js';
+import { commonSlot, slotOf } from '../../infra/slots.js';
 
 /** How trends are counted (config.ts, `trends`). */
 export interface TrendSettings {
@@ -19,6 +20,12 @@ export interface TrendScores {
   hashtags: { member: string; score: number }[];
   truths: { member: string; score: number }[];
 }
+
+/**
+ * How many shards the trend window is cut into: each member (a hashtag, a truth) belongs to one
+ * (by the slot of its name), and every key of its uses is in its shard's slot.
+ */
+const trendShards = 16;
 
 // KEYS: names, the user's indexed names. ARGV: id, JSON array of names. Replaces the user's
 // entries (`<name>\0<id>`), so a display name that changed leaves nothing behind.
@@ -170,15 +177,28 @@ export function normalizeSearch(text: string): string {
 /**
  * Discover's part of the read model (infra/read-model.ts), under `disc:`:
  *
- * - `disc:names`: every user's names (`searchNamesOf`) as `<name>\0<id>`, for prefix search by
- *   ZRANGEBYLEX; `disc:nk` holds each user's indexed names, so a change replaces them.
- * - `disc:tags` (tags, for prefix search), `disc:tagn` (each tag's count of live truths) and
- *   `disc:tagged` (each tagged truth: counted `1` or deleted `d`, so effects count once).
- * - `disc:tr:<h|t>:<bucket>`: per time bucket, each hashtag's (truth's) count of accounts whose
- *   latest use (engagement) in the window fell in it, and `disc:tr:<h|t>:<bucket>:<member>`
+ * - `disc:names:{disc-names}`: every user's names (`searchNamesOf`) as `<name>\0<id>`, for
+ *   prefix search by ZRANGEBYLEX; `disc:nk:{disc-names}` holds each user's indexed names, so a
+ *   change replaces them.
+ * - `disc:tags:{disc-tags}` (tags, for prefix search), `disc:tagn:{disc-tags}` (each tag's
+ *   count of live truths) and `disc:tagged:{disc-tags}` (each tagged truth: counted `1` or
+ *   deleted `d`, so effects count once).
+ * - `disc:tr:{disc-trends:<shard>}:<h|t>:<bucket>`: per time bucket, each hashtag's (truth's)
+ *   count of accounts whose latest use (engagement) in the window fell in it, for the members
+ *   of one shard (`trendShards`), and `disc:tr:{disc-trends:<shard>}:<h|t>:<bucket>:<member>`
  *   those accounts; both expire once the bucket has left the window.
  * - `disc:popular`: users by follower count, as of their latest new follower.
  * - `disc:trends`: the latest computed trends, and `disc:trends:lock` who computes the next.
+ *
+ * Redis Cluster slots (infra/slots.ts): these are global indexes, not any one entity's keys.
+ * Each group that one script combines shares one hash tag, so it lives in one slot: the names
+ * (a rename replaces a user's entries by what `nk` says were indexed) and the hashtag counts (a
+ * truth's tags counted once, guarded by `tagged`); their load stays on one node each. The
+ * trend window, which every post and reaction writes, is cut into shards instead: a use
+ * changes only its member's keys (it moves an account between the buckets of one member), so
+ * a shard holds whole members, each shard is one slot, and the uses spread over the shards;
+ * the trends are each shard's top, merged. The keys no script combines (`popular`, the
+ * snapshot, the lock) have no tag and fall where they hash.
  *
  * Rebuilt from what the users, truths, reactions and follows modules replay during their own
  * rebuilds (each one's `onReplay`): nothing here reads MongoDB itself.
@@ -191,21 +211,25 @@ export function createDiscoverStore(deps: {
 }) {
   const { model, redis, trends } = deps;
   const key = (name: string) => `${model.prefix}disc:${name}`;
+  /** The prefix of a shard's keys of the trend window, all in its slot. */
+  const trendShard = (shard: number) => key(`tr:{disc-trends:${shard}}:`);
+  const shardOf = (member: string) => slotOf(member) % trendShards;
   const keys = {
-    names: key('names'),
-    indexed: key('nk'),
-    tags: key('tags'),
-    counts: key('tagn'),
-    tagged: key('tagged'),
+    names: key('names:{disc-names}'),
+    indexed: key('nk:{disc-names}'),
+    tags: key('tags:{disc-tags}'),
+    counts: key('tagn:{disc-tags}'),
+    tagged: key('tagged:{disc-tags}'),
     popular: key('popular'),
     snapshot: key('trends'),
     lock: key('trends:lock'),
-    scratch: key('trends:scratch'),
   };
   const code = (kind: TrendKind) => (kind === 'hashtag' ? 'h' : 't');
-  const bucketScores = (kind: TrendKind, bucket: number) => key(`tr:${code(kind)}:${bucket}`);
+  const bucketScores = (shard: number, kind: TrendKind, bucket: number) =>
+    `${trendShard(shard)}${code(kind)}:${bucket}`;
+  // The member after the tag: a hashtag holding braces cannot move the key to another slot.
   const bucketAccounts = (kind: TrendKind, bucket: number, member: string) =>
-    key(`tr:${code(kind)}:${bucket}:${member}`);
+    `${trendShard(shardOf(member))}${code(kind)}:${bucket}:${member}`;
 
   const index = model.script(indexSource);
   const search = model.script(searchSource);
@@ -221,8 +245,19 @@ export function createDiscoverStore(deps: {
   const top = model.script(topSource);
   const popular = model.script(popularSource);
   // The same steps without the readiness check, for the rebuild (the model is not ready then).
-  const rebuildRecord = createScript(recordSource);
-  const rebuildIndex = createScript(indexSource);
+  // They skip the model's check of one slot as well, so it is made here: a single Redis then
+  // refuses the keys a cluster would.
+  const rebuildScript = (source: string) => {
+    const script = createScript(source);
+    return {
+      run: (client: Redis, scriptKeys: readonly string[], args: readonly (string | number)[]) => {
+        commonSlot(scriptKeys);
+        return script.run(client, scriptKeys, args);
+      },
+    };
+  };
+  const rebuildRecord = rebuildScript(recordSource);
+  const rebuildIndex = rebuildScript(indexSource);
 
   const bucketOf = (ms: number) => Math.floor(ms / trends.bucketMs);
   const ttlMs = (trends.windowBuckets + 1) * trends.bucketMs;
@@ -232,9 +267,13 @@ export function createDiscoverStore(deps: {
     const current = bucketOf(nowMs);
     const age = Math.max(0, current - bucketOf(atMs));
     if (age >= trends.windowBuckets) return null;
+    const shard = shardOf(member);
     const scriptKeys: string[] = [];
     for (let i = 0; i < trends.windowBuckets; i++) {
-      scriptKeys.push(bucketAccounts(kind, current - i, member), bucketScores(kind, current - i));
+      scriptKeys.push(
+        bucketAccounts(kind, current - i, member),
+        bucketScores(shard, kind, current - i),
+      );
     }
     return { keys: scriptKeys, args: [member, account, age, ttlMs] };
   };
@@ -339,16 +378,31 @@ export function createDiscoverStore(deps: {
       const current = bucketOf(nowMs);
       const buckets = Array.from({ length: trends.windowBuckets }, (_, age) => current - age);
       const weights = buckets.map((_, age) => trends.decay ** age);
-      const [hashtags, truths] = (await scores.run(
-        redis.command,
-        [
-          keys.scratch,
-          ...buckets.map((bucket) => bucketScores('hashtag', bucket)),
-          ...buckets.map((bucket) => bucketScores('truth', bucket)),
-        ],
-        [limit, ...weights],
-      )) as [string[], string[]];
-      return { hashtags: pairs(hashtags), truths: pairs(truths) };
+      // Every shard's top in the same tick (one round trip on a single Redis); the top of all
+      // is among them, since a member is in one shard only.
+      const shards = (await Promise.all(
+        Array.from({ length: trendShards }, (_, shard) =>
+          scores.run(
+            redis.command,
+            [
+              `${trendShard(shard)}scratch`,
+              ...buckets.map((bucket) => bucketScores(shard, 'hashtag', bucket)),
+              ...buckets.map((bucket) => bucketScores(shard, 'truth', bucket)),
+            ],
+            [limit, ...weights],
+          ),
+        ),
+      )) as [string[], string[]][];
+      // Highest first, equal scores in reverse name order (as one ZREVRANGE would give them).
+      const top = (lists: string[][]) =>
+        lists
+          .flatMap(pairs)
+          .sort((a, b) => b.score - a.score || (a.member < b.member ? 1 : -1))
+          .slice(0, limit);
+      return {
+        hashtags: top(shards.map(([hashtags]) => hashtags)),
+        truths: top(shards.map(([, truths]) => truths)),
+      };
     },
 
     /** The latest computed trends (JSON), if any. */
@@ -398,6 +452,7 @@ export function createDiscoverStore(deps: {
           revision: number;
         }[],
       ) {
+        // The hashtag counts' keys, in one slot: a pipeline even on a cluster.
         const pipeline = client.pipeline();
         for (const truth of truths) {
           if (truth.hashtags.length === 0 && truth.revision === 0) continue;

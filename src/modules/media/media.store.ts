@@ -2,7 +2,7 @@ import type { Logger } from '../../infra/logger.js';
 import { createModelRecords } from '../../infra/model-store.js';
 import { scanCollection } from '../../infra/mongo.js';
 import type { ReadModel } from '../../infra/read-model.js';
-import type { Redis, RedisClients } from '../../infra/redis.js';
+import type { RedisClients } from '../../infra/redis.js';
 import { objectId } from '../../lib/ids.js';
 import type {
   MediaAttachmentModel,
@@ -67,17 +67,20 @@ const decode = (text: string): StoredMedia => {
   };
 };
 
-// KEYS: the record, the unattached uploads. ARGV: record text, channel, id, creation time
-// (ms) or '' once attached. Writes a record, keeps the unattached set in step, tells every
-// instance.
+// KEYS: the record. ARGV: record text, channel, id. Writes a record, tells every instance.
 const putSource = `
 redis.call('SET', KEYS[1], ARGV[1])
-if ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-else
-  redis.call('ZREM', KEYS[2], ARGV[3])
-end
 publish(ARGV[2], ARGV[3])
+return 1
+`;
+
+// KEYS: the unattached uploads. ARGV: id, creation time (ms) or '' once attached.
+const listSource = `
+if ARGV[2] ~= '' then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
 return 1
 `;
 
@@ -86,8 +89,10 @@ const oldestSource = `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' ..
 
 /**
  * The media's part of the read model (infra/read-model.ts): every uploaded file's record with
- * the truth it is attached to (`media:<id>`). Rebuilt from `media` and `media_attachments`.
- * Outside the model, one short-lived key per upload URL (`<ns>:media:upload:<id>`) says it was
+ * the truth it is attached to (`media:{<id>}`, tagged by the upload), and the sweeper's list of
+ * uploads attached to nothing (`media-unattached`, one key of its own, no tag). Rebuilt from
+ * `media` and `media_attachments`.
+ * Outside the model, one short-lived key per upload URL (`<ns>:media:upload:{<id>}`) says it was
  * used: MongoDB's `_id` on `media` refuses a second upload that got past it after a flush.
  */
 export function createMediaStore(deps: {
@@ -107,12 +112,13 @@ export function createMediaStore(deps: {
     logger,
   });
   const put = model.script(putSource);
+  const list = model.script(listSource);
   const oldest = model.script(oldestSource);
   /** Sorted set: ids of uploads attached to nothing, by creation time (the sweeper's list). */
   const unattached = `${model.prefix}media-unattached`;
-  const uploadKey = (mediaId: string) => `${redis.namespace}:media:upload:${mediaId}`;
+  const uploadKey = (mediaId: string) => `${redis.namespace}:media:upload:{${mediaId}}`;
 
-  model.family('media', async (client: Redis) => {
+  model.family('media', async () => {
     const attachments = new Map<string, string>();
     await scanCollection<MediaAttachmentRecord>(MediaAttachment, (batch) => {
       for (const attachment of batch) {
@@ -123,7 +129,8 @@ export function createMediaStore(deps: {
       }
     });
     await scanCollection<MediaRecord>(Media, async (batch) => {
-      const pipeline = client.pipeline();
+      // Many uploads' keys: a batch (a cluster pipeline must stay on one node).
+      const pipeline = redis.batch();
       for (const media of batch) {
         const id = media._id.toHexString();
         const truthId = attachments.get(id) ?? null;
@@ -137,20 +144,25 @@ export function createMediaStore(deps: {
   return {
     records,
 
-    /** Writes a media record (a new upload, one attached now, one swept). */
+    /**
+     * Writes a media record (a new upload, one attached now, one swept) and keeps the
+     * unattached list in step. The record and the list are in different slots: two scripts,
+     * sent in the same tick (one round trip on a single Redis, executed in order). Between
+     * them a reader may see the record changed and the list not yet; the sweeper takes the
+     * record as the truth (it claims an upload in MongoDB and reads its record before
+     * deleting anything), so the list is only its list of candidates.
+     */
     async put(media: StoredMedia): Promise<void> {
       const id = media._id.toHexString();
       records.forget(id);
-      await put.run(
-        redis.command,
-        [records.keyOf(id), unattached],
-        [
-          encode(media),
-          records.channel,
-          id,
-          media.truthId === null ? media.createdAt.getTime() : '',
-        ],
-      );
+      await Promise.all([
+        put.run(redis.command, [records.keyOf(id)], [encode(media), records.channel, id]),
+        list.run(
+          redis.command,
+          [unattached],
+          [id, media.truthId === null ? media.createdAt.getTime() : ''],
+        ),
+      ]);
     },
 
     /** Up to `limit` ids of uploads attached to nothing, created before `before`, oldest first. */

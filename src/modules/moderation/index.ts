@@ -1,7 +1,7 @@
 /**
  * The moderation module's face: reports, the moderation queue, removals, suspensions, granted
  * roles and the moderation log. Owns `reports` and `moderation_actions`, and the read model's
- * `mod:*` keys.
+ * `mod:*` keys (the queue tagged `{mod}`, the log `{modlog}`, account flags by account).
  */
 export {
   createModerationActionModel,

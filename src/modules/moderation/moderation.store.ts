@@ -141,18 +141,20 @@ local v = redis.call('HMGET', KEYS[1], 'round', 'r:' .. ARGV[1])
 return {tonumber(v[1] or '0'), v[2] or ''}
 `;
 
-// KEYS: versions, state. ARGV: user, action id, value ('' removes), kind ('set' or 'hash'),
-// channel, near-cache key. Applies a suspension or a role unless a later action already did.
+// KEYS: the account's hash. ARGV: the flag's field ('susp' or 'role'), action id, value (''
+// removes), channel, near-cache key. Applies a suspension or a role unless a later action
+// already did (the action that decided the flag is kept in its field's `:v`).
 const flagSource = `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
+local version = ARGV[1] .. ':v'
+local v = redis.call('HGET', KEYS[1], version)
 if v and v >= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if ARGV[4] == 'set' then
-  if ARGV[3] ~= '' then redis.call('SADD', KEYS[2], ARGV[1]) else redis.call('SREM', KEYS[2], ARGV[1]) end
+redis.call('HSET', KEYS[1], version, ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 else
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  redis.call('HDEL', KEYS[1], ARGV[1])
 end
-publish(ARGV[5], ARGV[6])
+publish(ARGV[4], ARGV[5])
 return 1
 `;
 
@@ -198,11 +200,15 @@ end
 return out
 `;
 
-// KEYS: suspended set. ARGV: users. Returns 0/1 each.
-const suspendedSource = `return redis.call('SMISMEMBER', KEYS[1], unpack(ARGV))`;
+// KEYS: accounts' hashes (one slot each: `runSpread`). Returns 0/1 each: suspended.
+const suspendedSource = `
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HEXISTS', key, 'susp') end
+return out
+`;
 
-// KEYS: roles. ARGV: user.
-const roleSource = `return redis.call('HGET', KEYS[1], ARGV[1]) or ''`;
+// KEYS: the account's hash.
+const roleSource = `return redis.call('HGET', KEYS[1], 'role') or ''`;
 
 /** A page of a lex-ordered list: ids and their records. */
 export interface StorePage<T> {
@@ -213,11 +219,17 @@ export interface StorePage<T> {
 /**
  * The moderation read model, under `<ns>:m:mod:`: reports by id (`rep`), the open queue
  * (`open`, ids in id order, so oldest first), each target's open reports and round (`t:*`),
- * the log (`log` and `logrec`), suspended accounts (`susp`, with the action that decided each
- * in `suspv`) and granted roles (`roles`, `rolev`). Rebuilt from `reports` and
- * `moderation_actions` in one scan of each. Suspensions and roles are read on request paths
- * (every feed page, every moderator's request): each process keeps what it read and every
- * change drops it everywhere (infra/near-cache.ts).
+ * the log (`log` and `logrec`), and per account its suspension and granted role, each with the
+ * action that decided it (`acct:{<user>}`). Rebuilt from `reports` and `moderation_actions` in
+ * one scan of each. Suspensions and roles are read on request paths (every feed page, every
+ * moderator's request): each process keeps what it read and every change drops it everywhere
+ * (infra/near-cache.ts).
+ *
+ * Redis Cluster slots (infra/slots.ts): a report changes the reports, the queue and its
+ * target's hash in one script, and resolving a round closes all of its reports, so the queue's
+ * keys share one tag, `{mod}`: the whole queue lives in one slot, which moderation's volume (a
+ * few writes per report) affords. The log's two keys share `{modlog}`, another slot. An
+ * account's flags are tagged by the account, so the reads of every feed page spread.
  */
 export function createModerationStore(deps: {
   model: ReadModel;
@@ -228,25 +240,24 @@ export function createModerationStore(deps: {
 }) {
   const { model, redis, Report, ModerationAction } = deps;
   const p = `${model.prefix}mod:`;
+  /** The prefix of the targets' hashes: `targetsPrefix + '<kind>:<id>'` is one's key. */
+  const targetsPrefix = `${p}t:{mod}:`;
   const keys = {
     /** Reports by id: JSON (ReportState). */
-    reports: `${p}rep`,
+    reports: `${p}rep:{mod}`,
     /** Open report ids, oldest first (lex order of ObjectId hex, all scores 0). */
-    open: `${p}open`,
+    open: `${p}open:{mod}`,
     /** A target's round, open count (`n`), open report per reporter (`r:<id>`), resolutions. */
-    target: (kind: ReportTargetKind, id: string) => `${p}t:${kind}:${id}`,
+    target: (kind: ReportTargetKind, id: string) => `${targetsPrefix}${kind}:${id}`,
     /** Log entry ids, in id order. */
-    log: `${p}log`,
+    log: `${p}log:{modlog}`,
     /** Log entries by id: JSON (ActionState). */
-    logRecords: `${p}logrec`,
-    /** Suspended accounts. */
-    suspended: `${p}susp`,
-    /** The action that last decided each account's suspension. */
-    suspendedVersions: `${p}suspv`,
-    /** Roles granted by `setRole`, by user. */
-    roles: `${p}roles`,
-    /** The action that last decided each account's role. */
-    roleVersions: `${p}rolev`,
+    logRecords: `${p}logrec:{modlog}`,
+    /**
+     * An account's flags: `susp` ('1' while suspended) and `role` (granted by `setRole`), each
+     * with the action that last decided it (`susp:v`, `role:v`).
+     */
+    account: (userId: string) => `${p}acct:{${userId}}`,
   };
   const near = createNearCache<{ value: string }>({
     redis,
@@ -272,6 +283,7 @@ export function createModerationStore(deps: {
     const resolutions = new Map<string, Map<number, ResolutionState>>();
     const latest = new Map<string, ActionState>();
     await scanCollection<ModerationActionRecord>(ModerationAction, async (batch) => {
+      // The log's keys, in one slot: a pipeline even on a cluster.
       const pipeline = client.pipeline();
       for (const record of batch) {
         const action = actionStateOf(record);
@@ -295,15 +307,15 @@ export function createModerationStore(deps: {
       }
       await pipeline.exec();
     });
-    const flags = client.pipeline();
+    // Many accounts' keys: a batch (a cluster pipeline must stay on one node).
+    const flags = redis.batch();
     for (const [key, action] of latest) {
-      const userId = key.slice(2);
+      const account = keys.account(key.slice(2));
       if (key.startsWith('s:')) {
-        flags.hset(keys.suspendedVersions, userId, action.id);
-        if (action.action === 'SUSPEND_ACCOUNT') flags.sadd(keys.suspended, userId);
+        flags.hset(account, 'susp:v', action.id);
+        if (action.action === 'SUSPEND_ACCOUNT') flags.hset(account, 'susp', '1');
       } else {
-        flags.hset(keys.roleVersions, userId, action.id);
-        flags.hset(keys.roles, userId, action.role ?? 'USER');
+        flags.hset(account, 'role:v', action.id, 'role', action.role ?? 'USER');
       }
     }
     for (const [target, rounds] of resolutions) {
@@ -314,6 +326,7 @@ export function createModerationStore(deps: {
     }
     await flags.exec();
     await scanCollection<ReportRecord>(Report, async (batch) => {
+      // The queue's keys, in one slot: a pipeline even on a cluster.
       const pipeline = client.pipeline();
       for (const record of batch) {
         const report = reportStateOf(record);
@@ -413,8 +426,8 @@ export function createModerationStore(deps: {
       near.forget(`s:${userId}`);
       await scripts.flag.run(
         redis.command,
-        [keys.suspendedVersions, keys.suspended],
-        [userId, actionId, suspended ? '1' : '', 'set', near.channel, `s:${userId}`],
+        [keys.account(userId)],
+        ['susp', actionId, suspended ? '1' : '', near.channel, `s:${userId}`],
       );
     },
 
@@ -423,8 +436,8 @@ export function createModerationStore(deps: {
       near.forget(`r:${userId}`);
       await scripts.flag.run(
         redis.command,
-        [keys.roleVersions, keys.roles],
-        [userId, actionId, role, 'hash', near.channel, `r:${userId}`],
+        [keys.account(userId)],
+        ['role', actionId, role, near.channel, `r:${userId}`],
       );
     },
 
@@ -437,7 +450,7 @@ export function createModerationStore(deps: {
       const reply = (await scripts.reports.run(
         redis.command,
         [keys.reports],
-        [`${p}t:`, ...ids],
+        [targetsPrefix, ...ids],
       )) as (string | number)[];
       ids.forEach((id, i) => {
         const raw = reply[2 * i] as string;
@@ -458,7 +471,7 @@ export function createModerationStore(deps: {
     logPage: (after: string | null, first: number) =>
       readPage<ActionState>(keys.log, keys.logRecords, after, first, 'desc'),
 
-    /** Which of these users are suspended: one SMISMEMBER for those this process does not hold. */
+    /** Which of these users are suspended: one script call for those this process does not hold. */
     async suspendedAmong(userIds: Iterable<string>): Promise<Set<string>> {
       const ids = [...new Set(userIds)];
       if (ids.length === 0) return new Set();
@@ -466,11 +479,10 @@ export function createModerationStore(deps: {
         ids.map((id) => `s:${id}`),
         async (missing) =>
           (
-            (await scripts.suspended.run(
+            await scripts.suspended.runSpread(
               redis.command,
-              [keys.suspended],
-              missing.map((key) => key.slice(2)),
-            )) as number[]
+              missing.map((key) => ({ keys: [keys.account(key.slice(2))] })),
+            )
           ).map(String),
       );
       return new Set(ids.filter((id) => values.get(`s:${id}`) === '1'));
@@ -479,7 +491,7 @@ export function createModerationStore(deps: {
     /** The role granted to a user by `setRole`, or null when none was. */
     async grantedRole(userId: string): Promise<GrantedRole | null> {
       const values = await cached([`r:${userId}`], async () => [
-        (await scripts.role.run(redis.command, [keys.roles], [userId])) as string,
+        (await scripts.role.run(redis.command, [keys.account(userId)], [])) as string,
       ]);
       return (values.get(`r:${userId}`) || null) as GrantedRole | null;
     },

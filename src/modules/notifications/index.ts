@@ -1,6 +1,6 @@
 /**
  * The notifications module's face. Owns `notifications` and `notification_reads`, and the
- * read model's `ntf:*`, `nl:*` and `nu:*` keys.
+ * read model's `ntf:*`, `nl:*` and `nu:*` keys, each tagged with its recipient's id.
  */
 export type { NotificationTopics } from './notification.events.js';
 export {

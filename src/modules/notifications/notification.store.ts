@@ -52,9 +52,10 @@ const decode = (text: string, read: boolean): NotificationRecord => {
 /** A notification's place in its user's list: its time (the id begins with it). */
 const scoreOf = (n: NotificationRecord) => n.createdAt.getTime();
 
-// KEYS: per notification its record, its user's list, its user's unread set. ARGV: the number
-// kept per user, then per notification its text, id and score. Adds each new one (a second run
-// adds nothing) and trims the user's list to its newest. Returns 1 or 0 per notification.
+// KEYS: per notification its record, its user's list, its user's unread set (one slot per
+// user: `runSpread`). ARGV: the number kept per user, then per notification its text, id and
+// score. Adds each new one (a second run adds nothing) and trims the user's list to its newest
+// (a record's key is its user's records prefix and its id). Returns 1 or 0 per notification.
 const addSource = `
 local kept = tonumber(ARGV[1])
 local out = {}
@@ -81,7 +82,7 @@ return out
 `;
 
 // KEYS: the user's list, unread set. ARGV: cursor (an id, '' for the first page), limit, '1' for
-// unread only, the records' key prefix. Newest first: per item its text and whether it is unread.
+// unread only, the user's records' key prefix. Newest first: per item its text and whether it is unread.
 const pageSource = `
 local start = 0
 if ARGV[1] ~= '' then
@@ -114,7 +115,7 @@ if not text then return false end
 return { text, redis.call('SISMEMBER', KEYS[2], ARGV[1]) }
 `;
 
-// KEYS: the user's unread set. ARGV: the records' key prefix, then the ids to mark read. Returns
+// KEYS: the user's unread set. ARGV: the user's records' key prefix, then the ids to mark read. Returns
 // how many stay unread, then each id's record ('' when the list no longer holds it).
 const markReadSource = `
 redis.call('SREM', KEYS[1], unpack(ARGV, 2))
@@ -127,8 +128,11 @@ const unreadCountSource = `return redis.call('SCARD', KEYS[1])`;
 
 /**
  * The notifications' part of the read model (infra/read-model.ts): each user's newest
- * `keptPerUser` notifications (records `ntf:<id>`, the list `nl:<user>` newest first) and which
- * of them are unread (`nu:<user>`). Rebuilt from `notifications` and `notification_reads`.
+ * `keptPerUser` notifications (records `ntf:{<user>}:<id>`, the list `nl:{<user>}` newest
+ * first) and which of them are unread (`nu:{<user>}`). Every key is tagged with the recipient's
+ * id, so a user's list, unread set and records share one Redis Cluster slot and one script
+ * reads or changes them together (infra/slots.ts). Rebuilt from `notifications` and
+ * `notification_reads`.
  */
 export function createNotificationStore(deps: {
   model: ReadModel;
@@ -138,10 +142,14 @@ export function createNotificationStore(deps: {
   logger: Logger;
 }) {
   const { model, redis, Notification, NotificationRead } = deps;
-  const recordPrefix = `${model.prefix}ntf:`;
-  const record = (id: string) => `${recordPrefix}${id}`;
-  const list = (userId: string) => `${model.prefix}nl:${userId}`;
-  const unread = (userId: string) => `${model.prefix}nu:${userId}`;
+  /** The prefix of a user's notification records: `recordsOf(user) + id` is one's key. */
+  const recordsOf = (userId: string) => `${model.prefix}ntf:{${userId}}:`;
+  /** A notification: its JSON (NotificationEntry), under its recipient's tag. */
+  const record = (userId: string, id: string) => `${recordsOf(userId)}${id}`;
+  /** A user's kept notification ids, scored by time. */
+  const list = (userId: string) => `${model.prefix}nl:{${userId}}`;
+  /** Which of a user's kept notifications are unread. */
+  const unread = (userId: string) => `${model.prefix}nu:{${userId}}`;
   const add = model.script(addSource);
   const page = model.script(pageSource);
   const byId = model.script(byIdSource);
@@ -162,11 +170,12 @@ export function createNotificationStore(deps: {
     });
     const sizes = new Map<string, number>();
     await scanCollection<NotificationRecord>(Notification, async (batch) => {
-      const pipeline = client.pipeline();
+      // Many users' keys: a batch (a cluster pipeline must stay on one node).
+      const pipeline = redis.batch();
       for (const n of batch) {
         const id = n._id.toHexString();
         const userId = n.userId.toHexString();
-        pipeline.set(record(id), encode(n));
+        pipeline.set(record(userId, id), encode(n));
         pipeline.zadd(list(userId), scoreOf(n), id);
         const read = reads.get(userId);
         const isRead =
@@ -179,8 +188,9 @@ export function createNotificationStore(deps: {
     for (const [userId, size] of sizes) {
       if (size <= keptPerUser) continue;
       const dropped = await client.zrange(list(userId), '0', String(size - keptPerUser - 1));
+      // One user's keys, in one slot: a pipeline even on a cluster.
       const pipeline = client.pipeline();
-      pipeline.del(...dropped.map((id) => record(id)));
+      pipeline.del(...dropped.map((id) => record(userId, id)));
       pipeline.srem(unread(userId), ...dropped);
       pipeline.zremrangebyrank(list(userId), 0, size - keptPerUser - 1);
       await pipeline.exec();
@@ -191,15 +201,18 @@ export function createNotificationStore(deps: {
     /** Adds stored notifications; the ones that were new (a second run adds none). */
     async add(notifications: readonly NotificationRecord[]): Promise<NotificationRecord[]> {
       if (notifications.length === 0) return [];
-      const keys: string[] = [];
-      const args: (string | number)[] = [keptPerUser];
-      for (const n of notifications) {
-        const id = n._id.toHexString();
-        const userId = n.userId.toHexString();
-        keys.push(record(id), list(userId), unread(userId));
-        args.push(encode(n), id, scoreOf(n));
-      }
-      const added = (await add.run(redis.command, keys, args)) as number[];
+      const added = (await add.runSpread(
+        redis.command,
+        notifications.map((n) => {
+          const id = n._id.toHexString();
+          const userId = n.userId.toHexString();
+          return {
+            keys: [record(userId, id), list(userId), unread(userId)],
+            args: [encode(n), id, scoreOf(n)],
+          };
+        }),
+        { shared: [keptPerUser] },
+      )) as number[];
       return notifications.filter((_, i) => added[i] === 1);
     },
 
@@ -213,7 +226,7 @@ export function createNotificationStore(deps: {
       const flat = (await page.run(
         redis.command,
         [list(userId), unread(userId)],
-        [afterId ?? '', limit, unreadOnly ? '1' : '0', recordPrefix],
+        [afterId ?? '', limit, unreadOnly ? '1' : '0', recordsOf(userId)],
       )) as (string | number)[];
       const items: NotificationRecord[] = [];
       for (let i = 0; i < flat.length; i += 2) {
@@ -223,7 +236,7 @@ export function createNotificationStore(deps: {
     },
 
     async byId(userId: string, id: string): Promise<NotificationRecord | null> {
-      const reply = (await byId.run(redis.command, [record(id), unread(userId)], [id])) as
+      const reply = (await byId.run(redis.command, [record(userId, id), unread(userId)], [id])) as
         [string, number] | null;
       if (!reply) return null;
       const notification = decode(reply[0], reply[1] === 0);
@@ -255,7 +268,7 @@ export function createNotificationStore(deps: {
       const [remaining, ...texts] = (await markRead.run(
         redis.command,
         [unread(userId)],
-        [recordPrefix, ...ids],
+        [recordsOf(userId), ...ids],
       )) as [number, ...string[]];
       const marked = texts
         .filter((text) => text !== '')
