@@ -146,10 +146,10 @@ export const postFanoutScenario: Scenario = {
       // Every follower's timeline holds the author's last post when the mutation has returned.
       const { redis } = server.app.internals;
       const truthHex = expectGlobalId(fannedOut.lastId, 'Truth', 'id');
-      const pipeline = redis.command.pipeline();
+      const batch = redis.batch();
       for (const follower of followers.slice(0, fanout))
-        pipeline.zscore(`${redis.namespace}:m:tl:${follower.toHexString()}`, truthHex);
-      const reached = ((await pipeline.exec()) ?? []).filter(([, score]) => score !== null).length;
+        batch.zscore(`${redis.namespace}:m:tl:{${follower.toHexString()}}`, truthHex);
+      const reached = ((await batch.exec()) ?? []).filter(([, score]) => score !== null).length;
 
       rows.push(
         {

@@ -129,7 +129,7 @@ describe('Redis caches on the read path', () => {
 
     const { redis } = verity.app.internals;
     const timeline = (userId: string) =>
-      redis.command.zcard(`${redis.namespace}:m:tl:${userIdHex(userId)}`).then(Number);
+      redis.command.zcard(`${redis.namespace}:m:tl:{${userIdHex(userId)}}`).then(Number);
     const texts = async (token: string) =>
       (await homeNodes(token)).map((node) => node['text'] as string);
     expect(await texts(stays.token)).toEqual(['to one', 'to all three']);

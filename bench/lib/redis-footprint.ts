@@ -1,6 +1,6 @@
 /**
  * Where Redis memory goes: every key of a namespace, grouped into families by its name with the
- * ids taken out (`<ns>:m:tl:<id>` → `m:tl:<id>`), with each family's keys, elements and bytes
+ * ids taken out (`<ns>:m:tl:{<hex>}` → `m:tl:{<id>}`), with each family's keys, elements and bytes
  * (MEMORY USAGE, which samples the elements of big keys). SCAN, never KEYS: the server keeps
  * answering while it is counted.
  */
@@ -23,7 +23,7 @@ export function familyOf(key: string, namespace: string): string {
   return rest
     .split(':')
     .map((segment) => {
-      if (/^[0-9a-f]{24}$/.test(segment)) return '<id>';
+      if (/^\{?[0-9a-f]{24}\}?$/.test(segment)) return segment.startsWith('{') ? '{<id>}' : '<id>';
       if (/^-?\d+$/.test(segment)) return '<n>';
       if (segment.includes('@')) return '<email>';
       if (/^[0-9a-f-]{32,}$/i.test(segment)) return '<token>';

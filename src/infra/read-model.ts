@@ -83,6 +83,9 @@ export class ModelNotReadyError extends ServiceUnavailableError {
 
 const notReady = 'NOTREADY';
 
+/** The version of the model's key layout (2: every key tagged for Redis Cluster). */
+const modelLayout = 2;
+
 /**
  * Runs before every model script: the completeness check (the marker is an extra first key,
  * taken off `KEYS`), and `publish(channel, message)`, which a script uses for every notice it
@@ -139,7 +142,9 @@ export function createReadModel(options: {
 }): ReadModel {
   const { redis, logger } = options;
   const prefix = `${redis.namespace}:m:`;
-  const readyKey = `${prefix}ready`;
+  // The marker names the layout of the model's keys: a Verity whose layout differs (keys
+  // renamed, hash tags added) finds no marker and rebuilds, which also clears the old keys.
+  const readyKey = `${prefix}ready@${modelLayout}`;
   /**
    * On a cluster, each slot has its own marker (a script can read only its slot's keys), set
    * before `readyKey` by a rebuild and checked by every script running in that slot.

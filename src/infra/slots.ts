@@ -4,7 +4,8 @@
  * slot before it sends them: a Lua script or a multi-key command must keep every key in one.
  *
  * Verity's keys carry hash tags on a single Redis too (harmless there), so one naming serves
- * both: a user's keys `{u:<id>}`, a truth's `{t:<id>}` (see each module's store).
+ * both: a key's tag is the id of the entity it belongs to (`{<userId>}`, `{<truthId>}`), and
+ * keys that scripts combine without an entity share a named tag (`{waitlist}`, `{mod}`).
  */
 
 export const slotCount = 16_384;
