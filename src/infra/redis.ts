@@ -278,6 +278,7 @@ class ShardedSubscriber extends EventEmitter implements Subscriber {
   #slots: string[] = [];
   #closed = false;
   #rebuilding: Promise<void> | null = null;
+  #again = false;
   #ready = false;
   #connecting = false;
 
@@ -302,19 +303,39 @@ class ShardedSubscriber extends EventEmitter implements Subscriber {
     return this.#connections.values();
   }
 
+  /**
+   * Connects to the current masters, again and again until it succeeds; a request made while
+   * one runs is remembered and run after it (the topology may have moved meanwhile).
+   */
   #rebuild(): void {
-    if (this.#closed || this.#rebuilding) return;
-    this.#rebuilding = this.#connect()
-      .catch((error: unknown) => {
-        this.logger.warn({ err: error }, 'sharded subscribers not connected; retrying');
-        return new Promise<void>((resolve) => setTimeout(resolve, 500)).then(() => {
-          this.#rebuilding = null;
-          this.#rebuild();
-        });
-      })
-      .finally(() => {
-        this.#rebuilding = null;
-      });
+    if (this.#closed) return;
+    if (this.#rebuilding) {
+      this.#again = true;
+      return;
+    }
+    this.#rebuilding = (async () => {
+      for (let attempt = 0; !this.#closed; attempt++) {
+        try {
+          await this.#connect();
+          return;
+        } catch (error) {
+          if (attempt === 0) {
+            this.logger.warn({ err: error }, 'sharded subscribers not connected; retrying');
+          }
+          this.#slots = [];
+          await new Promise<void>((resolve) => {
+            this.cluster.refreshSlotsCache(() => resolve());
+          });
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+    })().finally(() => {
+      this.#rebuilding = null;
+      if (this.#again) {
+        this.#again = false;
+        this.#rebuild();
+      }
+    });
   }
 
   async #connect(): Promise<void> {
@@ -353,11 +374,10 @@ class ShardedSubscriber extends EventEmitter implements Subscriber {
       connection.on('close', () => {
         if (this.#connections.get(node) !== connection || this.#closed) return;
         this.#ready = false;
+        this.#slots = [];
         this.emit('close');
-        setTimeout(() => {
-          this.#slots = [];
-          this.#rebuild();
-        }, 200).unref();
+        // Its master may be gone: ask the cluster where the slots are now, then reconnect.
+        this.cluster.refreshSlotsCache(() => this.#rebuild());
       });
       this.#connections.set(node, connection);
     }

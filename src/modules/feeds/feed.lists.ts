@@ -29,9 +29,11 @@ import type { RedisClients } from '../../infra/redis.js';
  * On a Redis Cluster a script reaches one slot only. An author's lists are tagged by the
  * author, a home timeline by its owner (`{<userId>}`), so a publication, a read over several
  * lists or a timeline rebuild runs one script per slot (`runSpread`). A publication there
- * draws its position first, on its own, then adds the truth at that position slot by slot:
- * the exact order of positions and events described above holds on a single Redis only (see
- * `publishStepAt`).
+ * draws its position first, on its own, then adds the truth slot by slot, each slot's script
+ * publishing its lists' events and route message: a list whose newest entry is past the drawn
+ * position (a publication drawn later ran there first) takes the truth just after it. So in
+ * each list, position order is still the order of its events, and catching up from a cursor in
+ * it stays exact; across lists a truth's position may differ by those few steps.
  */
 export interface FeedLists {
   readonly keys: ReturnType<typeof feedListKeys>;
@@ -204,19 +206,31 @@ return drawn
 `;
 
 // KEYS: lists (one slot's, see `runSpread`). ARGV: position, member, payload, a new home
-// timeline's ttl, then per list: capacity, channel ('': none). As `publishSource` for the
-// lists of one slot, at a position drawn before, without the route message (the caller
-// publishes it once for every slot). Per list: 1 if it took the member.
+// timeline's ttl, route channel ('': none), then per list: capacity, channel ('': none),
+// recipient ('': none). As `publishSource` for the lists of one slot, at a position drawn
+// before; its recipients in one route message of their own. A list takes the member after
+// everything it holds (at the drawn position, or just past its newest if a publication drawn
+// later ran here first), so that in each list position order stays the order in which its
+// events were published. Per list: 1 if it took the member.
 const publishAtSource = `
 ${addToListLua}
 local out = {}
+local recipients = {}
+local drawn = tonumber(ARGV[1])
 for i = 1, #KEYS do
-  local base = 2 * (i - 1) + 5
+  local base = 3 * (i - 1) + 6
   out[i] = 0
-  if addToList(KEYS[i], ARGV[1], ARGV[2], tonumber(ARGV[base]), ARGV[4]) then
+  local pos = drawn
+  local newest = redis.call('ZREVRANGE', KEYS[i], 0, 0, 'WITHSCORES')[2]
+  if newest and tonumber(newest) >= pos then pos = tonumber(newest) + 1 end
+  if addToList(KEYS[i], pos, ARGV[2], tonumber(ARGV[base]), ARGV[4]) then
     out[i] = 1
     if ARGV[base + 1] ~= '' then publish(ARGV[base + 1], ARGV[3]) end
+    if ARGV[base + 2] ~= '' then recipients[#recipients + 1] = ARGV[base + 2] end
   end
+end
+if #recipients > 0 and ARGV[5] ~= '' then
+  publish(ARGV[5], table.concat(recipients, ',') .. '\\n' .. ARGV[3])
 end
 return out
 `;
@@ -389,11 +403,10 @@ export function createFeedLists(options: {
 
   /**
    * A cluster's publishing step, at a position drawn before: one script per slot for the
-   * lists of that slot and their channels, then the step's one route message, from here, once
-   * every list took the truth (listeners that hear of it read those lists). Events are no
-   * longer published in position order across slots: a truth drawn just before another may be
-   * announced just after it, so a subscriber catching up from the later one's cursor misses
-   * the earlier one; its page reads still show it.
+   * lists of that slot, their channels and the route message of their recipients. A list's
+   * order is its events' order (see `publishAtSource`), so a subscriber catching up from a
+   * cursor in its timeline gets exactly what it missed, as on a single Redis. The price: a
+   * route message per slot group rather than per step.
    */
   const publishStepAt = async (
     position: string,
@@ -402,20 +415,14 @@ export function createFeedLists(options: {
     targets: readonly ListTarget[],
     routeChannel: string,
   ) => {
-    const added = await publishAtScript.runSpread(
+    await publishAtScript.runSpread(
       redis.command,
       targets.map((target) => ({
         keys: [target.key],
-        args: [target.capacity ?? 0, target.channel ?? ''],
+        args: [target.capacity ?? 0, target.channel ?? '', target.recipient ?? ''],
       })),
-      { shared: [position, truthId, payload, timelineTtlSeconds] },
+      { shared: [position, truthId, payload, timelineTtlSeconds, routeChannel] },
     );
-    const recipients = targets.flatMap((target, i) =>
-      added[i] === 1 && target.recipient ? [target.recipient] : [],
-    );
-    if (routeChannel && recipients.length > 0) {
-      await redis.publish(routeChannel, `${recipients.join(',')}\n${payload}`);
-    }
   };
 
   /** One pass of `read` over some of `lists` (by index), each list's reply in their order. */
