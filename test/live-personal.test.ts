@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestUser } from './helpers/graphql.js';
+import { subscriberCount } from './helpers/redis.js';
 import { startVerity, uniqueDbName, type TestServer } from './helpers/server.js';
 import { act, post, react } from './helpers/social.js';
 import { userIdHex } from './helpers/tokens.js';
@@ -128,11 +129,7 @@ describe('per-viewer fields in live results', () => {
           if (!server.app.internals.bus.hasListener('homeFeed', userIdHex(user.id))) return false;
         }
       }
-      const [, count] = (await redis.command.pubsub(
-        'NUMSUB',
-        writer.app.internals.bus.routeChannel('homeFeed'),
-      )) as [string, number];
-      return Number(count) >= 2;
+      return (await subscriberCount(redis, writer.app.internals.bus.routeChannel('homeFeed'))) >= 2;
     });
 
     const executionsBefore = spliced.app.internals.live.executions;
