@@ -32,7 +32,7 @@ export const capacityScenario: Scenario = {
     try {
       const network = await buildBackgroundNetwork(stack);
       const server = await stack.startVerity();
-      const size = await measureSize(stack, server);
+      const size = await measureSize(server);
       printSize('measured', size);
       rows.push({
         metric: 'network measured',

@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { buildBackgroundNetwork, createAccount, databaseRows } from './lib/network.js';
 import { createProfiler } from './lib/profile.js';
 import type { Row, Scenario } from './lib/report.js';
@@ -55,7 +54,8 @@ export const fanoutScenario: Scenario = {
       const feedEvents = await announcements(server, author, rounds);
       rows.push(...(await databaseRows(stack, server, network)));
       const { live } = server.app.internals;
-      const publisher = new Redis(stack.redisUrl);
+      // Verity's own publisher: PUBLISH, or SPUBLISH on a cluster.
+      const { redis } = server.app.internals;
 
       // Memory: ten subscriptions per connection, then one.
       const heapEmpty = await settledHeap();
@@ -112,7 +112,7 @@ export const fanoutScenario: Scenario = {
         await profiler.start();
         const verity = await measureDeliveries(
           load,
-          () => publisher.publish(channel, JSON.stringify(event)),
+          () => redis.publish(channel, JSON.stringify(event)),
           ownCpuMs,
         );
         await profiler.stop();
@@ -128,7 +128,6 @@ export const fanoutScenario: Scenario = {
       await profiler.save();
       const executionsPerEvent = (live.executions - before.executions) / rounds;
       await Promise.all([load.close(), raw.close()]);
-      publisher.disconnect();
 
       const verity = summarise(verityEvents);
       const baseline = summarise(rawEvents);

@@ -918,7 +918,7 @@ export const scaleScenario: Scenario = {
           ...built,
           name,
           server,
-          size: await measureSize(stack, server),
+          size: await measureSize(server),
           used: new Set(),
         };
         printSize(name, network.size);

@@ -143,7 +143,7 @@ export const waitlistScenario: Scenario = {
         },
       );
       // The ticks run on the database the joins left.
-      rows.push(...sizeRows(await measureSize(stack, server), { prefix: 'after the joins' }));
+      rows.push(...sizeRows(await measureSize(server), { prefix: 'after the joins' }));
 
       // The tick on its own, before anyone listens: lease, reads, watermark write, publish.
       const soloTicks: number[] = [];

@@ -123,8 +123,12 @@ export async function openRawBaseline(options: {
   close(): Promise<void>;
 }> {
   const channel = `${options.namespace}:raw`;
+  // On a cluster, the baseline's plain PUBLISH/SUBSCRIBE on one node: the floor either way.
+  const redisUrl = options.redisUrl.startsWith('redis-cluster://')
+    ? `redis://${options.redisUrl.slice('redis-cluster://'.length).split(',')[0]}`
+    : options.redisUrl;
   const { child, port } = await startRawBroadcastServer({
-    redisUrl: options.redisUrl,
+    redisUrl,
     channel,
     ...(options.execArgv ? { execArgv: options.execArgv } : {}),
   });
@@ -134,7 +138,7 @@ export async function openRawBaseline(options: {
     count: options.count,
     processes: options.processes,
   });
-  const publisher = new Redis(options.redisUrl);
+  const publisher = new Redis(redisUrl);
   return {
     server: child,
     measure: (frame) =>

@@ -15,7 +15,6 @@
  * `sizeRows` state the size of the database measured on (collStats per collection, MongoDB's
  * total bytes, Redis's used memory and keys).
  */
-import { Redis } from 'ioredis';
 import { toGlobalId } from '../../src/graphql/global-id.js';
 import { hashPassword } from '../../src/modules/auth/index.js';
 import type { Row } from './report.js';
@@ -218,11 +217,8 @@ export async function buildNetwork(options: {
   server.app.internals.connection.getClient().on('commandStarted', () => {
     mongoCommands++;
   });
-  const redis = new Redis(stack.redisUrl);
-  const executed = async () =>
-    Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0);
-  const usedMemory = async () =>
-    Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+  const executed = async () => (await redisTotals(server)).commands;
+  const usedMemory = async () => (await redisTotals(server)).usedMemory;
   const step = async (label: string, count: number, task: (i: number) => Promise<unknown>) => {
     const before = { sent, mongoCommands, executed: await executed(), memory: await usedMemory() };
     const result = await bulk(`${name} ${label}`, count, concurrency, task);
@@ -363,7 +359,6 @@ export async function buildNetwork(options: {
     if (i < keptTickets && ticket.ticketToken) ticketTokens.push(ticket.ticketToken);
   });
 
-  redis.disconnect();
   console.log(`  ${name} network built in ${buildSeconds(build).toFixed(1)} s:`);
   for (const s of build)
     console.log(
@@ -506,7 +501,7 @@ export interface DatabaseSize {
  * a collection by reading every document, about a minute per million here) and Redis memory:
  * the size of the database measured on. Redis figures cover the whole server (every namespace).
  */
-export async function measureSize(stack: Stack, server: BenchServer): Promise<DatabaseSize> {
+export async function measureSize(server: BenchServer): Promise<DatabaseSize> {
   const collections: DatabaseSize['collections'] = {};
   const db = server.app.internals.connection.db!;
   for (const [name, model] of Object.entries(server.app.internals.models)) {
@@ -514,20 +509,41 @@ export async function measureSize(stack: Stack, server: BenchServer): Promise<Da
     collections[name] = { count: Number(stats['count']), bytes: Number(stats['size']) };
   }
   const dbStats = await db.command({ dbStats: 1 });
-  const redis = new Redis(stack.redisUrl);
-  try {
-    const info = await redis.info('memory');
-    const keys = await redis.dbsize();
-    return {
-      collections,
-      mongoBytes: Number(dbStats['totalSize']),
-      redisMemory: /used_memory_human:(\S+)/.exec(info)?.[1] ?? '?',
-      redisBytes: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0),
-      redisKeys: keys,
-    };
-  } finally {
-    redis.disconnect();
-  }
+  const totals = await redisTotals(server);
+  return {
+    collections,
+    mongoBytes: Number(dbStats['totalSize']),
+    redisMemory: `${(totals.usedMemory / 2 ** 20).toFixed(1)}M`,
+    redisBytes: totals.usedMemory,
+    redisKeys: totals.keys,
+  };
+}
+
+/**
+ * Commands processed, used memory and keys of the Redis behind `server`, summed over its
+ * masters (one on a single Redis), through Verity's own clients.
+ */
+export async function redisTotals(
+  server: BenchServer,
+): Promise<{ commands: number; usedMemory: number; keys: number }> {
+  const { redis } = server.app.internals;
+  const figures = await Promise.all(
+    redis.masters().map(async (master) => {
+      const info = await master.info();
+      const field = (name: string) =>
+        Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+      return {
+        commands: field('total_commands_processed'),
+        usedMemory: field('used_memory'),
+        keys: await master.dbsize(),
+      };
+    }),
+  );
+  return figures.reduce((sum, one) => ({
+    commands: sum.commands + one.commands,
+    usedMemory: sum.usedMemory + one.usedMemory,
+    keys: sum.keys + one.keys,
+  }));
 }
 
 export function printSize(label: string, size: DatabaseSize) {
@@ -599,8 +615,11 @@ export async function databaseRows(
   label = 'measured',
 ): Promise<Row[]> {
   const countedAt = nowMs();
-  const size = await measureSize(stack, server);
-  printSize(label, size);
+  const size = await measureSize(server);
+  printSize(
+    `${label} (on ${stack.redisKind === 'cluster' ? 'a Redis Cluster' : 'one Redis'})`,
+    size,
+  );
   console.log(`    (counted in ${((nowMs() - countedAt) / 1000).toFixed(1)} s)`);
   return [backgroundRow(network), ...sizeRows(size)];
 }

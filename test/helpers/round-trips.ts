@@ -20,33 +20,45 @@ export async function countRoundTrips(
 
   // MONITOR on a plain socket: ioredis's monitor mode starts a microtask after MONITOR's reply,
   // and a command logged in that gap (a heartbeat, a waitlist tick) fails its command queue.
+  // On a Redis Cluster, every master is watched (replicas only repeat what their master ran).
+  const nodes = app.internals.redis.cluster
+    ? app.internals.redis
+        .masters()
+        .map((master) => `redis://${master.options.host}:${master.options.port}`)
+    : [redisUrl];
   const redis: string[] = [];
   const markers = new Set<string>();
-  const monitor = await openMonitor(redisUrl, (command, source, line) => {
-    if (source === 'lua') return;
-    if (command.toLowerCase() === 'ping') {
-      // Markers below, and subscriber heartbeats: neither is the work's.
-      const marker = /"ping" "(marker-\w+)"/i.exec(line)?.[1];
-      if (marker) markers.add(marker);
-      return;
-    }
-    redis.push(command.toLowerCase());
-  });
+  const monitors = await Promise.all(
+    nodes.map((node, n) =>
+      openMonitor(node, (command, source, line) => {
+        if (source === 'lua') return;
+        if (command.toLowerCase() === 'ping') {
+          // Markers below, and subscriber heartbeats: neither is the work's.
+          const marker = /"ping" "(marker-\w+)"/i.exec(line)?.[1];
+          if (marker) markers.add(`${n}:${marker}`);
+          return;
+        }
+        redis.push(command.toLowerCase());
+      }),
+    ),
+  );
   // MONITOR's lines arrive on their own connection: a marker command logged after everything
   // before it tells when they have all arrived.
-  const marker = new Redis(redisUrl);
-  await marker.ping('marker-before');
-  await waitUntil(() => markers.has('marker-before'));
+  const marked = nodes.map((node) => new Redis(node));
+  const mark = async (name: string) => {
+    await Promise.all(marked.map((marker) => marker.ping(name)));
+    await waitUntil(() => nodes.every((_, n) => markers.has(`${n}:${name}`)));
+  };
+  await mark('marker-before');
   redis.length = 0;
 
   try {
     await work();
-    await marker.ping('marker-after');
-    await waitUntil(() => markers.has('marker-after'));
+    await mark('marker-after');
   } finally {
     client.off('commandStarted', onCommand);
-    monitor.destroy();
-    marker.disconnect();
+    for (const monitor of monitors) monitor.destroy();
+    for (const marker of marked) marker.disconnect();
   }
   return {
     mongo: mongo.length,
