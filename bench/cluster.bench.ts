@@ -10,8 +10,8 @@ const comparable = (row: Row) => !/setup|seeding|rebuilt|database|network/i.test
 /**
  * Fan-out, home feed and post fan-out on a Redis Cluster (three masters, a replica each, all on
  * this machine) next to the same scenarios on one redis-server, in the same run: each cluster
- * figure's baseline is its single-Redis figure. Then how keys, memory, commands and sharded
- * channels spread over the three masters after each cluster scenario.
+ * figure's baseline is its single-Redis figure. Then how keys, memory and commands spread over
+ * the three masters after each cluster scenario (read once its instances stopped).
  */
 export const clusterScenario: Scenario = {
   name: 'cluster',
@@ -66,6 +66,6 @@ function spreadRows(scenario: string, masters: readonly MasterStats[]): Row[] {
     unit: '% of keys',
     note: `${stats.keys} keys, ${(stats.usedMemoryBytes / 2 ** 20).toFixed(1)} MiB, ${
       commands === 0 ? 0 : Math.round((100 * stats.commands) / commands)
-    }% of ${commands} commands, ${stats.shardChannels} sharded channels (an even share: 33.3%)`,
+    }% of ${commands} commands (an even share: 33.3%)`,
   }));
 }

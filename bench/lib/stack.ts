@@ -18,8 +18,6 @@ export interface MasterStats {
   keys: number;
   usedMemoryBytes: number;
   commands: number;
-  /** Sharded channels subscribed on it. */
-  shardChannels: number;
 }
 
 /**
@@ -158,7 +156,7 @@ export async function signUp(
   return { token: result.data.signUp.token, id: result.data.signUp.user.id };
 }
 
-/** Keys, memory, commands served and sharded channels of each master behind `url`. */
+/** Keys, memory and commands served of each master behind `url`. */
 async function masterStats(url: string): Promise<MasterStats[]> {
   const clients = createRedisClients({
     url,
@@ -173,13 +171,11 @@ async function masterStats(url: string): Promise<MasterStats[]> {
     return await Promise.all(
       clients.masters().map(async (master) => {
         const info = await master.info();
-        const channels = (await master.call('PUBSUB', 'SHARDCHANNELS').catch(() => [])) as string[];
         return {
           node: `${master.options.host}:${master.options.port}`,
           keys: await master.dbsize(),
           usedMemoryBytes: field(info, 'used_memory'),
           commands: field(info, 'total_commands_processed'),
-          shardChannels: channels.length,
         };
       }),
     );

@@ -119,8 +119,15 @@ return 1
  * of every master (a failover or a restart changes them).
  */
 async function runIdOf(redis: RedisClients): Promise<string> {
+  let masters = redis.masters();
+  // A cluster client learns its masters in its first moments: wait for them, briefly.
+  for (let waited = 0; masters.length === 0 && waited < 5_000; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    masters = redis.masters();
+  }
+  if (masters.length === 0) throw new Error('the Redis Cluster topology is not known yet');
   const ids = await Promise.all(
-    redis.masters().map(async (master) => {
+    masters.map(async (master) => {
       const info = await master.info('server');
       const match = /run_id:(\w+)/.exec(info);
       if (!match) throw new Error('Redis did not report its run_id');

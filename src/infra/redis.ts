@@ -319,7 +319,8 @@ class ShardedSubscriber extends EventEmitter implements Subscriber {
           await this.#connect();
           return;
         } catch (error) {
-          if (attempt === 0) {
+          // The first attempts often come before the client knows the slots table.
+          if (attempt === 3) {
             this.logger.warn({ err: error }, 'sharded subscribers not connected; retrying');
           }
           this.#slots = [];
@@ -505,7 +506,12 @@ function createClusterClients(
     cluster: true,
     slotChannel: (slot) => subscriber.slotChannel(slot),
     publish: (channel, message) => publisher.spublish(channel, message),
-    masters: () => command.nodes('master'),
+    // Until the slots table is known (the first moments of a connection), no master is: a
+    // caller must not take a partial list for the cluster (read-model.ts compares run ids).
+    masters: () =>
+      command.slots.length === slotCount && command.slots.every((nodes) => nodes?.[0])
+        ? command.nodes('master')
+        : [],
     batch: () => clusterBatch(command),
     connection(role, extra) {
       const { enableOfflineQueue, enableAutoPipelining, ...redisOptions } = extra;
