@@ -100,6 +100,27 @@ async function waitForRedis(redis: RedisClients, timeoutMs: number): Promise<voi
 }
 
 /**
+ * Waits until the subscriber connection is up (on a cluster: one per master, every slot's
+ * channel subscribed), so that an instance does not serve before its live feeds and
+ * in-process copies work; after `timeoutMs` it goes on (they catch up once it is).
+ */
+async function waitForSubscriber(redis: RedisClients, timeoutMs: number): Promise<boolean> {
+  if (redis.subscriber.status === 'ready') return true;
+  let timer: NodeJS.Timeout | undefined;
+  let onReady: (() => void) | undefined;
+  try {
+    return await new Promise<boolean>((resolve) => {
+      onReady = () => resolve(true);
+      redis.subscriber.once('ready', onReady);
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+  } finally {
+    clearTimeout(timer);
+    if (onReady) redis.subscriber.off('ready', onReady);
+  }
+}
+
+/**
  * Builds one Verity instance: stateless, so any number can run against the same MongoDB and
  * Redis. It owns its connections: `start` opens them and creates indexes before listening,
  * `stop` drains HTTP and WebSocket clients, then closes them.
@@ -152,6 +173,9 @@ export function createApp(options: AppOptions): VerityApp {
       });
       try {
         await waitForRedis(redis, 10_000);
+        if (!(await waitForSubscriber(redis, 10_000))) {
+          logger.warn('the Redis subscriber is not connected yet; starting without it');
+        }
         const models = createModels(connection);
         await ensureIndexes(models);
 
