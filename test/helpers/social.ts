@@ -136,7 +136,15 @@ export const homeChannel = (userGlobalId: string) => `homeFeed:${userIdHex(userG
  */
 export async function loseRedisKeys(server: TestServer, pattern: string): Promise<number> {
   const { redis } = server.app.internals;
-  const lost = await deleteKeys(redis, `${redis.namespace}:${pattern}`);
+  // The read model's markers first, as a restart loses them with the data: with them gone no
+  // script trusts a key that is missing only because the deletion below has reached it.
+  const markers = `${redis.namespace}:m:ready*`;
+  const globMatches = new RegExp(
+    `^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`,
+  );
+  const lost =
+    (globMatches.test('m:ready') ? await deleteKeys(redis, markers) : 0) +
+    (await deleteKeys(redis, `${redis.namespace}:${pattern}`));
   const closed = new Promise((resolve) => redis.subscriber.once('close', resolve));
   redis.subscriber.disconnect(true);
   await closed;
