@@ -349,12 +349,7 @@ class ShardedSubscriber extends EventEmitter implements Subscriber {
     if (same) return;
     const wasReady = this.#ready;
     this.#ready = false;
-    for (const connection of this.#connections.values()) {
-      connection.removeAllListeners();
-      connection.on('error', () => undefined);
-      connection.disconnect();
-    }
-    this.#connections.clear();
+    this.#dropConnections();
     if (wasReady) this.emit('close');
     this.#slots = slots;
     for (const node of masters) {
@@ -452,6 +447,11 @@ class ShardedSubscriber extends EventEmitter implements Subscriber {
       return;
     }
     this.#closed = true;
+    this.#dropConnections();
+  }
+
+  /** Closes every connection without telling anyone (its 'close' starts no reconnection). */
+  #dropConnections(): void {
     for (const connection of this.#connections.values()) {
       connection.removeAllListeners();
       connection.on('error', () => undefined);
