@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
 import { act, feed, loseRedisKeys, post, react } from './helpers/social.js';
+import { deleteKeys } from '../src/infra/redis.js';
 import { userIdHex } from './helpers/tokens.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -177,6 +178,29 @@ describe('Redis caches on the read path', () => {
       viewerReaction: 'LIKE',
       counts: { reactions: 1 },
     });
+  });
+  it('answers pages, not errors, when Redis loses the rebuild’s lease in the middle of a rebuild', async () => {
+    const reader = await verity.signUp();
+    const author = await verity.signUp();
+    await act(verity, reader.token, 'follow', author.id);
+    await post(verity, author.token, 'through a lost lease');
+    const before = await homeNodes(reader.token);
+
+    // The markers go, so the next read rebuilds; the rebuild's lease is lost as soon as it is
+    // taken, as when Redis restarts empty (or another instance takes over) mid-rebuild.
+    const { redis } = verity.app.internals;
+    const leaseKey = `${redis.namespace}:lock:{lease:model:rebuild}`;
+    await deleteKeys(redis, `${redis.namespace}:m:ready*`);
+    const stealing = (async () => {
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        if ((await redis.command.del(leaseKey)) === 1) return true;
+      }
+      return false;
+    })();
+    const after = await homeNodes(reader.token);
+    expect(await stealing).toBe(true);
+    expect(after).toEqual(before);
   });
 });
 

@@ -81,6 +81,14 @@ export class ModelNotReadyError extends ServiceUnavailableError {
   override name = 'ModelNotReadyError';
 }
 
+/** A rebuild found its lease gone (Redis lost it, or another instance took over). */
+class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+  constructor() {
+    super('the read model lease was lost');
+  }
+}
+
 const notReady = 'NOTREADY';
 
 /** The version of the model's key layout (2: every key tagged for Redis Cluster). */
@@ -211,7 +219,7 @@ export function createReadModel(options: {
     renewing.unref();
     const started = Date.now();
     const stillHeld = async () => {
-      if (!held || !(await lease.renew())) throw new Error('the read model lease was lost');
+      if (!held || !(await lease.renew())) throw new LeaseLostError();
     };
     try {
       const runId = await runIdOf(redis);
@@ -241,10 +249,15 @@ export function createReadModel(options: {
         try {
           // Another instance may have finished between our check and our lease.
           if ((await redis.command.exists(readyKey)) === 0) await rebuild(lease);
+          return;
+        } catch (error) {
+          // Redis lost the lease with the rest (a restart mid-rebuild), or this instance
+          // stalled and another took over: look again, and rebuild or wait as then fits.
+          if (!(error instanceof LeaseLostError)) throw error;
+          logger.warn('the read model lease was lost during a rebuild; starting over');
         } finally {
           await lease.release();
         }
-        return;
       }
       if (Date.now() > deadline) throw new ModelNotReadyError('the read model is being rebuilt');
       await new Promise((resolve) => setTimeout(resolve, delayMs));
