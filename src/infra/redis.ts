@@ -532,15 +532,22 @@ function createClusterClients(
 
 /**
  * Removes every key matching `pattern` from every master (a scan of each: for rebuilds and
- * tests, never a request). Keys go one slot per UNLINK on a cluster. Returns how many.
+ * tests, never a request), but those `keep` says to keep. Keys go one slot per UNLINK on a
+ * cluster. Returns how many.
  */
-export async function deleteKeys(redis: RedisClients, pattern: string): Promise<number> {
+export async function deleteKeys(
+  redis: RedisClients,
+  pattern: string,
+  options: { keep?: (key: string) => boolean } = {},
+): Promise<number> {
   let removed = 0;
   for (const master of redis.masters()) {
     let cursor = '0';
     do {
-      const [next, keys] = await master.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+      const [next, found] = await master.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
       cursor = next;
+      const { keep } = options;
+      const keys = keep ? found.filter((key) => !keep(key)) : found;
       if (keys.length === 0) continue;
       removed += keys.length;
       if (!redis.cluster) {

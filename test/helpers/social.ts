@@ -1,6 +1,7 @@
 import { Types } from 'mongoose';
 import { expect } from 'vitest';
 import type { TruthRecord } from '../../src/modules/truths/truth.model.js';
+import { tryAcquireLease } from '../../src/infra/lock.js';
 import { deleteKeys } from '../../src/infra/redis.js';
 import { subscriberCount } from './redis.js';
 import type { TestServer } from './server.js';
@@ -136,15 +137,26 @@ export const homeChannel = (userGlobalId: string) => `homeFeed:${userIdHex(userG
  */
 export async function loseRedisKeys(server: TestServer, pattern: string): Promise<number> {
   const { redis } = server.app.internals;
-  // The read model's markers first, as a restart loses them with the data: with them gone no
-  // script trusts a key that is missing only because the deletion below has reached it.
-  const markers = `${redis.namespace}:m:ready*`;
-  const globMatches = new RegExp(
-    `^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`,
+  // A restart loses everything at once; a deletion takes a while (key by key on a cluster).
+  // Holding the read model's rebuild lease meanwhile keeps every instance from rebuilding
+  // into the middle of it, and the markers go first, as they go with the data: no script
+  // trusts a key that is missing only because the deletion has reached it.
+  const lease = await waitFor(() =>
+    tryAcquireLease(redis, 'model:rebuild', { ttlMs: 30_000, minFence: 0 }),
   );
-  const lost =
-    (globMatches.test('m:ready') ? await deleteKeys(redis, markers) : 0) +
-    (await deleteKeys(redis, `${redis.namespace}:${pattern}`));
+  let lost = 0;
+  try {
+    const glob = new RegExp(
+      `^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`,
+    );
+    if (glob.test('m:ready')) lost += await deleteKeys(redis, `${redis.namespace}:m:ready*`);
+    // All but the lease held here (its own key goes with the rest in a real loss).
+    lost += await deleteKeys(redis, `${redis.namespace}:${pattern}`, {
+      keep: (key) => key.includes('{lease:model:rebuild}'),
+    });
+  } finally {
+    await lease.release();
+  }
   const closed = new Promise((resolve) => redis.subscriber.once('close', resolve));
   redis.subscriber.disconnect(true);
   await closed;
