@@ -353,6 +353,8 @@ export function createWaitlistService(deps: {
 
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
+  /** The admitNext calls of this instance, one after another (see admitNext). */
+  let admitting: Promise<void> = Promise.resolve();
 
   return {
     join,
@@ -485,15 +487,24 @@ export function createWaitlistService(deps: {
       return stats();
     },
 
-    /** Admits the next `count` tickets now, through the same leased, fenced tick. */
+    /**
+     * Admits the next `count` tickets now, through the same leased, fenced tick. This
+     * instance's calls take their turns in order (polling for the lease together, some would
+     * wait past their request's time while later ones got it); other instances' calls and the
+     * timer's ticks are waited for by polling.
+     */
     async admitNext(count: number): Promise<WaitlistStats> {
       if (!Number.isSafeInteger(count) || count < 1 || count > maxAdmitCount)
         throw badUserInput(`count is 1 to ${maxAdmitCount.toLocaleString('en')}.`, 'count');
       const deadline = Date.now() + 10_000;
-      while ((await admission.tick({ count })).status === 'busy') {
-        if (Date.now() > deadline) throw new ServiceUnavailableError('admission lease is busy');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      const turn = admitting.then(async () => {
+        while ((await admission.tick({ count })).status === 'busy') {
+          if (Date.now() > deadline) throw new ServiceUnavailableError('admission lease is busy');
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      });
+      admitting = turn.catch(() => undefined);
+      await turn;
       return stats();
     },
 
