@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
 import { act, feed, loseRedisKeys, post, react } from './helpers/social.js';
+import { leaseKeys } from '../src/infra/lock.js';
+import { rebuildLease } from '../src/infra/read-model.js';
 import { deleteKeys } from '../src/infra/redis.js';
 import { userIdHex } from './helpers/tokens.js';
 import { waitFor } from './helpers/wait.js';
@@ -179,6 +181,7 @@ describe('Redis caches on the read path', () => {
       counts: { reactions: 1 },
     });
   });
+
   it('answers pages, not errors, when Redis loses the rebuild’s lease in the middle of a rebuild', async () => {
     const reader = await verity.signUp();
     const author = await verity.signUp();
@@ -189,7 +192,7 @@ describe('Redis caches on the read path', () => {
     // The markers go, so the next read rebuilds; the rebuild's lease is lost as soon as it is
     // taken, as when Redis restarts empty (or another instance takes over) mid-rebuild.
     const { redis } = verity.app.internals;
-    const leaseKey = `${redis.namespace}:lock:{lease:model:rebuild}`;
+    const leaseKey = leaseKeys(redis, rebuildLease).key;
     await deleteKeys(redis, `${redis.namespace}:m:ready*`);
     const stealing = (async () => {
       const deadline = Date.now() + 10_000;

@@ -61,6 +61,15 @@ return 0
 `);
 
 /**
+ * The keys of the lease `name`: who holds it, and its fence counter. Tagged by the lease's
+ * name: both in one Redis Cluster slot, for the one script.
+ */
+export const leaseKeys = (redis: RedisClients, name: string) => ({
+  key: `${redis.namespace}:lock:{lease:${name}}`,
+  fenceKey: `${redis.namespace}:fence:{lease:${name}}`,
+});
+
+/**
  * Tries once to take the lease `name` for `ttlMs`; null when another instance holds it.
  *
  * A lease can outlive its usefulness: a holder that stalls past `ttlMs` (a GC pause, a slow
@@ -74,9 +83,7 @@ export async function tryAcquireLease(
   name: string,
   options: { ttlMs: number; minFence: number },
 ): Promise<Lease | null> {
-  // Tagged by the lease's name: both keys in one Redis Cluster slot, for the one script.
-  const key = `${redis.namespace}:lock:{lease:${name}}`;
-  const fenceKey = `${redis.namespace}:fence:{lease:${name}}`;
+  const { key, fenceKey } = leaseKeys(redis, name);
   const token = randomUUID();
   const fence = await acquireLeaseScript.run(
     redis.command,

@@ -91,6 +91,9 @@ class LeaseLostError extends Error {
 
 const notReady = 'NOTREADY';
 
+/** The name of the lease one instance rebuilds the model under (infra/lock.ts). */
+export const rebuildLease = 'model:rebuild';
+
 /** The version of the model's key layout (2: every key tagged for Redis Cluster). */
 const modelLayout = 2;
 
@@ -244,7 +247,7 @@ export function createReadModel(options: {
   const settle = async (deadline: number) => {
     for (let delayMs = 20; ; delayMs = Math.min(delayMs * 2, 500)) {
       if ((await redis.command.exists(readyKey)) === 1) return;
-      const lease = await tryAcquireLease(redis, 'model:rebuild', { ttlMs: 15_000, minFence: 0 });
+      const lease = await tryAcquireLease(redis, rebuildLease, { ttlMs: 15_000, minFence: 0 });
       if (lease) {
         try {
           // Another instance may have finished between our check and our lease.

@@ -540,13 +540,13 @@ export async function deleteKeys(
   pattern: string,
   options: { keep?: (key: string) => boolean } = {},
 ): Promise<number> {
+  const { keep } = options;
   let removed = 0;
   for (const master of redis.masters()) {
     let cursor = '0';
     do {
       const [next, found] = await master.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
       cursor = next;
-      const { keep } = options;
       const keys = keep ? found.filter((key) => !keep(key)) : found;
       if (keys.length === 0) continue;
       removed += keys.length;

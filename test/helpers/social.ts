@@ -1,7 +1,8 @@
 import { Types } from 'mongoose';
 import { expect } from 'vitest';
 import type { TruthRecord } from '../../src/modules/truths/truth.model.js';
-import { tryAcquireLease } from '../../src/infra/lock.js';
+import { leaseKeys, tryAcquireLease } from '../../src/infra/lock.js';
+import { rebuildLease } from '../../src/infra/read-model.js';
 import { deleteKeys } from '../../src/infra/redis.js';
 import { subscriberCount } from './redis.js';
 import type { TestServer } from './server.js';
@@ -142,8 +143,9 @@ export async function loseRedisKeys(server: TestServer, pattern: string): Promis
   // into the middle of it, and the markers go first, as they go with the data: no script
   // trusts a key that is missing only because the deletion has reached it.
   const lease = await waitFor(() =>
-    tryAcquireLease(redis, 'model:rebuild', { ttlMs: 30_000, minFence: 0 }),
+    tryAcquireLease(redis, rebuildLease, { ttlMs: 30_000, minFence: 0 }),
   );
+  const held = leaseKeys(redis, rebuildLease);
   let lost = 0;
   try {
     const glob = new RegExp(
@@ -152,7 +154,7 @@ export async function loseRedisKeys(server: TestServer, pattern: string): Promis
     if (glob.test('m:ready')) lost += await deleteKeys(redis, `${redis.namespace}:m:ready*`);
     // All but the lease held here (its own key goes with the rest in a real loss).
     lost += await deleteKeys(redis, `${redis.namespace}:${pattern}`, {
-      keep: (key) => key.includes('{lease:model:rebuild}'),
+      keep: (key) => key === held.key || key === held.fenceKey,
     });
   } finally {
     await lease.release();
