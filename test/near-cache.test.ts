@@ -63,13 +63,12 @@ describe('near cache', () => {
   it('does not keep a value read before a notice that arrived while the read was out', async () => {
     const { cache } = await open();
     const token = cache.begin();
+    cache.fill(cache.begin(), 'marker', { v: 0 });
     await notice(cache, 'a');
-    // Wait for the notice itself: once another key's fill sticks after it, it has been seen.
+    // Wait for the notice itself: notices arrive in order, so once the marker's has dropped
+    // the marker, the one for `a` has been seen.
     await notice(cache, 'marker');
-    await waitFor(() => {
-      cache.fill(cache.begin(), 'marker', { v: 0 });
-      return cache.get('marker');
-    });
+    await waitFor(() => cache.get('marker') === undefined);
     cache.fill(token, 'a', { v: 1 });
     expect(cache.get('a')).toBeUndefined();
     // A read begun after the notice is kept.
