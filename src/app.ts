@@ -363,6 +363,7 @@ export function createApp(options: AppOptions): VerityApp {
         services.waitlist.start();
         services.effects.start();
         services.media.start();
+        services.discover.start();
         state = 'started';
         const { port } = httpServer.address() as AddressInfo;
         const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -394,6 +395,7 @@ export function createApp(options: AppOptions): VerityApp {
         internals?.services.waitlist.stop();
         internals?.services.effects.stop();
         internals?.services.media.stop();
+        internals?.services.discover.stop();
         model?.stop();
         await apollo?.stop();
         metricsServer?.close();

@@ -6,6 +6,7 @@ import { errorCodes, uniqueUsername, type TestUser } from './helpers/graphql.js'
 import { countRoundTrips } from './helpers/round-trips.js';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
 import { act, loseRedisKeys, post, react } from './helpers/social.js';
+import { waitFor } from './helpers/wait.js';
 
 const token = () => randomBytes(3).toString('hex');
 
@@ -267,6 +268,124 @@ describe('trends', () => {
     clock += 1_000;
     const shown = (await verity.gql(trendsQuery)).data!['trends'];
     expect(shown.truths.map((entry: { truth: { id: string } }) => entry.truth.id)).toEqual([x.id]);
+  });
+});
+
+describe('trends over many buckets', () => {
+  const bucketMs = 60_000;
+  const windowBuckets = 3;
+  const decay = 0.01;
+  const start = Math.floor(Date.now() / bucketMs) * bucketMs;
+  let clock = start;
+  const verity = useVerity({
+    now: () => clock,
+    env: {
+      TRENDS_BUCKET_MS: String(bucketMs),
+      TRENDS_WINDOW_MS: String(windowBuckets * bucketMs),
+      TRENDS_DECAY_PERCENT: String(decay * 100),
+      TRENDS_REFRESH_MS: '100',
+    },
+  });
+
+  /** The trend window's keys in Redis, on every master. */
+  const windowKeys = async () => {
+    const { redis } = verity.app.internals;
+    const found: string[] = [];
+    for (const master of redis.masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await master.scan(
+          cursor,
+          'MATCH',
+          `${redis.namespace}:m:disc:tr:*`,
+          'COUNT',
+          1_000,
+        );
+        cursor = next;
+        found.push(...keys);
+      } while (cursor !== '0');
+    }
+    return found;
+  };
+
+  it('scores exactly what the window holds as it slides a hundred buckets, past a jump and new epochs, and drops drained buckets', async () => {
+    const users = await Promise.all(Array.from({ length: 4 }, () => verity.signUp()));
+    const stem = `w${token()}`;
+    const tags = ['a', 'b', 'c', 'd', 'e'].map((letter) => `${stem}${letter}`);
+    // What the window should hold: per tag, each account's latest bucket.
+    const latest = new Map<string, Map<string, number>>(tags.map((tag) => [tag, new Map()]));
+    const expected = (bucket: number) =>
+      tags
+        .map((tag) => {
+          let score = 0;
+          for (const at of latest.get(tag)!.values()) {
+            if (bucket - at < windowBuckets) score += decay ** (bucket - at);
+          }
+          return { tag, score: Math.round(score * 1e6) / 1e6 };
+        })
+        .filter((entry) => entry.score > 0)
+        .sort((a, b) => b.score - a.score || (a.tag < b.tag ? -1 : 1));
+    const trendsAt = async (bucket: number) => {
+      const at = new Date(clock).toISOString();
+      // The refresh is one at a time: another may hold it for a moment.
+      const trends = await waitFor(async () => {
+        const result = await verity.gql(trendsQuery);
+        expect(result.errors).toBeUndefined();
+        const view = result.data!['trends'];
+        return view.computedAt === at ? view : null;
+      });
+      const shown = (trends.hashtags as { tag: string; score: number }[]).filter((entry) =>
+        entry.tag.startsWith(stem),
+      );
+      expect(shown, `bucket ${bucket}`).toEqual(expected(bucket));
+    };
+
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return Math.floor(seed / 65_536) % n;
+    };
+    const jumpAt = 20;
+    let bucket = 0;
+    let afterJump = 0;
+    // Per kept state, the epochs it went through.
+    const epochs = new Map<string, Set<string>>();
+    for (let step = 0; step < 90; step++) {
+      // Once, a jump past the window and the time its keys are sure to be kept.
+      bucket += step === jumpAt ? windowBuckets + 5 : 1;
+      if (step === jumpAt) afterJump = bucket;
+      clock = start + bucket * bucketMs;
+      for (let i = random(4); i > 0; i--) {
+        const user = users[random(users.length)]!;
+        const tag = tags[random(tags.length)]!;
+        await post(verity, user.token, `#${tag} at ${bucket}`);
+        latest.get(tag)!.set(user.id, bucket);
+      }
+      clock += 1_000;
+      await trendsAt(bucket);
+      const { redis } = verity.app.internals;
+      for (const key of (await windowKeys()).filter((name) => name.endsWith(':h:state'))) {
+        const seen = epochs.get(key) ?? new Set<string>();
+        seen.add((await redis.command.hget(key, 'e'))!);
+        epochs.set(key, seen);
+      }
+    }
+    // The first epoch, the one after the jump, and at least one after its factors grew large.
+    expect(Math.max(...[...epochs.values()].map((seen) => seen.size))).toBeGreaterThanOrEqual(3);
+
+    // The window slides past every use: nothing is left of the buckets after the jump (those
+    // before it, left behind by the jump, expire).
+    for (let i = 0; i < windowBuckets + 1; i++) {
+      bucket += 1;
+      clock = start + bucket * bucketMs + 1_000;
+      await trendsAt(bucket);
+    }
+    expect(expected(bucket)).toEqual([]);
+    const left = (await windowKeys()).filter((name) => {
+      const found = /:h:(\d+)/.exec(name);
+      return found && Number(found[1]) - Math.floor(start / bucketMs) >= afterJump;
+    });
+    expect(left).toEqual([]);
   });
 });
 

@@ -413,6 +413,7 @@ export function createServices(deps: {
     relations,
     bus,
     refreshMs: deps.trends.refreshMs,
+    bucketMs: deps.trends.bucketMs,
     now: deps.now ?? Date.now,
     hiddenAmong: (userIds) => moderation.suspendedAmong(userIds),
     logger: log('discover'),

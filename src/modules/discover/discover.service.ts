@@ -70,6 +70,8 @@ export function createDiscoverService(deps: {
   relations: RelationService;
   bus: EventBus<DiscoverTopics>;
   refreshMs: number;
+  /** The trend window's bucket size (ms). */
+  bucketMs: number;
   /** The clock trends read (ms); tests move it. */
   now: () => number;
   /**
@@ -128,6 +130,7 @@ export function createDiscoverService(deps: {
   // computes them publishes, and every instance delivers.
   let watchers = 0;
   let timer: NodeJS.Timeout | undefined;
+  let upkeep: NodeJS.Timeout | undefined;
   const tick = () => {
     trends().catch((error: unknown) => logger.debug({ err: error }, 'trends not refreshed'));
   };
@@ -163,6 +166,28 @@ export function createDiscoverService(deps: {
   relations.onReplayFollowerCounts((counts) => store.rebuild.followerCounts(redis.command, counts));
 
   return {
+    /**
+     * Drains the buckets that left the trend window, off any request, on one instance at a time,
+     * ten times a bucket (every second to every 30 seconds): computing the trends then finds
+     * little or nothing left to drain.
+     */
+    start(): void {
+      if (upkeep) return;
+      const everyMs = Math.min(30_000, Math.max(1_000, Math.floor(deps.bucketMs / 10)));
+      upkeep = setInterval(() => {
+        void (async () => {
+          if (await store.claimUpkeep(everyMs)) await store.drain(now());
+        })().catch((error: unknown) => {
+          logger.warn({ err: error }, 'draining the trend window failed; retried later');
+        });
+      }, everyMs);
+      upkeep.unref();
+    },
+    stop(): void {
+      clearInterval(upkeep);
+      upkeep = undefined;
+    },
+
     // After-write hooks (modules/index.ts). Each effect is idempotent: names are replaced,
     // tags counted once per truth, an account's use counted once per window.
     afterAccountCreated: ({ user }: UserHooks['accountCreated']): HookEffect[] => [

@@ -105,45 +105,136 @@ end
 return out
 `;
 
-// KEYS: per bucket of the window, newest first: the accounts set of the member, the bucket's
-// scores. ARGV: member, account, the age of the use's bucket (0: newest), TTL in ms. One account
-// counts once per member per window, in the bucket of its latest use: an older use moves to
-// the newer bucket, a use older than one already counted changes nothing.
+// Trend scores are kept running, per shard and kind, so that reading the top is one ZREVRANGE
+// however many members the window holds. A member's running score is the sum, over the window's
+// buckets b, of its count there times `growth ** (b - epoch)` (growth = 1 / decay): its trend
+// score times `growth ** (current - epoch)`, one factor for every member, so the order is the
+// trend order, and a use adds one term without touching anyone else. A bucket leaving the window
+// is drained: its terms are taken out member by member (`begin`, `apply`). State, in a hash: `e`
+// the epoch, `f` the oldest bucket still in the running scores, `d` a bucket being drained.
+
+// Shared: fmt (a number as Redis reads it back exactly), and ensure (the state, made when
+// missing, with the running scores summed from the window's buckets given as KEYS, the newest at
+// `first`, each `stride` further).
+const runningLua = `
+local function fmt(x) return string.format('%.17g', x) end
+local function recompute(state, run, current, growth, window, first, stride)
+  local args = { run, window }
+  for age = 0, window - 1 do args[#args + 1] = KEYS[first + stride * age] end
+  args[#args + 1] = 'WEIGHTS'
+  for age = 0, window - 1 do args[#args + 1] = fmt(growth ^ (-age)) end
+  redis.call('ZUNIONSTORE', unpack(args))
+  redis.call('HDEL', state, 'd')
+  redis.call('HSET', state, 'e', current, 'f', current - window + 1)
+  return current, current - window + 1
+end
+local function ensure(state, run, current, growth, window, first, stride)
+  local e = redis.call('HGET', state, 'e')
+  if e then return tonumber(e), tonumber(redis.call('HGET', state, 'f')) end
+  return recompute(state, run, current, growth, window, first, stride)
+end
+`;
+
+// KEYS: the state, the running scores, then per bucket of the window, newest first: the
+// accounts set of the member, the bucket's scores. ARGV: member, account, the age of the use's
+// bucket (0: newest), TTL in ms, the newest bucket, growth, the window's buckets. One account
+// counts once per member per window, in the bucket of its latest use: an older use moves to the
+// newer bucket, a use older than one already counted changes nothing. Buckets already drained
+// (older than `f`) are out of the window.
 const recordSource = `
+${runningLua}
 local member, account, target, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-for age = 0, #KEYS / 2 - 1 do
-  local accounts, scores = KEYS[2 * age + 1], KEYS[2 * age + 2]
+local current, growth, window = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local e, from = ensure(KEYS[1], KEYS[2], current, growth, window, 4, 2)
+if current - target < from then return 0 end
+for age = 0, window - 1 do
+  if current - age < from then break end
+  local accounts, scores = KEYS[2 * age + 3], KEYS[2 * age + 4]
   if redis.call('SISMEMBER', accounts, account) == 1 then
     if age <= target then return 0 end
     redis.call('SREM', accounts, account)
     if tonumber(redis.call('ZINCRBY', scores, -1, member)) <= 0 then redis.call('ZREM', scores, member) end
+    redis.call('ZINCRBY', KEYS[2], fmt(-(growth ^ (current - age - e))), member)
   end
 end
-local accounts, scores = KEYS[2 * target + 1], KEYS[2 * target + 2]
+local accounts, scores = KEYS[2 * target + 3], KEYS[2 * target + 4]
 redis.call('SADD', accounts, account)
 redis.call('ZINCRBY', scores, 1, member)
 redis.call('PEXPIRE', accounts, ttl)
 redis.call('PEXPIRE', scores, ttl)
+redis.call('ZINCRBY', KEYS[2], fmt(growth ^ (current - target - e)), member)
 return 1
 `;
 
-// KEYS: a scratch key, then hashtag buckets newest first, then truth buckets newest first.
-// ARGV: how many of each, then each bucket's weight, newest first. Flat member, score pairs
-// for hashtags, then for truths.
-const scoresSource = `
-local n = (#KEYS - 1) / 2
-local limit = tonumber(ARGV[1])
-local function top(first)
-  local args = { KEYS[1], n }
-  for i = 1, n do args[#args + 1] = KEYS[first + i] end
-  args[#args + 1] = 'WEIGHTS'
-  for i = 1, n do args[#args + 1] = ARGV[i + 1] end
-  redis.call('ZUNIONSTORE', unpack(args))
-  local found = redis.call('ZREVRANGE', KEYS[1], 0, limit - 1, 'WITHSCORES')
-  redis.call('DEL', KEYS[1])
-  return found
+// KEYS: the state, the running scores, then the window's bucket scores, newest first. ARGV: the
+// newest bucket, growth, the window's buckets, how many buckets past the window a bucket's keys
+// are sure to outlive. The bucket to drain next (one being drained first), or -1 when none is
+// due. A state whose oldest bucket is older than its keys are sure to be is summed again from
+// the window; so is a state whose factors grew large (a new epoch).
+const beginSource = `
+${runningLua}
+local current, growth, window, slack = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local e, from = ensure(KEYS[1], KEYS[2], current, growth, window, 3, 1)
+local oldest = current - window - slack
+local draining = redis.call('HGET', KEYS[1], 'd')
+if draining then
+  if tonumber(draining) >= oldest then return tonumber(draining) end
+elseif from > current - window then
+  if (current - e) * math.log10(growth) > 100 then
+    redis.call('ZUNIONSTORE', KEYS[2], 1, KEYS[2], 'WEIGHTS', fmt(growth ^ (e - current)))
+    redis.call('HSET', KEYS[1], 'e', current)
+  end
+  return -1
+elseif from >= oldest then
+  redis.call('HSET', KEYS[1], 'd', from, 'f', from + 1)
+  return from
 end
-return { top(1), top(1 + n) }
+recompute(KEYS[1], KEYS[2], current, growth, window, 3, 1)
+return -1
+`;
+
+// KEYS: a bucket's scores. ARGV: how many. Members of the bucket, to drain.
+const drainedSource = `return redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)`;
+
+// KEYS: the state, the running scores, the bucket's scores, then each member's accounts set.
+// ARGV: the bucket, growth, then the members. Takes each member's term for the bucket out of
+// its running score (once: the member leaves the bucket as it does), drops a member left with
+// no term (below half the smallest term a use in the window adds), and deletes the bucket's
+// keys. When the bucket is empty it is drained. How many members it has left.
+const applySource = `
+${runningLua}
+local bucket, growth = tonumber(ARGV[1]), tonumber(ARGV[2])
+local draining = redis.call('HGET', KEYS[1], 'd') == ARGV[1]
+local e = tonumber(redis.call('HGET', KEYS[1], 'e') or '0')
+local weight = growth ^ (bucket - e)
+local least = 0.5 * growth ^ (bucket + 1 - e)
+for i = 3, #ARGV do
+  local member = ARGV[i]
+  local count = redis.call('ZSCORE', KEYS[3], member)
+  if count then
+    if draining then
+      local left = tonumber(redis.call('ZINCRBY', KEYS[2], fmt(-tonumber(count) * weight), member))
+      if left < least then redis.call('ZREM', KEYS[2], member) end
+    end
+    redis.call('ZREM', KEYS[3], member)
+  end
+  redis.call('DEL', KEYS[i + 1])
+end
+local left = redis.call('ZCARD', KEYS[3])
+if left == 0 and draining then redis.call('HDEL', KEYS[1], 'd') end
+return left
+`;
+
+// KEYS: per kind, the state and the running scores. ARGV: how many. Per kind: the epoch ('' when
+// there is no state yet) and its top members with their running scores.
+const topScoresSource = `
+local limit = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS, 2 do
+  out[#out + 1] = redis.call('HGET', KEYS[i], 'e') or ''
+  out[#out + 1] = redis.call('ZREVRANGE', KEYS[i + 1], 0, limit - 1, 'WITHSCORES')
+end
+return out
 `;
 
 const getSource = `return redis.call('GET', KEYS[1])`;
@@ -223,6 +314,7 @@ export function createDiscoverStore(deps: {
     popular: key('popular'),
     snapshot: key('trends'),
     lock: key('trends:lock'),
+    upkeep: key('trends:upkeep'),
   };
   const code = (kind: TrendKind) => (kind === 'hashtag' ? 'h' : 't');
   const bucketScores = (shard: number, kind: TrendKind, bucket: number) =>
@@ -238,7 +330,10 @@ export function createDiscoverStore(deps: {
   const retagged = model.script(retaggedSource);
   const tagPrefix = model.script(tagPrefixSource);
   const record = model.script(recordSource);
-  const scores = model.script(scoresSource);
+  const begin = model.script(beginSource);
+  const drained = model.script(drainedSource);
+  const apply = model.script(applySource);
+  const topScores = model.script(topScoresSource);
   const get = model.script(getSource);
   const set = model.script(setSource);
   const lock = model.script(lockSource);
@@ -260,7 +355,17 @@ export function createDiscoverStore(deps: {
   const rebuildIndex = rebuildScript(indexSource);
 
   const bucketOf = (ms: number) => Math.floor(ms / trends.bucketMs);
-  const ttlMs = (trends.windowBuckets + 1) * trends.bucketMs;
+  /** How many buckets past the window a bucket's keys outlive its last use (for draining). */
+  const slackBuckets = 2;
+  const ttlMs = (trends.windowBuckets + 1 + slackBuckets) * trends.bucketMs;
+  /** Each bucket weighs this many times the one before it, in the running scores. */
+  const growth = String(1 / trends.decay);
+  const running = (shard: number, kind: TrendKind) => ({
+    state: `${trendShard(shard)}${code(kind)}:state`,
+    run: `${trendShard(shard)}${code(kind)}:run`,
+  });
+  const windowOf = (current: number) =>
+    Array.from({ length: trends.windowBuckets }, (_, age) => current - age);
 
   /** The keys and arguments of a use at `atMs`, seen at `nowMs`; null outside the window. */
   const use = (kind: TrendKind, member: string, account: string, atMs: number, nowMs: number) => {
@@ -268,14 +373,44 @@ export function createDiscoverStore(deps: {
     const age = Math.max(0, current - bucketOf(atMs));
     if (age >= trends.windowBuckets) return null;
     const shard = shardOf(member);
-    const scriptKeys: string[] = [];
-    for (let i = 0; i < trends.windowBuckets; i++) {
-      scriptKeys.push(
-        bucketAccounts(kind, current - i, member),
-        bucketScores(shard, kind, current - i),
-      );
+    const { state, run } = running(shard, kind);
+    const scriptKeys: string[] = [state, run];
+    for (const bucket of windowOf(current)) {
+      scriptKeys.push(bucketAccounts(kind, bucket, member), bucketScores(shard, kind, bucket));
     }
-    return { keys: scriptKeys, args: [member, account, age, ttlMs] };
+    return {
+      keys: scriptKeys,
+      args: [member, account, age, ttlMs, current, growth, trends.windowBuckets],
+    };
+  };
+
+  /** Members drained from a bucket per step: each step is one short script. */
+  const drainStep = 500;
+
+  /** Takes the buckets that left the window at `current` out of one shard's running scores. */
+  const drainShard = async (shard: number, kind: TrendKind, current: number) => {
+    const { state, run } = running(shard, kind);
+    const windowScores = windowOf(current).map((bucket) => bucketScores(shard, kind, bucket));
+    for (;;) {
+      const bucket = Number(
+        await begin.run(
+          redis.command,
+          [state, run, ...windowScores],
+          [current, growth, trends.windowBuckets, slackBuckets],
+        ),
+      );
+      if (bucket < 0) return;
+      const scoresKey = bucketScores(shard, kind, bucket);
+      for (;;) {
+        const members = (await drained.run(redis.command, [scoresKey], [drainStep])) as string[];
+        const left = (await apply.run(
+          redis.command,
+          [state, run, scoresKey, ...members.map((member) => bucketAccounts(kind, bucket, member))],
+          [bucket, growth, ...members],
+        )) as number;
+        if (left === 0 || members.length === 0) break;
+      }
+    }
   };
 
   const pairs = (flat: string[]) => {
@@ -373,35 +508,55 @@ export function createDiscoverStore(deps: {
       return step ? (await record.run(redis.command, step.keys, step.args)) === 1 : false;
     },
 
-    /** The highest `limit` scores of each kind at `nowMs`. */
-    async computeScores(nowMs: number, limit: number): Promise<TrendScores> {
+    /**
+     * Takes the buckets that left the window by `nowMs` out of the running scores, every shard
+     * and kind at once. Safe to run anywhere at any time: each member's term is taken out once.
+     */
+    async drain(nowMs: number): Promise<void> {
       const current = bucketOf(nowMs);
-      const buckets = Array.from({ length: trends.windowBuckets }, (_, age) => current - age);
-      const weights = buckets.map((_, age) => trends.decay ** age);
-      // Every shard's top in the same tick (one round trip on a single Redis); the top of all
-      // is among them, since a member is in one shard only.
-      const shards = (await Promise.all(
+      await Promise.all(
         Array.from({ length: trendShards }, (_, shard) =>
-          scores.run(
-            redis.command,
-            [
-              `${trendShard(shard)}scratch`,
-              ...buckets.map((bucket) => bucketScores(shard, 'hashtag', bucket)),
-              ...buckets.map((bucket) => bucketScores(shard, 'truth', bucket)),
-            ],
-            [limit, ...weights],
-          ),
+          Promise.all([drainShard(shard, 'hashtag', current), drainShard(shard, 'truth', current)]),
         ),
-      )) as [string[], string[]][];
-      // Highest first, equal scores in reverse name order (as one ZREVRANGE would give them).
-      const top = (lists: string[][]) =>
+      );
+    },
+
+    /**
+     * The highest `limit` scores of each kind at `nowMs`: the window drained, then each shard's
+     * top read (one round trip on a single Redis), however many members the window holds.
+     */
+    async computeScores(nowMs: number, limit: number): Promise<TrendScores> {
+      await this.drain(nowMs);
+      const current = bucketOf(nowMs);
+      const shards = (await Promise.all(
+        Array.from({ length: trendShards }, (_, shard) => {
+          const hashtags = running(shard, 'hashtag');
+          const truths = running(shard, 'truth');
+          return topScores.run(
+            redis.command,
+            [hashtags.state, hashtags.run, truths.state, truths.run],
+            [limit],
+          );
+        }),
+      )) as [string, string[], string, string[]][];
+      // A running score times decay ** (current - epoch) is the trend score.
+      const scaled = (epoch: string, flat: string[]) =>
+        epoch === ''
+          ? []
+          : pairs(flat).map(({ member, score }) => ({
+              member,
+              score: score * trends.decay ** (current - Number(epoch)),
+            }));
+      // Highest first, equal scores in reverse name order (as one ZREVRANGE would give them);
+      // the top of all is among the shards' tops, since a member is in one shard only.
+      const top = (lists: { member: string; score: number }[][]) =>
         lists
-          .flatMap(pairs)
+          .flat()
           .sort((a, b) => b.score - a.score || (a.member < b.member ? 1 : -1))
           .slice(0, limit);
       return {
-        hashtags: top(shards.map(([hashtags]) => hashtags)),
-        truths: top(shards.map(([, truths]) => truths)),
+        hashtags: top(shards.map(([epoch, flat]) => scaled(epoch, flat))),
+        truths: top(shards.map(([, , epoch, flat]) => scaled(epoch, flat))),
       };
     },
 
@@ -414,6 +569,9 @@ export function createDiscoverStore(deps: {
     /** Whether this caller computes the next trends (one instance per `ms`). */
     claimRefresh: async (ms: number): Promise<boolean> =>
       (await lock.run(redis.command, [keys.lock], [ms])) === 1,
+    /** Whether this caller drains the trend window now (one instance per `ms`). */
+    claimUpkeep: async (ms: number): Promise<boolean> =>
+      (await lock.run(redis.command, [keys.upkeep], [ms])) === 1,
 
     /** Sets a user's follower count in the popularity ranking. */
     async setFollowerCount(userId: string, followers: number): Promise<void> {
