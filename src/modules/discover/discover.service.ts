@@ -57,9 +57,10 @@ const rounded = (score: number) => Math.round(score * 1e6) / 1e6;
  * rebuilt from what they replay while the read model is rebuilt. No request reads MongoDB.
  *
  * Trends: each use lands in the time bucket of the clock (`now`) when its effect runs (the
- * rebuild places it by the fact's own time); the trends are the weighted union of the window's
- * buckets, computed by one instance at a time at most every `refreshMs` and published on the
- * bus when they changed, so every instance's `trendsUpdated` subscribers get them.
+ * rebuild places it by the fact's own time); the trends are the top of the running scores
+ * (discover.store.ts), computed by one instance at a time at most every `refreshMs` and
+ * published on the bus when they changed, so every instance's `trendsUpdated` subscribers get
+ * them. Computing them reads each shard's top, whatever the window holds.
  */
 export function createDiscoverService(deps: {
   store: DiscoverStore;

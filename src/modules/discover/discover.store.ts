@@ -277,7 +277,10 @@ export function normalizeSearch(text: string): string {
  * - `disc:tr:{disc-trends:<shard>}:<h|t>:<bucket>`: per time bucket, each hashtag's (truth's)
  *   count of accounts whose latest use (engagement) in the window fell in it, for the members
  *   of one shard (`trendShards`), and `disc:tr:{disc-trends:<shard>}:<h|t>:<bucket>:<member>`
- *   those accounts; both expire once the bucket has left the window.
+ *   those accounts; both are deleted as the bucket is drained after it left the window, and
+ *   expire two buckets later in any case. `...:<h|t>:run` the shard's running scores (the
+ *   order of the trends) and `...:<h|t>:state` their epoch, oldest bucket and bucket being
+ *   drained (see `runningLua`).
  * - `disc:popular`: users by follower count, as of their latest new follower.
  * - `disc:trends`: the latest computed trends, and `disc:trends:lock` who computes the next.
  *
