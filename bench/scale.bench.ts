@@ -475,10 +475,11 @@ function operations(): Operation[] {
       };
     }),
     simple('searchUsers (prefix, first: 10)', 'searchUsers.0.id', async (network, random) => {
-      // `user1234` matches user1234 and user12340..12349 where they exist.
+      // Ten results on either network: account i without its last digit, `user1234` for
+      // i = 12345, matches user1234 and user12340..12349 (and more where they exist).
       const i = firstOrdinary + random.int(network.sizes.accounts - firstOrdinary);
       return {
-        body: body(documents.searchUsers, { q: `USER${String(i).slice(0, 4)}` }),
+        body: body(documents.searchUsers, { q: `USER${String(i).slice(0, -1)}` }),
         token: await sessionOf(network, firstOrdinary + (i % 500)),
       };
     }),
