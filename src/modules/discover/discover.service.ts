@@ -118,12 +118,21 @@ export function createDiscoverService(deps: {
     return view;
   };
 
-  /** The trends: the saved ones while fresh, else computed again (by one instance at a time). */
+  /**
+   * The trends: the saved ones while fresh, else computed again (by one instance at a time);
+   * the saved ones, stale, when computing them failed.
+   */
   const trends = async (): Promise<TrendsView> => {
     const saved = parse(await store.snapshot());
     if (saved && saved.computedAt + refreshMs > now()) return saved;
     if (saved && !(await store.claimRefresh(refreshMs))) return saved;
-    return compute(saved);
+    try {
+      return await compute(saved);
+    } catch (error) {
+      if (!saved) throw error;
+      logger.warn({ err: error }, 'trends not computed; answering the last ones');
+      return saved;
+    }
   };
 
   // Live trends: one bus listener per subscriber (the bus shares the channel), and while this
