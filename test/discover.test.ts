@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
+import { scanKeys } from '../src/infra/redis.js';
 import { createLogger } from '../src/infra/logger.js';
 import { errorCodes, uniqueUsername, type TestUser } from './helpers/graphql.js';
 import { countRoundTrips } from './helpers/round-trips.js';
@@ -291,19 +292,8 @@ describe('trends over many buckets', () => {
   const windowKeys = async () => {
     const { redis } = verity.app.internals;
     const found: string[] = [];
-    for (const master of redis.masters()) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await master.scan(
-          cursor,
-          'MATCH',
-          `${redis.namespace}:m:disc:tr:*`,
-          'COUNT',
-          1_000,
-        );
-        cursor = next;
-        found.push(...keys);
-      } while (cursor !== '0');
+    for await (const { keys } of scanKeys(redis, `${redis.namespace}:m:disc:tr:*`)) {
+      found.push(...keys);
     }
     return found;
   };

@@ -531,9 +531,26 @@ function createClusterClients(
 }
 
 /**
- * Removes every key matching `pattern` from every master (a scan of each: for rebuilds and
- * tests, never a request), but those `keep` says to keep. Keys go one slot per UNLINK on a
- * cluster. Returns how many.
+ * Every key matching `pattern`, on every master (a scan of each: for rebuilds and tests, never a
+ * request), one SCAN reply at a time, with the master that holds them.
+ */
+export async function* scanKeys(
+  redis: RedisClients,
+  pattern: string,
+): AsyncGenerator<{ master: Redis; keys: string[] }> {
+  for (const master of redis.masters()) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await master.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+      cursor = next;
+      if (keys.length > 0) yield { master, keys };
+    } while (cursor !== '0');
+  }
+}
+
+/**
+ * Removes every key matching `pattern` from every master (see `scanKeys`), but those `keep`
+ * says to keep. Keys go one slot per UNLINK on a cluster. Returns how many.
  */
 export async function deleteKeys(
   redis: RedisClients,
@@ -542,22 +559,17 @@ export async function deleteKeys(
 ): Promise<number> {
   const { keep } = options;
   let removed = 0;
-  for (const master of redis.masters()) {
-    let cursor = '0';
-    do {
-      const [next, found] = await master.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
-      cursor = next;
-      const keys = keep ? found.filter((key) => !keep(key)) : found;
-      if (keys.length === 0) continue;
-      removed += keys.length;
-      if (!redis.cluster) {
-        await master.unlink(...keys);
-        continue;
-      }
-      const pipeline = master.pipeline();
-      for (const key of keys) pipeline.unlink(key);
-      await pipeline.exec();
-    } while (cursor !== '0');
+  for await (const { master, keys: found } of scanKeys(redis, pattern)) {
+    const keys = keep ? found.filter((key) => !keep(key)) : found;
+    if (keys.length === 0) continue;
+    removed += keys.length;
+    if (!redis.cluster) {
+      await master.unlink(...keys);
+      continue;
+    }
+    const pipeline = master.pipeline();
+    for (const key of keys) pipeline.unlink(key);
+    await pipeline.exec();
   }
   return removed;
 }

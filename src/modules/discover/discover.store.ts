@@ -116,8 +116,9 @@ return out
 // Shared: fmt (a number as Redis reads it back exactly), and ensure (the state, made when
 // missing, with the running scores summed from the window's buckets given as KEYS, the newest at
 // `first`, each `stride` further).
+const fmtLua = `local function fmt(x) return string.format('%.17g', x) end`;
 const runningLua = `
-local function fmt(x) return string.format('%.17g', x) end
+${fmtLua}
 local function recompute(state, run, current, growth, window, first, stride)
   local args = { run, window }
   for age = 0, window - 1 do args[#args + 1] = KEYS[first + stride * age] end
@@ -129,8 +130,8 @@ local function recompute(state, run, current, growth, window, first, stride)
   return current, current - window + 1
 end
 local function ensure(state, run, current, growth, window, first, stride)
-  local e = redis.call('HGET', state, 'e')
-  if e then return tonumber(e), tonumber(redis.call('HGET', state, 'f')) end
+  local ef = redis.call('HMGET', state, 'e', 'f')
+  if ef[1] then return tonumber(ef[1]), tonumber(ef[2]) end
   return recompute(state, run, current, growth, window, first, stride)
 end
 `;
@@ -202,7 +203,7 @@ const drainedSource = `return redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1])
 // no term (below half the smallest term a use in the window adds), and deletes the bucket's
 // keys. When the bucket is empty it is drained. How many members it has left.
 const applySource = `
-${runningLua}
+${fmtLua}
 local bucket, growth = tonumber(ARGV[1]), tonumber(ARGV[2])
 local draining = redis.call('HGET', KEYS[1], 'd') == ARGV[1]
 local e = tonumber(redis.call('HGET', KEYS[1], 'e') or '0')
