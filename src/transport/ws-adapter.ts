@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { CloseCode, handleProtocols, type Server } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../infra/logger.js';
@@ -6,6 +7,55 @@ import type { Logger } from '../infra/logger.js';
 /** What the graphql-ws core sees of each connection besides the protocol itself. */
 export interface SocketExtra {
   readonly socket: WebSocket;
+  /** The connection's byte stream under `socket` (the upgrade request's socket). */
+  readonly stream: Duplex;
+}
+
+/**
+ * Writes one text message made of `parts`, in order, as a single WebSocket frame in a single
+ * buffer and a single write to the connection's stream, when the socket is open (like `ws`'s
+ * `send`, it drops a message once the close handshake has begun).
+ *
+ * `ws`'s own `send` frames a message as two writes (its header, then the caller's bytes, which
+ * must already be one buffer), corked and flushed together; a live event's frame is the
+ * subscriber's prefix, the shared payload and a closing brace, which would first be copied into
+ * one buffer for it. Here the header and the parts are copied once, into the buffer that is
+ * written. Writing under `ws` is safe because Verity's sockets negotiate no extension (no
+ * permessage-deflate, so `ws` never holds frames back to compress them) and send no Blob: every
+ * frame `ws` writes itself (graphql-ws's messages, pings, the close frame) is written whole and
+ * at once, so frames never interleave, and `bufferedAmount` counts this stream's buffer too.
+ */
+export function writeTextMessage(
+  socket: WebSocket,
+  stream: Duplex,
+  parts: readonly Buffer[],
+): void {
+  if (socket.readyState !== socket.OPEN) return;
+  if (socket.extensions !== '') {
+    socket.send(Buffer.concat(parts), { binary: false });
+    return;
+  }
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const headerLength = length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+  const message = Buffer.allocUnsafe(headerLength + length);
+  message[0] = 0x81; // FIN, text
+  if (length < 126) {
+    message[1] = length;
+  } else if (length < 0x10000) {
+    message[1] = 126;
+    message.writeUInt16BE(length, 2);
+  } else {
+    message[1] = 127;
+    message.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
+    message.writeUInt32BE(length >>> 0, 6);
+  }
+  let offset = headerLength;
+  for (const part of parts) {
+    message.set(part, offset);
+    offset += part.length;
+  }
+  stream.write(message);
 }
 
 /** The most a close frame's reason may hold, in UTF-8 bytes (RFC 6455; `ws` throws beyond it). */
@@ -107,7 +157,10 @@ export function serveGraphQLOverWs<E extends SocketExtra>(options: {
   wsServer: WebSocketServer;
   keepAliveMs: number;
   logger: Logger;
-  /** What the core keeps for a connection; `request` (the upgrade) is not retained. */
+  /**
+   * What the core keeps for a connection; `request` (the upgrade) is not retained, its socket
+   * (`stream`) is.
+   */
   extra: (socket: WebSocket, request: IncomingMessage) => E;
 }) {
   const { server, wsServer, keepAliveMs, logger } = options;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   GraphQLError,
   OperationTypeNode,
@@ -35,7 +36,7 @@ import { answerWithin, requestTimedOut, withRequestBudget } from '../lib/request
 import type { LoaderFactory, Loaders, Services } from '../modules/index.js';
 import { clientAddress } from './client-address.js';
 import { requestIdFrom, requestIdHeader } from './request-id.js';
-import { serveGraphQLOverWs, type SocketExtra } from './ws-adapter.js';
+import { serveGraphQLOverWs, writeTextMessage, type SocketExtra } from './ws-adapter.js';
 
 /**
  * Close codes Verity uses on top of graphql-ws's own (4400 bad request, 4403 forbidden,
@@ -195,10 +196,13 @@ class LiveEventContext implements GraphQLContext {
 
 /** A socket as the live hub sees it (a class: one per socket, its methods shared). */
 class SocketLiveConnection implements LiveConnection {
-  constructor(private readonly socket: WebSocket) {}
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly stream: Duplex,
+  ) {}
 
-  send(frame: Buffer): void {
-    this.socket.send(frame, { binary: false });
+  send(parts: readonly Buffer[]): void {
+    writeTextMessage(this.socket, this.stream, parts);
   }
 
   bufferedBytes(): number {
@@ -250,17 +254,18 @@ class TimedLiveConnection extends SocketLiveConnection {
 
   constructor(
     socket: WebSocket,
+    stream: Duplex,
     private readonly clock: EventClock,
   ) {
-    super(socket);
+    super(socket, stream);
   }
 
   received(event: unknown): void {
     (this.#arrivals ??= []).push(this.clock.arrival(event));
   }
 
-  override send(frame: Buffer): void {
-    super.send(frame);
+  override send(parts: readonly Buffer[]): void {
+    super.send(parts);
     const arrival = this.#arrivals?.shift();
     if (arrival !== undefined) this.clock.delivered(arrival);
   }
@@ -741,8 +746,8 @@ export function attachWebSocketTransport(deps: {
     if (definition.operation === OperationTypeNode.SUBSCRIPTION) {
       // Timed, each subscription needs its own end of the socket; otherwise one per socket.
       const connection = clock
-        ? new TimedLiveConnection(ctx.extra.socket, clock)
-        : (ctx.extra.live ??= new SocketLiveConnection(ctx.extra.socket));
+        ? new TimedLiveConnection(ctx.extra.socket, ctx.extra.stream, clock)
+        : (ctx.extra.live ??= new SocketLiveConnection(ctx.extra.socket, ctx.extra.stream));
       liveTargets.set(contextValue, { connection, id, viewer });
     }
     return {
@@ -761,6 +766,7 @@ export function attachWebSocketTransport(deps: {
     logger,
     extra: (socket, request) => ({
       socket,
+      stream: request.socket,
       connectionId: connectionIds.get(request) ?? requestIdFrom(undefined),
       address: clientAddress(request, deps.trustedProxyHops),
     }),

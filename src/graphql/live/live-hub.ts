@@ -17,8 +17,8 @@ import { SiteRecorder, cutTemplate, frameOf, resolveColumns, type Template } fro
 
 /** One connection's end of the wire, provided by the transport (one object per connection). */
 export interface LiveConnection {
-  /** Writes one complete protocol message (a UTF-8 JSON text frame). */
-  send(frame: Buffer): void;
+  /** Writes one complete protocol message (a UTF-8 JSON text frame), `parts` in order. */
+  send(parts: readonly Buffer[]): void;
   /** Bytes written to this connection and not yet handed to the network. */
   bufferedBytes(): number;
   /** Cuts the connection off because it fell behind (see VerityCloseCode.SlowConsumer). */
@@ -63,9 +63,10 @@ export interface LiveMetrics {
 
 /** A result still executing, and the subscribers waiting for it. */
 interface Pending {
+  /** A payload, framed by each waiter with its own prefix. */
   bytes?: Buffer;
-  /** `bytes` is a whole frame (a spliced result), not a payload to frame. */
-  framed?: boolean;
+  /** Or its one waiter's whole message, in parts (a spliced or unshared result). */
+  message?: readonly Buffer[];
   failed?: unknown;
   readonly waiters: Subscriber[];
 }
@@ -231,12 +232,12 @@ function execution(
     const { waiters } = pending;
     if (waiters.length === 0 || (waiters.length === 1 && waiters[0] === subscriber)) {
       onDone?.(json);
-      settle(pending, { bytes: frame(subscriber.prefix, json), framed: true });
+      settle(pending, { message: [subscriber.prefix, Buffer.from(json), closingBrace] });
       return;
     }
     const bytes = Buffer.from(json);
     onDone?.(bytes);
-    settle(pending, { bytes, framed: false });
+    settle(pending, { bytes });
   };
   const failed = (error: unknown) => settle(pending, { failed: error });
   try {
@@ -253,28 +254,18 @@ function execution(
   return pending;
 }
 
-/** `prefix`, then `json`, then the closing brace: one frame, in one buffer. */
-function frame(prefix: Buffer, json: string): Buffer {
-  const length = Buffer.byteLength(json);
-  const bytes = Buffer.allocUnsafe(prefix.length + length + 1);
-  bytes.set(prefix, 0);
-  bytes.write(json, prefix.length, length);
-  bytes[bytes.length - 1] = closingBrace[0]!;
-  return bytes;
-}
-
 /** Settles a pending payload: its waiters write it, or fail with it. */
 function settle(
   pending: Pending,
-  outcome: { bytes: Buffer; framed: boolean } | { failed: unknown },
+  outcome: { bytes: Buffer } | { message: readonly Buffer[] } | { failed: unknown },
 ) {
   if ('failed' in outcome) {
     pending.failed = outcome.failed ?? new Error('execution failed');
     for (const waiter of pending.waiters) fail(waiter, pending.failed);
     return;
   }
-  pending.bytes = outcome.bytes;
-  pending.framed = outcome.framed;
+  if ('bytes' in outcome) pending.bytes = outcome.bytes;
+  else pending.message = outcome.message;
   for (const waiter of pending.waiters) flush(waiter);
 }
 
@@ -332,13 +323,13 @@ function spliceMembers(slot: TemplateSlot, event: object): void {
   const { options } = members[0]!.subscriber.hub;
   const write = (columns: (Buffer | undefined)[][]) =>
     members.forEach((member, k) => {
-      const frame = frameOf(
+      const message = frameOf(
         template,
         (site) => columns[site]![k],
         member.subscriber.prefix,
         closingBrace,
       );
-      if (frame) settle(member.pending, { bytes: frame, framed: true });
+      if (message) settle(member.pending, { message });
       else inFull(member);
     });
   if (template.sites.length === 0) {
@@ -460,11 +451,16 @@ function regulate(subscriber: Subscriber): void {
   subscriber.timer = setTimeout(check, resumeCheckMs);
 }
 
-function write(subscriber: Subscriber, payload: Buffer, framed = false): void {
+/** A ready payload's message for `subscriber`, in parts; undefined while it is not ready. */
+function messageOf(subscriber: Subscriber, payload: Payload): readonly Buffer[] | undefined {
+  const bytes = Buffer.isBuffer(payload) ? payload : payload.bytes;
+  if (bytes) return [subscriber.prefix, bytes, closingBrace];
+  return (payload as Pending).message;
+}
+
+function write(subscriber: Subscriber, message: readonly Buffer[]): void {
   subscriber.hub.metrics.deliveries += 1;
-  subscriber.connection.send(
-    framed ? payload : Buffer.concat([subscriber.prefix, payload, closingBrace]),
-  );
+  subscriber.connection.send(message);
   regulate(subscriber);
 }
 
@@ -488,15 +484,14 @@ function flush(subscriber: Subscriber): void {
   const queue = subscriber.queue;
   if (!queue || subscriber.closed) return;
   while (queue.length > 0) {
-    const head = queue[0]!;
-    const bytes = Buffer.isBuffer(head) ? head : head.bytes;
-    if (!bytes) return;
+    const message = messageOf(subscriber, queue[0]!);
+    if (!message) return;
     if (overBuffered(subscriber)) {
       regulate(subscriber);
       return;
     }
     queue.shift();
-    write(subscriber, bytes, !Buffer.isBuffer(head) && head.framed === true);
+    write(subscriber, message);
     if (subscriber.closed) return;
   }
   subscriber.queue = null;
@@ -515,12 +510,9 @@ function deliver(subscriber: Subscriber, event: unknown): void {
   }
   // The common case after the first subscriber of an event: bytes ready, nothing queued.
   if (!subscriber.queue && !overBuffered(subscriber)) {
-    if (Buffer.isBuffer(payload)) {
-      write(subscriber, payload);
-      return;
-    }
-    if (payload.bytes) {
-      write(subscriber, payload.bytes, payload.framed === true);
+    const message = messageOf(subscriber, payload);
+    if (message) {
+      write(subscriber, message);
       return;
     }
   }
@@ -531,7 +523,7 @@ function deliver(subscriber: Subscriber, event: unknown): void {
     }
     // Executions run concurrently; each subscriber's queue keeps its events in arrival order,
     // and a result that resolves writes to all its waiters in one pass.
-    if (!payload.bytes) payload.waiters.push(subscriber);
+    if (!payload.bytes && !payload.message) payload.waiters.push(subscriber);
   }
   (subscriber.queue ??= []).push(payload);
   flush(subscriber);

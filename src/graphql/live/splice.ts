@@ -214,24 +214,25 @@ function serialise(site: Site, value: unknown): Buffer | undefined {
   return bytesOf(JSON.stringify(serialised));
 }
 
-/** The frame of serialised site values (`bytesOf(i)`: site i's), or null if one is missing. */
+/**
+ * The frame of serialised site values (`bytesOf(i)`: site i's), in parts to be written in order,
+ * or null if one is missing.
+ */
 export function frameOf(
   template: Template,
   bytesOf: (site: number) => Buffer | undefined,
   prefix: Buffer,
   suffix: Buffer,
-): Buffer | null {
+): Buffer[] | null {
   const { segments } = template;
   const parts: Buffer[] = [prefix, segments[0]!];
-  let length = prefix.length + segments[0]!.length + suffix.length;
   for (let i = 1; i < segments.length; i++) {
     const bytes = bytesOf(i - 1);
     if (!bytes) return null;
     parts.push(bytes, segments[i]!);
-    length += bytes.length + segments[i]!.length;
   }
   parts.push(suffix);
-  return Buffer.concat(parts, length);
+  return parts;
 }
 
 /**
