@@ -545,11 +545,18 @@ function deliver(subscriber: Subscriber, event: unknown): void {
  *   values loading in one batch on the event's loaders;
  * - personal (a `@perViewer` field with a selection, such as `me`): one execution per
  *   subscriber, on loaders shared by the whole event, so their per-viewer parts still load in
- *   one batch however many subscribers there are. "The same event" means the same object: services hand every subscriber of one
- * event the same object, and filter per subscriber (blocks, mutes) before it gets here.
+ *   one batch however many subscribers there are.
+ *
+ * "The same event" means the same object: services hand every subscriber of one event the same
+ * object, and filter per subscriber (blocks, mutes) before it gets here.
  *
  * Sources in push mode (EventStream) call in synchronously, so one Redis message reaches every
  * local subscriber in a single pass, close to a raw broadcast.
+ *
+ * A frame reaches the connection in parts (the subscriber's prefix, the shared payload, the
+ * closing brace; or a template's segments with the subscriber's values between them), never
+ * joined here: the transport copies them once, into the buffer it writes as one WebSocket frame
+ * (transport/ws-adapter.ts, `writeTextMessage`).
  *
  * Backpressure, and why nothing grows without bound: when a subscriber's connection holds more
  * than `maxBufferedBytes` unsent, or more than `maxPendingEvents` of its events wait for
