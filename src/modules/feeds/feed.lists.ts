@@ -38,18 +38,19 @@ import type { RedisClients } from '../../infra/redis.js';
 export interface FeedLists {
   readonly keys: ReturnType<typeof feedListKeys>;
   /**
-   * Adds `truthId` at one new position to every list that does not hold it yet, and publishes
-   * `payload` on the channel of each list it was added to, in one step; a home timeline (a list
-   * with a `capacity`) is trimmed to it; a missing one is made, incomplete and expiring, so the
-   * truth keeps the position its owner heard of it at, and its next read rebuilds it around
-   * that. Idempotent: a second call adds and publishes nothing. Home timelines are given in
-   * batches, each its own step (and position; on a cluster one position for the call), each
-   * with one message on `routeChannel` naming the recipients it was added for.
+   * Adds `truthId` at one new position to every list that does not hold it yet (`lists`, and
+   * the home timelines of the users in `timelines`), and publishes `payload` on the channel of
+   * each list it was added to, in one step; a home timeline is trimmed to the timelines'
+   * capacity; a missing one is made, incomplete and expiring, so the truth keeps the position
+   * its owner heard of it at, and its next read rebuilds it around that. Idempotent: a second
+   * call adds and publishes nothing. Lists are written in batches, each its own step (and
+   * position; on a cluster one position for the call), each with one message on `routeChannel`
+   * naming the owners of the home timelines it was added to.
    */
   publish(
     truthId: string,
     payload: string,
-    targets: readonly ListTarget[],
+    targets: { lists?: readonly ListTarget[]; timelines?: readonly string[] },
     routeChannel?: string,
   ): Promise<void>;
   /** Removes `truthId` from these lists. */
@@ -87,15 +88,21 @@ export interface FeedLists {
   drop(list: string): Promise<void>;
 }
 
-/** One list to publish into. */
+/** One list to publish into, other than a home timeline. */
 export interface ListTarget {
   key: string;
   /** The channel its subscribers listen on; none when empty. */
   channel?: string;
-  /** Whom to announce it to on the step's route channel (a home timeline's owner). */
-  recipient?: string;
-  /** A home timeline's cap: only an existing timeline is added to (see publishSource). */
-  capacity?: number;
+}
+
+/**
+ * A list of one publishing step: a plain list (`arg`: its channel, '' for none) or a home
+ * timeline (`arg`: its owner, announced on the route channel).
+ */
+interface StepList {
+  key: string;
+  arg: string;
+  timeline: boolean;
 }
 
 /** Where a read starts: after a truth (a cursor), or after a position. */
@@ -170,23 +177,31 @@ local function addToList(key, pos, member, capacity, ttl)
 end
 `;
 
-// KEYS[1]: the position counter; then the lists. ARGV: member, payload, route channel ('':
-// none), a new home timeline's ttl, then per list: capacity (0: none; a home timeline
-// otherwise), channel ('': none), recipient ('': none). A list takes the member once; its
-// channel hears of it then. Recipients are announced together, in one message on the route
-// channel (infra/pubsub.ts, addressed topics). A single Redis's publishing step: the lists of
-// many users and truths in one script.
+// KEYS[1]: the position counter; then the lists, plain lists first, then home timelines. ARGV:
+// member, payload, route channel ('': none), a new home timeline's ttl, the home timelines'
+// capacity, how many of the lists are plain, then per list: a plain list's channel ('': none),
+// a home timeline's owner. A list takes the member once; a plain list's channel hears of it
+// then; the owners of the timelines that took it are announced together, in one message on
+// the route channel (infra/pubsub.ts, addressed topics). A single Redis's publishing step: the
+// lists of many users and truths in one script, one argument each besides its key (a step is
+// mostly home timelines: building and parsing its arguments is much of its cost).
 const publishSource = `
 ${nextPositionLua}
 ${addToListLua}
 local added = 0
 local recipients = {}
+local capacity = tonumber(ARGV[5])
+local plain = tonumber(ARGV[6])
 for i = 2, #KEYS do
-  local base = 3 * (i - 2) + 4
-  if addToList(KEYS[i], pos, ARGV[1], tonumber(ARGV[base + 1]), ARGV[4]) then
+  local arg = ARGV[i + 5]
+  if i - 1 <= plain then
+    if addToList(KEYS[i], pos, ARGV[1], 0, ARGV[4]) then
+      added = added + 1
+      if arg ~= '' then publish(arg, ARGV[2]) end
+    end
+  elseif addToList(KEYS[i], pos, ARGV[1], capacity, ARGV[4]) then
     added = added + 1
-    if ARGV[base + 2] ~= '' then publish(ARGV[base + 2], ARGV[2]) end
-    if ARGV[base + 3] ~= '' then recipients[#recipients + 1] = ARGV[base + 3] end
+    recipients[#recipients + 1] = arg
   end
 end
 if #recipients > 0 then
@@ -382,22 +397,20 @@ export function createFeedLists(options: {
   const publishStep = (
     truthId: string,
     payload: string,
-    targets: readonly ListTarget[],
+    step: readonly StepList[],
     routeChannel: string,
   ) =>
     publishScript.run(
       redis.command,
-      [keys.position, ...targets.map((target) => target.key)],
+      [keys.position, ...step.map((list) => list.key)],
       [
         truthId,
         payload,
         routeChannel,
         timelineTtlSeconds,
-        ...targets.flatMap((target) => [
-          target.capacity ?? 0,
-          target.channel ?? '',
-          target.recipient ?? '',
-        ]),
+        timelineCapacity,
+        step.filter((list) => !list.timeline).length,
+        ...step.map((list) => list.arg),
       ],
     );
 
@@ -412,14 +425,14 @@ export function createFeedLists(options: {
     position: string,
     truthId: string,
     payload: string,
-    targets: readonly ListTarget[],
+    step: readonly StepList[],
     routeChannel: string,
   ) => {
     await publishAtScript.runSpread(
       redis.command,
-      targets.map((target) => ({
-        keys: [target.key],
-        args: [target.capacity ?? 0, target.channel ?? '', target.recipient ?? ''],
+      step.map((list) => ({
+        keys: [list.key],
+        args: list.timeline ? [timelineCapacity, '', list.arg] : [0, list.arg, ''],
       })),
       { shared: [position, truthId, payload, timelineTtlSeconds, routeChannel] },
     );
@@ -472,18 +485,31 @@ export function createFeedLists(options: {
     keys,
 
     async publish(truthId, payload, targets, routeChannel = '') {
+      // Plain lists first: each step's plain lists lead its lists (see publishSource).
+      const all: StepList[] = [
+        ...(targets.lists ?? []).map((list) => ({
+          key: list.key,
+          arg: list.channel ?? '',
+          timeline: false,
+        })),
+        ...(targets.timelines ?? []).map((owner) => ({
+          key: keys.timeline(owner),
+          arg: owner,
+          timeline: true,
+        })),
+      ];
       const steps: Promise<unknown>[] = [];
       if (!redis.cluster) {
-        for (let i = 0; i < targets.length; i += batchSize) {
-          steps.push(publishStep(truthId, payload, targets.slice(i, i + batchSize), routeChannel));
+        for (let i = 0; i < all.length; i += batchSize) {
+          steps.push(publishStep(truthId, payload, all.slice(i, i + batchSize), routeChannel));
         }
         await Promise.all(steps);
         return;
       }
       const position = (await drawPositionScript.run(redis.command, [keys.position], [])) as string;
-      for (let i = 0; i < targets.length; i += batchSize) {
+      for (let i = 0; i < all.length; i += batchSize) {
         steps.push(
-          publishStepAt(position, truthId, payload, targets.slice(i, i + batchSize), routeChannel),
+          publishStepAt(position, truthId, payload, all.slice(i, i + batchSize), routeChannel),
         );
       }
       await Promise.all(steps);

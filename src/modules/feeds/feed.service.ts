@@ -437,11 +437,6 @@ export function createFeedService(deps: {
       originalAuthorId: original ? original.authorId.toHexString() : null,
     };
     const payload = JSON.stringify(event);
-    const timeline = (userId: string): ListTarget => ({
-      key: lists.keys.timeline(userId),
-      recipient: userId,
-      capacity: timelineCapacity,
-    });
     const whale = await takesWhalePath(authorId);
     const targets: ListTarget[] = [
       {
@@ -457,12 +452,11 @@ export function createFeedService(deps: {
       targets.push({ key: lists.keys.authorPosts(authorId) });
       targets.push({ key: lists.keys.public, channel: bus.channel('publicFeed', '') });
     }
-    targets.push(timeline(authorId));
     const homeRoute = bus.routeChannel('homeFeed');
-    await lists.publish(truthId, payload, targets, homeRoute);
+    await lists.publish(truthId, payload, { lists: targets, timelines: [authorId] }, homeRoute);
     if (!whale) {
       const followers = await relations.followerIds(authorId);
-      await lists.publish(truthId, payload, followers.map(timeline), homeRoute);
+      await lists.publish(truthId, payload, { timelines: followers }, homeRoute);
     }
   };
 
