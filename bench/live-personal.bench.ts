@@ -223,10 +223,27 @@ export const livePersonalScenario: Scenario = {
 };
 
 /** Waits until the viewers' subscriptions are live and listening for their home feeds. */
+/**
+ * Until every viewer's subscription is set up: attached to the live hub, listening on its home
+ * feed's channel, and done with its set-up reads (each viewer's blocks, mutes and whales, read
+ * when the feed starts): Redis has run next to no commands for half a second. An event that
+ * arrives before a feed has read them waits for them, which would time the set-up, not the
+ * event.
+ */
 async function waitForSubscribers(server: BenchServer, viewerIds: string[]): Promise<void> {
-  const { live, bus } = server.app.internals;
+  const { live, bus, redis } = server.app.internals;
   while (live.subscribers < viewerIds.length) await sleep(50);
   while (!viewerIds.every((id) => bus.hasListener('homeFeed', id))) await sleep(100);
+  const processed = async () =>
+    Number(/total_commands_processed:(\d+)/.exec(await redis.command.info('stats'))?.[1] ?? 0);
+  let before = await processed();
+  for (;;) {
+    await sleep(500);
+    const now = await processed();
+    // Background upkeep (admission ticks, the journal's sweeper, trends) runs a few.
+    if (now - before < 100) return;
+    before = now;
+  }
 }
 
 function variantRows(
