@@ -7,7 +7,9 @@ import { writeTextMessage } from '../src/transport/ws-adapter.js';
 /**
  * The live hub writes its frames under `ws` (writeTextMessage): each must reach a standard
  * client as exactly the text it was given, at every length encoding (7-bit, 16-bit, 64-bit),
- * in order with the frames `ws` writes itself, and not at all once the socket is closing.
+ * in order with the frames `ws` writes itself, and not at all once the socket is closing. With
+ * an extension negotiated (Verity negotiates none) they go through `ws`, which may hold frames
+ * back to compress them.
  */
 describe('frames written under ws', () => {
   let server: WebSocketServer;
@@ -69,6 +71,37 @@ describe('frames written under ws', () => {
     expect(received.map((message) => message.text)).toEqual(expected);
     expect(received.every((message) => !message.binary)).toBe(true);
     client.close();
+  });
+
+  it('go through ws itself when an extension was negotiated (permessage-deflate)', async () => {
+    const deflating = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true });
+    await new Promise((resolve) => deflating.once('listening', resolve));
+    try {
+      const accepted = new Promise<{ socket: WebSocket; stream: Duplex }>((resolve) =>
+        deflating.once('connection', (socket, request) =>
+          resolve({ socket, stream: request.socket }),
+        ),
+      );
+      const client = new WebSocket(`ws://127.0.0.1:${(deflating.address() as AddressInfo).port}`, {
+        perMessageDeflate: true,
+      });
+      const received: string[] = [];
+      client.on('message', (data: Buffer) => received.push(data.toString()));
+      await new Promise((resolve) => client.once('open', resolve));
+      const { socket, stream } = await accepted;
+      expect(socket.extensions).toBe('permessage-deflate');
+      // ws compresses `before` asynchronously, holding later frames back meanwhile: a frame
+      // written under it would overtake it.
+      const before = 'compressible '.repeat(200);
+      socket.send(before);
+      writeTextMessage(socket, stream, [Buffer.from('writ'), Buffer.from('ten')]);
+      await until(() => received.length === 2);
+      expect(received).toEqual([before, 'written']);
+      client.close();
+    } finally {
+      for (const socket of deflating.clients) socket.terminate();
+      await new Promise((resolve) => deflating.close(resolve));
+    }
   });
 
   it('are dropped once the close handshake has begun', async () => {
