@@ -222,7 +222,6 @@ export const livePersonalScenario: Scenario = {
   },
 };
 
-/** Waits until the viewers' subscriptions are live and listening for their home feeds. */
 /**
  * Until every viewer's subscription is set up: attached to the live hub, listening on its home
  * feed's channel, and done with its set-up reads (each viewer's blocks, mutes and whales, read

@@ -67,6 +67,9 @@ describe('frames written under ws', () => {
       socket.send(`ws:${length}`);
       expected.push(`ws:${length}`);
     }
+    // Text parts are written as UTF-8, next to byte parts.
+    writeTextMessage(socket, stream, ['{"ü":"', Buffer.from('€'.repeat(70)), '"}']);
+    expected.push(`{"ü":"${'€'.repeat(70)}"}`);
     await until(() => received.length === expected.length);
     expect(received.map((message) => message.text)).toEqual(expected);
     expect(received.every((message) => !message.binary)).toBe(true);

@@ -12,7 +12,7 @@ export interface SocketExtra {
 }
 
 /**
- * Writes one text message made of `parts`, in order, as a single WebSocket frame in a single
+ * Writes one text message made of `parts` (bytes, or text written as UTF-8), in order, as a single WebSocket frame in a single
  * buffer and a single write to the connection's stream, when the socket is open (like `ws`'s
  * `send`, it drops a message once the close handshake has begun).
  *
@@ -28,15 +28,15 @@ export interface SocketExtra {
 export function writeTextMessage(
   socket: WebSocket,
   stream: Duplex,
-  parts: readonly Buffer[],
+  parts: readonly (Buffer | string)[],
 ): void {
   if (socket.readyState !== socket.OPEN) return;
   if (socket.extensions !== '') {
-    socket.send(Buffer.concat(parts), { binary: false });
+    socket.send(Buffer.concat(parts.map((part) => Buffer.from(part))), { binary: false });
     return;
   }
   let length = 0;
-  for (const part of parts) length += part.length;
+  for (const part of parts) length += Buffer.byteLength(part);
   const headerLength = length < 126 ? 2 : length < 0x10000 ? 4 : 10;
   const message = Buffer.allocUnsafe(headerLength + length);
   message[0] = 0x81; // FIN, text
@@ -52,8 +52,11 @@ export function writeTextMessage(
   }
   let offset = headerLength;
   for (const part of parts) {
-    message.set(part, offset);
-    offset += part.length;
+    if (typeof part === 'string') offset += message.write(part, offset);
+    else {
+      message.set(part, offset);
+      offset += part.length;
+    }
   }
   stream.write(message);
 }

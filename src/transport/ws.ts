@@ -201,7 +201,7 @@ class SocketLiveConnection implements LiveConnection {
     private readonly stream: Duplex,
   ) {}
 
-  send(parts: readonly Buffer[]): void {
+  send(parts: readonly (Buffer | string)[]): void {
     writeTextMessage(this.socket, this.stream, parts);
   }
 
@@ -264,7 +264,7 @@ class TimedLiveConnection extends SocketLiveConnection {
     (this.#arrivals ??= []).push(this.clock.arrival(event));
   }
 
-  override send(parts: readonly Buffer[]): void {
+  override send(parts: readonly (Buffer | string)[]): void {
     super.send(parts);
     const arrival = this.#arrivals?.shift();
     if (arrival !== undefined) this.clock.delivered(arrival);

@@ -17,8 +17,11 @@ import { SiteRecorder, cutTemplate, frameOf, resolveColumns, type Template } fro
 
 /** One connection's end of the wire, provided by the transport (one object per connection). */
 export interface LiveConnection {
-  /** Writes one complete protocol message (a UTF-8 JSON text frame), `parts` in order. */
-  send(parts: readonly Buffer[]): void;
+  /**
+   * Writes one complete protocol message (a UTF-8 JSON text frame), `parts` in order (text is
+   * written as UTF-8).
+   */
+  send(parts: readonly (Buffer | string)[]): void;
   /** Bytes written to this connection and not yet handed to the network. */
   bufferedBytes(): number;
   /** Cuts the connection off because it fell behind (see VerityCloseCode.SlowConsumer). */
@@ -66,7 +69,7 @@ interface Pending {
   /** A payload, framed by each waiter with its own prefix. */
   bytes?: Buffer;
   /** Or its one waiter's whole message, in parts (a spliced or unshared result). */
-  message?: readonly Buffer[];
+  message?: readonly (Buffer | string)[];
   failed?: unknown;
   readonly waiters: Subscriber[];
 }
@@ -232,7 +235,8 @@ function execution(
     const { waiters } = pending;
     if (waiters.length === 0 || (waiters.length === 1 && waiters[0] === subscriber)) {
       onDone?.(json);
-      settle(pending, { message: [subscriber.prefix, Buffer.from(json), closingBrace] });
+      // Encoded once, straight into the frame the transport writes.
+      settle(pending, { message: [subscriber.prefix, json, closingBrace] });
       return;
     }
     const bytes = Buffer.from(json);
@@ -257,7 +261,7 @@ function execution(
 /** Settles a pending payload: its waiters write it, or fail with it. */
 function settle(
   pending: Pending,
-  outcome: { bytes: Buffer } | { message: readonly Buffer[] } | { failed: unknown },
+  outcome: { bytes: Buffer } | { message: readonly (Buffer | string)[] } | { failed: unknown },
 ) {
   if ('failed' in outcome) {
     pending.failed = outcome.failed ?? new Error('execution failed');
@@ -452,13 +456,16 @@ function regulate(subscriber: Subscriber): void {
 }
 
 /** A ready payload's message for `subscriber`, in parts; undefined while it is not ready. */
-function messageOf(subscriber: Subscriber, payload: Payload): readonly Buffer[] | undefined {
+function messageOf(
+  subscriber: Subscriber,
+  payload: Payload,
+): readonly (Buffer | string)[] | undefined {
   const bytes = Buffer.isBuffer(payload) ? payload : payload.bytes;
   if (bytes) return [subscriber.prefix, bytes, closingBrace];
   return (payload as Pending).message;
 }
 
-function write(subscriber: Subscriber, message: readonly Buffer[]): void {
+function write(subscriber: Subscriber, message: readonly (Buffer | string)[]): void {
   subscriber.hub.metrics.deliveries += 1;
   subscriber.connection.send(message);
   regulate(subscriber);
