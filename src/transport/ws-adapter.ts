@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, handleProtocols, type Server } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
+import type { MessagePart } from '../graphql/live/live-hub.js';
 import type { Logger } from '../infra/logger.js';
 
 /** What the graphql-ws core sees of each connection besides the protocol itself. */
@@ -12,9 +13,9 @@ export interface SocketExtra {
 }
 
 /**
- * Writes one text message made of `parts` (bytes, or text written as UTF-8), in order, as a single WebSocket frame in a single
- * buffer and a single write to the connection's stream, when the socket is open (like `ws`'s
- * `send`, it drops a message once the close handshake has begun).
+ * Writes one text message made of `parts` (bytes, or text written as UTF-8), in order, as a
+ * single WebSocket frame in a single buffer and a single write to the connection's stream, when
+ * the socket is open (like `ws`'s `send`, it drops a message once the close handshake has begun).
  *
  * `ws`'s own `send` frames a message as two writes (its header, then the caller's bytes, which
  * must already be one buffer), corked and flushed together; a live event's frame is the
@@ -28,11 +29,12 @@ export interface SocketExtra {
 export function writeTextMessage(
   socket: WebSocket,
   stream: Duplex,
-  parts: readonly (Buffer | string)[],
+  parts: readonly MessagePart[],
 ): void {
   if (socket.readyState !== socket.OPEN) return;
   if (socket.extensions !== '') {
-    socket.send(Buffer.concat(parts.map((part) => Buffer.from(part))), { binary: false });
+    const bytes = parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part));
+    socket.send(Buffer.concat(bytes), { binary: false });
     return;
   }
   let length = 0;

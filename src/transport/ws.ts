@@ -25,7 +25,7 @@ import {
   toGraphQLError,
   type ErrorScope,
 } from '../graphql/errors.js';
-import { createLiveHub, type LiveConnection } from '../graphql/live/live-hub.js';
+import { createLiveHub, type LiveConnection, type MessagePart } from '../graphql/live/live-hub.js';
 import type { SiteRecorder } from '../graphql/live/splice.js';
 import type { RateLimits } from '../graphql/rate-limits.js';
 import { rootFieldNames } from '../graphql/root-fields.js';
@@ -201,7 +201,7 @@ class SocketLiveConnection implements LiveConnection {
     private readonly stream: Duplex,
   ) {}
 
-  send(parts: readonly (Buffer | string)[]): void {
+  send(parts: readonly MessagePart[]): void {
     writeTextMessage(this.socket, this.stream, parts);
   }
 
@@ -264,7 +264,7 @@ class TimedLiveConnection extends SocketLiveConnection {
     (this.#arrivals ??= []).push(this.clock.arrival(event));
   }
 
-  override send(parts: readonly (Buffer | string)[]): void {
+  override send(parts: readonly MessagePart[]): void {
     super.send(parts);
     const arrival = this.#arrivals?.shift();
     if (arrival !== undefined) this.clock.delivered(arrival);

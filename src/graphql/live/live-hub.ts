@@ -15,13 +15,13 @@ import { isPromise, type PromiseOrValue } from '../executor.js';
 import { canonicalJson, liveShape, type LiveShape } from './shareable.js';
 import { SiteRecorder, cutTemplate, frameOf, resolveColumns, type Template } from './splice.js';
 
+/** A piece of a protocol message: bytes, or text to be written as UTF-8. */
+export type MessagePart = Buffer | string;
+
 /** One connection's end of the wire, provided by the transport (one object per connection). */
 export interface LiveConnection {
-  /**
-   * Writes one complete protocol message (a UTF-8 JSON text frame), `parts` in order (text is
-   * written as UTF-8).
-   */
-  send(parts: readonly (Buffer | string)[]): void;
+  /** Writes one complete protocol message (a UTF-8 JSON text frame), `parts` in order. */
+  send(parts: readonly MessagePart[]): void;
   /** Bytes written to this connection and not yet handed to the network. */
   bufferedBytes(): number;
   /** Cuts the connection off because it fell behind (see VerityCloseCode.SlowConsumer). */
@@ -69,7 +69,7 @@ interface Pending {
   /** A payload, framed by each waiter with its own prefix. */
   bytes?: Buffer;
   /** Or its one waiter's whole message, in parts (a spliced or unshared result). */
-  message?: readonly (Buffer | string)[];
+  message?: readonly MessagePart[];
   failed?: unknown;
   readonly waiters: Subscriber[];
 }
@@ -261,7 +261,7 @@ function execution(
 /** Settles a pending payload: its waiters write it, or fail with it. */
 function settle(
   pending: Pending,
-  outcome: { bytes: Buffer } | { message: readonly (Buffer | string)[] } | { failed: unknown },
+  outcome: { bytes: Buffer } | { message: readonly MessagePart[] } | { failed: unknown },
 ) {
   if ('failed' in outcome) {
     pending.failed = outcome.failed ?? new Error('execution failed');
@@ -456,16 +456,13 @@ function regulate(subscriber: Subscriber): void {
 }
 
 /** A ready payload's message for `subscriber`, in parts; undefined while it is not ready. */
-function messageOf(
-  subscriber: Subscriber,
-  payload: Payload,
-): readonly (Buffer | string)[] | undefined {
+function messageOf(subscriber: Subscriber, payload: Payload): readonly MessagePart[] | undefined {
   const bytes = Buffer.isBuffer(payload) ? payload : payload.bytes;
   if (bytes) return [subscriber.prefix, bytes, closingBrace];
   return (payload as Pending).message;
 }
 
-function write(subscriber: Subscriber, message: readonly (Buffer | string)[]): void {
+function write(subscriber: Subscriber, message: readonly MessagePart[]): void {
   subscriber.hub.metrics.deliveries += 1;
   subscriber.connection.send(message);
   regulate(subscriber);
