@@ -38,7 +38,17 @@
  *   BENCH_SCALE_REPLAY_RATE            admissions per minute in the replay (10,000)
  *   BENCH_SCALE_REPLAY_CONCURRENCY     requests in flight in the replay (64)
  *   BENCH_SCALE_REPLAY=no              skips the replay
+ *   BENCH_SCALE_OPERATIONS             measures only the operations whose names contain one of
+ *                                      these comma-separated words (any case); all by default
+ *   BENCH_PROFILE=<file>               CPU profiles of the measured stretches, per operation and
+ *                                      concurrency: small round 1, launch round 1, launch round 2,
+ *                                      small round 2 (<file>.<operation>.c<n>.<k>.cpuprofile)
+ *
+ * Next to each operation's latencies it prints what each request cost the serving instance
+ * (which runs in this process): CPU, garbage-collection pauses, Redis commands sent and MongoDB
+ * commands, so that a launch figure above its small one says where the time went.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { createTokenService } from '../src/modules/auth/index.js';
 import {
@@ -74,6 +84,7 @@ import {
   type RequestRunResult,
 } from './lib/request-load.js';
 import { uploadImage } from './lib/media.js';
+import { createProfiler } from './lib/profile.js';
 import { benchJwtSecret, startStack, type BenchServer, type Stack } from './lib/stack.js';
 import { nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
 
@@ -107,7 +118,74 @@ interface Network extends BuiltNetwork {
   size: DatabaseSize;
   /** Handed-out inputs, so that no two measured requests share one. */
   used: Set<string>;
+  /** What the serving instance has done so far (see `countWork`). */
+  work: () => Work;
 }
+
+/** Work done by this process and one instance's clients, cumulative. */
+interface Work {
+  cpuMs: number;
+  gcMs: number;
+  majorGcs: number;
+  redisSent: number;
+  mongoCommands: number;
+}
+
+/** Garbage-collection pauses of this process since the bench began (both servers share it). */
+const gcPauses = { ms: 0, major: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gcPauses.ms += entry.duration;
+    // `detail.kind` 4 is a full mark-compact (perf_hooks constants.NODE_PERFORMANCE_GC_MAJOR).
+    if ((entry as { detail?: { kind?: number } }).detail?.kind === 4) gcPauses.major++;
+  }
+}).observe({ entryTypes: ['gc'] });
+
+/** Counts the Redis commands `server`'s clients send and the MongoDB commands it starts. */
+function countWork(server: BenchServer): () => Work {
+  let redisSent = 0;
+  let mongoCommands = 0;
+  const { redis, connection } = server.app.internals;
+  for (const client of [redis.command, redis.publisher]) {
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = (...args: Parameters<typeof send>) => {
+      redisSent++;
+      return send(...args);
+    };
+  }
+  connection.getClient().on('commandStarted', () => {
+    mongoCommands++;
+  });
+  return () => {
+    const cpu = process.cpuUsage();
+    return {
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      gcMs: gcPauses.ms,
+      majorGcs: gcPauses.major,
+      redisSent,
+      mongoCommands,
+    };
+  };
+}
+
+const workSince = (before: Work, after: Work): Work => ({
+  cpuMs: after.cpuMs - before.cpuMs,
+  gcMs: after.gcMs - before.gcMs,
+  majorGcs: after.majorGcs - before.majorGcs,
+  redisSent: after.redisSent - before.redisSent,
+  mongoCommands: after.mongoCommands - before.mongoCommands,
+});
+
+const addWork = (into: Work, more: Work) => {
+  for (const key of Object.keys(into) as (keyof Work)[]) into[key] += more[key];
+};
+
+const noWork = (): Work => ({ cpuMs: 0, gcMs: 0, majorGcs: 0, redisSent: 0, mongoCommands: 0 });
+
+const describeWork = (work: Work, requests: number) =>
+  `CPU ${(work.cpuMs / requests).toFixed(2)} ms, GC ${(work.gcMs / requests).toFixed(2)} ms ` +
+  `(${work.majorGcs} major), Redis ${(work.redisSent / requests).toFixed(1)}, ` +
+  `MongoDB ${(work.mongoCommands / requests).toFixed(1)} per request`;
 
 // ---------------------------------------------------------------------------------------------
 // The measured operations
@@ -577,10 +655,13 @@ function operations(): Operation[] {
   ];
 }
 
+type Profiler = Awaited<ReturnType<typeof createProfiler>>;
+
 interface Figures {
   latencies: number[];
   errors: number;
   samples: string[];
+  work: Work;
 }
 
 /**
@@ -595,6 +676,7 @@ async function measureRound(
   count: number,
   warmup: number,
   random: Random,
+  profiler: Profiler,
 ): Promise<Figures> {
   const batch = await operation.prepare(network, warmup + count, random);
   const url = network.server.url;
@@ -609,6 +691,10 @@ async function measureRound(
         })
       : null;
   (globalThis as { gc?: () => void }).gc?.();
+  // The collection just forced is reported to the GC observer a moment later: not this stretch's.
+  await sleep(20);
+  const before = network.work();
+  await profiler.start();
   const run = await runRequests({
     url,
     requests: batch.requests.slice(warmup),
@@ -616,10 +702,12 @@ async function measureRound(
     concurrency,
     expect: operation.expect,
   });
+  await profiler.stop();
   return {
     latencies: run.latencies,
     errors: (warm?.errors ?? 0) + run.errors,
     samples: [...(warm?.errorSamples ?? []), ...run.errorSamples],
+    work: workSince(before, network.work()),
   };
 }
 
@@ -928,6 +1016,7 @@ export const scaleScenario: Scenario = {
           server,
           size: await measureSize(server),
           used: new Set(),
+          work: countWork(server),
         };
         printSize(name, network.size);
         console.log(`    (counted in ${((nowMs() - countedAt) / 1000).toFixed(1)} s)`);
@@ -1001,7 +1090,15 @@ export const scaleScenario: Scenario = {
 
       const errorsByOp: string[] = [];
       let totalErrors = 0;
-      for (const operation of operations()) {
+      const only = (process.env['BENCH_SCALE_OPERATIONS'] ?? '')
+        .split(',')
+        .map((word) => word.trim().toLowerCase())
+        .filter(Boolean);
+      const measured = operations().filter(
+        (operation) =>
+          only.length === 0 || only.some((word) => operation.name.toLowerCase().includes(word)),
+      );
+      for (const operation of measured) {
         if (operation.name === 'signUp') {
           for (const network of networks) {
             const ms = await drainWaitlist(network);
@@ -1018,8 +1115,15 @@ export const scaleScenario: Scenario = {
               : concurrentRequests;
           // Two rounds, the networks taking turns (and turns at going first), so that drift in
           // the machine hits both alike; the figures pool both rounds.
+          // BENCH_PROFILE: a CPU profile of each measured stretch (both servers run here).
+          const profiler = await createProfiler(
+            `.${operation.name.replace(/\W+/g, '_')}.c${concurrency}`,
+          );
           const pooled = new Map<Network, Figures>(
-            networks.map((network) => [network, { latencies: [], errors: 0, samples: [] }]),
+            networks.map((network) => [
+              network,
+              { latencies: [], errors: 0, samples: [], work: noWork() },
+            ]),
           );
           for (let round = 0; round < 2; round++) {
             for (const network of round === 0 ? networks : [...networks].reverse()) {
@@ -1034,20 +1138,24 @@ export const scaleScenario: Scenario = {
                 half,
                 round === 0 ? (operation.hashing ? 3 : warmup) : 0,
                 random,
+                profiler,
               );
               const into = pooled.get(network)!;
               into.latencies.push(...figures.latencies);
               into.errors += figures.errors;
               into.samples.push(...figures.samples);
+              addWork(into.work, figures.work);
             }
           }
+          await profiler.save();
           const figures = networks.map((network) => {
-            const { latencies, errors, samples } = pooled.get(network)!;
+            const { latencies, errors, samples, work } = pooled.get(network)!;
             return {
               p50: quantile(latencies, 0.5),
               p99: quantile(latencies, 0.99),
               errors,
               samples,
+              work: describeWork(work, latencies.length),
             };
           });
           const [fs, fl] = figures as [(typeof figures)[0], (typeof figures)[0]];
@@ -1060,7 +1168,8 @@ export const scaleScenario: Scenario = {
           console.log(
             `  ${operation.name}, c=${concurrency}: p50 ${fs.p50.toFixed(1)} → ${fl.p50.toFixed(1)} ms, ` +
               `p99 ${fs.p99.toFixed(1)} → ${fl.p99.toFixed(1)} ms (small → launch, ${count} requests)` +
-              (errors > 0 ? `, errors ${fs.errors}/${fl.errors}` : ''),
+              (errors > 0 ? `, errors ${fs.errors}/${fl.errors}` : '') +
+              `\n      small: ${fs.work}\n      launch: ${fl.work}`,
           );
           const errorNote = errors > 0 ? `; ERRORS small ${fs.errors}, launch ${fl.errors}` : '';
           rows.push(

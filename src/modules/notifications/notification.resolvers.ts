@@ -5,11 +5,11 @@ import { pageRequest, toConnection } from '../../graphql/pagination.js';
 import { badUserInput } from '../../lib/errors.js';
 import type { NotificationRecord } from './notification.model.js';
 
-/** What the NotificationConnection type resolves from: a page, and whose it is. */
+/** What the NotificationConnection type resolves from: a page, and how many are unread. */
 export interface NotificationConnectionView extends ReturnType<
   typeof toConnection<NotificationRecord>
 > {
-  userId: string;
+  unreadCount: number;
 }
 
 export const notificationResolvers: Resolvers = {
@@ -22,12 +22,15 @@ export const notificationResolvers: Resolvers = {
         request,
         args.unreadOnly ?? false,
       );
-      return { ...toConnection(page, request, (n) => n._id.toHexString()), userId: viewer.id };
+      return {
+        ...toConnection(page, request, (n) => n._id.toHexString()),
+        unreadCount: page.unreadCount,
+      };
     },
   },
 
   NotificationConnection: {
-    unreadCount: (view, _args, context) => context.services.notifications.unreadCount(view.userId),
+    unreadCount: (view) => view.unreadCount,
   },
 
   Mutation: {

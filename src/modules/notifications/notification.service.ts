@@ -246,9 +246,13 @@ export function createNotificationService(deps: {
       userId: string,
       page: { first: number; after: string | null },
       unreadOnly: boolean,
-    ): Promise<{ items: NotificationRecord[]; hasNextPage: boolean }> {
-      const items = await store.page(userId, page.after, page.first + 1, unreadOnly);
-      return { items: items.slice(0, page.first), hasNextPage: items.length > page.first };
+    ): Promise<{ items: NotificationRecord[]; hasNextPage: boolean; unreadCount: number }> {
+      const { items, unread } = await store.page(userId, page.after, page.first + 1, unreadOnly);
+      return {
+        items: items.slice(0, page.first),
+        hasNextPage: items.length > page.first,
+        unreadCount: unread,
+      };
     },
 
     byId: (userId: string, id: string) => store.byId(userId, id),

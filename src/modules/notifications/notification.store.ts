@@ -82,23 +82,24 @@ return out
 `;
 
 // KEYS: the user's list, unread set. ARGV: cursor (an id, '' for the first page), limit, '1' for
-// unread only, the user's records' key prefix. Newest first: per item its text and whether it is unread.
+// unread only, the user's records' key prefix. How many are unread, then newest first per item
+// its text and whether it is unread.
 const pageSource = `
+local out = { redis.call('SCARD', KEYS[2]) }
 local start = 0
 if ARGV[1] ~= '' then
   local rank = redis.call('ZREVRANK', KEYS[1], ARGV[1])
-  if not rank then return {} end
+  if not rank then return out end
   start = rank + 1
 end
 local limit = tonumber(ARGV[2])
-local out = {}
 local unreadOnly = ARGV[3] == '1'
-while #out < 2 * limit do
+while #out < 1 + 2 * limit do
   local ids = redis.call('ZREVRANGE', KEYS[1], start, start + limit - 1)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
     local unread = redis.call('SISMEMBER', KEYS[2], id)
-    if (not unreadOnly or unread == 1) and #out < 2 * limit then
+    if (not unreadOnly or unread == 1) and #out < 1 + 2 * limit then
       out[#out + 1] = redis.call('GET', ARGV[4] .. id) or ''
       out[#out + 1] = unread
     end
@@ -216,23 +217,26 @@ export function createNotificationStore(deps: {
       return notifications.filter((_, i) => added[i] === 1);
     },
 
-    /** A page of the user's notifications, newest first, after the notification `afterId`. */
+    /**
+     * A page of the user's notifications, newest first, after the notification `afterId`, and
+     * how many of theirs are unread: one round trip.
+     */
     async page(
       userId: string,
       afterId: string | null,
       limit: number,
       unreadOnly: boolean,
-    ): Promise<NotificationRecord[]> {
-      const flat = (await page.run(
+    ): Promise<{ items: NotificationRecord[]; unread: number }> {
+      const [unreadTotal, ...flat] = (await page.run(
         redis.command,
         [list(userId), unread(userId)],
         [afterId ?? '', limit, unreadOnly ? '1' : '0', recordsOf(userId)],
-      )) as (string | number)[];
+      )) as [number, ...(string | number)[]];
       const items: NotificationRecord[] = [];
       for (let i = 0; i < flat.length; i += 2) {
         if (flat[i]) items.push(decode(String(flat[i]), flat[i + 1] === 0));
       }
-      return items;
+      return { items, unread: Number(unreadTotal) };
     },
 
     async byId(userId: string, id: string): Promise<NotificationRecord | null> {
@@ -257,7 +261,7 @@ export function createNotificationStore(deps: {
       let ids: string[];
       if (read.ids === null) {
         // Everything up to the read's time: what the list holds of it.
-        const held = await this.page(userId, null, keptPerUser, true);
+        const { items: held } = await this.page(userId, null, keptPerUser, true);
         ids = held
           .filter((n) => n.createdAt.getTime() <= read.at.getTime())
           .map((n) => n._id.toHexString());
