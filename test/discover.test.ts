@@ -484,6 +484,82 @@ describe('round trips of search and discovery', () => {
       expect(a.redis).toBeLessThanOrEqual(4);
     }
   });
+
+  it('reads a page of people, their counts and the viewer’s relations in one round trip on an instance that has seen none of them', async () => {
+    const stem = `Wave${token()}`;
+    const viewer = await verity.signUp();
+    const people: TestUser[] = [];
+    for (let i = 0; i < 3; i++) people.push(await verity.signUp({ username: `${stem}_${i}` }));
+    await act(verity, viewer.token, 'follow', people[1]!.id);
+    const plain = `query($q: String!) { searchUsers(query: $q) { username } }`;
+    const full = `query($q: String!) { searchUsers(query: $q) { username followerCount truthCount viewerIsFollowing followsViewer } }`;
+
+    /**
+     * Redis round trips one after another: a command sent once a reply has arrived since the
+     * last one was sent starts a new one (commands sent together share one).
+     */
+    const sequentialTrips = async (query: string) => {
+      const fresh = await startVerity({
+        dbName: verity.dbName,
+        keepDatabase: true,
+        redisUrl: redis.url,
+        env: { WAITLIST_TICK_MS: '600000' },
+      });
+      try {
+        const client = fresh.app.internals.redis.command;
+        const send = client.sendCommand.bind(client);
+        let trips = 0;
+        let replied = true;
+        client.sendCommand = (...args: Parameters<typeof send>) => {
+          if (replied) trips++;
+          replied = false;
+          const done = () => {
+            replied = true;
+          };
+          args[0].promise.then(done, done);
+          return send(...args);
+        };
+        const result = await fresh.gql(query, { q: stem }, { token: viewer.token });
+        client.sendCommand = send;
+        expect(result.errors).toBeUndefined();
+        return { trips, data: result.data! };
+      } finally {
+        await fresh.stop();
+      }
+    };
+
+    // Once here first, so that Redis holds every script the fresh instances will run.
+    for (const query of [plain, full])
+      await verity.gql(query, { q: stem }, { token: viewer.token });
+    const a = await sequentialTrips(plain);
+    const b = await sequentialTrips(full);
+    expect(b.data['searchUsers']).toEqual([
+      {
+        username: `${stem}_0`,
+        followerCount: 0,
+        truthCount: 0,
+        viewerIsFollowing: false,
+        followsViewer: false,
+      },
+      {
+        username: `${stem}_1`,
+        followerCount: 1,
+        truthCount: 0,
+        viewerIsFollowing: true,
+        followsViewer: false,
+      },
+      {
+        username: `${stem}_2`,
+        followerCount: 0,
+        truthCount: 0,
+        viewerIsFollowing: false,
+        followsViewer: false,
+      },
+    ]);
+    // The session, the search, then the hidden check with everything the page shows.
+    expect(a.trips).toBe(3);
+    expect(b.trips).toBe(3);
+  });
 });
 
 /** On a database of their own: edits and suspensions change what the rebuild test compares. */

@@ -616,6 +616,7 @@ export function createLoaderScope(services: Services, options: { cache: boolean 
     });
   const { users, truths, reactions, relations, bookmarks } = services;
   return {
+    caching: cache,
     userById: held(users.getMany, users.peek, null),
     userCountsById: held(
       async (ids) => {
@@ -664,6 +665,8 @@ export function loadersFor(scope: LoaderScope, viewerId: string | null) {
     load: (id: string): V | Promise<V> => (viewerId ? loader.load(`${viewerId}:${id}`) : anonymous),
   });
   return {
+    /** Whether these loaders keep what they read for the rest of their scope. */
+    caching: scope.caching,
     userById: scope.userById,
     userCountsById: scope.userCountsById,
     truthById: scope.truthById,

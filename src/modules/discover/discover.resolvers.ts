@@ -1,6 +1,7 @@
 import { requireViewer, type GraphQLContext } from '../../graphql/context.js';
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { badUserInput } from '../../lib/errors.js';
+import { prefetchUsers } from '../follows/index.js';
 import type { UserRecord } from '../users/index.js';
 import type { TrendsView } from './discover.events.js';
 import { trendsShown } from './discover.service.js';
@@ -37,22 +38,24 @@ async function usersByIds(context: GraphQLContext, ids: readonly string[]): Prom
 
 export const discoverResolvers: Resolvers = {
   Query: {
-    searchUsers: async (_parent, args, context) => {
+    searchUsers: async (_parent, args, context, info) => {
       const [query, first] = [searchArg(args.query, 'query', '@', 50), firstArg(args.first)];
-      return usersByIds(context, await context.services.discover.searchUsers(query, first));
+      const ids = await context.services.discover.searchUsers(query, first, (found) =>
+        prefetchUsers(context, info, found),
+      );
+      return usersByIds(context, ids);
     },
     searchHashtags: (_parent, args, context) => {
       const prefix = searchArg(args.prefix, 'prefix', '#', 100, /^[\p{L}\p{N}_]+$/u);
       return context.services.discover.searchHashtags(prefix, firstArg(args.first));
     },
     trends: (_parent, _args, context) => context.services.discover.trends(),
-    suggestedAccounts: async (_parent, args, context) => {
+    suggestedAccounts: async (_parent, args, context, info) => {
       const viewer = requireViewer(context);
       const first = firstArg(args.first);
-      return usersByIds(
-        context,
-        await context.services.discover.suggestedAccounts(viewer.id, first),
-      );
+      const ids = await context.services.discover.suggestedAccounts(viewer.id, first);
+      await prefetchUsers(context, info, ids);
+      return usersByIds(context, ids);
     },
   },
 

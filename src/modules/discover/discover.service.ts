@@ -246,10 +246,19 @@ export function createDiscoverService(deps: {
     ],
 
     /** Up to `limit` user ids whose names start with `prefix` (normalised), none hidden. */
-    async searchUsers(prefix: string, limit: number): Promise<string[]> {
+    /**
+     * Up to `limit` accounts whose names start with `prefix`, none hidden. `alongside` is
+     * started with the check of which are hidden, on the first `limit` found: the reads the
+     * caller will make of them, so that both take one round trip.
+     */
+    async searchUsers(
+      prefix: string,
+      limit: number,
+      alongside?: (ids: readonly string[]) => Promise<unknown>,
+    ): Promise<string[]> {
       // Read twice as many: the hidden ones are few, and a page stays one round trip.
       const ids = await store.searchUsers(prefix, limit * 2);
-      const hidden = await deps.hiddenAmong(ids);
+      const [hidden] = await Promise.all([deps.hiddenAmong(ids), alongside?.(ids.slice(0, limit))]);
       return ids.filter((id) => !hidden.has(id)).slice(0, limit);
     },
 

@@ -5,7 +5,7 @@
 export type { RelationTopics } from './relation.events.js';
 export { createLegacyRelationModel, createRelationEventModel } from './relation.model.js';
 export { createRelationFlagsLoader } from './relation.loaders.js';
-export { relationResolvers } from './relation.resolvers.js';
+export { prefetchUsers, relationResolvers } from './relation.resolvers.js';
 export {
   createRelationService,
   type RelationHooks,

@@ -1,7 +1,9 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import { requireViewer, type GraphQLContext } from '../../graphql/context.js';
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { expectGlobalId } from '../../graphql/global-id.js';
 import { pageRequest, toConnection } from '../../graphql/pagination.js';
+import { selectedFieldNames } from '../../graphql/selection.js';
 import { notFound, unauthenticated } from '../../lib/errors.js';
 import type { UserRecord, Viewer } from '../users/index.js';
 
@@ -21,6 +23,37 @@ const act =
     if (!me) throw unauthenticated('This account no longer exists.', 'invalid');
     return { user, me };
   };
+
+/** The User fields read from a user's counts, and from the viewer's relations to them. */
+const countFields = ['followerCount', 'followingCount', 'truthCount'];
+const flagFields = ['viewerIsFollowing', 'followsViewer', 'viewerHasBlocked', 'viewerHasMuted'];
+
+/**
+ * Starts, at once, the reads that a list of users selected by `info` needs: their records, and
+ * their counts and the viewer's relations to them when those are selected. The fields then
+ * resolve from the request's loaders, and a page of people whom this instance has not seen
+ * costs one round trip instead of one per level. Nothing to gain where loaders do not keep
+ * what they read (an operation over a WebSocket).
+ */
+export function prefetchUsers(
+  context: GraphQLContext,
+  info: GraphQLResolveInfo | undefined,
+  ids: readonly string[],
+): Promise<unknown> {
+  if (!context.loaders.caching || ids.length === 0) return Promise.resolve();
+  const selected = info ? selectedFieldNames(info) : new Set<string>();
+  return Promise.all([
+    context.loaders.userById.loadMany(ids),
+    countFields.some((field) => selected.has(field))
+      ? context.loaders.userCountsById.loadMany(ids)
+      : null,
+    flagFields.some((field) => selected.has(field))
+      ? Promise.all(
+          ids.map((id) => Promise.resolve(context.loaders.relationFlagsByUserId.load(id))),
+        )
+      : null,
+  ]);
+}
 
 const flags = (user: UserRecord, context: GraphQLContext) =>
   context.loaders.relationFlagsByUserId.load(user._id.toHexString());
