@@ -4,8 +4,9 @@
  *
  * Two networks are built on their own embedded stacks (FerretDB and redis-server each), through
  * Verity's own write code: the services, called in process by a bulk loader with many calls in
- * flight, every account sharing one precomputed password hash. Then both are served by fresh
- * instances (nothing held in process from the build) and every operation is measured over real
+ * flight, every account sharing one precomputed password hash. Then each is served by a fresh
+ * instance in a Node process of its own (nothing held from the build, and no heap shared with
+ * the bench's bookkeeping of the network) and every operation is measured over real
  * HTTP GraphQL, from a load client in its own process, at concurrency 1 and 32, on the small
  * network and on the launch network alternately, each request with its own prepared inputs.
  * Last, the launch replay on the launch network: a crowd joins the waitlist, the admission
@@ -40,15 +41,12 @@
  *   BENCH_SCALE_REPLAY=no              skips the replay
  *   BENCH_SCALE_OPERATIONS             measures only the operations whose names contain one of
  *                                      these comma-separated words (any case); all by default
- *   BENCH_PROFILE=<file>               CPU profiles of the measured stretches, per operation and
- *                                      concurrency: small round 1, launch round 1, launch round 2,
- *                                      small round 2 (<file>.<operation>.c<n>.<k>.cpuprofile)
+ *   BENCH_PROFILE=<dir>                a CPU profile of each serving process, written into <dir>
  *
- * Next to each operation's latencies it prints what each request cost the serving instance
- * (which runs in this process): CPU, garbage-collection pauses, Redis commands sent and MongoDB
- * commands, so that a launch figure above its small one says where the time went.
+ * Next to each operation's latencies it prints what each request cost the serving process: CPU,
+ * garbage-collection pauses, Redis commands sent and MongoDB commands, and its heap after, so
+ * that a launch figure above its small one says where the time went.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { createTokenService } from '../src/modules/auth/index.js';
 import {
@@ -58,6 +56,7 @@ import {
   firstOrdinary,
   fmt,
   measuredRoots,
+  mib,
   measureSize,
   networkPassword as password,
   networkPasswordHash,
@@ -84,8 +83,14 @@ import {
   type RequestRunResult,
 } from './lib/request-load.js';
 import { uploadImage } from './lib/media.js';
-import { createProfiler } from './lib/profile.js';
-import { benchJwtSecret, startStack, type BenchServer, type Stack } from './lib/stack.js';
+import type { ProcessWork } from './lib/bench-app.js';
+import {
+  benchJwtSecret,
+  startStack,
+  type BenchServer,
+  type Stack,
+  type VerityProcess,
+} from './lib/stack.js';
 import { nowMs, quantile, sizeFromEnv, sleep } from './lib/stats.js';
 
 /** Built waitlist tickets whose tokens are kept (admitted before completeSignUp is measured). */
@@ -118,57 +123,13 @@ interface Network extends BuiltNetwork {
   size: DatabaseSize;
   /** Handed-out inputs, so that no two measured requests share one. */
   used: Set<string>;
-  /** What the serving instance has done so far (see `countWork`). */
-  work: () => Work;
+  /** The instance the measured requests go to, in a process of its own. */
+  served: VerityProcess;
 }
 
-/** Work done by this process and one instance's clients, cumulative. */
-interface Work {
-  cpuMs: number;
-  gcMs: number;
-  majorGcs: number;
-  redisSent: number;
-  mongoCommands: number;
-}
+type Work = Omit<ProcessWork, 'heapUsedBytes'>;
 
-/** Garbage-collection pauses of this process since the bench began (both servers share it). */
-const gcPauses = { ms: 0, major: 0 };
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) {
-    gcPauses.ms += entry.duration;
-    // `detail.kind` 4 is a full mark-compact (perf_hooks constants.NODE_PERFORMANCE_GC_MAJOR).
-    if ((entry as { detail?: { kind?: number } }).detail?.kind === 4) gcPauses.major++;
-  }
-}).observe({ entryTypes: ['gc'] });
-
-/** Counts the Redis commands `server`'s clients send and the MongoDB commands it starts. */
-function countWork(server: BenchServer): () => Work {
-  let redisSent = 0;
-  let mongoCommands = 0;
-  const { redis, connection } = server.app.internals;
-  for (const client of [redis.command, redis.publisher]) {
-    const send = client.sendCommand.bind(client);
-    client.sendCommand = (...args: Parameters<typeof send>) => {
-      redisSent++;
-      return send(...args);
-    };
-  }
-  connection.getClient().on('commandStarted', () => {
-    mongoCommands++;
-  });
-  return () => {
-    const cpu = process.cpuUsage();
-    return {
-      cpuMs: (cpu.user + cpu.system) / 1000,
-      gcMs: gcPauses.ms,
-      majorGcs: gcPauses.major,
-      redisSent,
-      mongoCommands,
-    };
-  };
-}
-
-const workSince = (before: Work, after: Work): Work => ({
+const workSince = (before: ProcessWork, after: ProcessWork): Work => ({
   cpuMs: after.cpuMs - before.cpuMs,
   gcMs: after.gcMs - before.gcMs,
   majorGcs: after.majorGcs - before.majorGcs,
@@ -182,10 +143,10 @@ const addWork = (into: Work, more: Work) => {
 
 const noWork = (): Work => ({ cpuMs: 0, gcMs: 0, majorGcs: 0, redisSent: 0, mongoCommands: 0 });
 
-const describeWork = (work: Work, requests: number) =>
+const describeWork = (work: Work, requests: number, heapUsedBytes: number) =>
   `CPU ${(work.cpuMs / requests).toFixed(2)} ms, GC ${(work.gcMs / requests).toFixed(2)} ms ` +
-  `(${work.majorGcs} major), Redis ${(work.redisSent / requests).toFixed(1)}, ` +
-  `MongoDB ${(work.mongoCommands / requests).toFixed(1)} per request`;
+  `(${work.majorGcs} full), Redis ${(work.redisSent / requests).toFixed(1)}, ` +
+  `MongoDB ${(work.mongoCommands / requests).toFixed(1)} per request; heap ${mib(heapUsedBytes)}`;
 
 // ---------------------------------------------------------------------------------------------
 // The measured operations
@@ -655,19 +616,18 @@ function operations(): Operation[] {
   ];
 }
 
-type Profiler = Awaited<ReturnType<typeof createProfiler>>;
-
 interface Figures {
   latencies: number[];
   errors: number;
   samples: string[];
   work: Work;
+  /** The serving process's heap at the end. */
+  heapUsedBytes: number;
 }
 
 /**
  * One round of an operation on one network: a warm-up first when asked (concurrency 1, its
- * latencies dropped), then the measured requests. The heap is collected before, so that one
- * network's garbage is not the other's pause (both servers share this process).
+ * latencies dropped), then the measured requests, and what serving them cost the process.
  */
 async function measureRound(
   network: Network,
@@ -676,10 +636,9 @@ async function measureRound(
   count: number,
   warmup: number,
   random: Random,
-  profiler: Profiler,
 ): Promise<Figures> {
   const batch = await operation.prepare(network, warmup + count, random);
-  const url = network.server.url;
+  const url = network.served.url;
   const warm =
     warmup > 0
       ? await runRequests({
@@ -690,11 +649,7 @@ async function measureRound(
           expect: operation.expect,
         })
       : null;
-  (globalThis as { gc?: () => void }).gc?.();
-  // The collection just forced is reported to the GC observer a moment later: not this stretch's.
-  await sleep(20);
-  const before = network.work();
-  await profiler.start();
+  const before = await network.served.work();
   const run = await runRequests({
     url,
     requests: batch.requests.slice(warmup),
@@ -702,12 +657,13 @@ async function measureRound(
     concurrency,
     expect: operation.expect,
   });
-  await profiler.stop();
+  const after = await network.served.work();
   return {
     latencies: run.latencies,
     errors: (warm?.errors ?? 0) + run.errors,
     samples: [...(warm?.errorSamples ?? []), ...run.errorSamples],
-    work: workSince(before, network.work()),
+    heapUsedBytes: after.heapUsedBytes,
+    work: workSince(before, after),
   };
 }
 
@@ -757,7 +713,7 @@ async function replay(network: Network, rows: Row[]) {
   const rate = sizeFromEnv('BENCH_SCALE_REPLAY_RATE', 10_000);
   const concurrency = sizeFromEnv('BENCH_SCALE_REPLAY_CONCURRENCY', 64);
   const { server, adminToken } = network;
-  const url = server.url;
+  const url = network.served.url;
   const phases: Phase[] = [];
   console.log(
     `\n  launch replay: ${fmt(joins)} join, ${fmt(admitted)} admitted at ${fmt(rate)}/min`,
@@ -1007,8 +963,12 @@ export const scaleScenario: Scenario = {
           keptTickets,
         });
         await builder.stop();
-        // Measured on a fresh instance: nothing of the build held in process.
+        // Measured on a fresh instance in a process of its own, as an operator runs one:
+        // nothing of the build held, and a heap that holds only what it serves (this process
+        // holds the network's bookkeeping, hundreds of MB on the launch network). A second,
+        // in this process, gets the inputs ready without warming the measured one.
         const server = await stack.startVerity(serverEnv);
+        const served = await stack.startVerityProcess(serverEnv);
         const countedAt = nowMs();
         const network: Network = {
           ...built,
@@ -1016,7 +976,7 @@ export const scaleScenario: Scenario = {
           server,
           size: await measureSize(server),
           used: new Set(),
-          work: countWork(server),
+          served,
         };
         printSize(name, network.size);
         console.log(`    (counted in ${((nowMs() - countedAt) / 1000).toFixed(1)} s)`);
@@ -1115,14 +1075,10 @@ export const scaleScenario: Scenario = {
               : concurrentRequests;
           // Two rounds, the networks taking turns (and turns at going first), so that drift in
           // the machine hits both alike; the figures pool both rounds.
-          // BENCH_PROFILE: a CPU profile of each measured stretch (both servers run here).
-          const profiler = await createProfiler(
-            `.${operation.name.replace(/\W+/g, '_')}.c${concurrency}`,
-          );
           const pooled = new Map<Network, Figures>(
             networks.map((network) => [
               network,
-              { latencies: [], errors: 0, samples: [], work: noWork() },
+              { latencies: [], errors: 0, samples: [], work: noWork(), heapUsedBytes: 0 },
             ]),
           );
           for (let round = 0; round < 2; round++) {
@@ -1138,24 +1094,23 @@ export const scaleScenario: Scenario = {
                 half,
                 round === 0 ? (operation.hashing ? 3 : warmup) : 0,
                 random,
-                profiler,
               );
               const into = pooled.get(network)!;
               into.latencies.push(...figures.latencies);
               into.errors += figures.errors;
               into.samples.push(...figures.samples);
               addWork(into.work, figures.work);
+              into.heapUsedBytes = figures.heapUsedBytes;
             }
           }
-          await profiler.save();
           const figures = networks.map((network) => {
-            const { latencies, errors, samples, work } = pooled.get(network)!;
+            const { latencies, errors, samples, work, heapUsedBytes } = pooled.get(network)!;
             return {
               p50: quantile(latencies, 0.5),
               p99: quantile(latencies, 0.99),
               errors,
               samples,
-              work: describeWork(work, latencies.length),
+              work: describeWork(work, latencies.length, heapUsedBytes),
             };
           });
           const [fs, fl] = figures as [(typeof figures)[0], (typeof figures)[0]];
@@ -1205,7 +1160,7 @@ export const scaleScenario: Scenario = {
         metric: 'load client',
         value: 1,
         unit: 'process',
-        note: 'its own Node process per run (HTTP keep-alive); the servers run in the bench process',
+        note: 'its own Node process per run (HTTP keep-alive); each network served by a process of its own',
       });
     } finally {
       for (const stack of stacks) await stack.stop();

@@ -1,14 +1,20 @@
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createApp, type VerityApp } from '../../src/app.js';
+import { fileURLToPath } from 'node:url';
+import type { VerityApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ensureFerretDBBinary, startFerretDB } from '../../src/infra/embedded/ferretdb.js';
 import { startRedisCluster } from '../../src/infra/embedded/redis-cluster.js';
 import { startRedisServer } from '../../src/infra/embedded/redis-server.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { createRedisClients } from '../../src/infra/redis.js';
+import { createBenchApp, type BenchAppOptions, type ProcessWork } from './bench-app.js';
+import { serverExecArgv } from './ws-load.js';
+
+const serverScript = fileURLToPath(new URL('./verity-server.ts', import.meta.url));
 
 export const benchJwtSecret = 'verity-bench-secret-0123456789-abcdefghijklmnop';
 
@@ -40,6 +46,20 @@ export interface Stack {
     env?: Record<string, string>,
     options?: { monitorCommands?: boolean },
   ): Promise<BenchServer>;
+  /**
+   * Starts a Verity instance in a process of its own (bench/lib/verity-server.ts), as an
+   * operator runs it: its heap holds only what it serves.
+   */
+  startVerityProcess(env?: Record<string, string>): Promise<VerityProcess>;
+  stop(): Promise<void>;
+}
+
+/** A Verity instance in its own process. */
+export interface VerityProcess {
+  url: string;
+  pid: number;
+  /** What the process has done since it started. */
+  work(): Promise<ProcessWork>;
   stop(): Promise<void>;
 }
 
@@ -79,33 +99,17 @@ export async function startStack(): Promise<Stack> {
   const mongoUri = process.env['MONGODB_URI'] ?? ferretdb!.uri;
   const dbName = `bench_${randomBytes(4).toString('hex')}`;
   const servers: BenchServer[] = [];
+  const processes: VerityProcess[] = [];
 
   return {
     mongoUri,
     redisUrl: redis.url,
     redisKind,
     async startVerity(env = {}, options = {}) {
-      const config = loadConfig({
-        NODE_ENV: 'production',
-        HOST: '127.0.0.1',
-        PORT: '0',
-        LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'error',
-        MONGODB_DB: dbName,
-        REDIS_NAMESPACE: dbName,
-        JWT_SECRET: benchJwtSecret,
-        GRAPHQL_IDE: 'false',
-        SHUTDOWN_TIMEOUT_MS: '2000',
-        // Load comes from one address at rates far past any person's.
-        RATE_LIMITS: 'false',
-        MEDIA_DIR: path.join(dir, 'media'),
-        ...env,
-      });
-      const app = createApp({
-        config,
-        logger: createLogger({ level: config.logLevel, name: 'verity-bench' }),
+      const app = createBenchApp({
+        env: { ...instanceEnv(dbName, dir), ...env },
         mongoUri,
         redisUrl: redis.url,
-        jwtSecret: new TextEncoder().encode(benchJwtSecret),
         monitorCommands: options.monitorCommands ?? false,
       });
       const { url } = await app.start();
@@ -130,7 +134,53 @@ export async function startStack(): Promise<Stack> {
       servers.push(server);
       return server;
     },
+    async startVerityProcess(env = {}) {
+      const profileDir = process.env['BENCH_PROFILE'];
+      const child = fork(serverScript, [], {
+        execArgv: [
+          ...serverExecArgv,
+          ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+        ],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
+      });
+      const replies = new Map<number, (value: unknown) => void>();
+      let next = 0;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.on('message', (message: { id: number; value: unknown }) => {
+        replies.get(message.id)?.(message.value);
+        replies.delete(message.id);
+      });
+      const ask = <T>(type: string, extra: Record<string, unknown> = {}) =>
+        new Promise<T>((resolve, reject) => {
+          const id = next++;
+          replies.set(id, resolve as (value: unknown) => void);
+          child.send({ id, type, ...extra });
+          void exited.then(() => reject(new Error('the Verity process exited')));
+        });
+      const url = await ask<string>('start', {
+        options: {
+          env: { ...instanceEnv(dbName, dir), ...env },
+          mongoUri,
+          redisUrl: redis.url,
+          monitorCommands: true,
+        } satisfies BenchAppOptions,
+      });
+      const instance: VerityProcess = {
+        url,
+        pid: child.pid!,
+        work: () => ask<ProcessWork>('work'),
+        async stop() {
+          if (child.exitCode !== null) return;
+          await ask('stop').catch(() => undefined);
+          await exited;
+        },
+      };
+      processes.push(instance);
+      return instance;
+    },
     async stop() {
+      for (const instance of processes) await instance.stop().catch(() => undefined);
       for (const server of servers) await server.stop().catch(() => undefined);
       stoppedStacks.push({
         redis: redisKind,
@@ -142,6 +192,22 @@ export async function startStack(): Promise<Stack> {
     },
   };
 }
+
+/** The settings of a bench instance on database `dbName` (files under `dir`). */
+const instanceEnv = (dbName: string, dir: string): Record<string, string> => ({
+  NODE_ENV: 'production',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'error',
+  MONGODB_DB: dbName,
+  REDIS_NAMESPACE: dbName,
+  JWT_SECRET: benchJwtSecret,
+  GRAPHQL_IDE: 'false',
+  SHUTDOWN_TIMEOUT_MS: '2000',
+  // Load comes from one address at rates far past any person's.
+  RATE_LIMITS: 'false',
+  MEDIA_DIR: path.join(dir, 'media'),
+});
 
 /** Signs up a user through the API and returns its session token. */
 export async function signUp(

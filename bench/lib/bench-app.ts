@@ -1,0 +1,76 @@
+import { PerformanceObserver } from 'node:perf_hooks';
+import { createApp, type VerityApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/infra/logger.js';
+
+export interface BenchAppOptions {
+  /** The instance's settings (bench/lib/stack.ts, `instanceEnv`). */
+  env: Record<string, string>;
+  mongoUri: string;
+  redisUrl: string;
+  monitorCommands: boolean;
+}
+
+/** A Verity app as the benchmarks run it, in this process or in verity-server.ts's. */
+export function createBenchApp(options: BenchAppOptions): VerityApp {
+  const config = loadConfig(options.env);
+  return createApp({
+    config,
+    logger: createLogger({ level: config.logLevel, name: 'verity-bench' }),
+    mongoUri: options.mongoUri,
+    redisUrl: options.redisUrl,
+    jwtSecret: new TextEncoder().encode(options.env['JWT_SECRET']),
+    monitorCommands: options.monitorCommands,
+  });
+}
+
+/** What an instance's process has done so far, cumulative. */
+export interface ProcessWork {
+  /** CPU time of the whole process (every thread: the collector's helpers too). */
+  cpuMs: number;
+  /** Pauses for garbage collection, and how many were full (mark-compact) collections. */
+  gcMs: number;
+  majorGcs: number;
+  /** Commands this instance's Redis clients sent (a script call is one). */
+  redisSent: number;
+  /** Commands the MongoDB driver started (the app must monitor commands). */
+  mongoCommands: number;
+  /** The V8 heap in use now. */
+  heapUsedBytes: number;
+}
+
+/** Starts counting `app`'s work (call once it has started); the reader of the counts. */
+export function countWork(app: VerityApp): () => ProcessWork {
+  const gc = { ms: 0, major: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gc.ms += entry.duration;
+      // `detail.kind` 4: a full mark-compact (perf_hooks constants.NODE_PERFORMANCE_GC_MAJOR).
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === 4) gc.major++;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  let redisSent = 0;
+  let mongoCommands = 0;
+  const { redis, connection } = app.internals;
+  for (const client of [redis.command, redis.publisher]) {
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = (...args: Parameters<typeof send>) => {
+      redisSent++;
+      return send(...args);
+    };
+  }
+  connection.getClient().on('commandStarted', () => {
+    mongoCommands++;
+  });
+  return () => {
+    const cpu = process.cpuUsage();
+    return {
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      gcMs: gc.ms,
+      majorGcs: gc.major,
+      redisSent,
+      mongoCommands,
+      heapUsedBytes: process.memoryUsage().heapUsed,
+    };
+  };
+}
