@@ -5,6 +5,7 @@ import {
   type EmbeddedRedisCluster,
 } from '../src/infra/embedded/redis-cluster.js';
 import { createLogger } from '../src/infra/logger.js';
+import { waitFor } from './helpers/wait.js';
 
 /**
  * The embedded Redis Cluster that cluster tests and benchmarks run on: six redis-servers on
@@ -69,7 +70,12 @@ describe('embedded Redis Cluster', () => {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
-    const promoted = await cluster.masterOf(slot);
+    // The write went to the promoted replica; a node that had not heard of the failover by
+    // gossip yet may still name the dead master for a moment.
+    const promoted = await waitFor(async () => {
+      const owner = await cluster.masterOf(slot);
+      return owner.port === master.port ? null : owner;
+    });
     expect(promoted.port).not.toBe(master.port);
     expect(await client.get(key)).toBe('before');
     expect(await client.get(`${key}:after`)).toBe('after');
