@@ -17,6 +17,7 @@
  */
 import { toGlobalId } from '../../src/graphql/global-id.js';
 import { hashPassword } from '../../src/modules/auth/index.js';
+import { countWork } from './bench-app.js';
 import type { Row } from './report.js';
 import { signUp, type BenchServer, type Stack } from './stack.js';
 import { nowMs, sizeFromEnv } from './stats.js';
@@ -203,23 +204,13 @@ export async function buildNetwork(options: {
   if (sizes.truths - replies < designatedPosts + roots)
     throw new Error(`${name}: at least ${designatedPosts + roots + replies} truths`);
   const build: BuildStep[] = [];
-  // Redis work per call: commands the builder's clients send (counted on their sendCommand),
-  // and commands Redis executes (scripts' own calls included).
-  let sent = 0;
-  for (const client of [server.app.internals.redis.command, server.app.internals.redis.publisher]) {
-    const send = client.sendCommand.bind(client);
-    client.sendCommand = (...args: Parameters<typeof send>) => {
-      sent++;
-      return send(...args);
-    };
-  }
-  let mongoCommands = 0;
-  server.app.internals.connection.getClient().on('commandStarted', () => {
-    mongoCommands++;
-  });
+  // Redis work per call: commands the builder's clients send (bench-app.ts, `countWork`), and
+  // commands Redis executes (scripts' own calls included).
+  const work = countWork(server.app);
   const executed = async () => (await redisTotals(server)).commands;
   const usedMemory = async () => (await redisTotals(server)).usedMemory;
   const step = async (label: string, count: number, task: (i: number) => Promise<unknown>) => {
+    const { redisSent: sent, mongoCommands } = work();
     const before = { sent, mongoCommands, executed: await executed(), memory: await usedMemory() };
     const result = await bulk(`${name} ${label}`, count, concurrency, task);
     await services.effects.settled();
@@ -228,8 +219,8 @@ export async function buildNetwork(options: {
       count,
       seconds: result.seconds,
       errors: result.errors,
-      redisSentPerCall: (sent - before.sent) / count,
-      mongoPerCall: (mongoCommands - before.mongoCommands) / count,
+      redisSentPerCall: (work().redisSent - before.sent) / count,
+      mongoPerCall: (work().mongoCommands - before.mongoCommands) / count,
       redisExecutedPerCall: ((await executed()) - before.executed - 1) / count,
       redisBytesPerCall: count === 0 ? 0 : ((await usedMemory()) - before.memory) / count,
     });

@@ -57,7 +57,6 @@ export interface Stack {
 /** A Verity instance in its own process. */
 export interface VerityProcess {
   url: string;
-  pid: number;
   /** What the process has done since it started. */
   work(): Promise<ProcessWork>;
   stop(): Promise<void>;
@@ -168,7 +167,6 @@ export async function startStack(): Promise<Stack> {
       });
       const instance: VerityProcess = {
         url,
-        pid: child.pid!,
         work: () => ask<ProcessWork>('work'),
         async stop() {
           if (child.exitCode !== null) return;

@@ -245,9 +245,8 @@ export function createDiscoverService(deps: {
       },
     ],
 
-    /** Up to `limit` user ids whose names start with `prefix` (normalised), none hidden. */
     /**
-     * Up to `limit` accounts whose names start with `prefix`, none hidden. `alongside` is
+     * Up to `limit` user ids whose names start with `prefix` (normalised), none hidden. `alongside` is
      * started with the check of which are hidden, on the first `limit` found: the reads the
      * caller will make of them, so that both take one round trip.
      */
