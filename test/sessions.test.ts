@@ -145,6 +145,46 @@ describe('sessions: log-out, revocation, expiry and renewal', () => {
     expect(Date.now() - startedAt).toBeLessThan(5_000);
   });
 
+  it('authenticates a viewer an instance has never seen with one Redis command: the account is read with the session’s state', async () => {
+    const user = await one.signUp();
+    const signedOut = await one.signUp();
+    await one.gql('mutation { logOut }', {}, { token: signedOut.token });
+    // Once here first, so that Redis holds every script the fresh instance will run.
+    expect(await whoAmI(one, user.token)).toBe(user.username);
+
+    const fresh = await startVerity({
+      dbName,
+      keepDatabase: true,
+      env: { WAITLIST_TICK_MS: '600000' },
+    });
+    try {
+      const client = fresh.app.internals.redis.command;
+      const send = client.sendCommand.bind(client);
+      const sent: string[] = [];
+      client.sendCommand = (...args: Parameters<typeof send>) => {
+        sent.push(args[0].name);
+        return send(...args);
+      };
+      try {
+        expect(await whoAmI(fresh, user.token)).toBe(user.username);
+        const first = [...sent];
+        sent.length = 0;
+        expect(await whoAmI(fresh, signedOut.token)).toBeNull();
+        const revoked = [...sent];
+        sent.length = 0;
+        // Seen now: the account and the session's state are held in the process.
+        expect(await whoAmI(fresh, user.token)).toBe(user.username);
+        expect(first).toEqual(['evalsha']);
+        expect(revoked).toEqual(['evalsha']);
+        expect(sent).toEqual([]);
+      } finally {
+        client.sendCommand = send;
+      }
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   it('keeps a revocation after Redis lost everything (it is stored in MongoDB)', async () => {
     const user = await one.signUp();
     await one.gql('mutation { logOut }', {}, { token: user.token });

@@ -33,6 +33,13 @@ export interface ModelRecords<T> {
   encode(record: T): string;
   /** This process changed `id`: drop its copy now. */
   forget(id: string): void;
+  /**
+   * For a record read by another script of the same module (one that reads `keyOf(id)` with
+   * keys of its own, in one step): call before that read, and pass the token to `adopt`.
+   */
+  begin(): number;
+  /** The record in `text` (null: none), read after `begin()` gave `token`; kept like `getMany`'s. */
+  adopt(token: number, id: string, text: string | null): T | null;
   readonly channel: string;
 }
 
@@ -51,6 +58,12 @@ export function createModelRecords<T extends object>(options: {
   const near = createNearCache<T>({ redis, family: `m:${options.family}`, logger: options.logger });
   model.onRebuilt(() => near.clear());
   const getScript = model.script(getRecordsSource);
+  const adopt = (token: number, id: string, text: string | null) => {
+    if (!text) return null;
+    const record = Object.freeze(options.decode(text));
+    near.fill(token, id, record);
+    return record;
+  };
 
   return {
     keyOf,
@@ -58,6 +71,8 @@ export function createModelRecords<T extends object>(options: {
     channel: near.channel,
     forget: (id) => near.forget(id),
     peek: (id) => near.get(id),
+    begin: () => near.begin(),
+    adopt,
 
     async getMany(ids) {
       const found = new Map<string, T>();
@@ -69,11 +84,8 @@ export function createModelRecords<T extends object>(options: {
         remote.map((id) => ({ keys: [keyOf(id)] })),
       )) as (string | null)[];
       remote.forEach((id, i) => {
-        const text = texts[i];
-        if (!text) return;
-        const record = Object.freeze(options.decode(text));
-        near.fill(token, id, record);
-        found.set(id, record);
+        const record = adopt(token, id, texts[i] ?? null);
+        if (record) found.set(id, record);
       });
       return found;
     },

@@ -323,11 +323,23 @@ export function createUserService(deps: {
         issuedAt: typeof claims['at'] === 'number' ? claims['at'] : (claims.iat ?? 0) * 1000,
         expiresAt: new Date((claims.exp ?? 0) * 1000),
       };
-      // Both reads at once: a viewer this instance has not seen costs one round trip, not two.
-      const [user, revoked] = await Promise.all([
-        recordOf(subject),
-        sessions.isRevoked(subject, session.id, session.issuedAt),
-      ]);
+      // A viewer this instance has not seen: the account is read with the session's state, in
+      // one script (both are keys of the user's).
+      let user = records.peek(subject) ?? null;
+      let revoked: boolean;
+      if (user) {
+        ({ revoked } = await sessions.isRevoked(subject, session.id, session.issuedAt));
+      } else {
+        const token = records.begin();
+        const read = await sessions.isRevoked(
+          subject,
+          session.id,
+          session.issuedAt,
+          records.keyOf(subject),
+        );
+        revoked = read.revoked;
+        user = records.adopt(token, subject, read.alongside);
+      }
       if (!user) throw unauthenticated('This account no longer exists.', 'invalid');
       if (revoked) {
         throw unauthenticated('This session was signed out. Sign in again.', 'revoked');

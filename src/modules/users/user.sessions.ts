@@ -50,9 +50,12 @@ interface RevocationState {
   before?: number;
 }
 
-// KEYS: the user's key, the session's key. Returns {session revoked (0/1), user's cut (ms)}.
+// KEYS: the user's key, the session's key, and optionally another key of the user's to read in
+// the same step. Returns {session revoked (0/1), user's cut (ms), that key's value or false}.
 const checkSource = `
-return {redis.call('EXISTS', KEYS[2]), tonumber(redis.call('GET', KEYS[1]) or '0')}
+local out = {redis.call('EXISTS', KEYS[2]), tonumber(redis.call('GET', KEYS[1]) or '0'), false}
+if KEYS[3] then out[3] = redis.call('GET', KEYS[3]) end
+return out
 `;
 
 // KEYS: the user's key, then the session's key (none: every session). ARGV: before (ms),
@@ -149,25 +152,39 @@ export function createSessionStore(deps: {
   };
 
   return {
-    /** Whether the session `sessionId` of `userId`, issued at `issuedAtMs`, was revoked. */
-    async isRevoked(userId: string, sessionId: string | null, issuedAtMs: number) {
+    /**
+     * Whether the session `sessionId` of `userId`, issued at `issuedAtMs`, was revoked. With
+     * `alongside`, a key of the user's own (its hash tag is the user's id, like every key here),
+     * also that key's value, read in the same step: the account record of a viewer this
+     * process has not seen costs no round trip of its own.
+     */
+    async isRevoked(
+      userId: string,
+      sessionId: string | null,
+      issuedAtMs: number,
+      alongside?: string,
+    ): Promise<{ revoked: boolean; alongside: string | null }> {
       const sessionNear = `s:${sessionId ?? '-'}`;
       const userNear = `u:${userId}`;
       let session = near.get(sessionNear)?.revoked;
       let before = near.get(userNear)?.before;
-      if (session === undefined || before === undefined) {
+      let read: string | null = null;
+      if (session === undefined || before === undefined || alongside !== undefined) {
         const token = near.begin();
-        const [exists, cut] = (await check.run(
-          redis.command,
-          [userKey(userId), sessionKey(userId, sessionId ?? '-')],
-          [],
-        )) as [number, number];
+        const keys = [userKey(userId), sessionKey(userId, sessionId ?? '-')];
+        if (alongside !== undefined) keys.push(alongside);
+        const [exists, cut, value] = (await check.run(redis.command, keys, [])) as [
+          number,
+          number,
+          string | null,
+        ];
         session = exists === 1;
         before = Number(cut);
+        read = value ?? null;
         near.fill(token, sessionNear, { revoked: session });
         near.fill(token, userNear, { before });
       }
-      return session || issuedAtMs < before;
+      return { revoked: session || issuedAtMs < before, alongside: read };
     },
 
     /**
