@@ -1,5 +1,6 @@
 import { requireViewer, type GraphQLContext } from '../../graphql/context.js';
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
+import { selectedFieldNames } from '../../graphql/selection.js';
 import { badUserInput } from '../../lib/errors.js';
 import { prefetchUsers } from '../follows/index.js';
 import type { UserRecord } from '../users/index.js';
@@ -41,7 +42,7 @@ export const discoverResolvers: Resolvers = {
     searchUsers: async (_parent, args, context, info) => {
       const [query, first] = [searchArg(args.query, 'query', '@', 50), firstArg(args.first)];
       const ids = await context.services.discover.searchUsers(query, first, (found) =>
-        prefetchUsers(context, info, found),
+        prefetchUsers(context, selectedFieldNames(info), found),
       );
       return usersByIds(context, ids);
     },
@@ -54,7 +55,7 @@ export const discoverResolvers: Resolvers = {
       const viewer = requireViewer(context);
       const first = firstArg(args.first);
       const ids = await context.services.discover.suggestedAccounts(viewer.id, first);
-      await prefetchUsers(context, info, ids);
+      await prefetchUsers(context, selectedFieldNames(info), ids);
       return usersByIds(context, ids);
     },
   },

@@ -1,9 +1,7 @@
-import type { GraphQLResolveInfo } from 'graphql';
 import { requireViewer, type GraphQLContext } from '../../graphql/context.js';
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { expectGlobalId } from '../../graphql/global-id.js';
 import { pageRequest, toConnection } from '../../graphql/pagination.js';
-import { selectedFieldNames } from '../../graphql/selection.js';
 import { notFound, unauthenticated } from '../../lib/errors.js';
 import type { UserRecord, Viewer } from '../users/index.js';
 
@@ -29,19 +27,19 @@ const countFields = ['followerCount', 'followingCount', 'truthCount'];
 const flagFields = ['viewerIsFollowing', 'followsViewer', 'viewerHasBlocked', 'viewerHasMuted'];
 
 /**
- * Starts, at once, the reads that a list of users selected by `info` needs: their records, and
- * their counts and the viewer's relations to them when those are selected. The fields then
- * resolve from the request's loaders, and a page of people whom this instance has not seen
- * costs one round trip instead of one per level. Nothing to gain where loaders do not keep
- * what they read (an operation over a WebSocket).
+ * Starts, at once, the reads that a list of users needs, given the names of the User fields
+ * selected on them (`selectedFieldNames`): their records, and their counts and the viewer's
+ * relations to them when those are selected. The fields then resolve from the request's
+ * loaders, and a page of people whom this instance has not seen costs one round trip instead of
+ * one per level. Nothing to gain where loaders do not keep what they read (an operation over a
+ * WebSocket).
  */
 export function prefetchUsers(
   context: GraphQLContext,
-  info: GraphQLResolveInfo | undefined,
+  selected: ReadonlySet<string>,
   ids: readonly string[],
 ): Promise<unknown> {
   if (!context.loaders.caching || ids.length === 0) return Promise.resolve();
-  const selected = info ? selectedFieldNames(info) : new Set<string>();
   return Promise.all([
     context.loaders.userById.loadMany(ids),
     countFields.some((field) => selected.has(field))

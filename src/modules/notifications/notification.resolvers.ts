@@ -2,7 +2,9 @@ import { requireViewer } from '../../graphql/context.js';
 import type { Resolvers } from '../../graphql/generated/resolvers-types.js';
 import { expectGlobalId, toGlobalId } from '../../graphql/global-id.js';
 import { pageRequest, toConnection } from '../../graphql/pagination.js';
+import { selectedFieldNames } from '../../graphql/selection.js';
 import { badUserInput } from '../../lib/errors.js';
+import { prefetchUsers } from '../follows/index.js';
 import type { NotificationRecord } from './notification.model.js';
 
 /** What the NotificationConnection type resolves from: a page, and how many are unread. */
@@ -14,7 +16,7 @@ export interface NotificationConnectionView extends ReturnType<
 
 export const notificationResolvers: Resolvers = {
   Query: {
-    notifications: async (_parent, args, context) => {
+    notifications: async (_parent, args, context, info) => {
       const viewer = requireViewer(context);
       const request = pageRequest(args);
       const page = await context.services.notifications.list(
@@ -22,6 +24,22 @@ export const notificationResolvers: Resolvers = {
         request,
         args.unreadOnly ?? false,
       );
+      // The page's actors and truths, read together before its fields resolve: one round trip,
+      // and fields that then resolve at once (no promise per field).
+      if (context.loaders.caching) {
+        const selected = selectedFieldNames(info, ['edges', 'node']);
+        const truthIds = page.items.flatMap((n) => (n.truthId ? [n.truthId.toHexString()] : []));
+        await Promise.all([
+          selected.has('actor')
+            ? prefetchUsers(
+                context,
+                selectedFieldNames(info, ['edges', 'node', 'actor']),
+                page.items.map((n) => n.actorId.toHexString()),
+              )
+            : null,
+          selected.has('truth') ? context.loaders.truthById.loadMany(truthIds) : null,
+        ]);
+      }
       return {
         ...toConnection(page, request, (n) => n._id.toHexString()),
         unreadCount: page.unreadCount,
