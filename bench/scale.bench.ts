@@ -943,7 +943,7 @@ export const scaleScenario: Scenario = {
     const stacks: Stack[] = [];
     try {
       const passwordHash = await networkPasswordHash();
-      const networks: Network[] = [];
+      const unserved: Omit<Network, 'served'>[] = [];
       for (const [name, sizes] of [
         ['small', small],
         ['launch', launch],
@@ -963,24 +963,28 @@ export const scaleScenario: Scenario = {
           keptTickets,
         });
         await builder.stop();
-        // Measured on a fresh instance in a process of its own, as an operator runs one:
-        // nothing of the build held, and a heap that holds only what it serves (this process
-        // holds the network's bookkeeping, hundreds of MB on the launch network). A second,
-        // in this process, gets the inputs ready without warming the measured one.
+        // An instance in this process gets the inputs ready (it never serves a measured
+        // request).
         const server = await stack.startVerity(serverEnv);
-        const served = await stack.startVerityProcess(serverEnv);
         const countedAt = nowMs();
-        const network: Network = {
+        const network = {
           ...built,
           name,
           server,
           size: await measureSize(server),
-          used: new Set(),
-          served,
+          used: new Set<string>(),
         };
         printSize(name, network.size);
         console.log(`    (counted in ${((nowMs() - countedAt) / 1000).toFixed(1)} s)`);
-        networks.push(network);
+        unserved.push(network);
+      }
+      // Measured on fresh instances, each in a process of its own as an operator runs one, all
+      // started once every network is built: nothing of the builds held, the same moment for
+      // both, and a heap that holds only what it serves (this process holds the networks'
+      // bookkeeping, hundreds of MB on the launch network).
+      const networks: Network[] = [];
+      for (const [i, network] of unserved.entries()) {
+        networks.push({ ...network, served: await stacks[i]!.startVerityProcess(serverEnv) });
       }
       const [s, l] = networks as [Network, Network];
 
