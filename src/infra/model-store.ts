@@ -43,8 +43,6 @@ export interface ModelRecords<T> {
   readonly channel: string;
 }
 
-const getRecordsSource = `return redis.call('MGET', unpack(KEYS))`;
-
 export function createModelRecords<T extends object>(options: {
   model: ReadModel;
   redis: RedisClients;
@@ -57,7 +55,6 @@ export function createModelRecords<T extends object>(options: {
   const keyOf = (id: string) => modelKey(model, options.family, id);
   const near = createNearCache<T>({ redis, family: `m:${options.family}`, logger: options.logger });
   model.onRebuilt(() => near.clear());
-  const getScript = model.script(getRecordsSource);
   const adopt = (token: number, id: string, text: string | null) => {
     if (!text) return null;
     const record = Object.freeze(options.decode(text));
@@ -79,10 +76,7 @@ export function createModelRecords<T extends object>(options: {
       const remote = near.collect(new Set(ids), found);
       if (remote.length === 0) return found;
       const token = near.begin();
-      const texts = (await getScript.runSpread(
-        redis.command,
-        remote.map((id) => ({ keys: [keyOf(id)] })),
-      )) as (string | null)[];
+      const texts = await model.values(redis.command, remote.map(keyOf));
       remote.forEach((id, i) => {
         const record = adopt(token, id, texts[i] ?? null);
         if (record) found.set(id, record);

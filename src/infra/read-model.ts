@@ -3,7 +3,7 @@ import { tryAcquireLease, type Lease } from './lock.js';
 import type { Logger } from './logger.js';
 import { deleteKeys, type Redis, type RedisClients } from './redis.js';
 import { createScript } from './redis-script.js';
-import { commonSlot, slotCount, tagOfSlot } from './slots.js';
+import { commonSlot, slotCount, slotOf, tagOfSlot } from './slots.js';
 
 /**
  * Verity's read model: everything a request reads lives in Redis, complete, under one prefix
@@ -35,6 +35,13 @@ export interface ReadModel {
    * an extra first key and taken off `KEYS`, so `source` sees only its own keys).
    */
   script(source: string): ModelScript;
+  /**
+   * The values of string keys of the model (null where absent), in order: one MGET per slot
+   * with that slot's marker among the keys, so that the values are read in the same step as
+   * the completeness check, as a script's are, at a plain command's cost (no Lua, which costs
+   * Redis more than the reads themselves on a page of records).
+   */
+  values(client: Redis, keys: readonly string[]): Promise<(string | null)[]>;
   /** Adds a family of keys and how to rebuild it from MongoDB; rebuilt in the order added. */
   family(name: string, rebuild: (redis: Redis) => Promise<void>): void;
   /**
@@ -309,6 +316,30 @@ export function createReadModel(options: {
     check().catch((error: unknown) => logger.debug({ err: error }, 'read model check failed'));
   };
 
+  /**
+   * Runs `read` (given the marker key of `slot`) until it does not find the model incomplete:
+   * a read that finds no marker waits for the rebuild and runs again.
+   */
+  const whenReady = async <T>(slot: number, read: (ready: string) => Promise<T>): Promise<T> => {
+    const ready = slotReadyKey(slot);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await read(ready);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.includes(notReady) || attempt > 2) {
+          throw error;
+        }
+        // A slot without its marker while the model says it is complete: that slot's
+        // master lost its data (a failover to a replica that had not caught up, a restart).
+        if (redis.cluster && ready !== readyKey && (await redis.command.exists(readyKey))) {
+          logger.warn({ slot }, 'a slot of the read model is missing; rebuilding');
+          await redis.command.del(readyKey);
+        }
+        await ensure();
+      }
+    }
+  };
+
   const onReset = (channel: string) => {
     if (channel !== resetChannel) return;
     for (const listener of [...rebuiltListeners]) listener();
@@ -326,30 +357,10 @@ export function createReadModel(options: {
 
     script(source) {
       const script = createScript(`${prelude}\n${source}`);
-      const run = async (
-        client: Redis,
-        keys: readonly string[],
-        args: readonly (string | number)[],
-      ) => {
+      const run = (client: Redis, keys: readonly string[], args: readonly (string | number)[]) => {
         const slot = strictSlots && checked(keys) ? commonSlot(keys) : 0;
-        const ready = slotReadyKey(slot);
         const channel = redis.slotChannel(slot) ?? '';
-        for (let attempt = 0; ; attempt++) {
-          try {
-            return await script.run(client, [ready, ...keys], [channel, ...args]);
-          } catch (error) {
-            if (!(error instanceof Error) || !error.message.includes(notReady) || attempt > 2) {
-              throw error;
-            }
-            // A slot without its marker while the model says it is complete: that slot's
-            // master lost its data (a failover to a replica that had not caught up, a restart).
-            if (redis.cluster && ready !== readyKey && (await redis.command.exists(readyKey))) {
-              logger.warn({ slot }, 'a slot of the read model is missing; rebuilding');
-              await redis.command.del(readyKey);
-            }
-            await ensure();
-          }
-        }
+        return whenReady(slot, (ready) => script.run(client, [ready, ...keys], [channel, ...args]));
       };
       return {
         run,
@@ -384,6 +395,33 @@ export function createReadModel(options: {
           return out;
         },
       };
+    },
+
+    async values(client, keys) {
+      if (keys.length === 0) return [];
+      const groups = new Map<number, number[]>();
+      keys.forEach((key, index) => {
+        const slot = strictSlots ? slotOf(key) : 0;
+        const group = groups.get(slot);
+        if (group) group.push(index);
+        else groups.set(slot, [index]);
+      });
+      const out = new Array<string | null>(keys.length);
+      await Promise.all(
+        [...groups].map(([slot, indexes]) =>
+          whenReady(slot, async (ready) => {
+            const [marker, ...values] = await client.mget(
+              ready,
+              ...indexes.map((index) => keys[index]!),
+            );
+            if (marker === null) throw new Error(`${notReady} the read model is being rebuilt`);
+            indexes.forEach((index, k) => {
+              out[index] = values[k] ?? null;
+            });
+          }),
+        ),
+      );
+      return out;
     },
 
     family(name, rebuildFamily) {
