@@ -410,13 +410,14 @@ export function createReadModel(options: {
       await Promise.all(
         [...groups].map(([slot, indexes]) =>
           whenReady(slot, async (ready) => {
-            const [marker, ...values] = await client.mget(
+            // As Buffers: ioredis turns a large reply into strings at about twice the cost.
+            const [marker, ...values] = await client.mgetBuffer(
               ready,
               ...indexes.map((index) => keys[index]!),
             );
             if (marker === null) throw new Error(`${notReady} the read model is being rebuilt`);
             indexes.forEach((index, k) => {
-              out[index] = values[k] ?? null;
+              out[index] = values[k]?.toString() ?? null;
             });
           }),
         ),
