@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
 import { act, feed, loseRedisKeys, post, react } from './helpers/social.js';
-import { leaseKeys } from '../src/infra/lock.js';
+import { leaseKeys, tryAcquireLease } from '../src/infra/lock.js';
 import { rebuildLease } from '../src/infra/read-model.js';
 import { deleteKeys } from '../src/infra/redis.js';
 import { userIdHex } from './helpers/tokens.js';
@@ -180,6 +180,34 @@ describe('Redis caches on the read path', () => {
       viewerReaction: 'LIKE',
       counts: { reactions: 1 },
     });
+  });
+
+  it('reads no record while the read model is incomplete: a missing record waits for the rebuild, never reads as absent', async () => {
+    const user = await verity.signUp();
+    const { redis, model } = verity.app.internals;
+    const recordKey = `${model.prefix}user:{${userIdHex(user.id)}}`;
+    expect((await model.values(redis.command, [recordKey]))[0]).toContain(user.username);
+
+    // Redis lost the record and the markers; this test holds the rebuild off for a moment.
+    const lease = await waitFor(() =>
+      tryAcquireLease(redis, rebuildLease, { ttlMs: 30_000, minFence: 0 }),
+    );
+    let released = false;
+    try {
+      await deleteKeys(redis, `${redis.namespace}:m:ready*`);
+      await redis.command.del(recordKey);
+      const read = model.values(redis.command, [recordKey]).then((values) => {
+        expect(released).toBe(true);
+        return values;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      released = true;
+      await lease.release();
+      const [text] = await read;
+      expect(text).toContain(user.username);
+    } finally {
+      if (!released) await lease.release();
+    }
   });
 
   it('answers pages, not errors, when Redis loses the rebuild’s lease in the middle of a rebuild', async () => {
