@@ -15,6 +15,8 @@
  * `sizeRows` state the size of the database measured on (collStats per collection, MongoDB's
  * total bytes, Redis's used memory and keys).
  */
+import mongoose from 'mongoose';
+
 import { toGlobalId } from '../../src/graphql/global-id.js';
 import { hashPassword } from '../../src/modules/auth/index.js';
 import { countWork } from './bench-app.js';
@@ -491,23 +493,32 @@ export interface DatabaseSize {
  * Documents and bytes per MongoDB collection (collStats, never countDocuments: FerretDB counts
  * a collection by reading every document, about a minute per million here) and Redis memory:
  * the size of the database measured on. Redis figures cover the whole server (every namespace).
+ *
+ * Through a client of its own without a socket timeout: FerretDB answers collStats and dbStats
+ * by reading every page of the collections (SQLite's dbstat), longer than the 30 s an instance
+ * waits for a command on a launch-size network.
  */
 export async function measureSize(server: BenchServer): Promise<DatabaseSize> {
   const collections: DatabaseSize['collections'] = {};
-  const db = server.app.internals.connection.db!;
-  for (const [name, model] of Object.entries(server.app.internals.models)) {
-    const stats = await db.command({ collStats: model.collection.collectionName });
-    collections[name] = { count: Number(stats['count']), bytes: Number(stats['size']) };
+  const client = await mongoose.mongo.MongoClient.connect(server.mongoUri, { socketTimeoutMS: 0 });
+  try {
+    const db = client.db(server.namespace);
+    for (const [name, model] of Object.entries(server.app.internals.models)) {
+      const stats = await db.command({ collStats: model.collection.collectionName });
+      collections[name] = { count: Number(stats['count']), bytes: Number(stats['size']) };
+    }
+    const dbStats = await db.command({ dbStats: 1 });
+    const totals = await redisTotals(server);
+    return {
+      collections,
+      mongoBytes: Number(dbStats['totalSize']),
+      redisMemory: `${(totals.usedMemory / 2 ** 20).toFixed(1)}M`,
+      redisBytes: totals.usedMemory,
+      redisKeys: totals.keys,
+    };
+  } finally {
+    await client.close();
   }
-  const dbStats = await db.command({ dbStats: 1 });
-  const totals = await redisTotals(server);
-  return {
-    collections,
-    mongoBytes: Number(dbStats['totalSize']),
-    redisMemory: `${(totals.usedMemory / 2 ** 20).toFixed(1)}M`,
-    redisBytes: totals.usedMemory,
-    redisKeys: totals.keys,
-  };
 }
 
 /**

@@ -64,6 +64,8 @@ export interface VerityProcess {
 
 export interface BenchServer {
   app: VerityApp;
+  /** The MongoDB the instance runs on (its database is `namespace`). */
+  mongoUri: string;
   url: string;
   wsUrl: string;
   namespace: string;
@@ -114,6 +116,7 @@ export async function startStack(): Promise<Stack> {
       const { url } = await app.start();
       const server: BenchServer = {
         app,
+        mongoUri,
         url,
         wsUrl: url.replace(/^http/, 'ws'),
         namespace: dbName,
