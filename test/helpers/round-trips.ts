@@ -34,6 +34,8 @@ export async function countRoundTrips(
         if (source === 'lua') return;
         // A cluster client's topology upkeep (CLUSTER SLOTS every 2 s), not the work's.
         if (command.toLowerCase() === 'cluster') return;
+        // The read model's check of its marker (every 2 s, infra/read-model.ts): upkeep too.
+        if (/^\+\S+ \[\d+ \S+\] "get" "[^"]*ready@/i.test(line)) return;
         if (command.toLowerCase() === 'ping') {
           // Markers below, and subscriber heartbeats: neither is the work's.
           const marker = /"ping" "(marker-\w+)"/i.exec(line)?.[1];
