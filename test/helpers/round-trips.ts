@@ -32,17 +32,18 @@ export async function countRoundTrips(
     nodes.map((node, n) =>
       openMonitor(node, (command, source, line) => {
         if (source === 'lua') return;
-        // A cluster client's topology upkeep (CLUSTER SLOTS every 2 s), not the work's.
-        if (command.toLowerCase() === 'cluster') return;
-        // The read model's check of its marker (every 2 s, infra/read-model.ts): upkeep too.
-        if (/^\+\S+ \[\d+ \S+\] "get" "[^"]*ready@/i.test(line)) return;
-        if (command.toLowerCase() === 'ping') {
+        const name = command.toLowerCase();
+        // Upkeep, not the work's: a cluster client's topology (CLUSTER SLOTS every 2 s) and the
+        // read model's check of its marker and of Redis's run id (GET, INFO every 2 s).
+        if (name === 'cluster' || name === 'info' || (name === 'get' && line.includes('ready@')))
+          return;
+        if (name === 'ping') {
           // Markers below, and subscriber heartbeats: neither is the work's.
           const marker = /"ping" "(marker-\w+)"/i.exec(line)?.[1];
           if (marker) markers.add(`${n}:${marker}`);
           return;
         }
-        redis.push(command.toLowerCase());
+        redis.push(name);
       }),
     ),
   );
