@@ -7,6 +7,7 @@ import { errorCodes, uniqueUsername, type TestUser } from './helpers/graphql.js'
 import { countRoundTrips } from './helpers/round-trips.js';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
 import { act, loseRedisKeys, post, react } from './helpers/social.js';
+import { userIdHex } from './helpers/tokens.js';
 import { waitFor } from './helpers/wait.js';
 
 const token = () => randomBytes(3).toString('hex');
@@ -558,6 +559,61 @@ describe('round trips of search and discovery', () => {
     // The session, the search, then the hidden check with everything the page shows.
     expect(a.trips).toBe(3);
     expect(b.trips).toBe(3);
+  });
+
+  it('joins the reads that requests in flight make in one turn into one command, each read getting its own values', async () => {
+    const people: TestUser[] = [];
+    for (let i = 0; i < 3; i++) people.push(await verity.signUp());
+    const { model, redis: clients } = verity.app.internals;
+    const recordOf = (user: TestUser) => `${model.prefix}user:{${userIdHex(user.id)}}`;
+    const [a, b, c] = people.map(recordOf) as [string, string, string];
+    const absent = `${model.prefix}user:{${'0'.repeat(24)}}`;
+    // Item-wise reads: a joined call may carry other callers' items after a caller's own.
+    const lengths = model.script(
+      `local out = {}
+for i, key in ipairs(KEYS) do out[i] = ARGV[1] .. ':' .. redis.call('STRLEN', key) end
+return out`,
+      { joined: true },
+    );
+    const spread = (shared: string, keys: string[]) =>
+      lengths.runSpread(
+        clients.command,
+        keys.map((key) => ({ keys: [key] })),
+        { shared: [shared] },
+      );
+    await spread('load', [a]);
+    const lengthOf = async (key: string) => (await clients.command.strlen(key)).toString();
+
+    let values: (string | null)[][] = [];
+    let spreads: unknown[][] = [];
+    const joined = await countRoundTrips(verity.app, redis.url, async () => {
+      values = await Promise.all([
+        model.values(clients.command, [a, b]),
+        model.values(clients.command, [b]),
+        model.values(clients.command, [c, absent]),
+      ]);
+      spreads = await Promise.all([spread('x', [a, b]), spread('x', [c]), spread('y', [b])]);
+    });
+    expect(joined.mongo).toBe(0);
+    // One MGET for the three reads; one call per shared argument for the four spreads.
+    expect(joined.redisCommands).toEqual(['mget', 'evalsha', 'evalsha']);
+    expect(values.map((texts) => texts.map((text) => text && JSON.parse(text).username))).toEqual([
+      [people[0]!.username, people[1]!.username],
+      [people[1]!.username],
+      [people[2]!.username, null],
+    ]);
+    expect(spreads).toEqual([
+      [`x:${await lengthOf(a)}`, `x:${await lengthOf(b)}`],
+      [`x:${await lengthOf(c)}`],
+      [`y:${await lengthOf(b)}`],
+    ]);
+
+    // Reads one after another each go out on their own.
+    const apart = await countRoundTrips(verity.app, redis.url, async () => {
+      await model.values(clients.command, [a]);
+      await model.values(clients.command, [b]);
+    });
+    expect(apart.redisCommands).toEqual(['mget', 'mget']);
   });
 });
 

@@ -144,7 +144,7 @@ export function createModelHashes(options: {
   model.onRebuilt(() => near.clear());
   const getFields = model.script(getFieldsSource);
   const getAll = model.script(getAllSource);
-  const getPairs = model.script(getPairsSource);
+  const getPairs = model.script(getPairsSource, { joined: true });
   const maxKnownFields = 10_000;
   const held = (known: HeldHash | undefined, field: string) =>
     known && (known.complete || known.fields.has(field))
@@ -248,7 +248,7 @@ export function createModelCounts<F extends string>(options: {
     logger: options.logger,
   });
   model.onRebuilt(() => near.clear());
-  const getScript = model.script(getCountsSource);
+  const getScript = model.script(getCountsSource, { joined: true });
 
   return {
     keyOf,

@@ -4,6 +4,7 @@ import type { Logger } from './logger.js';
 import { deleteKeys, type Redis, type RedisClients } from './redis.js';
 import { createScript } from './redis-script.js';
 import { commonSlot, slotCount, slotOf, tagOfSlot } from './slots.js';
+import { createTickBatches } from './tick-batch.js';
 
 /**
  * Verity's read model: everything a request reads lives in Redis, complete, under one prefix
@@ -34,12 +35,13 @@ export interface ReadModel {
    * A Lua script over the model. The marker is checked before `source` runs (it is passed as
    * an extra first key and taken off `KEYS`, so `source` sees only its own keys).
    */
-  script(source: string): ModelScript;
+  script(source: string, options?: ScriptOptions): ModelScript;
   /**
    * The values of string keys of the model (null where absent), in order: one MGET per slot
    * with that slot's marker among the keys, so that the values are read in the same step as
    * the completeness check, as a script's are, at a plain command's cost (no Lua, which costs
-   * Redis more than the reads themselves on a page of records).
+   * Redis more than the reads themselves on a page of records). The reads of one turn of the
+   * event loop, by every request in flight, share that MGET (infra/tick-batch.ts).
    */
   values(client: Redis, keys: readonly string[]): Promise<(string | null)[]>;
   /** Adds a family of keys and how to rebuild it from MongoDB; rebuilt in the order added. */
@@ -59,6 +61,15 @@ export interface ReadModel {
   /** Starts watching for a lost or stale model (every instance does). */
   start(): void;
   stop(): void;
+}
+
+export interface ScriptOptions {
+  /**
+   * The script only reads, and each item's results depend on that item alone: the
+   * `runSpread` calls that everything in flight makes in one turn of the event loop, with the
+   * same `perItem` and `shared` args, go out as one call per slot (infra/tick-batch.ts).
+   */
+  joined?: boolean;
 }
 
 export interface ModelScript {
@@ -82,6 +93,28 @@ export interface SpreadItem {
   readonly keys: readonly string[];
   readonly args?: readonly (string | number)[];
 }
+
+/** One caller's part of a joined MGET: the slot's marker and its keys. */
+interface ValuesPart {
+  ready: string;
+  keys: readonly string[];
+}
+type JoinValues = (slot: string, part: ValuesPart) => Promise<(string | null)[]>;
+
+/** One caller's part of a joined script run: its items' keys and args, in one slot. */
+interface RunPart {
+  ready: string;
+  slot: number;
+  keys: readonly string[];
+  args: readonly (string | number)[];
+  shared: readonly (string | number)[];
+  perItem: number;
+  items: number;
+}
+type JoinRuns = (group: string, part: RunPart) => Promise<unknown[]>;
+
+/** The most keys one joined read carries (a larger read goes out on its own). */
+const maxBatchKeys = 2_000;
 
 /** Thrown by model scripts while the model is incomplete. */
 export class ModelNotReadyError extends ServiceUnavailableError {
@@ -340,6 +373,36 @@ export function createReadModel(options: {
     }
   };
 
+  /**
+   * Each client's value reads of one turn, joined per slot into one MGET with the slot's marker
+   * among its keys (infra/tick-batch.ts), a key read by several parts read once.
+   */
+  const valueBatches = new WeakMap<Redis, JoinValues>();
+  const joinedValues = (client: Redis): JoinValues => {
+    let join = valueBatches.get(client);
+    if (!join) {
+      join = createTickBatches<ValuesPart, (string | null)[]>({
+        weightOf: (part) => part.keys.length,
+        maxWeight: maxBatchKeys,
+        run: async (_slot, parts) => {
+          const positions = new Map<string, number>();
+          for (const part of parts) {
+            for (const key of part.keys)
+              if (!positions.has(key)) positions.set(key, positions.size);
+          }
+          // As Buffers: ioredis turns a large reply into strings at about twice the cost.
+          const [marker, ...values] = await client.mgetBuffer(parts[0]!.ready, ...positions.keys());
+          if (marker === null) throw new Error(`${notReady} the read model is being rebuilt`);
+          return parts.map((part) =>
+            part.keys.map((key) => values[positions.get(key)!]?.toString() ?? null),
+          );
+        },
+      });
+      valueBatches.set(client, join);
+    }
+    return join;
+  };
+
   const onReset = (channel: string) => {
     if (channel !== resetChannel) return;
     for (const listener of [...rebuiltListeners]) listener();
@@ -355,12 +418,66 @@ export function createReadModel(options: {
     prefix,
     readyKey,
 
-    script(source) {
+    script(source, scriptOptions = {}) {
       const script = createScript(`${prelude}\n${source}`);
       const run = (client: Redis, keys: readonly string[], args: readonly (string | number)[]) => {
         const slot = strictSlots && checked(keys) ? commonSlot(keys) : 0;
         const channel = redis.slotChannel(slot) ?? '';
         return whenReady(slot, (ready) => script.run(client, [ready, ...keys], [channel, ...args]));
+      };
+      /** One slot's items of a spread call: the script run once over them (`indexes` of `items`). */
+      const runGroup = async (
+        client: Redis,
+        slot: number,
+        items: readonly SpreadItem[],
+        indexes: readonly number[],
+        perItem: number,
+        shared: readonly (string | number)[],
+      ): Promise<unknown[]> => {
+        const keys: string[] = [];
+        const args: (string | number)[] = [];
+        for (const index of indexes) {
+          keys.push(...items[index]!.keys);
+          if (items[index]!.args) args.push(...items[index]!.args);
+        }
+        if (!scriptOptions.joined) {
+          return (await run(client, keys, [...shared, ...args])) as unknown[];
+        }
+        const join = joinedRuns(client);
+        const group = JSON.stringify([slot, perItem, shared]);
+        return whenReady(slot, (ready) =>
+          join(group, { ready, slot, keys, args, shared, perItem, items: indexes.length }),
+        );
+      };
+      /** Each client's spread calls of one turn, joined per slot and shared args. */
+      const runBatches = new WeakMap<Redis, JoinRuns>();
+      const joinedRuns = (client: Redis): JoinRuns => {
+        let join = runBatches.get(client);
+        if (!join) {
+          join = createTickBatches<RunPart, unknown[]>({
+            weightOf: (part) => part.items,
+            maxWeight: maxBatchKeys,
+            run: async (_group, parts) => {
+              const { ready, slot, shared, perItem } = parts[0]!;
+              const keys = parts.flatMap((part) => part.keys);
+              const args = parts.flatMap((part) => part.args);
+              const channel = redis.slotChannel(slot) ?? '';
+              const results = (await script.run(
+                client,
+                [ready, ...keys],
+                [channel, ...shared, ...args],
+              )) as unknown[];
+              let offset = 0;
+              return parts.map((part) => {
+                const mine = results.slice(offset, offset + part.items * perItem);
+                offset += part.items * perItem;
+                return mine;
+              });
+            },
+          });
+          runBatches.set(client, join);
+        }
+        return join;
       };
       return {
         run,
@@ -377,14 +494,8 @@ export function createReadModel(options: {
           });
           const out: unknown[] = new Array<unknown>(items.length * perItem);
           await Promise.all(
-            [...groups.values()].map(async (indexes) => {
-              const keys: string[] = [];
-              const args: (string | number)[] = [...shared];
-              for (const index of indexes) {
-                keys.push(...items[index]!.keys);
-                if (items[index]!.args) args.push(...items[index]!.args);
-              }
-              const results = (await run(client, keys, args)) as unknown[];
+            [...groups].map(async ([slot, indexes]) => {
+              const results = await runGroup(client, slot, items, indexes, perItem, shared);
               indexes.forEach((index, k) => {
                 for (let j = 0; j < perItem; j++) {
                   out[index * perItem + j] = results[k * perItem + j];
@@ -407,17 +518,16 @@ export function createReadModel(options: {
         else groups.set(slot, [index]);
       });
       const out = new Array<string | null>(keys.length);
+      const join = joinedValues(client);
       await Promise.all(
         [...groups].map(([slot, indexes]) =>
           whenReady(slot, async (ready) => {
-            // As Buffers: ioredis turns a large reply into strings at about twice the cost.
-            const [marker, ...values] = await client.mgetBuffer(
+            const texts = await join(String(slot), {
               ready,
-              ...indexes.map((index) => keys[index]!),
-            );
-            if (marker === null) throw new Error(`${notReady} the read model is being rebuilt`);
+              keys: indexes.map((index) => keys[index]!),
+            });
             indexes.forEach((index, k) => {
-              out[index] = values[k]?.toString() ?? null;
+              out[index] = texts[k]!;
             });
           }),
         ),

@@ -235,15 +235,15 @@ export function createRelationStore(deps: {
   const applyFrom = model.script(applyFromSource);
   const applyTo = model.script(applyToSource);
   const snapshot = model.script(snapshotSource);
-  const flags = model.script(flagsSource);
-  const counts = model.script(countsSource);
+  const flags = model.script(flagsSource, { joined: true });
+  const counts = model.script(countsSource, { joined: true });
   const membersOf = model.script(membersOfSource);
-  const mutingOf = model.script(mutingSource);
+  const mutingOf = model.script(mutingSource, { joined: true });
   const page = model.script(pageSource);
   const members = model.script(membersSource);
   const scores = model.script(scoresSource);
   const blockedBetween = model.script(blockedBetweenSource);
-  const newestOfMany = model.script(newestOfManySource);
+  const newestOfMany = model.script(newestOfManySource, { joined: true });
   const countReplayers: ((counts: ReadonlyMap<string, number>) => Promise<void>)[] = [];
 
   model.family('relations', async () => {

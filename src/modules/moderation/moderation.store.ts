@@ -274,7 +274,7 @@ export function createModerationStore(deps: {
     logged: model.script(loggedSource),
     page: model.script(pageSource),
     reports: model.script(reportsSource),
-    suspended: model.script(suspendedSource),
+    suspended: model.script(suspendedSource, { joined: true }),
     role: model.script(roleSource),
   };
 
