@@ -2,8 +2,9 @@
  * Joins the calls that everything in flight makes in one turn of the event loop into one: the
  * reads of the requests a busy instance is serving at once (their replies arrive together, so
  * their next reads start together) go out as one Redis command instead of one each. A batch is
- * sent after the promise jobs of the turn it was opened in (as DataLoader schedules its
- * batches), so it also takes the reads that DataLoader batches of that turn start.
+ * sent once the I/O of the turn it was opened in has run (`setImmediate`), as ioredis's
+ * automatic pipelining sends its commands: it takes the reads of every reply and request that
+ * turn handled, and of the DataLoader batches they started.
  *
  * `run` gets a batch's parts in order and answers with one result per part; a batch that
  * fails fails each of its parts with the same error. A batch holding `maxWeight` is sent as it
@@ -34,7 +35,7 @@ export function createTickBatches<P, R>(options: {
     if (!batch) {
       const opened: Batch = { parts: [], weight: 0, settle: [] };
       open.set(group, opened);
-      void Promise.resolve().then(() => process.nextTick(() => send(group, opened)));
+      setImmediate(() => send(group, opened));
       batch = opened;
     }
     const joined = batch;
