@@ -99,8 +99,6 @@ interface ValuesPart {
   ready: string;
   keys: readonly string[];
 }
-type JoinValues = (slot: string, part: ValuesPart) => Promise<(string | null)[]>;
-
 /** One caller's part of a joined script run: its items' keys and args, in one slot. */
 interface RunPart {
   ready: string;
@@ -111,10 +109,22 @@ interface RunPart {
   perItem: number;
   items: number;
 }
-type JoinRuns = (group: string, part: RunPart) => Promise<unknown[]>;
 
-/** The most keys one joined read carries (a larger read goes out on its own). */
-const maxBatchKeys = 2_000;
+/** The most keys (MGET) or items (script) one joined call carries before another is opened. */
+const maxBatchWeight = 2_000;
+
+/** One `make(client)` per Redis client, made on first use. */
+function perClient<T>(make: (client: Redis) => T): (client: Redis) => T {
+  const made = new WeakMap<Redis, T>();
+  return (client) => {
+    let value = made.get(client);
+    if (value === undefined) {
+      value = make(client);
+      made.set(client, value);
+    }
+    return value;
+  };
+}
 
 /** Thrown by model scripts while the model is incomplete. */
 export class ModelNotReadyError extends ServiceUnavailableError {
@@ -377,31 +387,24 @@ export function createReadModel(options: {
    * Each client's value reads of one turn, joined per slot into one MGET with the slot's marker
    * among its keys (infra/tick-batch.ts), a key read by several parts read once.
    */
-  const valueBatches = new WeakMap<Redis, JoinValues>();
-  const joinedValues = (client: Redis): JoinValues => {
-    let join = valueBatches.get(client);
-    if (!join) {
-      join = createTickBatches<ValuesPart, (string | null)[]>({
-        weightOf: (part) => part.keys.length,
-        maxWeight: maxBatchKeys,
-        run: async (_slot, parts) => {
-          const positions = new Map<string, number>();
-          for (const part of parts) {
-            for (const key of part.keys)
-              if (!positions.has(key)) positions.set(key, positions.size);
-          }
-          // As Buffers: ioredis turns a large reply into strings at about twice the cost.
-          const [marker, ...values] = await client.mgetBuffer(parts[0]!.ready, ...positions.keys());
-          if (marker === null) throw new Error(`${notReady} the read model is being rebuilt`);
-          return parts.map((part) =>
-            part.keys.map((key) => values[positions.get(key)!]?.toString() ?? null),
-          );
-        },
-      });
-      valueBatches.set(client, join);
-    }
-    return join;
-  };
+  const joinedValues = perClient((client) =>
+    createTickBatches<ValuesPart, (string | null)[]>({
+      weightOf: (part) => part.keys.length,
+      maxWeight: maxBatchWeight,
+      run: async (_slot, parts) => {
+        const positions = new Map<string, number>();
+        for (const part of parts) {
+          for (const key of part.keys) if (!positions.has(key)) positions.set(key, positions.size);
+        }
+        // As Buffers: ioredis turns a large reply into strings at about twice the cost.
+        const [marker, ...values] = await client.mgetBuffer(parts[0]!.ready, ...positions.keys());
+        if (marker === null) throw new Error(`${notReady} the read model is being rebuilt`);
+        return parts.map((part) =>
+          part.keys.map((key) => values[positions.get(key)!]?.toString() ?? null),
+        );
+      },
+    }),
+  );
 
   const onReset = (channel: string) => {
     if (channel !== resetChannel) return;
@@ -450,35 +453,29 @@ export function createReadModel(options: {
         );
       };
       /** Each client's spread calls of one turn, joined per slot and shared args. */
-      const runBatches = new WeakMap<Redis, JoinRuns>();
-      const joinedRuns = (client: Redis): JoinRuns => {
-        let join = runBatches.get(client);
-        if (!join) {
-          join = createTickBatches<RunPart, unknown[]>({
-            weightOf: (part) => part.items,
-            maxWeight: maxBatchKeys,
-            run: async (_group, parts) => {
-              const { ready, slot, shared, perItem } = parts[0]!;
-              const keys = parts.flatMap((part) => part.keys);
-              const args = parts.flatMap((part) => part.args);
-              const channel = redis.slotChannel(slot) ?? '';
-              const results = (await script.run(
-                client,
-                [ready, ...keys],
-                [channel, ...shared, ...args],
-              )) as unknown[];
-              let offset = 0;
-              return parts.map((part) => {
-                const mine = results.slice(offset, offset + part.items * perItem);
-                offset += part.items * perItem;
-                return mine;
-              });
-            },
-          });
-          runBatches.set(client, join);
-        }
-        return join;
-      };
+      const joinedRuns = perClient((client) =>
+        createTickBatches<RunPart, unknown[]>({
+          weightOf: (part) => part.items,
+          maxWeight: maxBatchWeight,
+          run: async (_group, parts) => {
+            const { ready, slot, shared, perItem } = parts[0]!;
+            const keys = parts.flatMap((part) => part.keys);
+            const args = parts.flatMap((part) => part.args);
+            const channel = redis.slotChannel(slot) ?? '';
+            const results = (await script.run(
+              client,
+              [ready, ...keys],
+              [channel, ...shared, ...args],
+            )) as unknown[];
+            let offset = 0;
+            return parts.map((part) => {
+              const mine = results.slice(offset, offset + part.items * perItem);
+              offset += part.items * perItem;
+              return mine;
+            });
+          },
+        }),
+      );
       return {
         run,
         async runSpread(client, items, spreadOptions = {}) {
