@@ -30,7 +30,7 @@ const encode = (user: UserRecord, fv: UserEntry['fv'] = {}): string =>
 
 const decode = (text: string): UserRecord => {
   const entry = JSON.parse(text) as UserEntry;
-  return { ...fromUserWire(entry), email: entry.email, role: entry.role };
+  return fromUserWire(entry, entry.email, entry.role);
 };
 
 // KEYS: record, credentials (both the user's). ARGV: record text, password hash, channel, id.

@@ -26,17 +26,25 @@ export function toUserWire(user: UserRecord): UserWire {
   };
 }
 
-/** Back to the record shape resolvers take; `email` is empty (never sent in events). */
-export function fromUserWire(wire: UserWire): UserRecord {
+/**
+ * Back to the record shape resolvers take. Events carry no email (empty here) and no role; the
+ * read model's entries pass theirs (built in one literal: spreading a record to override two
+ * fields costs several times the decoding itself).
+ */
+export function fromUserWire(
+  wire: UserWire,
+  email = '',
+  role: UserRecord['role'] = 'user',
+): UserRecord {
   return {
     _id: objectId(wire.id),
     username: wire.username,
     usernameKey: wire.usernameKey,
-    email: '',
+    email,
     displayName: wire.displayName,
     bio: wire.bio,
     avatarUrl: wire.avatarUrl,
-    role: 'user',
+    role,
     createdAt: new Date(wire.createdAt),
     updatedAt: new Date(wire.updatedAt),
   };
