@@ -23,9 +23,7 @@ describe('near cache', () => {
     }
   });
 
-  const open = async (
-    options: { url?: string; subscriberHeartbeatMs?: number; maxSize?: number } = {},
-  ) => {
+  const open = async (options: { url?: string; subscriberHeartbeatMs?: number } = {}) => {
     const clients = createRedisClients({
       url: options.url ?? inject('redisUrl'),
       namespace: `test:${uniqueDbName('near')}`,
@@ -38,7 +36,6 @@ describe('near cache', () => {
       redis: clients,
       family: 'things',
       logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
-      ...(options.maxSize ? { maxSize: options.maxSize } : {}),
     });
     opened.push({ clients, cache });
     // Live once Redis has confirmed the channel: a fill sticks from then on.
@@ -61,32 +58,6 @@ describe('near cache', () => {
     await notice(cache, 'a');
     await waitFor(() => cache.get('a') === undefined);
     expect(cache.get('b')).toEqual({ v: 2 });
-  });
-
-  it('keeps every value while it has room; once full, only a key read before', async () => {
-    // Room for three: the probe that opened it, and two more.
-    const { cache } = await open({ maxSize: 3 });
-    const read = (key: string, v: number) => cache.fill(cache.begin(), key, { v });
-    read('a', 1);
-    read('b', 2);
-    expect(cache.get('a')).toEqual({ v: 1 });
-    expect(cache.get('b')).toEqual({ v: 2 });
-
-    // Full: a key read for the first time is not kept, and nothing is evicted for it.
-    read('c', 3);
-    expect(cache.get('c')).toBeUndefined();
-    expect(cache.get('a')).toEqual({ v: 1 });
-    expect(cache.get('b')).toEqual({ v: 2 });
-
-    // Read again, it is kept, in place of the least recently read.
-    read('c', 3);
-    expect(cache.get('c')).toEqual({ v: 3 });
-    expect(cache.get('probe')).toBeUndefined();
-    expect(cache.get('a')).toEqual({ v: 1 });
-
-    // A key already held takes its new value whatever the room.
-    read('a', 10);
-    expect(cache.get('a')).toEqual({ v: 10 });
   });
 
   it('does not keep a value read before a notice that arrived while the read was out', async () => {

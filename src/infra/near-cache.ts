@@ -21,13 +21,6 @@ import type { RedisClients } from './redis.js';
  * until the channel is confirmed again. A connection that dies silently is dropped by the
  * subscriber's heartbeat (infra/redis.ts) within two beats, which closes it; `ttlMs` is the
  * last bound on how long a copy can outlive its value.
- *
- * Admission: while there is room, every value read is kept. Once the cache is full, a value
- * is kept only when its key was read before (a doorkeeper: one bit per key hash, cleared after
- * as many first sightings as the cache holds). On a network far larger than the cache most
- * reads are of keys read once, and keeping each would evict a copy that is read again and
- * promote the new one into the old generation of the heap only to drop it, which costs
- * garbage collection on every request; a key read a second time is kept from then on.
  */
 export interface NearCache<V> {
   /** The copy for `key`, if this process holds a current one. */
@@ -64,14 +57,11 @@ export function createNearCache<V extends object>(options: {
   const { redis, logger } = options;
   const channel = invalidationChannel(redis.namespace, options.family);
   const subscriber = redis.subscriber;
-  const maxSize = options.maxSize ?? 20_000;
-  const sizeOf = options.sizeOf ?? (() => 1);
   const values = new LRUCache<string, V>({
-    maxSize,
-    sizeCalculation: sizeOf,
+    maxSize: options.maxSize ?? 20_000,
+    sizeCalculation: options.sizeOf ?? (() => 1),
     ttl: options.ttlMs ?? 60_000,
   });
-  const doorkeeper = createDoorkeeper(maxSize);
 
   /** Logical clock: one tick per notice or reset. */
   let clock = 0;
@@ -136,8 +126,6 @@ export function createNearCache<V extends object>(options: {
     begin: () => clock,
     fill(token, key, value) {
       if (!live || token < floor || (changedAt.get(key) ?? 0) > token) return;
-      const full = values.calculatedSize + sizeOf(value) > maxSize;
-      if (full && !values.has(key) && doorkeeper.firstSighting(key)) return;
       values.set(key, value);
     },
     forget(key) {
@@ -154,33 +142,6 @@ export function createNearCache<V extends object>(options: {
       subscriber.off('close', reset);
       subscriber.off('ready', confirm);
       reset();
-    },
-  };
-}
-
-/**
- * Which keys were seen since the last clearing: one bit per key hash (FNV-1a), so that it
- * holds no key and allocates nothing per key. A hash collision admits a key a read early.
- */
-function createDoorkeeper(capacity: number) {
-  const bits = 1 << Math.min(24, Math.max(10, Math.ceil(Math.log2(capacity * 16))));
-  const seen = new Uint32Array(bits / 32);
-  let sightings = 0;
-  return {
-    /** True the first time `key` is seen since the last clearing; marks it seen. */
-    firstSighting(key: string): boolean {
-      let hash = 0x811c9dc5;
-      for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-      const bit = (hash >>> 0) & (bits - 1);
-      const word = bit >>> 5;
-      const mask = 1 << (bit & 31);
-      if (seen[word]! & mask) return false;
-      if (++sightings > capacity) {
-        seen.fill(0);
-        sightings = 1;
-      }
-      seen[word]! |= mask;
-      return true;
     },
   };
 }
