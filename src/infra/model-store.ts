@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Logger } from './logger.js';
-import { createNearCache } from './near-cache.js';
+import { createNearCache, nearCacheEntries } from './near-cache.js';
 import type { ReadModel } from './read-model.js';
 import type { RedisClients } from './redis.js';
 
@@ -138,7 +138,7 @@ export function createModelHashes(options: {
     family: `m:${options.family}`,
     logger: options.logger,
     // Owners' hashes differ in size by orders of magnitude: bounded by fields, not owners.
-    maxSize: 200_000,
+    maxSize: 10 * nearCacheEntries,
     sizeOf: (entry) => entry.fields.size + 1,
   });
   model.onRebuilt(() => near.clear());

@@ -40,6 +40,9 @@ export interface NearCache<V> {
   close(): void;
 }
 
+/** Copies a near cache holds unless told otherwise. */
+export const nearCacheEntries = 5_000;
+
 export const invalidationChannel = (namespace: string, family: string) =>
   `${namespace}:inv:${family}`;
 
@@ -47,7 +50,12 @@ export function createNearCache<V extends object>(options: {
   redis: RedisClients;
   family: string;
   logger: Logger;
-  /** Total size held at most (see `sizeOf`); the least recently read go first. */
+  /**
+   * Total size held at most (see `sizeOf`); the least recently read go first. Kept small on
+   * purpose: every copy held is an object graph that each full garbage collection marks, and on
+   * a network far larger than the cache a bigger one buys few hits for that cost (README,
+   * "In-process copies of hot Redis values").
+   */
   maxSize?: number;
   /** Size of one value, a positive integer: 1 (one entry) unless given. */
   sizeOf?: (value: V) => number;
@@ -58,7 +66,7 @@ export function createNearCache<V extends object>(options: {
   const channel = invalidationChannel(redis.namespace, options.family);
   const subscriber = redis.subscriber;
   const values = new LRUCache<string, V>({
-    maxSize: options.maxSize ?? 20_000,
+    maxSize: options.maxSize ?? nearCacheEntries,
     sizeCalculation: options.sizeOf ?? (() => 1),
     ttl: options.ttlMs ?? 60_000,
   });

@@ -263,7 +263,6 @@ export function createModerationStore(deps: {
     redis,
     family: 'm:mod',
     logger: deps.logger,
-    maxSize: 100_000,
   });
   model.onRebuilt(() => near.clear());
   const scripts = {
