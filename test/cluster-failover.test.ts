@@ -73,7 +73,7 @@ describe('Verity on a Redis Cluster, through a failover', () => {
     // The master holding the author's keys (their timeline lists, counts, records) dies.
     const victim = await cluster.masterOf(slotOf(`{${userIdHex(author.id)}}`));
     const acknowledged = new Set<string>([before.id]);
-    const failures: { at: number; code: unknown; retryable: unknown }[] = [];
+    const failures: { at: number; code: unknown; retryable: unknown; message?: string }[] = [];
     let killedAt = 0;
     let posting = true;
     const poster = (async () => {
@@ -88,6 +88,7 @@ describe('Verity on a Redis Cluster, through a failover', () => {
             at: Date.now() - killedAt,
             code: result.errors[0]?.extensions?.['code'],
             retryable: result.errors[0]?.extensions?.['retryable'],
+            message: result.errors[0]?.message,
           });
         } else {
           acknowledged.add(result.data!['postTruth'].truth.id as string);
@@ -120,8 +121,9 @@ describe('Verity on a Redis Cluster, through a failover', () => {
 
     // Every failure was a retryable UNAVAILABLE, and all of them within the election's time.
     for (const failure of failures) {
-      expect(failure.code).toBe('UNAVAILABLE');
-      expect(failure.retryable).toBe(true);
+      // The message says which path answered otherwise.
+      expect(failure.code, failure.message).toBe('UNAVAILABLE');
+      expect(failure.retryable, failure.message).toBe(true);
       expect(failure.at).toBeLessThan(20_000);
     }
 
