@@ -34,6 +34,8 @@
  *   BENCH_SCALE_CONCURRENT_REQUESTS    the same at concurrency 32 (500)
  *   BENCH_SCALE_HASHING_REQUESTS       for signUp, logIn, completeSignUp at concurrency 1 (50)
  *   BENCH_SCALE_CONCURRENT_HASHING_REQUESTS    the same at concurrency 32 (200)
+ *   BENCH_SCALE_READ_FACTOR            times as many for a read, which changes nothing and can
+ *                                      reuse its inputs (4): its p99 rests on tens of requests
  *   BENCH_SCALE_REPLAY_JOINS           people joining in the launch replay (170,000)
  *   BENCH_SCALE_REPLAY_ADMITTED        of them admitted, signed up, following, posting (20,000)
  *   BENCH_SCALE_REPLAY_RATE            admissions per minute in the replay (10,000)
@@ -235,6 +237,12 @@ interface Operation {
   name: string;
   /** Bound by argon2 (signUp, logIn, completeSignUp): fewer requests. */
   hashing?: boolean;
+  /**
+   * Changes nothing and can reuse its inputs: measured with BENCH_SCALE_READ_FACTOR times the
+   * requests, which a write cannot afford (each consumes an input the small network has few
+   * of, or grows that network).
+   */
+  read?: boolean;
   /** The path under `data` that a successful answer holds. */
   expect: string;
   note?: string;
@@ -352,7 +360,7 @@ function operations(): Operation[] {
           i: { login: `user${firstOrdinary + random.int(100)}`, password },
         }),
       }),
-      { hashing: true },
+      { hashing: true, read: true },
     ),
     simple(
       'signUp',
@@ -488,67 +496,107 @@ function operations(): Operation[] {
         };
       }
     }),
-    simple('user.truths(first: 20), first page', 'user.truths.edges.19.cursor', async (network) => {
-      const k = nextOf(`${network.name}:page1`);
-      return {
-        body: body(documents.userTruths, { u: `user${prolific[k % prolificCount]}` }),
-        token: await sessionOf(network, firstOrdinary + (k % 500)),
-      };
-    }),
-    simple('user.truths(first: 20), fifth page', 'user.truths.edges.19.cursor', async (network) => {
-      const k = nextOf(`${network.name}:page5`);
-      const cursors = fifthPageCursors.get(network.name)!;
-      return {
-        body: body(documents.userTruths, {
-          u: `user${prolific[k % prolificCount]}`,
-          a: cursors[k % prolificCount],
-        }),
-        token: await sessionOf(network, firstOrdinary + (k % 500)),
-      };
-    }),
-    simple('hashtagFeed(#launch, first: 20)', 'hashtagFeed.edges.19.cursor', async (network) => {
-      const k = nextOf(`${network.name}:tag`);
-      return {
-        body: body(documents.hashtagFeed, { t: 'launch' }),
-        token: await sessionOf(network, firstOrdinary + (k % 500)),
-      };
-    }),
-    simple('searchUsers (prefix, first: 10)', 'searchUsers.0.id', async (network, random) => {
-      // Ten results on either network: account i without its last digit, `user1234` for
-      // i = 12345, matches user1234 and user12340..12349 (and more where they exist).
-      const i = firstOrdinary + random.int(network.sizes.accounts - firstOrdinary);
-      return {
-        body: body(documents.searchUsers, { q: `USER${String(i).slice(0, -1)}` }),
-        token: await sessionOf(network, firstOrdinary + (i % 500)),
-      };
-    }),
-    simple('hashtag search (prefix, first: 10)', 'searchHashtags.0.tag', (_network, random) => ({
-      body: body(documents.searchHashtags, { p: `#topic${random.int(5) || ''}` }),
-    })),
-    simple('trends', 'trends.computedAt', async (network) => {
-      const k = nextOf(`${network.name}:trends`);
-      return {
-        body: body(documents.trends),
-        token: await sessionOf(network, firstOrdinary + (k % 500)),
-      };
-    }),
-    simple('thread (10 replies)', 'thread.replies.edges.0.node.id', async (network) => {
-      const k = nextOf(`${network.name}:thread`);
-      return {
-        body: body(documents.thread, {
-          id: truthGid(network, network.rootTruths[k % measuredRoots]!),
-        }),
-        token: await sessionOf(network, firstOrdinary + (k % 500)),
-      };
-    }),
-    simple('notifications(first: 20)', 'notifications.edges.0.node.id', async (network) => {
-      const viewers = unreadViewers.get(network.name)!;
-      const k = nextOf(`${network.name}:notifications`);
-      return {
-        body: body(documents.notifications),
-        token: await sessionOf(network, viewers[k % viewers.length]!),
-      };
-    }),
+    simple(
+      'user.truths(first: 20), first page',
+      'user.truths.edges.19.cursor',
+      async (network) => {
+        const k = nextOf(`${network.name}:page1`);
+        return {
+          body: body(documents.userTruths, { u: `user${prolific[k % prolificCount]}` }),
+          token: await sessionOf(network, firstOrdinary + (k % 500)),
+        };
+      },
+      { read: true },
+    ),
+    simple(
+      'user.truths(first: 20), fifth page',
+      'user.truths.edges.19.cursor',
+      async (network) => {
+        const k = nextOf(`${network.name}:page5`);
+        const cursors = fifthPageCursors.get(network.name)!;
+        return {
+          body: body(documents.userTruths, {
+            u: `user${prolific[k % prolificCount]}`,
+            a: cursors[k % prolificCount],
+          }),
+          token: await sessionOf(network, firstOrdinary + (k % 500)),
+        };
+      },
+      { read: true },
+    ),
+    simple(
+      'hashtagFeed(#launch, first: 20)',
+      'hashtagFeed.edges.19.cursor',
+      async (network) => {
+        const k = nextOf(`${network.name}:tag`);
+        return {
+          body: body(documents.hashtagFeed, { t: 'launch' }),
+          token: await sessionOf(network, firstOrdinary + (k % 500)),
+        };
+      },
+      { read: true },
+    ),
+    simple(
+      'searchUsers (prefix, first: 10)',
+      'searchUsers.0.id',
+      async (network, random) => {
+        // Ten results on either network: account i without its last digit, `user1234` for
+        // i = 12345, matches user1234 and user12340..12349 (and more where they exist).
+        const i = firstOrdinary + random.int(network.sizes.accounts - firstOrdinary);
+        return {
+          body: body(documents.searchUsers, { q: `USER${String(i).slice(0, -1)}` }),
+          token: await sessionOf(network, firstOrdinary + (i % 500)),
+        };
+      },
+      { read: true },
+    ),
+    simple(
+      'hashtag search (prefix, first: 10)',
+      'searchHashtags.0.tag',
+      (_network, random) => ({
+        body: body(documents.searchHashtags, { p: `#topic${random.int(5) || ''}` }),
+      }),
+      { read: true },
+    ),
+    simple(
+      'trends',
+      'trends.computedAt',
+      async (network) => {
+        const k = nextOf(`${network.name}:trends`);
+        return {
+          body: body(documents.trends),
+          token: await sessionOf(network, firstOrdinary + (k % 500)),
+        };
+      },
+      { read: true },
+    ),
+    simple(
+      'thread (10 replies)',
+      'thread.replies.edges.0.node.id',
+      async (network) => {
+        const k = nextOf(`${network.name}:thread`);
+        return {
+          body: body(documents.thread, {
+            id: truthGid(network, network.rootTruths[k % measuredRoots]!),
+          }),
+          token: await sessionOf(network, firstOrdinary + (k % 500)),
+        };
+      },
+      { read: true },
+    ),
+    simple(
+      'notifications(first: 20)',
+      'notifications.edges.0.node.id',
+      async (network) => {
+        const viewers = unreadViewers.get(network.name)!;
+        const k = nextOf(`${network.name}:notifications`);
+        return {
+          body: body(documents.notifications),
+          token: await sessionOf(network, viewers[k % viewers.length]!),
+        };
+      },
+      { read: true },
+    ),
     simple('markNotificationsRead(all)', 'markNotificationsRead', async (network) => {
       const viewers = unreadViewers.get(network.name)!;
       const k = nextOf(`${network.name}:markRead`);
@@ -937,6 +985,7 @@ export const scaleScenario: Scenario = {
     const concurrentRequests = sizeFromEnv('BENCH_SCALE_CONCURRENT_REQUESTS', 500);
     const hashingRequests = sizeFromEnv('BENCH_SCALE_HASHING_REQUESTS', 50);
     const concurrentHashingRequests = sizeFromEnv('BENCH_SCALE_CONCURRENT_HASHING_REQUESTS', 200);
+    const readFactor = sizeFromEnv('BENCH_SCALE_READ_FACTOR', 4);
     const doReplay = process.env['BENCH_SCALE_REPLAY'] !== 'no';
 
     const rows: Row[] = [];
@@ -1070,13 +1119,15 @@ export const scaleScenario: Scenario = {
           }
         }
         for (const concurrency of [1, 32]) {
-          const count = operation.hashing
-            ? concurrency === 1
-              ? hashingRequests
-              : concurrentHashingRequests
-            : concurrency === 1
-              ? requests
-              : concurrentRequests;
+          const count =
+            (operation.read ? readFactor : 1) *
+            (operation.hashing
+              ? concurrency === 1
+                ? hashingRequests
+                : concurrentHashingRequests
+              : concurrency === 1
+                ? requests
+                : concurrentRequests);
           // Two rounds, the networks taking turns (and turns at going first), so that drift in
           // the machine hits both alike; the figures pool both rounds.
           const pooled = new Map<Network, Figures>(
@@ -1146,7 +1197,7 @@ export const scaleScenario: Scenario = {
               unit: 'ms',
               baseline: 'small network',
               baselineValue: fs.p99,
-              note: 'target ≤ 1.5×',
+              note: `target ≤ 1.5×; ${count} requests`,
             },
           );
         }
