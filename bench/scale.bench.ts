@@ -1130,10 +1130,17 @@ export const scaleScenario: Scenario = {
                 : concurrentRequests);
           // Two rounds, the networks taking turns (and turns at going first), so that drift in
           // the machine hits both alike; the figures pool both rounds.
-          const pooled = new Map<Network, Figures>(
+          const pooled = new Map<Network, Figures & { roundP99s: number[] }>(
             networks.map((network) => [
               network,
-              { latencies: [], errors: 0, samples: [], work: noWork(), heapUsedBytes: 0 },
+              {
+                latencies: [],
+                errors: 0,
+                samples: [],
+                work: noWork(),
+                heapUsedBytes: 0,
+                roundP99s: [],
+              },
             ]),
           );
           for (let round = 0; round < 2; round++) {
@@ -1152,6 +1159,7 @@ export const scaleScenario: Scenario = {
               );
               const into = pooled.get(network)!;
               into.latencies.push(...figures.latencies);
+              into.roundP99s.push(quantile(figures.latencies, 0.99));
               into.errors += figures.errors;
               into.samples.push(...figures.samples);
               addWork(into.work, figures.work);
@@ -1159,10 +1167,14 @@ export const scaleScenario: Scenario = {
             }
           }
           const figures = networks.map((network) => {
-            const { latencies, errors, samples, work, heapUsedBytes } = pooled.get(network)!;
+            const { latencies, errors, samples, work, heapUsedBytes, roundP99s } =
+              pooled.get(network)!;
             return {
               p50: quantile(latencies, 0.5),
               p99: quantile(latencies, 0.99),
+              // The same network's p99 in each round: how far a p99 of this many requests
+              // moves on this machine with nothing changed.
+              roundP99s: roundP99s.map((p99) => p99.toFixed(1)).join(' / '),
               errors,
               samples,
               work: describeWork(work, latencies.length, heapUsedBytes),
@@ -1179,6 +1191,7 @@ export const scaleScenario: Scenario = {
             `  ${operation.name}, c=${concurrency}: p50 ${fs.p50.toFixed(1)} → ${fl.p50.toFixed(1)} ms, ` +
               `p99 ${fs.p99.toFixed(1)} → ${fl.p99.toFixed(1)} ms (small → launch, ${count} requests)` +
               (errors > 0 ? `, errors ${fs.errors}/${fl.errors}` : '') +
+              `\n      p99 by round: small ${fs.roundP99s} ms, launch ${fl.roundP99s} ms` +
               `\n      small: ${fs.work}\n      launch: ${fl.work}`,
           );
           const errorNote = errors > 0 ? `; ERRORS small ${fs.errors}, launch ${fl.errors}` : '';
@@ -1197,7 +1210,7 @@ export const scaleScenario: Scenario = {
               unit: 'ms',
               baseline: 'small network',
               baselineValue: fs.p99,
-              note: `target ≤ 1.5×; ${count} requests`,
+              note: `target ≤ 1.5×; ${count} requests; by round small ${fs.roundP99s}, launch ${fl.roundP99s}`,
             },
           );
         }
