@@ -661,15 +661,18 @@ describe('search after edits and suspensions', () => {
     const stem = `Susp${token()}`;
     const spammer = await verity.signUp({ username: `${stem}_spam` });
     const honest = await verity.signUp({ username: `${stem}_honest` });
+    const third = await verity.signUp({ username: `${stem}_zulu` });
     const viewer = await verity.signUp();
     const friend = await verity.signUp();
     await act(verity, viewer.token, 'follow', friend.id);
     await act(verity, friend.token, 'follow', spammer.id);
     await act(verity, friend.token, 'follow', honest.id);
 
-    const search = async () =>
+    const search = async (first?: number) =>
       (
-        (await verity.gql(searchUsers, { q: stem })).data!['searchUsers'] as { username: string }[]
+        (await verity.gql(searchUsers, { q: stem, first })).data!['searchUsers'] as {
+          username: string;
+        }[]
       ).map((user) => user.username);
     const suggestions = async () =>
       (
@@ -677,7 +680,8 @@ describe('search after edits and suspensions', () => {
           'suggestedAccounts'
         ] as { username: string }[]
       ).map((user) => user.username);
-    expect(await search()).toEqual([honest.username, spammer.username]);
+    expect(await search()).toEqual([honest.username, spammer.username, third.username]);
+    expect(await search(2)).toEqual([honest.username, spammer.username]);
     expect(await suggestions()).toEqual(
       expect.arrayContaining([honest.username, spammer.username]),
     );
@@ -689,11 +693,13 @@ describe('search after edits and suspensions', () => {
         { token: moderator.token },
       );
     expect((await suspend('suspendUser')).errors).toBeUndefined();
-    expect(await search()).toEqual([honest.username]);
+    expect(await search()).toEqual([honest.username, third.username]);
+    // The next match takes a hidden one's place on a full page.
+    expect(await search(2)).toEqual([honest.username, third.username]);
     expect(await suggestions()).not.toContain(spammer.username);
     expect(await suggestions()).toContain(honest.username);
 
     expect((await suspend('unsuspendUser')).errors).toBeUndefined();
-    expect(await search()).toEqual([honest.username, spammer.username]);
+    expect(await search()).toEqual([honest.username, spammer.username, third.username]);
   });
 });

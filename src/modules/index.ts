@@ -581,7 +581,8 @@ const zeroReactions = Object.freeze(
   Object.fromEntries(reactionKinds.map((kind) => [kind, 0])) as Record<ReactionKind, number>,
 );
 const zeroTruthCounts = Object.freeze({ replies: 0, retruths: 0, quotes: 0 });
-const zeroUserCounts = Object.freeze({ followers: 0, following: 0, truths: 0 });
+const zeroFollowCounts = Object.freeze({ followers: 0, following: 0 });
+const zeroAuthoredCounts = Object.freeze({ truths: 0 });
 const noPins: readonly string[] = Object.freeze([]);
 
 /**
@@ -618,22 +619,15 @@ export function createLoaderScope(services: Services, options: { cache: boolean 
   return {
     caching: cache,
     userById: held(users.getMany, users.peek, null),
-    userCountsById: held(
-      async (ids) => {
-        const [follows, authored] = await Promise.all([
-          relations.counts(ids),
-          truths.authored.get(ids),
-        ]);
-        return new Map(
-          ids.map((id) => [id, { ...follows.get(id)!, truths: authored.get(id)?.truths ?? 0 }]),
-        );
-      },
-      (id) => {
-        const follows = relations.peekCounts(id);
-        const authored = truths.authored.peek(id);
-        return follows && authored ? { ...follows, truths: authored.truths } : undefined;
-      },
-      zeroUserCounts,
+    followCountsById: held(
+      (ids) => relations.counts(ids),
+      (id) => relations.peekCounts(id),
+      zeroFollowCounts,
+    ),
+    authoredCountsById: held(
+      (ids) => truths.authored.get(ids),
+      (id) => truths.authored.peek(id),
+      zeroAuthoredCounts,
     ),
     truthById: held(truths.getMany, truths.peek, null),
     truthCountsById: held(
@@ -668,7 +662,8 @@ export function loadersFor(scope: LoaderScope, viewerId: string | null) {
     /** Whether these loaders keep what they read for the rest of their scope. */
     caching: scope.caching,
     userById: scope.userById,
-    userCountsById: scope.userCountsById,
+    followCountsById: scope.followCountsById,
+    authoredCountsById: scope.authoredCountsById,
     truthById: scope.truthById,
     pinnedIdsByUserId: scope.pinnedIdsByUserId,
     truthCountsById: scope.truthCountsById,

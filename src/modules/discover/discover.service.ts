@@ -255,10 +255,15 @@ export function createDiscoverService(deps: {
       limit: number,
       alongside?: (ids: readonly string[]) => Promise<unknown>,
     ): Promise<string[]> {
-      // Read twice as many: the hidden ones are few, and a page stays one round trip.
+      // Read twice as many, and check the page first: hidden accounts are few, so a page is
+      // nearly always one round trip, and the rest are checked only to fill a hidden one's place.
       const ids = await store.searchUsers(prefix, limit * 2);
-      const [hidden] = await Promise.all([deps.hiddenAmong(ids), alongside?.(ids.slice(0, limit))]);
-      return ids.filter((id) => !hidden.has(id)).slice(0, limit);
+      const page = ids.slice(0, limit);
+      const [hidden] = await Promise.all([deps.hiddenAmong(page), alongside?.(page)]);
+      if (hidden.size === 0) return page;
+      const rest = ids.slice(limit);
+      const hiddenRest = await deps.hiddenAmong(rest);
+      return ids.filter((id) => !hidden.has(id) && !hiddenRest.has(id)).slice(0, limit);
     },
 
     /** Which of these accounts must not be shown (see `hiddenAmong`). */

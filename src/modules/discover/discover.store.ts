@@ -39,9 +39,22 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 `;
 
-// KEYS: names. ARGV: prefix, how many. Entries whose name starts with the prefix, in order.
+// KEYS: names. ARGV: prefix, how many ids, how many entries at most. The ids of the entries
+// whose name starts with the prefix, in the names' order, each once (a user matched by two
+// names shows once): a page's ids travel, not every entry read.
 const searchSource = `
-return redis.call('ZRANGEBYLEX', KEYS[1], '[' .. ARGV[1], '[' .. ARGV[1] .. '\\255', 'LIMIT', 0, tonumber(ARGV[2]))
+local entries = redis.call('ZRANGEBYLEX', KEYS[1], '[' .. ARGV[1], '[' .. ARGV[1] .. '\\255', 'LIMIT', 0, tonumber(ARGV[3]))
+local limit = tonumber(ARGV[2])
+local ids, seen = {}, {}
+for _, entry in ipairs(entries) do
+  local id = string.match(entry, '[^%z]+$')
+  if not seen[id] then
+    seen[id] = true
+    ids[#ids + 1] = id
+    if #ids == limit then break end
+  end
+end
+return ids
 `;
 
 // KEYS: tags, counts, tagged. ARGV: truth id, then its tags. Counts a truth's tags once.
@@ -443,19 +456,12 @@ export function createDiscoverStore(deps: {
 
     /** Up to `limit` user ids whose names start with `prefix`, in the names' order. */
     async searchUsers(prefix: string, limit: number): Promise<string[]> {
-      const ids: string[] = [];
-      // A user matched by two names shows once: read enough entries for the duplicates.
-      const entries = (await search.run(
+      // Entries enough for every user matched by two names.
+      return (await search.run(
         redis.command,
         [keys.names],
-        [prefix, limit * 4],
+        [prefix, limit, limit * 4],
       )) as string[];
-      for (const entry of entries) {
-        const id = entry.slice(entry.lastIndexOf('\0') + 1);
-        if (!ids.includes(id)) ids.push(id);
-        if (ids.length === limit) break;
-      }
-      return ids;
     },
 
     /** Counts a stored truth's hashtags (once). */

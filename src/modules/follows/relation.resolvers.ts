@@ -22,8 +22,8 @@ const act =
     return { user, me };
   };
 
-/** The User fields read from a user's counts, and from the viewer's relations to them. */
-const countFields = ['followerCount', 'followingCount', 'truthCount'];
+/** The User fields read from a user's follow counts, and from the viewer's relations to them. */
+const countFields = ['followerCount', 'followingCount'];
 const flagFields = ['viewerIsFollowing', 'followsViewer', 'viewerHasBlocked', 'viewerHasMuted'];
 
 /**
@@ -43,8 +43,9 @@ export function prefetchUsers(
   return Promise.all([
     context.loaders.userById.loadMany(ids),
     countFields.some((field) => selected.has(field))
-      ? context.loaders.userCountsById.loadMany(ids)
+      ? context.loaders.followCountsById.loadMany(ids)
       : null,
+    selected.has('truthCount') ? context.loaders.authoredCountsById.loadMany(ids) : null,
     flagFields.some((field) => selected.has(field))
       ? Promise.all(
           ids.map((id) => Promise.resolve(context.loaders.relationFlagsByUserId.load(id))),
@@ -57,7 +58,7 @@ const flags = (user: UserRecord, context: GraphQLContext) =>
   context.loaders.relationFlagsByUserId.load(user._id.toHexString());
 
 const counts = (user: UserRecord, context: GraphQLContext) =>
-  context.loaders.userCountsById.load(user._id.toHexString());
+  context.loaders.followCountsById.load(user._id.toHexString());
 
 const relatedUsers =
   (direction: 'followers' | 'following') =>
@@ -101,7 +102,8 @@ export const relationResolvers: Resolvers = {
   User: {
     followerCount: async (user, _args, context) => (await counts(user, context)).followers,
     followingCount: async (user, _args, context) => (await counts(user, context)).following,
-    truthCount: async (user, _args, context) => (await counts(user, context)).truths,
+    truthCount: async (user, _args, context) =>
+      (await context.loaders.authoredCountsById.load(user._id.toHexString())).truths,
     followers: relatedUsers('followers'),
     following: relatedUsers('following'),
     truths: async (user, args, context) => {
