@@ -619,11 +619,7 @@ export function createLoaderScope(services: Services, options: { cache: boolean 
   return {
     caching: cache,
     userById: held(users.getMany, users.peek, null),
-    followCountsById: held(
-      (ids) => relations.counts(ids),
-      (id) => relations.peekCounts(id),
-      zeroFollowCounts,
-    ),
+    followCountsById: held(relations.counts, relations.peekCounts, zeroFollowCounts),
     authoredCountsById: held(
       (ids) => truths.authored.get(ids),
       (id) => truths.authored.peek(id),

@@ -57,7 +57,7 @@ export function prefetchUsers(
 const flags = (user: UserRecord, context: GraphQLContext) =>
   context.loaders.relationFlagsByUserId.load(user._id.toHexString());
 
-const counts = (user: UserRecord, context: GraphQLContext) =>
+const followCounts = (user: UserRecord, context: GraphQLContext) =>
   context.loaders.followCountsById.load(user._id.toHexString());
 
 const relatedUsers =
@@ -100,8 +100,8 @@ export const relationResolvers: Resolvers = {
   },
 
   User: {
-    followerCount: async (user, _args, context) => (await counts(user, context)).followers,
-    followingCount: async (user, _args, context) => (await counts(user, context)).following,
+    followerCount: async (user, _args, context) => (await followCounts(user, context)).followers,
+    followingCount: async (user, _args, context) => (await followCounts(user, context)).following,
     truthCount: async (user, _args, context) =>
       (await context.loaders.authoredCountsById.load(user._id.toHexString())).truths,
     followers: relatedUsers('followers'),
