@@ -30,12 +30,12 @@
  *   BENCH_SCALE_SMALL_WHALE_FOLLOWERS, BENCH_SCALE_LAUNCH_WHALE_FOLLOWERS     200 / 12,000
  * and for the run:
  *   BENCH_SCALE_BUILD_CONCURRENCY      service calls in flight while building (128)
- *   BENCH_SCALE_REQUESTS               measured requests per operation at concurrency 1 (100)
+ *   BENCH_SCALE_REQUESTS               measured requests per operation at concurrency 1 (300)
  *   BENCH_SCALE_CONCURRENT_REQUESTS    the same at concurrency 32 (500)
  *   BENCH_SCALE_HASHING_REQUESTS       for signUp, logIn, completeSignUp at concurrency 1 (50)
  *   BENCH_SCALE_CONCURRENT_HASHING_REQUESTS    the same at concurrency 32 (200)
  *   BENCH_SCALE_READ_FACTOR            times as many for a read, which changes nothing and can
- *                                      reuse its inputs (4): its p99 rests on 4 to 20 requests
+ *                                      reuse its inputs (4): its p99 rests on 3 to 20 requests
  *   BENCH_SCALE_REPLAY_JOINS           people joining in the launch replay (170,000)
  *   BENCH_SCALE_REPLAY_ADMITTED        of them admitted, signed up, following, posting (20,000)
  *   BENCH_SCALE_REPLAY_RATE            admissions per minute in the replay (10,000)
@@ -944,7 +944,7 @@ export const scaleScenario: Scenario = {
       whaleFollowers: 12_000,
     });
     const buildConcurrency = sizeFromEnv('BENCH_SCALE_BUILD_CONCURRENCY', 128);
-    const requests = sizeFromEnv('BENCH_SCALE_REQUESTS', 100);
+    const requests = sizeFromEnv('BENCH_SCALE_REQUESTS', 300);
     const concurrentRequests = sizeFromEnv('BENCH_SCALE_CONCURRENT_REQUESTS', 500);
     const hashingRequests = sizeFromEnv('BENCH_SCALE_HASHING_REQUESTS', 50);
     const concurrentHashingRequests = sizeFromEnv('BENCH_SCALE_CONCURRENT_HASHING_REQUESTS', 200);
