@@ -46,8 +46,9 @@
  *   BENCH_PROFILE=<dir>                a CPU profile of each serving process, written into <dir>
  *
  * Next to each operation's latencies it prints what each request cost the serving process: CPU,
- * garbage-collection pauses, Redis commands sent and MongoDB commands, and its heap after, so
- * that a launch figure above its small one says where the time went.
+ * garbage-collection pauses, Redis commands sent, MongoDB commands with their time (sent to
+ * answered) and how many of them took over 10 ms, and its heap after, so that a launch figure
+ * above its small one says where the time went.
  */
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { createTokenService } from '../src/modules/auth/index.js';
@@ -85,7 +86,7 @@ import {
   type RequestRunResult,
 } from './lib/request-load.js';
 import { uploadImage } from './lib/media.js';
-import type { ProcessWork } from './lib/bench-app.js';
+import { slowMongoMs, type ProcessWork } from './lib/bench-app.js';
 import {
   benchJwtSecret,
   startStack,
@@ -137,18 +138,29 @@ const workSince = (before: ProcessWork, after: ProcessWork): Work => ({
   majorGcs: after.majorGcs - before.majorGcs,
   redisSent: after.redisSent - before.redisSent,
   mongoCommands: after.mongoCommands - before.mongoCommands,
+  mongoMs: after.mongoMs - before.mongoMs,
+  mongoSlow: after.mongoSlow - before.mongoSlow,
 });
 
 const addWork = (into: Work, more: Work) => {
   for (const key of Object.keys(into) as (keyof Work)[]) into[key] += more[key];
 };
 
-const noWork = (): Work => ({ cpuMs: 0, gcMs: 0, majorGcs: 0, redisSent: 0, mongoCommands: 0 });
+const noWork = (): Work => ({
+  cpuMs: 0,
+  gcMs: 0,
+  majorGcs: 0,
+  redisSent: 0,
+  mongoCommands: 0,
+  mongoMs: 0,
+  mongoSlow: 0,
+});
 
 const describeWork = (work: Work, requests: number, heapUsedBytes: number) =>
   `CPU ${(work.cpuMs / requests).toFixed(2)} ms, GC ${(work.gcMs / requests).toFixed(2)} ms ` +
   `(${work.majorGcs} full), Redis ${(work.redisSent / requests).toFixed(1)}, ` +
-  `MongoDB ${(work.mongoCommands / requests).toFixed(1)} per request; heap ${mib(heapUsedBytes)}`;
+  `MongoDB ${(work.mongoCommands / requests).toFixed(1)} (${(work.mongoMs / requests).toFixed(2)} ms) ` +
+  `per request, ${work.mongoSlow} MongoDB commands over ${slowMongoMs} ms; heap ${mib(heapUsedBytes)}`;
 
 // ---------------------------------------------------------------------------------------------
 // The measured operations

@@ -35,9 +35,15 @@ export interface ProcessWork {
   redisSent: number;
   /** Commands the MongoDB driver started (the app must monitor commands). */
   mongoCommands: number;
+  /** Their time from sending to the reply, summed, and how many took over `slowMongoMs`. */
+  mongoMs: number;
+  mongoSlow: number;
   /** The V8 heap in use now. */
   heapUsedBytes: number;
 }
+
+/** A MongoDB command slower than this is counted apart (`ProcessWork.mongoSlow`). */
+export const slowMongoMs = 10;
 
 /** Starts counting `app`'s work (call once it has started); the reader of the counts. */
 export function countWork(app: VerityApp): () => ProcessWork {
@@ -59,9 +65,17 @@ export function countWork(app: VerityApp): () => ProcessWork {
       return send(...args);
     };
   }
-  connection.getClient().on('commandStarted', () => {
+  const mongo = { ms: 0, slow: 0 };
+  const client = connection.getClient();
+  client.on('commandStarted', () => {
     mongoCommands++;
   });
+  const timed = ({ duration }: { duration: number }) => {
+    mongo.ms += duration;
+    if (duration > slowMongoMs) mongo.slow++;
+  };
+  client.on('commandSucceeded', timed);
+  client.on('commandFailed', timed);
   return () => {
     const cpu = process.cpuUsage();
     return {
@@ -70,6 +84,8 @@ export function countWork(app: VerityApp): () => ProcessWork {
       majorGcs: gc.major,
       redisSent,
       mongoCommands,
+      mongoMs: mongo.ms,
+      mongoSlow: mongo.slow,
       heapUsedBytes: process.memoryUsage().heapUsed,
     };
   };
