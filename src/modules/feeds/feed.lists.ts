@@ -630,7 +630,8 @@ export function createFeedLists(options: {
     },
 
     async drop(list) {
-      await redis.command.del(list);
+      // UNLINK: a long list is freed off Redis's main thread.
+      await redis.command.unlink(list);
     },
   };
 }
