@@ -102,9 +102,10 @@ export async function startFerretDB(options: {
   // the log into the database file and syncs it, inside that commit. SQLite's default, 1,000
   // pages, costs nothing on a small database, whose log is a few hot pages written again and
   // again; on a database of gigabytes those are a thousand pages scattered through the file,
-  // and one insert in about 250 took 10–25 ms instead of 1 (2,000,000 documents, 1.5 GB: 10 of
-  // 2,000 inserts over 10 ms, none with 100 pages or with no checkpoint at all). 100 pages
-  // spreads the same copying over ten times as many, ten times smaller, checkpoints.
+  // and one insert in about 200 took over 10 ms, up to 22, instead of about 1 (2,000,000
+  // documents, 1.5 GB: 10 to 12 of 2,000 inserts; none with 100 pages or with no checkpoint at
+  // all). 100 pages spreads the same copying over ten times as many, ten times smaller,
+  // checkpoints.
   const sqliteUrl = `file:${path.resolve(options.dataDir)}/?_pragma=wal_autocheckpoint(100)`;
   const child = await spawnManaged({
     name: 'ferretdb',
