@@ -30,6 +30,8 @@ export interface SpawnManagedOptions {
   readyPattern: RegExp;
   readyTimeoutMs: number;
   logger: Logger;
+  /** Environment variables to set for the process, on top of Verity's own. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -44,7 +46,11 @@ export interface SpawnManagedOptions {
  */
 export async function spawnManaged(options: SpawnManagedOptions): Promise<ManagedProcess> {
   const { name, command, args, readyPattern, readyTimeoutMs, logger } = options;
-  const child = spawn(command, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: options.env ? { ...process.env, ...options.env } : process.env,
+  });
   // Ending the lifeline of a child that has already died may fail with EPIPE; nothing to do.
   child.stdin.on('error', () => undefined);
 

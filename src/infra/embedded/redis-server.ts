@@ -25,6 +25,16 @@ export async function findFreePort(): Promise<number> {
  */
 export const zsetMaxListpackEntries = 1_024;
 
+/**
+ * jemalloc's options for the embedded redis-server (`MALLOC_CONF`; `JE_MALLOC_CONF` for a
+ * redis-server built with its bundled, prefixed jemalloc): its heap on transparent huge pages,
+ * with `--disable-thp no`, which Redis defaults to yes for the sake of forks that an embedded
+ * Redis, keeping nothing on disk, never makes. On 4 KB pages a Redis of gigabytes answers
+ * several times more commands late than a small one under the same load (README, "Operating
+ * Verity"); on 2 MB pages as few. Nothing changes where the kernel's THP mode is `never`.
+ */
+export const redisMallocConf = 'thp:always,metadata_thp:always';
+
 /** A running redis-server that Verity started. */
 export interface EmbeddedRedis {
   readonly url: string;
@@ -84,8 +94,11 @@ export async function startRedisServer(options: {
           // encoding: 45 bytes an entry instead of 127 (docs/capacity.md).
           '--zset-max-listpack-entries',
           String(zsetMaxListpackEntries),
+          '--disable-thp',
+          'no',
           ...(options.args?.(port) ?? []),
         ],
+        env: { MALLOC_CONF: redisMallocConf, JE_MALLOC_CONF: redisMallocConf },
         readyPattern: /Ready to accept connections/,
         readyTimeoutMs: 10_000,
         logger: options.logger,
