@@ -11,6 +11,7 @@ import { fanoutScenario } from './fanout.bench.js';
 import { homeFeedScenario } from './home-feed.bench.js';
 import { livePersonalScenario } from './live-personal.bench.js';
 import { postFanoutScenario } from './post-fanout.bench.js';
+import { redisPagesScenario } from './redis-pages.bench.js';
 import { renderTable, type Scenario } from './lib/report.js';
 import { scaleScenario } from './scale.bench.js';
 import { waitlistScenario } from './waitlist.bench.js';
@@ -24,6 +25,7 @@ const scenarios: Scenario[] = [
   scaleScenario,
   capacityScenario,
   clusterScenario,
+  redisPagesScenario,
 ];
 
 const wanted = process.argv.slice(2);

@@ -27,11 +27,12 @@ export const zsetMaxListpackEntries = 1_024;
 
 /**
  * jemalloc's options for the embedded redis-server (`MALLOC_CONF`; `JE_MALLOC_CONF` for a
- * redis-server built with its bundled, prefixed jemalloc): its heap on transparent huge pages,
- * with `--disable-thp no`, which Redis defaults to yes for the sake of forks that an embedded
- * Redis, keeping nothing on disk, never makes. On 4 KB pages a Redis of gigabytes answers
- * several times more commands late than a small one under the same load (README, "Operating
- * Verity"); on 2 MB pages as few. Nothing changes where the kernel's THP mode is `never`.
+ * redis-server built with its bundled, prefixed jemalloc): its heap on transparent huge pages.
+ * It also runs with `--disable-thp no`: Redis's default (yes) turns them off where the kernel's
+ * THP mode is `always`, for the sake of forks that an embedded Redis, keeping nothing on disk,
+ * never makes. On 4 KB pages a Redis of gigabytes answers several times more commands late than
+ * a small one under the same load, on 2 MB pages about as few (`npm run bench redis-pages`).
+ * Nothing changes where the kernel's THP mode is `never`.
  */
 export const redisMallocConf = 'thp:always,metadata_thp:always';
 
@@ -62,6 +63,8 @@ export async function startRedisServer(options: {
   args?: (port: number) => string[];
   /** A port the server must not take (besides its own, a cluster node needs port + 10000). */
   acceptPort?: (port: number) => Promise<boolean>;
+  /** Environment variables over the server's own (`MALLOC_CONF`: see `redisMallocConf`). */
+  env?: Readonly<Record<string, string>>;
 }): Promise<EmbeddedRedis> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -98,7 +101,7 @@ export async function startRedisServer(options: {
           'no',
           ...(options.args?.(port) ?? []),
         ],
-        env: { MALLOC_CONF: redisMallocConf, JE_MALLOC_CONF: redisMallocConf },
+        env: { MALLOC_CONF: redisMallocConf, JE_MALLOC_CONF: redisMallocConf, ...options.env },
         readyPattern: /Ready to accept connections/,
         readyTimeoutMs: 10_000,
         logger: options.logger,
