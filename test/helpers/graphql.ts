@@ -87,8 +87,14 @@ export function createGraphQLClient(url: string): GraphQLClient {
       if (!session || session.__typename !== 'Session') {
         throw new Error(`sign-up failed: ${JSON.stringify(result)}`);
       }
-      const me = await gql<{ me: { id: string } }>('{ me { id } }', {}, { token: session.token });
-      return { token: session.token, id: me.data!.me.id, username, email, password };
+      const me = await gql<{ me: { id: string } | null }>(
+        '{ me { id } }',
+        {},
+        { token: session.token },
+      );
+      const id = me.data?.me?.id;
+      if (!id) throw new Error(`the new session does not read its viewer: ${JSON.stringify(me)}`);
+      return { token: session.token, id, username, email, password };
     },
   };
 }
