@@ -30,7 +30,7 @@ export const zsetMaxListpackEntries = 1_024;
  * redis-server built with its bundled, prefixed jemalloc): its heap on transparent huge pages.
  * It also runs with `--disable-thp no`: Redis's default (yes) turns them off where the kernel's
  * THP mode is `always`, for the sake of forks that an embedded Redis, keeping nothing on disk,
- * never makes. On 4 KB pages a Redis of gigabytes answers several times more commands late than
+ * never makes. On 4 KB pages a Redis of gigabytes answers about twice as many commands late as
  * a small one under the same load, on 2 MB pages about as few (`npm run bench redis-pages`).
  * Nothing changes where the kernel's THP mode is `never`.
  */
