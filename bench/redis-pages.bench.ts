@@ -32,10 +32,13 @@ interface Load {
   cpuSeconds: number;
 }
 
-const info = async (client: Redis, section: string, field: string) => {
+/** Numeric fields of one section of a server's INFO, read in one command. */
+const info = async (client: Redis, section: string, ...fields: string[]) => {
   const text = await client.info(section);
-  const line = text.split('\r\n').find((l) => l.startsWith(`${field}:`));
-  return Number(line?.slice(field.length + 1));
+  return fields.map((field) => {
+    const line = text.split('\r\n').find((l) => l.startsWith(`${field}:`));
+    return Number(line?.slice(field.length + 1));
+  });
 };
 
 /** Resident memory of a redis-server, and how much of it is on transparent huge pages. */
@@ -47,9 +50,10 @@ async function pages(pid: number): Promise<{ rssMiB: number; hugeMiB: number }> 
 
 /** GETs and SETs of random keys, one at a time, `pauseMs` apart, for `ms`. */
 async function load(server: Server, ms: number): Promise<Load> {
-  const cpu = async () =>
-    (await info(server.client, 'cpu', 'used_cpu_user')) +
-    (await info(server.client, 'cpu', 'used_cpu_sys'));
+  const cpu = async () => {
+    const [user, sys] = await info(server.client, 'cpu', 'used_cpu_user', 'used_cpu_sys');
+    return user! + sys!;
+  };
   const cpuBefore = await cpu();
   const value = 'x'.repeat(valueBytes);
   const latencies: number[] = [];
@@ -69,11 +73,11 @@ async function load(server: Server, ms: number): Promise<Load> {
  * Does a redis-server of gigabytes answer as promptly as a small one? The launch-scale bench's
  * writes at concurrency 1 had their p99s above target only on the 5.2 GB Redis, whose latency
  * monitor caught commands that cost microseconds taking 10 to 36 ms. Three redis-servers run
- * side by side under the same load, one command at a time from each: two of `BENCH_REDIS_PAGES_
- * KEYS` strings of 400 bytes (about 5 GB), one as Verity starts it (heap on transparent huge
- * pages) and one on 4 KB pages (jemalloc's `thp:never`; Redis's own default on a kernel whose
- * THP mode is `madvise`), and the baseline, the
- * same server as Verity starts it with `BENCH_REDIS_PAGES_SMALL_KEYS` keys (about 30 MB).
+ * side by side under the same load, one command at a time from each: two of
+ * `BENCH_REDIS_PAGES_KEYS` strings of 400 bytes (about 5 GB), one as Verity starts it (heap on
+ * transparent huge pages) and one on 4 KB pages (jemalloc's `thp:never`; Redis's own default on
+ * a kernel whose THP mode is `madvise`), and the baseline, the same server as Verity starts it
+ * with `BENCH_REDIS_PAGES_SMALL_KEYS` keys (about 30 MB).
  * Figures: p50, p99, p99.9, commands over 5 ms per 10,000, and CPU per command.
  */
 export const redisPagesScenario: Scenario = {
@@ -106,7 +110,7 @@ export const redisPagesScenario: Scenario = {
           keys: spec.keys,
           redis,
           client,
-          pid: await info(client, 'server', 'process_id'),
+          pid: (await info(client, 'server', 'process_id'))[0]!,
         };
         servers.push(server);
         const started = performance.now();
@@ -114,7 +118,7 @@ export const redisPagesScenario: Scenario = {
         const { rssMiB, hugeMiB } = await pages(server.pid);
         console.log(
           `  ${spec.label}: ${fmt(spec.keys)} keys in ${((performance.now() - started) / 1000).toFixed(1)} s, ` +
-            `used_memory ${((await info(client, 'memory', 'used_memory')) / 2 ** 20).toFixed(0)} MiB, ` +
+            `used_memory ${((await info(client, 'memory', 'used_memory'))[0]! / 2 ** 20).toFixed(0)} MiB, ` +
             `resident ${rssMiB.toFixed(0)} MiB, on huge pages ${hugeMiB.toFixed(0)} MiB`,
         );
       }
