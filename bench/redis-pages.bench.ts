@@ -34,9 +34,9 @@ interface Load {
 
 /** Numeric fields of one section of a server's INFO, read in one command. */
 const info = async (client: Redis, section: string, ...fields: string[]) => {
-  const text = await client.info(section);
+  const lines = (await client.info(section)).split('\r\n');
   return fields.map((field) => {
-    const line = text.split('\r\n').find((l) => l.startsWith(`${field}:`));
+    const line = lines.find((l) => l.startsWith(`${field}:`));
     return Number(line?.slice(field.length + 1));
   });
 };
