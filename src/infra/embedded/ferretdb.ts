@@ -1,6 +1,17 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { access, constants, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import {
+  access,
+  chmod,
+  constants,
+  cp,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -23,11 +34,23 @@ async function isExecutable(file: string): Promise<boolean> {
   }
 }
 
+/** The FerretDB module, and its files that Verity builds in place of the released ones. */
+const ferretdbModule = 'github.com/FerretDB/FerretDB';
+const ferretdbOverlay = ['internal/util/fsql/db.go'];
+const goEnv = { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' };
+
 /**
  * Returns the path of a FerretDB binary built from `tools/ferretdb`, building it with the Go
  * module proxy only when the cache has none for the current sources. The cache entry is keyed by
- * a hash of go.mod, go.sum and main.go, so a second start never rebuilds and a version bump
- * always does. Concurrent callers are safe: each builds to a unique file and renames it in place.
+ * a hash of go.mod, go.sum, main.go and the overlay files, so a second start never rebuilds and a
+ * version bump always does. Concurrent callers are safe: each builds to a unique file and renames
+ * it in place.
+ *
+ * The build takes FerretDB's module as released, with each file of `tools/ferretdb/_overlay`
+ * in place of the module's file at the same path (the one there: SQLite writes in turn, see its
+ * header). Go refuses `-overlay` for files in its module cache, so the module is copied next to
+ * the binary and the build points at the copy with a `replace` in a go.mod of its own
+ * (`-modfile`); tools/ferretdb's go.mod and go.sum stay as they are.
  */
 export async function ensureFerretDBBinary(options: {
   cacheDir: string;
@@ -36,6 +59,10 @@ export async function ensureFerretDBBinary(options: {
   const hash = createHash('sha256');
   for (const file of ['go.mod', 'go.sum', 'main.go']) {
     hash.update(await readFile(path.join(ferretdbModuleDir, file)));
+  }
+  for (const file of ferretdbOverlay) {
+    hash.update(file);
+    hash.update(await readFile(path.join(ferretdbModuleDir, '_overlay', file)));
   }
   const dir = path.join(options.cacheDir, `ferretdb-${hash.digest('hex').slice(0, 16)}`);
   const binary = path.join(dir, 'verity-ferretdb');
@@ -46,18 +73,20 @@ export async function ensureFerretDBBinary(options: {
     'building the embedded MongoDB (FerretDB v1) with Go; this happens once',
   );
   await mkdir(dir, { recursive: true });
+  const build = path.join(dir, `build-${randomUUID()}`);
   const partial = `${binary}.${randomUUID()}.partial`;
   try {
-    await execFileAsync('go', ['build', '-trimpath', '-o', partial, '.'], {
+    const modfile = await prepareBuild(build);
+    await execFileAsync('go', ['build', `-modfile=${modfile}`, '-trimpath', '-o', partial, '.'], {
       cwd: ferretdbModuleDir,
       // Go must neither fetch another toolchain nor edit go.mod/go.sum while building.
-      env: { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' },
+      env: goEnv,
       maxBuffer: 16 * 1024 * 1024,
     });
   } catch (error) {
     await rm(partial, { force: true });
     const err = error as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === 'ENOENT') {
+    if (err.code === 'ENOENT' && err.syscall?.startsWith('spawn')) {
       throw new Error(
         'Building the embedded MongoDB needs Go 1.24 or newer on PATH. Install Go, or set MONGODB_URI to use your own MongoDB.',
         { cause: error },
@@ -66,9 +95,41 @@ export async function ensureFerretDBBinary(options: {
     throw new Error(`Building the embedded MongoDB failed:\n${err.stderr ?? err.message}`, {
       cause: error,
     });
+  } finally {
+    await rm(build, { recursive: true, force: true });
   }
   await rename(partial, binary);
   return binary;
+}
+
+/**
+ * Lays out one build in `build`: a writable copy of FerretDB's module with the overlay files in
+ * place, and a go.mod (with tools/ferretdb's go.sum beside it) that replaces the module with
+ * the copy. Returns that go.mod's path.
+ */
+async function prepareBuild(build: string): Promise<string> {
+  const { stdout } = await execFileAsync('go', ['mod', 'download', '-json', ferretdbModule], {
+    cwd: ferretdbModuleDir,
+    env: goEnv,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const released = (JSON.parse(stdout) as { Dir?: string }).Dir;
+  if (!released) throw new Error(`go mod download gave no directory for ${ferretdbModule}`);
+  const source = path.join(build, 'ferretdb');
+  await cp(released, source, { recursive: true });
+  // The module cache is read-only; the copy must not be, to be changed and removed.
+  await chmod(source, 0o755);
+  for (const entry of await readdir(source, { recursive: true, withFileTypes: true })) {
+    await chmod(path.join(entry.parentPath, entry.name), entry.isDirectory() ? 0o755 : 0o644);
+  }
+  for (const file of ferretdbOverlay) {
+    await cp(path.join(ferretdbModuleDir, '_overlay', file), path.join(source, file));
+  }
+  const modfile = path.join(build, 'go.mod');
+  const goMod = await readFile(path.join(ferretdbModuleDir, 'go.mod'), 'utf8');
+  await writeFile(modfile, `${goMod}\nreplace ${ferretdbModule} => ${source}\n`);
+  await cp(path.join(ferretdbModuleDir, 'go.sum'), path.join(build, 'go.sum'));
+  return modfile;
 }
 
 /** A running embedded FerretDB. */
