@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { capacityScenario } from './capacity.bench.js';
 import { clusterScenario } from './cluster.bench.js';
+import { dbWritesScenario } from './db-writes.bench.js';
 import { fanoutScenario } from './fanout.bench.js';
 import { homeFeedScenario } from './home-feed.bench.js';
 import { livePersonalScenario } from './live-personal.bench.js';
@@ -26,6 +27,7 @@ const scenarios: Scenario[] = [
   capacityScenario,
   clusterScenario,
   redisPagesScenario,
+  dbWritesScenario,
 ];
 
 const wanted = process.argv.slice(2);
