@@ -34,9 +34,18 @@ async function isExecutable(file: string): Promise<boolean> {
   }
 }
 
-/** The FerretDB module, and its files that Verity builds in place of the released ones. */
+/**
+ * The FerretDB module, and its files that Verity builds in place of the released ones, each
+ * with the SHA-256 of the released file it was made from: a FerretDB upgrade whose file differs
+ * stops the build instead of building Verity's copy over code it has not seen.
+ */
 const ferretdbModule = 'github.com/FerretDB/FerretDB';
-const ferretdbOverlay = ['internal/util/fsql/db.go'];
+const ferretdbOverlay = [
+  {
+    file: 'internal/util/fsql/db.go',
+    released: 'e2f41698e31936d22764ac57403181cce666072751846454401558017db8068f',
+  },
+];
 const goEnv = { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' };
 
 /**
@@ -60,7 +69,7 @@ export async function ensureFerretDBBinary(options: {
   for (const file of ['go.mod', 'go.sum', 'main.go']) {
     hash.update(await readFile(path.join(ferretdbModuleDir, file)));
   }
-  for (const file of ferretdbOverlay) {
+  for (const { file } of ferretdbOverlay) {
     hash.update(file);
     hash.update(await readFile(path.join(ferretdbModuleDir, '_overlay', file)));
   }
@@ -122,7 +131,16 @@ async function prepareBuild(build: string): Promise<string> {
   for (const entry of await readdir(source, { recursive: true, withFileTypes: true })) {
     await chmod(path.join(entry.parentPath, entry.name), entry.isDirectory() ? 0o755 : 0o644);
   }
-  for (const file of ferretdbOverlay) {
+  for (const { file, released: sha256 } of ferretdbOverlay) {
+    const original = createHash('sha256')
+      .update(await readFile(path.join(source, file)))
+      .digest('hex');
+    if (original !== sha256) {
+      throw new Error(
+        `${ferretdbModule}'s ${file} is not the file tools/ferretdb/_overlay/${file} was made ` +
+          'from: carry the overlay over to this FerretDB release (and its hash here), or drop it',
+      );
+    }
     await cp(path.join(ferretdbModuleDir, '_overlay', file), path.join(source, file));
   }
   const modfile = path.join(build, 'go.mod');
