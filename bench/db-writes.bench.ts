@@ -84,6 +84,11 @@ export const dbWritesScenario: Scenario = {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'verity-db-writes-'));
     const external = process.env['MONGODB_URI'];
     const config = loadConfig({ ...process.env, JWT_SECRET: benchJwtSecret });
+    const server = external
+      ? 'MONGODB_URI'
+      : config.mongo.ferretdbBin
+        ? `FERRETDB_BIN ${config.mongo.ferretdbBin}`
+        : 'embedded FerretDB (SQLite)';
     const ferretdb = external
       ? null
       : await startFerretDB({
@@ -124,20 +129,20 @@ export const dbWritesScenario: Scenario = {
       }
       const stats = (await connection.db!.command({ dbStats: 1 })) as { dataSize?: number };
       const count = await collection.estimatedDocumentCount();
-      console.log(`  database: ${fmt(count)} documents, ${mib(Number(stats.dataSize ?? 0))}`);
+      const size = `${fmt(count)} documents, ${mib(Number(stats.dataSize ?? 0))}`;
+      console.log(`  database: ${size}`);
 
       // Each figure: the median over rounds of that round's figure.
       const of = (rs: Round[], pick: (r: Round) => number) => median(rs.map(pick));
       const serialRate = of(serial, (r) => r.perSecond);
       const fairWait = (fanIn / serialRate) * 1000;
-      const size = `${fmt(count)} documents, ${mib(Number(stats.dataSize ?? 0))}`;
       const perRound = `${inserts} inserts a round, median of ${rounds} rounds`;
       return [
         {
           metric: 'database measured',
           value: count,
           unit: 'documents',
-          note: `${size}; ${external ? 'MONGODB_URI' : config.mongo.ferretdbBin ? `FERRETDB_BIN ${config.mongo.ferretdbBin}` : 'embedded FerretDB (SQLite)'}`,
+          note: `${size}; ${server}`,
         },
         {
           metric: `inserts/s at concurrency ${fanIn}`,

@@ -46,7 +46,12 @@ const ferretdbOverlay = [
     released: 'e2f41698e31936d22764ac57403181cce666072751846454401558017db8068f',
   },
 ];
-const goEnv = { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' };
+/** How Go runs here: in tools/ferretdb, never fetching another toolchain or editing go.mod/go.sum. */
+const goOptions = {
+  cwd: ferretdbModuleDir,
+  env: { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-mod=readonly' },
+  maxBuffer: 16 * 1024 * 1024,
+};
 
 /**
  * Returns the path of a FerretDB binary built from `tools/ferretdb`, building it with the Go
@@ -86,12 +91,11 @@ export async function ensureFerretDBBinary(options: {
   const partial = `${binary}.${randomUUID()}.partial`;
   try {
     const modfile = await prepareBuild(build);
-    await execFileAsync('go', ['build', `-modfile=${modfile}`, '-trimpath', '-o', partial, '.'], {
-      cwd: ferretdbModuleDir,
-      // Go must neither fetch another toolchain nor edit go.mod/go.sum while building.
-      env: goEnv,
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    await execFileAsync(
+      'go',
+      ['build', `-modfile=${modfile}`, '-trimpath', '-o', partial, '.'],
+      goOptions,
+    );
   } catch (error) {
     await rm(partial, { force: true });
     const err = error as NodeJS.ErrnoException & { stderr?: string };
@@ -117,11 +121,11 @@ export async function ensureFerretDBBinary(options: {
  * the copy. Returns that go.mod's path.
  */
 async function prepareBuild(build: string): Promise<string> {
-  const { stdout } = await execFileAsync('go', ['mod', 'download', '-json', ferretdbModule], {
-    cwd: ferretdbModuleDir,
-    env: goEnv,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stdout } = await execFileAsync(
+    'go',
+    ['mod', 'download', '-json', ferretdbModule],
+    goOptions,
+  );
   const released = (JSON.parse(stdout) as { Dir?: string }).Dir;
   if (!released) throw new Error(`go mod download gave no directory for ${ferretdbModule}`);
   const source = path.join(build, 'ferretdb');

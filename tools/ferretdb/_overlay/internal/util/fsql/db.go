@@ -14,8 +14,8 @@
 
 // Package fsql provides [database/sql] utilities.
 //
-// Verity builds FerretDB v1.24.2 with this file in place of internal/util/fsql/db.go (go build
-// -overlay; see src/infra/embedded/ferretdb.ts). The one change: a database's writes take turns
+// Verity builds FerretDB v1.24.2 with this file in place of internal/util/fsql/db.go (in a copy
+// of the module; see src/infra/embedded/ferretdb.ts). The one change: a database's writes take turns
 // on a mutex of its own (DB.writes) instead of racing for SQLite's write lock. SQLite lets one
 // connection write at a time and makes the others poll, sleeping up to 100 ms between polls, so
 // with many writers in flight one could wait a second while later ones went first; Go's mutex
