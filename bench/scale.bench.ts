@@ -48,7 +48,9 @@
  * Next to each operation's latencies it prints what each request cost the serving process: CPU,
  * garbage-collection pauses, Redis commands sent, MongoDB commands with their time (sent to
  * answered) and how many of them took over 10 ms, and its heap after, so that a launch figure
- * above its small one says where the time went.
+ * above its small one says where the time went; and next to each round's p99 the process's
+ * longest event-loop stall and longest collection pause in that round, so that a slow round
+ * says whether the process stood still.
  */
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { createTokenService } from '../src/modules/auth/index.js';
@@ -136,6 +138,9 @@ const workSince = (before: ProcessWork, after: ProcessWork): Work => ({
   cpuMs: after.cpuMs - before.cpuMs,
   gcMs: after.gcMs - before.gcMs,
   majorGcs: after.majorGcs - before.majorGcs,
+  // Maxima since the reading `before`.
+  longestGcMs: after.longestGcMs,
+  longestStallMs: after.longestStallMs,
   redisSent: after.redisSent - before.redisSent,
   mongoCommands: after.mongoCommands - before.mongoCommands,
   mongoMs: after.mongoMs - before.mongoMs,
@@ -143,13 +148,20 @@ const workSince = (before: ProcessWork, after: ProcessWork): Work => ({
 });
 
 const addWork = (into: Work, more: Work) => {
-  for (const key of Object.keys(into) as (keyof Work)[]) into[key] += more[key];
+  for (const key of Object.keys(into) as (keyof Work)[]) {
+    into[key] =
+      key === 'longestGcMs' || key === 'longestStallMs'
+        ? Math.max(into[key], more[key])
+        : into[key] + more[key];
+  }
 };
 
 const noWork = (): Work => ({
   cpuMs: 0,
   gcMs: 0,
   majorGcs: 0,
+  longestGcMs: 0,
+  longestStallMs: 0,
   redisSent: 0,
   mongoCommands: 0,
   mongoMs: 0,
@@ -1105,7 +1117,7 @@ export const scaleScenario: Scenario = {
                 : concurrentRequests);
           // Two rounds, the networks taking turns (and turns at going first), so that drift in
           // the machine hits both alike; the figures pool both rounds.
-          const pooled = new Map<Network, Figures & { roundP99s: number[] }>(
+          const pooled = new Map<Network, Figures & { roundP99s: string[] }>(
             networks.map((network) => [
               network,
               {
@@ -1134,7 +1146,10 @@ export const scaleScenario: Scenario = {
               );
               const into = pooled.get(network)!;
               into.latencies.push(...figures.latencies);
-              into.roundP99s.push(quantile(figures.latencies, 0.99));
+              into.roundP99s.push(
+                `${quantile(figures.latencies, 0.99).toFixed(1)} ` +
+                  `[${figures.work.longestStallMs.toFixed(0)}, ${figures.work.longestGcMs.toFixed(1)}]`,
+              );
               into.errors += figures.errors;
               into.samples.push(...figures.samples);
               addWork(into.work, figures.work);
@@ -1148,8 +1163,10 @@ export const scaleScenario: Scenario = {
               p50: quantile(latencies, 0.5),
               p99: quantile(latencies, 0.99),
               // The same network's p99 in each round: how far a p99 of this many requests
-              // moves on this machine with nothing changed.
-              roundP99s: roundP99s.map((p99) => p99.toFixed(1)).join(' / '),
+              // moves on this machine with nothing changed; and in brackets the serving
+              // process's longest event-loop stall and longest collection pause in that round,
+              // ms, which say whether a slow round stood still in the process or elsewhere.
+              roundP99s: roundP99s.join(' / '),
               errors,
               samples,
               work: describeWork(work, latencies.length, heapUsedBytes),
@@ -1166,7 +1183,8 @@ export const scaleScenario: Scenario = {
             `  ${operation.name}, c=${concurrency}: p50 ${fs.p50.toFixed(1)} → ${fl.p50.toFixed(1)} ms, ` +
               `p99 ${fs.p99.toFixed(1)} → ${fl.p99.toFixed(1)} ms (small → launch, ${count} requests)` +
               (errors > 0 ? `, errors ${fs.errors}/${fl.errors}` : '') +
-              `\n      p99 by round: small ${fs.roundP99s} ms, launch ${fl.roundP99s} ms` +
+              `\n      p99 by round [longest stall, longest GC pause]: small ${fs.roundP99s} ms, ` +
+              `launch ${fl.roundP99s} ms` +
               `\n      small: ${fs.work}\n      launch: ${fl.work}`,
           );
           const errorNote = errors > 0 ? `; ERRORS small ${fs.errors}, launch ${fl.errors}` : '';

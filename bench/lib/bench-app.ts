@@ -1,4 +1,4 @@
-import { PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createApp, type VerityApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/infra/logger.js';
@@ -31,6 +31,13 @@ export interface ProcessWork {
   /** Pauses for garbage collection, and how many were full (mark-compact) collections. */
   gcMs: number;
   majorGcs: number;
+  /**
+   * Since the previous reading: the longest collection pause, and the longest the event loop
+   * went without turning (a pause, or work that held it), so that a slow round says whether
+   * this process stood still.
+   */
+  longestGcMs: number;
+  longestStallMs: number;
   /** Commands this instance's Redis clients sent (a script call is one). */
   redisSent: number;
   /** Commands the MongoDB driver started (the app must monitor commands). */
@@ -47,14 +54,17 @@ export const slowMongoMs = 10;
 
 /** Starts counting `app`'s work (call once it has started); the reader of the counts. */
 export function countWork(app: VerityApp): () => ProcessWork {
-  const gc = { ms: 0, major: 0 };
+  const gc = { ms: 0, major: 0, longest: 0 };
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       gc.ms += entry.duration;
+      gc.longest = Math.max(gc.longest, entry.duration);
       // `detail.kind` 4: a full mark-compact (perf_hooks constants.NODE_PERFORMANCE_GC_MAJOR).
       if ((entry as { detail?: { kind?: number } }).detail?.kind === 4) gc.major++;
     }
   }).observe({ entryTypes: ['gc'] });
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   let redisSent = 0;
   let mongoCommands = 0;
   const { redis, connection } = app.internals;
@@ -78,10 +88,17 @@ export function countWork(app: VerityApp): () => ProcessWork {
   client.on('commandFailed', timed);
   return () => {
     const cpu = process.cpuUsage();
+    const longestGcMs = gc.longest;
+    // In nanoseconds; a stall shows as its length plus up to the 10 ms the monitor wakes at.
+    const longestStallMs = loop.count > 0 ? loop.max / 1e6 : 0;
+    gc.longest = 0;
+    loop.reset();
     return {
       cpuMs: (cpu.user + cpu.system) / 1000,
       gcMs: gc.ms,
       majorGcs: gc.major,
+      longestGcMs,
+      longestStallMs,
       redisSent,
       mongoCommands,
       mongoMs: mongo.ms,
