@@ -49,8 +49,8 @@
  * garbage-collection pauses, Redis commands sent, MongoDB commands with their time (sent to
  * answered) and how many of them took over 10 ms, and its heap after, so that a launch figure
  * above its small one says where the time went; and next to each round's p99 the process's
- * longest event-loop stall and longest collection pause in that round, so that a slow round
- * says whether the process stood still.
+ * longest event-loop stall and longest collection pause in that round, and the load client's
+ * longest stall, so that a slow round says whether the server or the client stood still.
  */
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { createTokenService } from '../src/modules/auth/index.js';
@@ -84,8 +84,8 @@ import {
   firstAndLastTenth,
   runRequests,
   throughputBuckets,
+  type Completions,
   type PreparedRequest,
-  type RequestRunResult,
 } from './lib/request-load.js';
 import { uploadImage } from './lib/media.js';
 import { slowMongoMs, type ProcessWork } from './lib/bench-app.js';
@@ -658,6 +658,8 @@ interface Figures {
   work: Work;
   /** The serving process's heap at the end. */
   heapUsedBytes: number;
+  /** The load client's longest event-loop stall, ms. */
+  clientStallMs: number;
 }
 
 /**
@@ -698,6 +700,7 @@ async function measureRound(
     errors: (warm?.errors ?? 0) + run.errors,
     samples: [...(warm?.errorSamples ?? []), ...run.errorSamples],
     heapUsedBytes: after.heapUsedBytes,
+    clientStallMs: run.longestStallMs,
     work: workSince(before, after),
   };
 }
@@ -730,7 +733,7 @@ async function drainWaitlist(network: Network): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // The launch replay
 
-function printTimeline(label: string, result: RequestRunResult) {
+function printTimeline(label: string, result: Completions) {
   const buckets = throughputBuckets(result);
   console.log(
     `  ${label}, completions per second in each 10 s: ` + buckets.map((n) => fmt(n / 10)).join(' '),
@@ -739,7 +742,7 @@ function printTimeline(label: string, result: RequestRunResult) {
 
 interface Phase {
   name: string;
-  result: RequestRunResult;
+  result: Completions;
 }
 
 async function replay(network: Network, rows: Row[]) {
@@ -813,15 +816,12 @@ async function replay(network: Network, rows: Row[]) {
   for (const sample of samples) {
     for (; seen < Math.min(sample.admittedThrough, target); seen++) admissionDone.push(sample.at);
   }
-  const admissions: RequestRunResult = {
+  const admissions: Completions = {
     startedAt,
     finishedAt: samples.at(-1)!.at,
-    latencies: [],
     doneAt: admissionDone,
-    failed: [],
     errors: 0,
     errorSamples: [],
-    kept: [],
   };
   phases.push({ name: 'admissions (tick timer)', result: admissions });
   printTimeline('admissions', admissions);
@@ -1126,6 +1126,7 @@ export const scaleScenario: Scenario = {
                 samples: [],
                 work: noWork(),
                 heapUsedBytes: 0,
+                clientStallMs: 0,
                 roundP99s: [],
               },
             ]),
@@ -1148,12 +1149,14 @@ export const scaleScenario: Scenario = {
               into.latencies.push(...figures.latencies);
               into.roundP99s.push(
                 `${quantile(figures.latencies, 0.99).toFixed(1)} ` +
-                  `[${figures.work.longestStallMs.toFixed(0)}, ${figures.work.longestGcMs.toFixed(1)}]`,
+                  `[${figures.work.longestStallMs.toFixed(0)}, ${figures.work.longestGcMs.toFixed(1)}, ` +
+                  `${figures.clientStallMs.toFixed(0)}]`,
               );
               into.errors += figures.errors;
               into.samples.push(...figures.samples);
               addWork(into.work, figures.work);
               into.heapUsedBytes = figures.heapUsedBytes;
+              into.clientStallMs = Math.max(into.clientStallMs, figures.clientStallMs);
             }
           }
           const figures = networks.map((network) => {
@@ -1165,7 +1168,8 @@ export const scaleScenario: Scenario = {
               // The same network's p99 in each round: how far a p99 of this many requests
               // moves on this machine with nothing changed; and in brackets the serving
               // process's longest event-loop stall and longest collection pause in that round,
-              // ms, which say whether a slow round stood still in the process or elsewhere.
+              // and the load client's longest stall, ms, which say whether a slow round stood
+              // still in the server, in the client or neither.
               roundP99s: roundP99s.join(' / '),
               errors,
               samples,
@@ -1183,7 +1187,8 @@ export const scaleScenario: Scenario = {
             `  ${operation.name}, c=${concurrency}: p50 ${fs.p50.toFixed(1)} → ${fl.p50.toFixed(1)} ms, ` +
               `p99 ${fs.p99.toFixed(1)} → ${fl.p99.toFixed(1)} ms (small → launch, ${count} requests)` +
               (errors > 0 ? `, errors ${fs.errors}/${fl.errors}` : '') +
-              `\n      p99 by round [longest stall, longest GC pause]: small ${fs.roundP99s} ms, ` +
+              `\n      p99 by round [server's longest stall, its longest GC pause, client's longest ` +
+              `stall]: small ${fs.roundP99s} ms, ` +
               `launch ${fl.roundP99s} ms` +
               `\n      small: ${fs.work}\n      launch: ${fl.work}`,
           );

@@ -7,6 +7,7 @@
  * asked for. With `progressLabel` it prints its progress every 10 s.
  */
 import { Agent, request } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 /** One prepared request: a JSON body and, by index into `tokens`, its session. */
 export interface PreparedRequest {
@@ -27,17 +28,27 @@ export interface RequestRun {
   progressLabel?: string;
 }
 
-export interface RequestRunResult {
+/** Requests done over time: a run's completions (or a timer's, in the launch replay). */
+export interface Completions {
   startedAt: number;
   finishedAt: number;
-  /** Per request, in order. */
-  latencies: number[];
+  /** When each request finished, in order. */
   doneAt: number[];
-  failed: boolean[];
   errors: number;
   errorSamples: string[];
+}
+
+export interface RequestRunResult extends Completions {
+  /** Per request, in order. */
+  latencies: number[];
+  failed: boolean[];
   /** Per request, the values of `keep` (null where missing). */
   kept: (unknown[] | null)[];
+  /**
+   * The longest this client's event loop went without turning during the run, ms (to within the
+   * monitor's 10 ms step): a client that stood still makes every request in flight look slow.
+   */
+  longestStallMs: number;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -87,6 +98,8 @@ process.on('message', (run: RequestRun) => {
     let errors = 0;
     let next = 0;
     let done = 0;
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const startedAt = now();
     let lastReport = { at: startedAt, done: 0 };
     const progress = run.progressLabel
@@ -137,6 +150,7 @@ process.on('message', (run: RequestRun) => {
     };
     await Promise.all(Array.from({ length: run.concurrency }, worker));
     clearInterval(progress);
+    loop.disable();
     agent.destroy();
     const result: RequestRunResult = {
       startedAt,
@@ -147,6 +161,7 @@ process.on('message', (run: RequestRun) => {
       errors,
       errorSamples,
       kept,
+      longestStallMs: loop.count > 0 ? loop.max / 1e6 : 0,
     };
     process.send!(result, () => process.exit(0));
   })();

@@ -1,8 +1,13 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { RequestRun, RequestRunResult } from './request-load-client.js';
+import type { Completions, RequestRun, RequestRunResult } from './request-load-client.js';
 
-export type { PreparedRequest, RequestRun, RequestRunResult } from './request-load-client.js';
+export type {
+  Completions,
+  PreparedRequest,
+  RequestRun,
+  RequestRunResult,
+} from './request-load-client.js';
 
 const clientScript = fileURLToPath(new URL('./request-load-client.ts', import.meta.url));
 
@@ -31,7 +36,7 @@ export function runRequests(run: RequestRun): Promise<RequestRunResult> {
 }
 
 /** Completions per `bucketMs` from the start of a run (whole buckets, the last one partial). */
-export function throughputBuckets(result: RequestRunResult, bucketMs = 10_000): number[] {
+export function throughputBuckets(result: Completions, bucketMs = 10_000): number[] {
   const buckets: number[] = [];
   for (const at of result.doneAt) {
     const bucket = Math.floor((at - result.startedAt) / bucketMs);
@@ -44,7 +49,7 @@ export function throughputBuckets(result: RequestRunResult, bucketMs = 10_000): 
  * Completions per second in the first and in the last tenth of a run's duration: whether the
  * rate held up as the data grew.
  */
-export function firstAndLastTenth(result: RequestRunResult): { first: number; last: number } {
+export function firstAndLastTenth(result: Completions): { first: number; last: number } {
   const span = result.finishedAt - result.startedAt;
   const tenth = span / 10;
   let first = 0;
