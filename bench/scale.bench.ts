@@ -132,15 +132,13 @@ interface Network extends BuiltNetwork {
   served: VerityProcess;
 }
 
-type Work = Omit<ProcessWork, 'heapUsedBytes'>;
+/** What a round cost the serving process, summed: its maxima travel apart (`Figures`). */
+type Work = Omit<ProcessWork, 'heapUsedBytes' | 'longestGcMs' | 'longestStallMs'>;
 
 const workSince = (before: ProcessWork, after: ProcessWork): Work => ({
   cpuMs: after.cpuMs - before.cpuMs,
   gcMs: after.gcMs - before.gcMs,
   majorGcs: after.majorGcs - before.majorGcs,
-  // Maxima since the reading `before`.
-  longestGcMs: after.longestGcMs,
-  longestStallMs: after.longestStallMs,
   redisSent: after.redisSent - before.redisSent,
   mongoCommands: after.mongoCommands - before.mongoCommands,
   mongoMs: after.mongoMs - before.mongoMs,
@@ -148,20 +146,13 @@ const workSince = (before: ProcessWork, after: ProcessWork): Work => ({
 });
 
 const addWork = (into: Work, more: Work) => {
-  for (const key of Object.keys(into) as (keyof Work)[]) {
-    into[key] =
-      key === 'longestGcMs' || key === 'longestStallMs'
-        ? Math.max(into[key], more[key])
-        : into[key] + more[key];
-  }
+  for (const key of Object.keys(into) as (keyof Work)[]) into[key] += more[key];
 };
 
 const noWork = (): Work => ({
   cpuMs: 0,
   gcMs: 0,
   majorGcs: 0,
-  longestGcMs: 0,
-  longestStallMs: 0,
   redisSent: 0,
   mongoCommands: 0,
   mongoMs: 0,
@@ -658,8 +649,11 @@ interface Figures {
   work: Work;
   /** The serving process's heap at the end. */
   heapUsedBytes: number;
-  /** The load client's longest event-loop stall, ms. */
-  clientStallMs: number;
+  /**
+   * In the round, ms: the serving process's longest event-loop stall and longest collection
+   * pause, and the load client's longest stall.
+   */
+  longest: { serverStallMs: number; gcPauseMs: number; clientStallMs: number };
 }
 
 /**
@@ -700,7 +694,12 @@ async function measureRound(
     errors: (warm?.errors ?? 0) + run.errors,
     samples: [...(warm?.errorSamples ?? []), ...run.errorSamples],
     heapUsedBytes: after.heapUsedBytes,
-    clientStallMs: run.longestStallMs,
+    // The process's maxima are since the reading `before`.
+    longest: {
+      serverStallMs: after.longestStallMs,
+      gcPauseMs: after.longestGcMs,
+      clientStallMs: run.longestStallMs,
+    },
     work: workSince(before, after),
   };
 }
@@ -1117,7 +1116,7 @@ export const scaleScenario: Scenario = {
                 : concurrentRequests);
           // Two rounds, the networks taking turns (and turns at going first), so that drift in
           // the machine hits both alike; the figures pool both rounds.
-          const pooled = new Map<Network, Figures & { roundP99s: string[] }>(
+          const pooled = new Map<Network, Omit<Figures, 'longest'> & { roundP99s: string[] }>(
             networks.map((network) => [
               network,
               {
@@ -1126,7 +1125,6 @@ export const scaleScenario: Scenario = {
                 samples: [],
                 work: noWork(),
                 heapUsedBytes: 0,
-                clientStallMs: 0,
                 roundP99s: [],
               },
             ]),
@@ -1147,16 +1145,15 @@ export const scaleScenario: Scenario = {
               );
               const into = pooled.get(network)!;
               into.latencies.push(...figures.latencies);
+              const { serverStallMs, gcPauseMs, clientStallMs } = figures.longest;
               into.roundP99s.push(
                 `${quantile(figures.latencies, 0.99).toFixed(1)} ` +
-                  `[${figures.work.longestStallMs.toFixed(0)}, ${figures.work.longestGcMs.toFixed(1)}, ` +
-                  `${figures.clientStallMs.toFixed(0)}]`,
+                  `[${serverStallMs.toFixed(0)}, ${gcPauseMs.toFixed(1)}, ${clientStallMs.toFixed(0)}]`,
               );
               into.errors += figures.errors;
               into.samples.push(...figures.samples);
               addWork(into.work, figures.work);
               into.heapUsedBytes = figures.heapUsedBytes;
-              into.clientStallMs = Math.max(into.clientStallMs, figures.clientStallMs);
             }
           }
           const figures = networks.map((network) => {
