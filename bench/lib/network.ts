@@ -548,6 +548,36 @@ export async function redisTotals(
   }));
 }
 
+/** Redis's latency monitor records events from this long on (ms). */
+export const redisLatencyThresholdMs = 1;
+
+/**
+ * Starts (or restarts) Redis's latency monitor on every master behind `server`: from now,
+ * `redisLongestEventMs` gives the longest event Redis itself took, a command or a job of its
+ * own (expiry, a fork), of `redisLatencyThresholdMs` or more.
+ */
+export async function resetRedisLatency(server: BenchServer): Promise<void> {
+  await Promise.all(
+    server.app.internals.redis.masters().map(async (master) => {
+      await master.config('SET', 'latency-monitor-threshold', String(redisLatencyThresholdMs));
+      await master.latency('RESET');
+    }),
+  );
+}
+
+/** The longest event Redis recorded since `resetRedisLatency`, ms, over its masters; 0 for none. */
+export async function redisLongestEventMs(server: BenchServer): Promise<number> {
+  const longest = await Promise.all(
+    server.app.internals.redis.masters().map(async (master) => {
+      // One entry per kind of event: its name, when it last happened, its latest and its
+      // longest time (ms) since the reset.
+      const events = (await master.latency('LATEST')) as [string, number, number, number][];
+      return Math.max(0, ...events.map((event) => Number(event[3])));
+    }),
+  );
+  return Math.max(0, ...longest);
+}
+
 export function printSize(label: string, size: DatabaseSize) {
   const { collections, mongoBytes, redisMemory, redisKeys } = size;
   console.log(`  ${label} database (MongoDB ${mib(mongoBytes)} in all):`);
