@@ -35,7 +35,7 @@
  *   BENCH_SCALE_HASHING_REQUESTS       for signUp, logIn, completeSignUp at concurrency 1 (50)
  *   BENCH_SCALE_CONCURRENT_HASHING_REQUESTS    the same at concurrency 32 (200)
  *   BENCH_SCALE_READ_FACTOR            times as many for a read, which changes nothing and can
- *                                      reuse its inputs (4): its p99 rests on 3 to 20 requests
+ *                                      reuse its inputs (4)
  *   BENCH_SCALE_ROUNDS                 rounds the requests are split into, the networks taking
  *                                      turns (3); a figure's p99 is the median of its rounds'
  *                                      p99s
