@@ -73,10 +73,10 @@ import {
   posters,
   printSize,
   prolific,
-  redisLongestEventMs,
-  resetRedisLatency,
   prolificCount,
   reactionKinds as kinds,
+  redisLongestEventMs,
+  resetRedisLatency,
   shuffle,
   sizeRows,
   whaleCount,
@@ -1131,7 +1131,7 @@ export const scaleScenario: Scenario = {
           // not decide the figure alone; the pooled p99 is printed next to it.
           const pooled = new Map<
             Network,
-            Omit<Figures, 'longest'> & { roundP99s: number[]; roundLabels: string[] }
+            Omit<Figures, 'longest'> & { byRound: { p99: number; longest: Figures['longest'] }[] }
           >(
             networks.map((network) => [
               network,
@@ -1141,8 +1141,7 @@ export const scaleScenario: Scenario = {
                 samples: [],
                 work: noWork(),
                 heapUsedBytes: 0,
-                roundP99s: [],
-                roundLabels: [],
+                byRound: [],
               },
             ]),
           );
@@ -1162,13 +1161,10 @@ export const scaleScenario: Scenario = {
               );
               const into = pooled.get(network)!;
               into.latencies.push(...figures.latencies);
-              const p99 = quantile(figures.latencies, 0.99);
-              const { serverStallMs, gcPauseMs, clientStallMs, redisMs } = figures.longest;
-              into.roundP99s.push(p99);
-              into.roundLabels.push(
-                `${p99.toFixed(1)} [${serverStallMs.toFixed(0)}, ${gcPauseMs.toFixed(1)}, ` +
-                  `${clientStallMs.toFixed(0)}, ${redisMs.toFixed(0)}]`,
-              );
+              into.byRound.push({
+                p99: quantile(figures.latencies, 0.99),
+                longest: figures.longest,
+              });
               into.errors += figures.errors;
               into.samples.push(...figures.samples);
               addWork(into.work, figures.work);
@@ -1176,18 +1172,24 @@ export const scaleScenario: Scenario = {
             }
           }
           const figures = networks.map((network) => {
-            const { latencies, errors, samples, work, heapUsedBytes, roundP99s, roundLabels } =
+            const { latencies, errors, samples, work, heapUsedBytes, byRound } =
               pooled.get(network)!;
             return {
               p50: quantile(latencies, 0.5),
-              p99: median(roundP99s),
+              p99: median(byRound.map((round) => round.p99)),
               pooledP99: quantile(latencies, 0.99),
               // The same network's p99 in each round: how far a p99 of this many requests
               // moves on this machine with nothing changed; and in brackets what stood still in
               // that round, ms: the serving process's longest event-loop stall and longest
               // collection pause, the load client's longest stall, and the longest event Redis
               // recorded.
-              roundP99s: roundLabels.join(' / '),
+              roundP99s: byRound
+                .map(
+                  ({ p99, longest: { serverStallMs, gcPauseMs, clientStallMs, redisMs } }) =>
+                    `${p99.toFixed(1)} [${serverStallMs.toFixed(0)}, ${gcPauseMs.toFixed(1)}, ` +
+                    `${clientStallMs.toFixed(0)}, ${redisMs.toFixed(0)}]`,
+                )
+                .join(' / '),
               errors,
               samples,
               work: describeWork(work, latencies.length, heapUsedBytes),
