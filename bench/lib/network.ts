@@ -15,6 +15,8 @@
  * `sizeRows` state the size of the database measured on (collStats per collection, MongoDB's
  * total bytes, Redis's used memory and keys).
  */
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+
 import mongoose from 'mongoose';
 
 import { toGlobalId } from '../../src/graphql/global-id.js';
@@ -86,7 +88,8 @@ export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /**
  * Calls `task(i)` for i in 0..count-1 with `concurrency` calls in flight, printing progress
- * every 10 s. A failed call is counted (and a few are kept as samples), not retried.
+ * every 10 s with this process's longest stall and collection pause in those 10 s. A failed
+ * call is counted (and a few are kept as samples), not retried.
  */
 export async function bulk(
   label: string,
@@ -100,14 +103,27 @@ export async function bulk(
   const samples: string[] = [];
   const startedAt = nowMs();
   let last = { at: startedAt, done: 0 };
+  // This process's own pauses, so that a failed call can be told from a stall here: its
+  // longest event-loop stall (10 ms resolution) and longest collection pause per line.
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  let longestGcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) longestGcMs = Math.max(longestGcMs, entry.duration);
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const timer = setInterval(() => {
     const at = nowMs();
+    const stallMs = loop.count > 0 ? loop.max / 1e6 : 0;
     console.log(
       `    ${label}: ${((at - startedAt) / 1000).toFixed(0)} s, ${fmt(done)}/${fmt(count)}, ` +
-        `${fmt(((done - last.done) * 1000) / (at - last.at))}/s over the last 10 s` +
+        `${fmt(((done - last.done) * 1000) / (at - last.at))}/s over the last 10 s ` +
+        `[longest stall ${fmt(stallMs)} ms, GC pause ${longestGcMs.toFixed(1)} ms]` +
         (errors > 0 ? `, ${errors} errors` : ''),
     );
     last = { at, done };
+    loop.reset();
+    longestGcMs = 0;
   }, 10_000);
   const worker = async () => {
     for (;;) {
@@ -124,6 +140,8 @@ export async function bulk(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   clearInterval(timer);
+  loop.disable();
+  gc.disconnect();
   const seconds = (nowMs() - startedAt) / 1000;
   console.log(
     `    ${label}: ${fmt(count)} in ${seconds.toFixed(1)} s (${fmt(count / seconds)}/s)` +
