@@ -1,7 +1,7 @@
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createApp, type VerityApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/infra/logger.js';
+import { watchPauses } from './pauses.js';
 
 export interface BenchAppOptions {
   /** The instance's settings (bench/lib/stack.ts, `instanceEnv`). */
@@ -54,17 +54,7 @@ export const slowMongoMs = 10;
 
 /** Starts counting `app`'s work (call once it has started); the reader of the counts. */
 export function countWork(app: VerityApp): () => ProcessWork {
-  const gc = { ms: 0, major: 0, longest: 0 };
-  new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      gc.ms += entry.duration;
-      gc.longest = Math.max(gc.longest, entry.duration);
-      // `detail.kind` 4: a full mark-compact (perf_hooks constants.NODE_PERFORMANCE_GC_MAJOR).
-      if ((entry as { detail?: { kind?: number } }).detail?.kind === 4) gc.major++;
-    }
-  }).observe({ entryTypes: ['gc'] });
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
+  const pauses = watchPauses();
   let redisSent = 0;
   let mongoCommands = 0;
   const { redis, connection } = app.internals;
@@ -88,17 +78,13 @@ export function countWork(app: VerityApp): () => ProcessWork {
   client.on('commandFailed', timed);
   return () => {
     const cpu = process.cpuUsage();
-    const longestGcMs = gc.longest;
-    // In nanoseconds; a stall shows as its length plus up to the 10 ms the monitor wakes at.
-    const longestStallMs = loop.count > 0 ? loop.max / 1e6 : 0;
-    gc.longest = 0;
-    loop.reset();
+    const { stallMs, gcPauseMs } = pauses.take();
     return {
       cpuMs: (cpu.user + cpu.system) / 1000,
-      gcMs: gc.ms,
-      majorGcs: gc.major,
-      longestGcMs,
-      longestStallMs,
+      gcMs: pauses.gc.ms,
+      majorGcs: pauses.gc.major,
+      longestGcMs: gcPauseMs,
+      longestStallMs: stallMs,
       redisSent,
       mongoCommands,
       mongoMs: mongo.ms,

@@ -15,13 +15,12 @@
  * `sizeRows` state the size of the database measured on (collStats per collection, MongoDB's
  * total bytes, Redis's used memory and keys).
  */
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-
 import mongoose from 'mongoose';
 
 import { toGlobalId } from '../../src/graphql/global-id.js';
 import { hashPassword } from '../../src/modules/auth/index.js';
 import { countWork } from './bench-app.js';
+import { watchPauses } from './pauses.js';
 import type { Row } from './report.js';
 import { signUp, type BenchServer, type Stack } from './stack.js';
 import { nowMs, sizeFromEnv } from './stats.js';
@@ -103,27 +102,18 @@ export async function bulk(
   const samples: string[] = [];
   const startedAt = nowMs();
   let last = { at: startedAt, done: 0 };
-  // This process's own pauses, so that a failed call can be told from a stall here: its
-  // longest event-loop stall (10 ms resolution) and longest collection pause per line.
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
-  let longestGcMs = 0;
-  const gc = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) longestGcMs = Math.max(longestGcMs, entry.duration);
-  });
-  gc.observe({ entryTypes: ['gc'] });
+  // This process's own pauses, so that a failed call can be told from a stall here.
+  const pauses = watchPauses();
   const timer = setInterval(() => {
     const at = nowMs();
-    const stallMs = loop.count > 0 ? loop.max / 1e6 : 0;
+    const { stallMs, gcPauseMs } = pauses.take();
     console.log(
       `    ${label}: ${((at - startedAt) / 1000).toFixed(0)} s, ${fmt(done)}/${fmt(count)}, ` +
         `${fmt(((done - last.done) * 1000) / (at - last.at))}/s over the last 10 s ` +
-        `[longest stall ${fmt(stallMs)} ms, GC pause ${longestGcMs.toFixed(1)} ms]` +
+        `[longest stall ${fmt(stallMs)} ms, GC pause ${gcPauseMs.toFixed(1)} ms]` +
         (errors > 0 ? `, ${errors} errors` : ''),
     );
     last = { at, done };
-    loop.reset();
-    longestGcMs = 0;
   }, 10_000);
   const worker = async () => {
     for (;;) {
@@ -140,8 +130,7 @@ export async function bulk(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   clearInterval(timer);
-  loop.disable();
-  gc.disconnect();
+  pauses.stop();
   const seconds = (nowMs() - startedAt) / 1000;
   console.log(
     `    ${label}: ${fmt(count)} in ${seconds.toFixed(1)} s (${fmt(count / seconds)}/s)` +

@@ -7,7 +7,8 @@
  * asked for. With `progressLabel` it prints its progress every 10 s.
  */
 import { Agent, request } from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+import { watchPauses } from './pauses.js';
 
 /** One prepared request: a JSON body and, by index into `tokens`, its session. */
 export interface PreparedRequest {
@@ -98,8 +99,7 @@ process.on('message', (run: RequestRun) => {
     let errors = 0;
     let next = 0;
     let done = 0;
-    const loop = monitorEventLoopDelay({ resolution: 10 });
-    loop.enable();
+    const pauses = watchPauses();
     const startedAt = now();
     let lastReport = { at: startedAt, done: 0 };
     const progress = run.progressLabel
@@ -150,7 +150,8 @@ process.on('message', (run: RequestRun) => {
     };
     await Promise.all(Array.from({ length: run.concurrency }, worker));
     clearInterval(progress);
-    loop.disable();
+    const { stallMs } = pauses.take();
+    pauses.stop();
     agent.destroy();
     const result: RequestRunResult = {
       startedAt,
@@ -161,7 +162,7 @@ process.on('message', (run: RequestRun) => {
       errors,
       errorSamples,
       kept,
-      longestStallMs: loop.count > 0 ? loop.max / 1e6 : 0,
+      longestStallMs: stallMs,
     };
     process.send!(result, () => process.exit(0));
   })();
