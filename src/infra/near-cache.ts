@@ -133,7 +133,9 @@ export function createNearCache<V extends object>(options: {
     },
     begin: () => clock,
     fill(token, key, value) {
-      if (!live || token < floor || (changedAt.get(key) ?? 0) > token) return;
+      if (!live || token < floor) return;
+      // A notice for `key` since `token` ticked the clock: without a tick, none came.
+      if (clock > token && (changedAt.get(key) ?? 0) > token) return;
       values.set(key, value);
     },
     forget(key) {
