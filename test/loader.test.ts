@@ -64,6 +64,22 @@ describe('loaders in front of the process copies', () => {
     expect(await loader.load('b')).toBe('changed');
   });
 
+  it('reads a key found missing (null) once per caching scope, by load or by loadMany', async () => {
+    const reads: string[][] = [];
+    const batch = new DataLoader<string, string | null>(
+      (keys) => {
+        reads.push([...keys]);
+        return Promise.resolve(keys.map((key) => (key === 'a' ? 'A' : null)));
+      },
+      { cache: false },
+    );
+    const loader = createLoader(batch, () => undefined, { cache: true });
+    expect(await loader.loadMany(['a', 'gone'])).toEqual(['A', null]);
+    expect(loader.load('gone')).toBeNull();
+    expect(await loader.loadMany(['gone', 'a'])).toEqual([null, 'A']);
+    expect(reads).toEqual([['a', 'gone']]);
+  });
+
   it('puts an Error in place of what failed to load, as DataLoader does', async () => {
     const { loader, held } = setup(true);
     held.set('a', 'A');

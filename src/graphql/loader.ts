@@ -24,31 +24,52 @@ export function createLoader<V>(
   options: { cache: boolean },
 ): Loader<V> {
   const seen = options.cache ? new Map<string, V>() : null;
-  const load = (key: string): V | Promise<V> => {
+  /** The value of `key` if this scope or this process already holds it, else undefined. */
+  const held = (key: string): V | undefined => {
     if (seen?.has(key)) return seen.get(key)!;
     const near = peek(key);
-    if (near !== undefined) {
-      seen?.set(key, near);
-      return near;
-    }
+    if (near !== undefined) seen?.set(key, near);
+    return near;
+  };
+  const fetch = (key: string): Promise<V> => {
     if (!seen) return batch.load(key);
     return batch.load(key).then((value) => {
       if (!seen.has(key)) seen.set(key, value);
       return seen.get(key)!;
     });
   };
+  const load = (key: string): V | Promise<V> => {
+    // Not `??`: a value held may be null (a user who does not exist).
+    const value = held(key);
+    return value !== undefined ? value : fetch(key);
+  };
   return {
     load,
-    loadMany: (keys) =>
-      Promise.all(
-        keys.map(async (key) => {
-          try {
-            return await load(key);
-          } catch (error) {
-            return error instanceof Error ? error : new Error(String(error));
-          }
-        }),
-      ),
+    // One promise for the list and one per key that must be read: a list of people or truths
+    // this process has not seen is read key by key through the batch, and one it holds costs
+    // no promise per key.
+    loadMany(keys) {
+      const values: (V | Error)[] = new Array<V | Error>(keys.length);
+      const reads: Promise<void>[] = [];
+      keys.forEach((key, i) => {
+        const value = held(key);
+        if (value !== undefined) {
+          values[i] = value;
+          return;
+        }
+        reads.push(
+          fetch(key).then(
+            (loaded) => {
+              values[i] = loaded;
+            },
+            (error: unknown) => {
+              values[i] = error instanceof Error ? error : new Error(String(error));
+            },
+          ),
+        );
+      });
+      return reads.length === 0 ? Promise.resolve(values) : Promise.all(reads).then(() => values);
+    },
     prime(key, value) {
       // `load` looks in `seen` before the batch loader, whose cache a primed key never reaches.
       if (seen && !seen.has(key)) seen.set(key, value);
