@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startRedisServer } from '../src/infra/embedded/redis-server.js';
 import { createLogger } from '../src/infra/logger.js';
-import { createNearCache, type NearCache } from '../src/infra/near-cache.js';
+import { createNearCache, nearCacheEntries, type NearCache } from '../src/infra/near-cache.js';
 import { createRedisClients, type RedisClients } from '../src/infra/redis.js';
 import { uniqueDbName } from './helpers/server.js';
 import { testRedisClients } from './helpers/redis.js';
@@ -23,7 +23,9 @@ describe('near cache', () => {
     }
   });
 
-  const open = async (options: { url?: string; subscriberHeartbeatMs?: number } = {}) => {
+  const open = async (
+    options: { url?: string; subscriberHeartbeatMs?: number; ttlMs?: number } = {},
+  ) => {
     const clients = createRedisClients({
       url: options.url ?? inject('redisUrl'),
       namespace: `test:${uniqueDbName('near')}`,
@@ -36,6 +38,7 @@ describe('near cache', () => {
       redis: clients,
       family: 'things',
       logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
+      ...(options.ttlMs ? { ttlMs: options.ttlMs } : {}),
     });
     opened.push({ clients, cache });
     // Live once Redis has confirmed the channel: a fill sticks from then on.
@@ -74,6 +77,26 @@ describe('near cache', () => {
     // A read begun after the notice is kept.
     cache.fill(cache.begin(), 'a', { v: 2 });
     expect(cache.get('a')).toEqual({ v: 2 });
+  });
+
+  it('keeps what is read again when many values are read once', async () => {
+    const { cache } = await open();
+    cache.fill(cache.begin(), 'hot', { v: 1 });
+    expect(cache.get('hot')).toEqual({ v: 1 });
+    // Twice the room in values read once: they pass through probation, not past `hot`.
+    for (let i = 0; i < 2 * nearCacheEntries; i++) cache.fill(cache.begin(), `once:${i}`, { v: i });
+    expect(cache.get('hot')).toEqual({ v: 1 });
+    expect(cache.get('once:0')).toBeUndefined();
+    expect(cache.get(`once:${2 * nearCacheEntries - 1}`)).toEqual({ v: 2 * nearCacheEntries - 1 });
+  });
+
+  it('keeps a copy no longer than its time to live from its read, read again or not', async () => {
+    const { cache } = await open({ ttlMs: 400 });
+    cache.fill(cache.begin(), 'a', { v: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(cache.get('a')).toEqual({ v: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(cache.get('a')).toBeUndefined();
   });
 
   it('forgets at once what this process changed', async () => {

@@ -65,10 +65,10 @@ export function createNearCache<V extends object>(options: {
   const { redis, logger } = options;
   const channel = invalidationChannel(redis.namespace, options.family);
   const subscriber = redis.subscriber;
-  const values = new LRUCache<string, V>({
+  const values = createSegments<V>({
     maxSize: options.maxSize ?? nearCacheEntries,
-    sizeCalculation: options.sizeOf ?? (() => 1),
-    ttl: options.ttlMs ?? 60_000,
+    sizeOf: options.sizeOf ?? (() => 1),
+    ttlMs: options.ttlMs ?? 60_000,
   });
 
   /** Logical clock: one tick per notice or reset. */
@@ -152,6 +152,55 @@ export function createNearCache<V extends object>(options: {
       subscriber.off('close', reset);
       subscriber.off('ready', confirm);
       reset();
+    },
+  };
+}
+
+/**
+ * The copies of one near cache, in two least-recently-read segments: a copy is kept first on
+ * probation (a fifth of the room) and moves to the protected rest when it is read again. A page
+ * of people or truths read once (a search, a stranger's followers) passes through probation
+ * and does not push out what is read again and again: the viewers' own records, hot authors,
+ * the counts on a busy feed. A copy keeps the time it was filled when it moves (`ttlMs` counts
+ * from the read from Redis).
+ */
+function createSegments<V extends object>(options: {
+  maxSize: number;
+  sizeOf: (value: V) => number;
+  ttlMs: number;
+}) {
+  const probationSize = Math.max(1, Math.floor(options.maxSize / 5));
+  const segment = (maxSize: number) =>
+    new LRUCache<string, V>({
+      maxSize,
+      sizeCalculation: options.sizeOf,
+      ttl: options.ttlMs,
+    });
+  const probation = segment(probationSize);
+  const kept = segment(Math.max(1, options.maxSize - probationSize));
+  return {
+    get(key: string): V | undefined {
+      const value = kept.get(key);
+      if (value !== undefined) return value;
+      const trial = probation.get(key);
+      if (trial === undefined) return undefined;
+      const ttl = probation.getRemainingTTL(key);
+      probation.delete(key);
+      kept.set(key, trial, { ttl });
+      return trial;
+    },
+    set(key: string, value: V) {
+      // A copy too large for probation is kept at once.
+      if (kept.has(key) || options.sizeOf(value) > probationSize) kept.set(key, value);
+      else probation.set(key, value);
+    },
+    delete(key: string) {
+      kept.delete(key);
+      probation.delete(key);
+    },
+    clear() {
+      kept.clear();
+      probation.clear();
     },
   };
 }
