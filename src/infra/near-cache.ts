@@ -184,7 +184,8 @@ function createSegments<V extends object>(options: {
       if (value !== undefined) return value;
       const trial = probation.get(key);
       if (trial === undefined) return undefined;
-      const ttl = probation.getRemainingTTL(key);
+      // At least 1 ms: a time to live of 0 would keep it for good.
+      const ttl = Math.max(1, probation.getRemainingTTL(key));
       probation.delete(key);
       kept.set(key, trial, { ttl });
       return trial;
