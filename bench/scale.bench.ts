@@ -1119,15 +1119,11 @@ export const scaleScenario: Scenario = {
           // A write bound by argon2 is measured fewer times (each consumes an input the small
           // network has few of); a read bound by it (logIn) as often as any read, so that its p99
           // is not its slowest request or two.
-          const count = operation.read
-            ? readFactor * (concurrency === 1 ? requests : concurrentRequests)
-            : operation.hashing
-              ? concurrency === 1
-                ? hashingRequests
-                : concurrentHashingRequests
-              : concurrency === 1
-                ? requests
-                : concurrentRequests;
+          const [plain, hashed] =
+            concurrency === 1
+              ? [requests, hashingRequests]
+              : [concurrentRequests, concurrentHashingRequests];
+          const count = operation.read ? readFactor * plain : operation.hashing ? hashed : plain;
           // Rounds, the networks taking turns (and turns at going first), so that drift in the
           // machine hits both alike. The p50 pools every round; the p99 is the median of the
           // rounds' p99s, so that one round that the machine slowed (on either network) does
