@@ -86,10 +86,29 @@ const at = (value: unknown, path: string): unknown =>
     .split('.')
     .reduce<unknown>((node, key) => (node as Record<string, unknown> | null)?.[key] ?? null, value);
 
-process.on('message', (run: RequestRun) => {
-  void (async () => {
+const nextMessage = () => new Promise<unknown>((resolve) => process.once('message', resolve));
+
+/** `{ __typename }` requests each connection sends before the clock starts. */
+const warmRequestsPerConnection = (concurrency: number) => Math.max(2, Math.ceil(50 / concurrency));
+
+void (async () => {
+  {
+    const run = (await nextMessage()) as RequestRun;
     const url = new URL(run.url);
     const agent = new Agent({ keepAlive: true, maxSockets: run.concurrency });
+    // Open every connection and warm this process's own code on the cheapest query, so that the
+    // first measured latencies are not a fresh client's connects and first compilations; then
+    // tell the parent, which reads what the server has done so far, and wait for it to say go.
+    const warmBody = JSON.stringify({ query: '{ __typename }' });
+    await Promise.all(
+      Array.from({ length: run.concurrency }, async () => {
+        for (let k = 0; k < warmRequestsPerConnection(run.concurrency); k++) {
+          await post(url, agent, warmBody, undefined).catch(() => undefined);
+        }
+      }),
+    );
+    process.send!({ warmed: true });
+    await nextMessage();
     const count = run.requests.length;
     const latencies = new Float64Array(count);
     const doneAt = new Float64Array(count);
@@ -165,5 +184,5 @@ process.on('message', (run: RequestRun) => {
       longestStallMs: stallMs,
     };
     process.send!(result, () => process.exit(0));
-  })();
-});
+  }
+})();

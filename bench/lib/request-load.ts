@@ -13,9 +13,14 @@ const clientScript = fileURLToPath(new URL('./request-load-client.ts', import.me
 
 /**
  * Runs prepared GraphQL requests from a forked load-client process (one per run) and resolves
- * with its figures. Large runs travel over IPC with the advanced serialization.
+ * with its figures. The client first opens its connections and warms up on `{ __typename }`;
+ * `ready` runs after that and before the first measured request (to read the server's counters
+ * from there). Large runs travel over IPC with the advanced serialization.
  */
-export function runRequests(run: RequestRun): Promise<RequestRunResult> {
+export function runRequests(
+  run: RequestRun,
+  ready: () => Promise<void> = async () => {},
+): Promise<RequestRunResult> {
   const child = fork(clientScript, [], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -23,8 +28,18 @@ export function runRequests(run: RequestRun): Promise<RequestRunResult> {
   });
   return new Promise((resolve, reject) => {
     let result: RequestRunResult | undefined;
-    child.on('message', (message: RequestRunResult) => {
-      result = message;
+    child.on('message', (message: RequestRunResult | { warmed: true }) => {
+      if ('warmed' in message) {
+        ready().then(
+          () => child.send('go'),
+          (error: unknown) => {
+            child.kill();
+            reject(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
+      } else {
+        result = message;
+      }
     });
     child.on('error', reject);
     child.on('exit', (code) => {
