@@ -92,97 +92,96 @@ const nextMessage = () => new Promise<unknown>((resolve) => process.once('messag
 const warmRequestsPerConnection = (concurrency: number) => Math.max(2, Math.ceil(50 / concurrency));
 
 void (async () => {
-  {
-    const run = (await nextMessage()) as RequestRun;
-    const url = new URL(run.url);
-    const agent = new Agent({ keepAlive: true, maxSockets: run.concurrency });
-    // Open every connection and warm this process's own code on the cheapest query, so that the
-    // first measured latencies are not a fresh client's connects and first compilations; then
-    // tell the parent, which reads what the server has done so far, and wait for it to say go.
-    const warmBody = JSON.stringify({ query: '{ __typename }' });
-    await Promise.all(
-      Array.from({ length: run.concurrency }, async () => {
-        for (let k = 0; k < warmRequestsPerConnection(run.concurrency); k++) {
-          await post(url, agent, warmBody, undefined).catch(() => undefined);
-        }
-      }),
-    );
-    process.send!({ warmed: true });
-    await nextMessage();
-    const count = run.requests.length;
-    const latencies = new Float64Array(count);
-    const doneAt = new Float64Array(count);
-    const failed: boolean[] = new Array<boolean>(count).fill(false);
-    const kept: (unknown[] | null)[] = new Array<unknown[] | null>(count).fill(null);
-    const errorSamples: string[] = [];
-    let errors = 0;
-    let next = 0;
-    let done = 0;
-    const pauses = watchPauses();
-    const startedAt = now();
-    let lastReport = { at: startedAt, done: 0 };
-    const progress = run.progressLabel
-      ? setInterval(() => {
-          const time = now();
-          const rate = ((done - lastReport.done) * 1000) / (time - lastReport.at);
-          console.log(
-            `    ${run.progressLabel}: ${((time - startedAt) / 1000).toFixed(0)} s, ` +
-              `${done.toLocaleString('en-US')}/${count.toLocaleString('en-US')} done, ` +
-              `${rate.toFixed(0)}/s over the last 10 s, ${errors} errors`,
-          );
-          lastReport = { at: time, done };
-        }, 10_000)
-      : undefined;
-    const fail = (i: number, what: string) => {
-      failed[i] = true;
-      errors++;
-      if (errorSamples.length < 8) errorSamples.push(what.slice(0, 400));
-    };
-    const worker = async () => {
-      for (;;) {
-        const i = next++;
-        if (i >= count) return;
-        const { body, token } = run.requests[i]!;
-        const sentAt = now();
-        try {
-          const reply = await post(
-            url,
-            agent,
-            body,
-            token === undefined ? undefined : run.tokens[token],
-          );
-          const json = JSON.parse(reply.text) as { data?: unknown; errors?: unknown[] };
-          if (reply.status !== 200 || json.errors || !json.data) {
-            fail(i, `HTTP ${reply.status}: ${reply.text}`);
-          } else if (run.expect && at(json.data, run.expect) === null) {
-            fail(i, `no ${run.expect}: ${reply.text}`);
-          } else if (run.keep) {
-            kept[i] = run.keep.map((path) => at(json.data, path));
-          }
-        } catch (error) {
-          fail(i, String(error));
-        }
-        doneAt[i] = now();
-        latencies[i] = doneAt[i] - sentAt;
-        done++;
+  const run = (await nextMessage()) as RequestRun;
+  const url = new URL(run.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: run.concurrency });
+  // Open every connection and warm this process's own code on the cheapest query, so that the
+  // first measured latencies are not a fresh client's connects and first compilations; then
+  // tell the parent, which reads what the server has done so far, and wait for it to say go.
+  const warmBody = JSON.stringify({ query: '{ __typename }' });
+  const warmRequests = warmRequestsPerConnection(run.concurrency);
+  await Promise.all(
+    Array.from({ length: run.concurrency }, async () => {
+      for (let k = 0; k < warmRequests; k++) {
+        await post(url, agent, warmBody, undefined).catch(() => undefined);
       }
-    };
-    await Promise.all(Array.from({ length: run.concurrency }, worker));
-    clearInterval(progress);
-    const { stallMs } = pauses.take();
-    pauses.stop();
-    agent.destroy();
-    const result: RequestRunResult = {
-      startedAt,
-      finishedAt: now(),
-      latencies: Array.from(latencies),
-      doneAt: Array.from(doneAt),
-      failed,
-      errors,
-      errorSamples,
-      kept,
-      longestStallMs: stallMs,
-    };
-    process.send!(result, () => process.exit(0));
-  }
+    }),
+  );
+  process.send!({ warmed: true });
+  await nextMessage();
+  const count = run.requests.length;
+  const latencies = new Float64Array(count);
+  const doneAt = new Float64Array(count);
+  const failed: boolean[] = new Array<boolean>(count).fill(false);
+  const kept: (unknown[] | null)[] = new Array<unknown[] | null>(count).fill(null);
+  const errorSamples: string[] = [];
+  let errors = 0;
+  let next = 0;
+  let done = 0;
+  const pauses = watchPauses();
+  const startedAt = now();
+  let lastReport = { at: startedAt, done: 0 };
+  const progress = run.progressLabel
+    ? setInterval(() => {
+        const time = now();
+        const rate = ((done - lastReport.done) * 1000) / (time - lastReport.at);
+        console.log(
+          `    ${run.progressLabel}: ${((time - startedAt) / 1000).toFixed(0)} s, ` +
+            `${done.toLocaleString('en-US')}/${count.toLocaleString('en-US')} done, ` +
+            `${rate.toFixed(0)}/s over the last 10 s, ${errors} errors`,
+        );
+        lastReport = { at: time, done };
+      }, 10_000)
+    : undefined;
+  const fail = (i: number, what: string) => {
+    failed[i] = true;
+    errors++;
+    if (errorSamples.length < 8) errorSamples.push(what.slice(0, 400));
+  };
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const { body, token } = run.requests[i]!;
+      const sentAt = now();
+      try {
+        const reply = await post(
+          url,
+          agent,
+          body,
+          token === undefined ? undefined : run.tokens[token],
+        );
+        const json = JSON.parse(reply.text) as { data?: unknown; errors?: unknown[] };
+        if (reply.status !== 200 || json.errors || !json.data) {
+          fail(i, `HTTP ${reply.status}: ${reply.text}`);
+        } else if (run.expect && at(json.data, run.expect) === null) {
+          fail(i, `no ${run.expect}: ${reply.text}`);
+        } else if (run.keep) {
+          kept[i] = run.keep.map((path) => at(json.data, path));
+        }
+      } catch (error) {
+        fail(i, String(error));
+      }
+      doneAt[i] = now();
+      latencies[i] = doneAt[i] - sentAt;
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: run.concurrency }, worker));
+  clearInterval(progress);
+  const { stallMs } = pauses.take();
+  pauses.stop();
+  agent.destroy();
+  const result: RequestRunResult = {
+    startedAt,
+    finishedAt: now(),
+    latencies: Array.from(latencies),
+    doneAt: Array.from(doneAt),
+    failed,
+    errors,
+    errorSamples,
+    kept,
+    longestStallMs: stallMs,
+  };
+  process.send!(result, () => process.exit(0));
 })();
