@@ -79,6 +79,18 @@ describe('near cache', () => {
     expect(cache.get('a')).toEqual({ v: 2 });
   });
 
+  it('refuses a value read across a notice for its key, however many notices follow it', async () => {
+    const { cache } = await open();
+    const token = cache.begin();
+    cache.forget('a');
+    // Far more changed keys than the cache keeps notice ticks for.
+    for (let i = 0; i < 200_000; i++) cache.forget(`other:${i}`);
+    cache.fill(token, 'a', { v: 1 });
+    expect(cache.get('a')).toBeUndefined();
+    cache.fill(cache.begin(), 'a', { v: 2 });
+    expect(cache.get('a')).toEqual({ v: 2 });
+  });
+
   it('keeps what is read again when many values are read once', async () => {
     const { cache } = await open();
     cache.fill(cache.begin(), 'hot', { v: 1 });
