@@ -53,8 +53,8 @@
  * answered) and how many of them took over 10 ms, and its heap after, so that a launch figure
  * above its small one says where the time went; and next to each round's p99 the process's
  * longest event-loop stall and longest collection pause in that round, the load client's
- * longest stall and the longest event Redis's latency monitor recorded, so that a slow round
- * says whether the server, the client or Redis stood still.
+ * longest stall and the longest event Redis's latency monitor recorded (and its kind), so that a
+ * slow round says whether the server, the client or Redis stood still.
  */
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { createTokenService } from '../src/modules/auth/index.js';
@@ -75,7 +75,7 @@ import {
   prolific,
   prolificCount,
   reactionKinds as kinds,
-  redisLongestEventMs,
+  redisLongestEvent,
   resetRedisLatency,
   shuffle,
   sizeRows,
@@ -658,9 +658,15 @@ interface Figures {
   /**
    * In the round, ms: the serving process's longest event-loop stall and longest collection
    * pause, the load client's longest stall, and the longest event Redis recorded (0 when none
-   * reached its latency monitor's threshold).
+   * reached its latency monitor's threshold) with its kind.
    */
-  longest: { serverStallMs: number; gcPauseMs: number; clientStallMs: number; redisMs: number };
+  longest: {
+    serverStallMs: number;
+    gcPauseMs: number;
+    clientStallMs: number;
+    redisMs: number;
+    redisEvent: string;
+  };
 }
 
 /**
@@ -702,7 +708,7 @@ async function measureRound(
     },
   );
   const after = await network.served.work();
-  const redisMs = await redisLongestEventMs(network.server);
+  const redis = await redisLongestEvent(network.server);
   return {
     latencies: run.latencies,
     errors: (warm?.errors ?? 0) + run.errors,
@@ -713,7 +719,8 @@ async function measureRound(
       serverStallMs: after.longestStallMs,
       gcPauseMs: after.longestGcMs,
       clientStallMs: run.longestStallMs,
-      redisMs,
+      redisMs: redis.ms,
+      redisEvent: redis.kind,
     },
     work: workSince(before!, after),
   };
@@ -1191,13 +1198,16 @@ export const scaleScenario: Scenario = {
               // moves on this machine with nothing changed; and in brackets what stood still in
               // that round, ms: the serving process's longest event-loop stall and longest
               // collection pause, the load client's longest stall, and the longest event Redis
-              // recorded.
+              // recorded with its kind.
               roundP99s: byRound
-                .map(
-                  ({ p99, longest: { serverStallMs, gcPauseMs, clientStallMs, redisMs } }) =>
+                .map(({ p99, longest }) => {
+                  const { serverStallMs, gcPauseMs, clientStallMs, redisMs, redisEvent } = longest;
+                  const redis = `${redisMs.toFixed(0)}${redisEvent ? ` ${redisEvent}` : ''}`;
+                  return (
                     `${p99.toFixed(1)} [${serverStallMs.toFixed(0)}, ${gcPauseMs.toFixed(1)}, ` +
-                    `${clientStallMs.toFixed(0)}, ${redisMs.toFixed(0)}]`,
-                )
+                    `${clientStallMs.toFixed(0)}, ${redis}]`
+                  );
+                })
                 .join(' / '),
               errors,
               samples,
@@ -1217,7 +1227,7 @@ export const scaleScenario: Scenario = {
               `in ${rounds} rounds; p99 of all ${fs.pooledP99.toFixed(1)} → ${fl.pooledP99.toFixed(1)})` +
               (errors > 0 ? `, errors ${fs.errors}/${fl.errors}` : '') +
               `\n      p99 by round [server's longest stall, its longest GC pause, client's longest ` +
-              `stall, Redis's longest event]: small ${fs.roundP99s} ms, ` +
+              `stall, Redis's longest event and its kind]: small ${fs.roundP99s} ms, ` +
               `launch ${fl.roundP99s} ms` +
               `\n      small: ${fs.work}\n      launch: ${fl.work}`,
           );

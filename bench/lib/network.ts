@@ -572,17 +572,24 @@ export async function resetRedisLatency(server: BenchServer): Promise<void> {
   );
 }
 
-/** The longest event Redis recorded since `resetRedisLatency`, ms, over its masters; 0 for none. */
-export async function redisLongestEventMs(server: BenchServer): Promise<number> {
-  const longest = await Promise.all(
-    server.app.internals.redis.masters().map(async (master) => {
-      // One entry per kind of event: its name, when it last happened, its latest and its
-      // longest time (ms) since the reset.
-      const events = (await master.latency('LATEST')) as [string, number, number, number][];
-      return Math.max(0, ...events.map((event) => Number(event[3])));
-    }),
-  );
-  return Math.max(0, ...longest);
+/**
+ * The longest event Redis recorded since `resetRedisLatency`, over its masters: how long it took
+ * (ms; 0 for none) and its kind as the latency monitor names it (`command`, `fast-command`,
+ * `expire-cycle`, `fork`, ...; empty for none).
+ */
+export async function redisLongestEvent(
+  server: BenchServer,
+): Promise<{ ms: number; kind: string }> {
+  let longest = { ms: 0, kind: '' };
+  for (const master of server.app.internals.redis.masters()) {
+    // One entry per kind of event: its name, when it last happened, its latest and its longest
+    // time (ms) since the reset.
+    const events = (await master.latency('LATEST')) as [string, number, number, number][];
+    for (const [kind, , , max] of events) {
+      if (Number(max) > longest.ms) longest = { ms: Number(max), kind };
+    }
+  }
+  return longest;
 }
 
 export function printSize(label: string, size: DatabaseSize) {
