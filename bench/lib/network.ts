@@ -560,7 +560,7 @@ export const redisLatencyThresholdMs = 1;
 
 /**
  * Starts (or restarts) Redis's latency monitor on every master behind `server`: from now,
- * `redisLongestEventMs` gives the longest event Redis itself took, a command or a job of its
+ * `redisLongestEvent` gives the longest event Redis itself took, a command or a job of its
  * own (expiry, a fork), of `redisLatencyThresholdMs` or more.
  */
 export async function resetRedisLatency(server: BenchServer): Promise<void> {
