@@ -102,6 +102,23 @@ describe('near cache', () => {
     expect(cache.get(`once:${2 * nearCacheEntries - 1}`)).toEqual({ v: 2 * nearCacheEntries - 1 });
   });
 
+  it('protects at once what is read from Redis again after it left probation unread', async () => {
+    const { cache } = await open();
+    const once = (from: number, count: number) => {
+      for (let i = from; i < from + count; i++) cache.fill(cache.begin(), `once:${i}`, { v: i });
+    };
+    // A viewer's record, then as many strangers as probation holds before their next request.
+    cache.fill(cache.begin(), 'viewer', { v: 1 });
+    once(0, nearCacheEntries / 5);
+    expect(cache.get('viewer')).toBeUndefined();
+    // Read from Redis again: protected now, however many strangers pass through probation next.
+    cache.fill(cache.begin(), 'viewer', { v: 2 });
+    once(nearCacheEntries, 2 * nearCacheEntries);
+    expect(cache.get('viewer')).toEqual({ v: 2 });
+    // The strangers read once were never protected: the first of them are gone.
+    expect(cache.get(`once:${nearCacheEntries}`)).toBeUndefined();
+  });
+
   it('keeps a copy no longer than its time to live from its read, read again or not', async () => {
     const { cache } = await open({ ttlMs: 400 });
     cache.fill(cache.begin(), 'a', { v: 1 });

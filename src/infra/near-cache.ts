@@ -46,6 +46,14 @@ export const nearCacheEntries = 5_000;
 /** Buckets of notice ticks (a power of two): 128 KiB a cache. */
 const noticeBuckets = 1 << 14;
 
+/** Buckets of probation's history of keys (a power of two): 512 KiB a cache. */
+const historyBuckets = 1 << 16;
+/**
+ * How many of probation's latest puts its history answers for: a quarter of its buckets, so
+ * that a key is seldom overwritten by another in its bucket before it ages out.
+ */
+const historyPuts = historyBuckets / 4;
+
 /** FNV-1a over the key's UTF-16 code units, 32 bits. */
 function hashKey(key: string): number {
   let hash = 0x811c9dc5;
@@ -171,6 +179,12 @@ export function createNearCache<V extends object>(options: {
  * and does not push out what is read again and again: the viewers' own records, hot authors,
  * the counts on a busy feed. A copy keeps the time it was filled when it moves (`ttlMs` counts
  * from the read from Redis).
+ *
+ * Probation also remembers the keys it took lately (`historyPuts` of them; keys only, in fixed
+ * arrays): a key read from Redis again after its copy left probation unread is read again and
+ * again, only less often than pages read once push through probation (a viewer's own record,
+ * between two of their requests, on an instance where each request shows ten strangers), and
+ * its new copy is protected at once.
  */
 function createSegments<V extends object>(options: {
   maxSize: number;
@@ -186,6 +200,12 @@ function createSegments<V extends object>(options: {
     });
   const probation = segment(probationSize);
   const kept = segment(Math.max(1, options.maxSize - probationSize));
+  // Probation's history: per bucket of a hash of the key, the count of puts when a key was last
+  // put on probation (0: none) and that key's whole hash, so that two keys in one bucket are
+  // told apart; a later key in the bucket overwrites it (it is then only forgotten early).
+  const putAt = new Uint32Array(historyBuckets);
+  const putHash = new Uint32Array(historyBuckets);
+  let puts = 0;
   return {
     get(key: string): V | undefined {
       const value = kept.get(key);
@@ -200,8 +220,25 @@ function createSegments<V extends object>(options: {
     },
     set(key: string, value: V) {
       // A copy too large for probation is kept at once.
-      if (kept.has(key) || options.sizeOf(value) > probationSize) kept.set(key, value);
-      else probation.set(key, value);
+      if (kept.has(key) || options.sizeOf(value) > probationSize) {
+        kept.set(key, value);
+        return;
+      }
+      const hash = hashKey(key);
+      const bucket = hash & (historyBuckets - 1);
+      const put = putAt[bucket]!;
+      if (put !== 0 && putHash[bucket] === hash && (puts - put) >>> 0 < historyPuts) {
+        // On probation lately and read from Redis again: read again and again.
+        putAt[bucket] = 0;
+        probation.delete(key);
+        kept.set(key, value);
+        return;
+      }
+      // A 32-bit count that wraps past 0, which marks an empty bucket.
+      puts = (puts + 1) >>> 0 || 1;
+      putAt[bucket] = puts;
+      putHash[bucket] = hash;
+      probation.set(key, value);
     },
     delete(key: string) {
       kept.delete(key);
