@@ -7,10 +7,12 @@ describe('tokens', () => {
   });
 
   it('refuses a token it verified before once it has expired', async () => {
-    const { token } = await tokens.sign('session', 'subject-1', 1);
+    // Expiry is in whole seconds: a token of 1 s signed late in a second lives only what is
+    // left of that second. One of 2 s lives at least a second, then is waited out.
+    const { token, expiresAt } = await tokens.sign('session', 'subject-1', 2);
     expect((await tokens.verify('session', token)).subject).toBe('subject-1');
     expect((await tokens.verify('session', token)).subject).toBe('subject-1');
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await new Promise((resolve) => setTimeout(resolve, expiresAt.getTime() - Date.now() + 100));
     await expect(tokens.verify('session', token)).rejects.toMatchObject({
       message: 'Your session has expired. Sign in again.',
       code: 'UNAUTHENTICATED',
