@@ -54,7 +54,10 @@
  * above its small one says where the time went; and next to each round's p99 the process's
  * longest event-loop stall and longest collection pause in that round, the load client's
  * longest stall and the longest event Redis's latency monitor recorded (and its kind), so that a
- * slow round says whether the server, the client or Redis stood still.
+ * slow round says whether the server, the client or Redis stood still; and the kinds of Redis
+ * command whose count a request differs most between the networks (name and key shape), so
+ * that a launch figure above its small one names the reads it adds. Before the operations, it
+ * prints what each serving process costs with no request at all (its timers), over 5 seconds.
  */
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { createTokenService } from '../src/modules/auth/index.js';
@@ -146,13 +149,24 @@ const workSince = (before: ProcessWork, after: ProcessWork): Work => ({
   gcMs: after.gcMs - before.gcMs,
   majorGcs: after.majorGcs - before.majorGcs,
   redisSent: after.redisSent - before.redisSent,
+  redisByKind: Object.fromEntries(
+    Object.entries(after.redisByKind).flatMap(([kind, n]) => {
+      const sent = n - (before.redisByKind[kind] ?? 0);
+      return sent > 0 ? [[kind, sent]] : [];
+    }),
+  ),
   mongoCommands: after.mongoCommands - before.mongoCommands,
   mongoMs: after.mongoMs - before.mongoMs,
   mongoSlow: after.mongoSlow - before.mongoSlow,
 });
 
 const addWork = (into: Work, more: Work) => {
-  for (const key of Object.keys(into) as (keyof Work)[]) into[key] += more[key];
+  for (const key of Object.keys(into) as (keyof Work)[]) {
+    if (key !== 'redisByKind') into[key] += more[key];
+  }
+  for (const [kind, n] of Object.entries(more.redisByKind)) {
+    into.redisByKind[kind] = (into.redisByKind[kind] ?? 0) + n;
+  }
 };
 
 const noWork = (): Work => ({
@@ -160,6 +174,7 @@ const noWork = (): Work => ({
   gcMs: 0,
   majorGcs: 0,
   redisSent: 0,
+  redisByKind: {},
   mongoCommands: 0,
   mongoMs: 0,
   mongoSlow: 0,
@@ -170,6 +185,27 @@ const describeWork = (work: Work, requests: number, heapUsedBytes: number) =>
   `(${work.majorGcs} full), Redis ${(work.redisSent / requests).toFixed(1)}, ` +
   `MongoDB ${(work.mongoCommands / requests).toFixed(1)} (${(work.mongoMs / requests).toFixed(2)} ms) ` +
   `per request, ${work.mongoSlow} MongoDB commands over ${slowMongoMs} ms; heap ${mib(heapUsedBytes)}`;
+
+/**
+ * The kinds of Redis command (bench/lib/bench-app.ts, `redisKind`) whose count a request differs
+ * most between the networks, most sent more on the launch network first: where its extra
+ * round trips go. Kinds under 0.05 a request on both networks are left out.
+ */
+function describeKinds(small: Work, smallRequests: number, launch: Work, launchRequests: number) {
+  const kinds = new Set([...Object.keys(small.redisByKind), ...Object.keys(launch.redisByKind)]);
+  const rows = [...kinds]
+    .map((kind) => ({
+      kind,
+      small: (small.redisByKind[kind] ?? 0) / smallRequests,
+      launch: (launch.redisByKind[kind] ?? 0) / launchRequests,
+    }))
+    .filter((row) => Math.max(row.small, row.launch) >= 0.05)
+    .sort((a, b) => b.launch - b.small - (a.launch - a.small));
+  return rows
+    .slice(0, 6)
+    .map((row) => `${row.kind} ${row.small.toFixed(2)} → ${row.launch.toFixed(2)}`)
+    .join(', ');
+}
 
 // ---------------------------------------------------------------------------------------------
 // The measured operations
@@ -1115,6 +1151,35 @@ export const scaleScenario: Scenario = {
         unreadViewers.set(network.name, viewers);
       }
 
+      // What each serving process does with no request: its timers' work (admission, trends,
+      // resyncs), which a request at 1 pays for in its CPU figure and meets on the event loop.
+      const idleMs = 5_000;
+      const idle = await Promise.all(
+        networks.map(async (network) => {
+          const before = await network.served.work();
+          await new Promise((resolve) => setTimeout(resolve, idleMs));
+          return workSince(before, await network.served.work());
+        }),
+      );
+      const perSecond = (n: number) => (n / idleMs) * 1000;
+      const [idleSmall, idleLaunch] = idle as [Work, Work];
+      console.log(
+        `  idle for ${idleMs / 1000} s, a second (small → launch): CPU ` +
+          `${perSecond(idleSmall.cpuMs).toFixed(1)} → ${perSecond(idleLaunch.cpuMs).toFixed(1)} ms, ` +
+          `Redis ${perSecond(idleSmall.redisSent).toFixed(1)} → ` +
+          `${perSecond(idleLaunch.redisSent).toFixed(1)} commands, MongoDB ` +
+          `${perSecond(idleSmall.mongoCommands).toFixed(1)} → ` +
+          `${perSecond(idleLaunch.mongoCommands).toFixed(1)} commands`,
+      );
+      rows.push({
+        metric: 'idle serving process, CPU a second',
+        value: perSecond(idleLaunch.cpuMs),
+        unit: 'ms',
+        baseline: 'small network',
+        baselineValue: perSecond(idleSmall.cpuMs),
+        note: `over ${idleMs / 1000} s with no request, before the operations`,
+      });
+
       const errorsByOp: string[] = [];
       let totalErrors = 0;
       const only = (process.env['BENCH_SCALE_OPERATIONS'] ?? '')
@@ -1212,6 +1277,7 @@ export const scaleScenario: Scenario = {
               errors,
               samples,
               work: describeWork(work, latencies.length, heapUsedBytes),
+              counted: { work, requests: latencies.length },
             };
           });
           const [fs, fl] = figures as [(typeof figures)[0], (typeof figures)[0]];
@@ -1229,7 +1295,14 @@ export const scaleScenario: Scenario = {
               `\n      p99 by round [server's longest stall, its longest GC pause, client's longest ` +
               `stall, Redis's longest event and its kind]: small ${fs.roundP99s} ms, ` +
               `launch ${fl.roundP99s} ms` +
-              `\n      small: ${fs.work}\n      launch: ${fl.work}`,
+              `\n      small: ${fs.work}\n      launch: ${fl.work}` +
+              `\n      Redis commands by kind, a request (small → launch): ` +
+              describeKinds(
+                fs.counted.work,
+                fs.counted.requests,
+                fl.counted.work,
+                fl.counted.requests,
+              ),
           );
           const errorNote = errors > 0 ? `; ERRORS small ${fs.errors}, launch ${fl.errors}` : '';
           rows.push(

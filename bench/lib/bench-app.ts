@@ -40,6 +40,11 @@ export interface ProcessWork {
   longestStallMs: number;
   /** Commands this instance's Redis clients sent (a script call is one). */
   redisSent: number;
+  /**
+   * The same commands by kind (`redisKind`), when counted (`countWork`'s `byKind`): which reads
+   * a request makes on one network and not on another.
+   */
+  redisByKind: Record<string, number>;
   /** Commands the MongoDB driver started (the app must monitor commands). */
   mongoCommands: number;
   /** Their time from sending to the reply, summed, and how many took over `slowMongoMs`. */
@@ -52,16 +57,53 @@ export interface ProcessWork {
 /** A MongoDB command slower than this is counted apart (`ProcessWork.mongoSlow`). */
 export const slowMongoMs = 10;
 
-/** Starts counting `app`'s work (call once it has started); the reader of the counts. */
-export function countWork(app: VerityApp): () => ProcessWork {
+/**
+ * A Redis command's kind: its name (a script's with the start of its SHA1) and the shape of its
+ * first key, without the namespace and with ids and numbers left out, e.g.
+ * `evalsha 1f0c2a m:rel:v:{…}`.
+ */
+export function redisKind(command: { name: string; args: unknown[] }): string {
+  const arg = (i: number) => {
+    const value = command.args[i];
+    if (typeof value === 'string' || typeof value === 'number') return String(value);
+    return Buffer.isBuffer(value) ? value.toString() : '';
+  };
+  const { name } = command;
+  const script = name === 'evalsha' || name === 'eval';
+  // The first key that is not a slot's completeness marker (infra/read-model.ts), which reads
+  // of the read model carry first.
+  const [first, count] = script ? [2, Number(arg(1))] : [0, command.args.length];
+  let key = '';
+  for (let i = first; i < first + count && !key; i++) {
+    if (!arg(i).includes(':ready@')) key = arg(i);
+  }
+  const shape = key
+    .replace(/^[^:]*:/, '')
+    .replace(/\{[^}]*\}/g, '{…}')
+    .replace(/[0-9a-f]{24}/g, '…')
+    .replace(/\d+/g, '#');
+  const label = name === 'evalsha' ? `evalsha ${arg(0).slice(0, 6)}` : name;
+  return shape ? `${label} ${shape}` : label;
+}
+
+/**
+ * Starts counting `app`'s work (call once it has started); the reader of the counts. `byKind`
+ * also counts Redis commands by kind (`ProcessWork.redisByKind`).
+ */
+export function countWork(app: VerityApp, options: { byKind?: boolean } = {}): () => ProcessWork {
   const pauses = watchPauses();
   let redisSent = 0;
+  const redisByKind: Record<string, number> = {};
   let mongoCommands = 0;
   const { redis, connection } = app.internals;
   for (const client of [redis.command, redis.publisher]) {
     const send = client.sendCommand.bind(client);
     client.sendCommand = (...args: Parameters<typeof send>) => {
       redisSent++;
+      if (options.byKind) {
+        const kind = redisKind(args[0]);
+        redisByKind[kind] = (redisByKind[kind] ?? 0) + 1;
+      }
       return send(...args);
     };
   }
@@ -86,6 +128,7 @@ export function countWork(app: VerityApp): () => ProcessWork {
       longestGcMs: gcPauseMs,
       longestStallMs: stallMs,
       redisSent,
+      redisByKind: { ...redisByKind },
       mongoCommands,
       mongoMs: mongo.ms,
       mongoSlow: mongo.slow,
