@@ -81,6 +81,8 @@ interface Op {
   readonly kind: 'post' | 'react';
   readonly n: number;
   readonly sentAt: number;
+  /** When its last attempt was sent: `sentAt`, or its retry's time (`retried`). */
+  attemptAt: number;
   answeredAt: number;
   /** `ok`, the error's code, `NETWORK` (no answer: the connection failed) or `CLIENT_TIMEOUT`. */
   outcome: string;
@@ -173,6 +175,7 @@ async function drive(options: {
         op.outcome = (error as Error).name === 'TimeoutError' ? 'CLIENT_TIMEOUT' : 'NETWORK';
         if (!options.retryOn || op.retried) return undefined;
         op.retried = true;
+        op.attemptAt = Date.now();
         url = options.retryOn();
       }
     }
@@ -182,7 +185,8 @@ async function drive(options: {
     const due = started + n * interval;
     if (due > Date.now()) await sleep(due - Date.now());
     options.onTick?.(Date.now() - started);
-    const base = { n, sentAt: Date.now(), answeredAt: 0, outcome: 'pending' };
+    const sentAt = Date.now();
+    const base = { n, sentAt, attemptAt: sentAt, answeredAt: 0, outcome: 'pending' };
     const flags = { unknown: false, retryable: false, retried: false };
     const reactor = n % (2 * options.reactors.length);
     const target =
@@ -261,6 +265,10 @@ interface Figures {
   recoverMs: number;
   /** The last request answered with an error was sent this long after the return. */
   lastErrorSentAfterUpMs: number | null;
+  /**
+   * The slowest answer to one attempt: a request sent again after a network failure is timed
+   * from its retry (its first attempt ended with the connection, at most a request timeout in).
+   */
   slowestAnswerMs: number;
   acknowledgedLost: number;
   /** Answered with a definite error, yet stored. */
@@ -296,7 +304,7 @@ function figuresOf(ops: Op[], fault: FaultWindow): Figures {
     ).length,
     recoverMs: firstOkAfter - fault.upAt,
     lastErrorSentAfterUpMs: errors.length === 0 ? null : lastError - fault.upAt,
-    slowestAnswerMs: Math.max(...ops.map((op) => op.answeredAt - op.sentAt)),
+    slowestAnswerMs: Math.max(...ops.map((op) => op.answeredAt - op.attemptAt)),
     acknowledgedLost: 0,
     failedButStored: 0,
     outcomeUnknown: ops.filter((op) => op.unknown).length,
