@@ -108,6 +108,19 @@ async function admitNext(server: TestServer, token: string, count: number) {
   return result.data['admitNext'] as Record<string, number>;
 }
 
+/**
+ * A forced tick, tried again while the lease is busy: the instances' timers take it for a moment
+ * on each of their ticks while anyone waits (at a rate of 0 too: a timer's tick also repairs).
+ */
+async function tickPastBusy<T extends { status: string }>(tick: () => Promise<T>): Promise<T> {
+  let outcome = await tick();
+  while (outcome.status === 'busy') {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    outcome = await tick();
+  }
+  return outcome;
+}
+
 async function stats(server: TestServer, token: string) {
   const result = await server.gql(`{ waitlistStats { ${statsFields} } }`, {}, { token });
   return result.data!['waitlistStats'] as Record<string, number | boolean | null>;
@@ -500,16 +513,10 @@ describe('positions, live updates and completing sign-up', () => {
     expect((await live.next()).data!.waitlistPosition.position).toBe(2);
 
     // Instance 0 "dies" right after its durable watermark write: its lease is left to expire.
-    // The instances' timers take the lease for a moment on each of their ticks while anyone
-    // waits (at a rate of 0 too: a timer's tick also repairs), so the forced tick tries again
-    // while one of them holds it.
-    const crashingTick = async () => {
-      const { waitlist } = instances[0]!.app.internals.services;
-      while ((await waitlist.tick({ count: 2, crashAfterWatermark: true })).status === 'busy') {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
-    await expect(crashingTick()).rejects.toThrow(/simulated crash/);
+    const { waitlist } = instances[0]!.app.internals.services;
+    await expect(
+      tickPastBusy(() => waitlist.tick({ count: 2, crashAfterWatermark: true })),
+    ).rejects.toThrow(/simulated crash/);
     await instances[0]!.stop();
     // Written, but not announced and not recorded.
     const recordedBefore = await admittedTickets(instances[1]!);
@@ -646,9 +653,7 @@ describe('admission by the timer and by a stale lease holder', () => {
           await admitNext(instances[1]!, cluster.adminToken, 1);
         },
       });
-    let outcome = await staleTick();
-    // The instances' own timers may hold the lease for a moment.
-    while (outcome.status === 'busy') outcome = await staleTick();
+    const outcome = await tickPastBusy(staleTick);
     expect(outcome).toEqual({ status: 'stale' });
     expect(await stats(instances[1]!, cluster.adminToken)).toMatchObject({
       admittedThrough: before + 1,
