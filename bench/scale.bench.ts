@@ -56,8 +56,12 @@
  * longest stall and the longest event Redis's latency monitor recorded (and its kind), so that a
  * slow round says whether the server, the client or Redis stood still; and the kinds of Redis
  * command whose count a request differs most between the networks (name and key shape), so
- * that a launch figure above its small one names the reads it adds. Before the operations, it
- * prints what each serving process costs with no request at all (its timers), over 5 seconds.
+ * that a launch figure above its small one names the reads it adds. At concurrency 1 it also
+ * prints, for each round, the request whose latency is that round's p99 and what the serving
+ * process did while it was out (its serving time and CPU, and each MongoDB or Redis command and
+ * collection pause of 2 ms or more: bench/lib/bench-app.ts, `Hold`), so that a p99 names what
+ * made it. Before the operations, it prints what each serving process costs with no request at
+ * all (its timers), over 5 seconds.
  */
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { createTokenService } from '../src/modules/auth/index.js';
@@ -95,9 +99,10 @@ import {
   throughputBuckets,
   type Completions,
   type PreparedRequest,
+  type RequestRunResult,
 } from './lib/request-load.js';
 import { uploadImage } from './lib/media.js';
-import { slowMongoMs, type ProcessWork } from './lib/bench-app.js';
+import { holdMs, slowMongoMs, type Hold, type ProcessWork } from './lib/bench-app.js';
 import {
   benchJwtSecret,
   startStack,
@@ -142,7 +147,7 @@ interface Network extends BuiltNetwork {
 }
 
 /** What a round cost the serving process, summed: its maxima travel apart (`Figures`). */
-type Work = Omit<ProcessWork, 'heapUsedBytes' | 'longestGcMs' | 'longestStallMs'>;
+type Work = Omit<ProcessWork, 'heapUsedBytes' | 'longestGcMs' | 'longestStallMs' | 'holds'>;
 
 const workSince = (before: ProcessWork, after: ProcessWork): Work => ({
   cpuMs: after.cpuMs - before.cpuMs,
@@ -703,6 +708,29 @@ interface Figures {
     redisMs: number;
     redisEvent: string;
   };
+  /** At concurrency 1, the request at the round's p99 and what held it (`describeP99Request`). */
+  atP99: string | null;
+}
+
+/**
+ * At concurrency 1, the request whose latency is the round's p99, and what the serving process
+ * did while it was out: the request as served, with the process's CPU time meanwhile, and each
+ * MongoDB or Redis command and collection pause of `holdMs` or more that began and ended around
+ * it (its middle within the request's time), longest first. With one request at a time, what
+ * overlapped it is that request's own work or the process's (its timers).
+ */
+function describeP99Request(run: RequestRunResult, holds: readonly Hold[]): string {
+  const { latencies, doneAt } = run;
+  const order = latencies.map((_, i) => i).sort((a, b) => latencies[a]! - latencies[b]!);
+  const i = order[Math.min(order.length - 1, Math.max(0, Math.ceil(0.99 * order.length) - 1))]!;
+  const end = doneAt[i]!;
+  const start = end - latencies[i]!;
+  const during = holds
+    .filter((h) => h.at + h.ms / 2 >= start && h.at + h.ms / 2 <= end)
+    .sort((a, b) => b.ms - a.ms);
+  const shown = during.slice(0, 8).map((h) => `${h.what} ${h.ms.toFixed(1)}`);
+  if (during.length > shown.length) shown.push(`${during.length - shown.length} more`);
+  return `${latencies[i]!.toFixed(1)} (${shown.join(', ') || `nothing of ${holdMs} ms or more`})`;
 }
 
 /**
@@ -758,6 +786,7 @@ async function measureRound(
       redisMs: redis.ms,
       redisEvent: redis.kind,
     },
+    atP99: concurrency === 1 ? describeP99Request(run, after.holds) : null,
     work: workSince(before!, after),
   };
 }
@@ -1212,7 +1241,9 @@ export const scaleScenario: Scenario = {
           // not decide the figure alone; the pooled p99 is printed next to it.
           const pooled = new Map<
             Network,
-            Omit<Figures, 'longest'> & { byRound: { p99: number; longest: Figures['longest'] }[] }
+            Omit<Figures, 'longest' | 'atP99'> & {
+              byRound: { p99: number; longest: Figures['longest']; atP99: string | null }[];
+            }
           >(
             networks.map((network) => [
               network,
@@ -1245,6 +1276,7 @@ export const scaleScenario: Scenario = {
               into.byRound.push({
                 p99: quantile(figures.latencies, 0.99),
                 longest: figures.longest,
+                atP99: figures.atP99,
               });
               into.errors += figures.errors;
               into.samples.push(...figures.samples);
@@ -1274,6 +1306,7 @@ export const scaleScenario: Scenario = {
                   );
                 })
                 .join(' / '),
+              atP99: byRound.map(({ atP99 }) => atP99 ?? '').join(' / '),
               errors,
               samples,
               work: describeWork(work, latencies.length, heapUsedBytes),
@@ -1295,6 +1328,10 @@ export const scaleScenario: Scenario = {
               `\n      p99 by round [server's longest stall, its longest GC pause, client's longest ` +
               `stall, Redis's longest event and its kind]: small ${fs.roundP99s} ms, ` +
               `launch ${fl.roundP99s} ms` +
+              (concurrency === 1
+                ? `\n      the request at each round's p99 (what the serving process did while it ` +
+                  `was out, ms): small ${fs.atP99}\n        launch ${fl.atP99}`
+                : '') +
               `\n      small: ${fs.work}\n      launch: ${fl.work}` +
               `\n      Redis commands by kind, a request (small → launch): ` +
               describeKinds(

@@ -1,7 +1,9 @@
 import { createApp, type VerityApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createLogger } from '../../src/infra/logger.js';
 import { watchPauses } from './pauses.js';
+import { nowMs } from './stats.js';
 
 export interface BenchAppOptions {
   /** The instance's settings (bench/lib/stack.ts, `instanceEnv`). */
@@ -52,7 +54,40 @@ export interface ProcessWork {
   mongoSlow: number;
   /** The V8 heap in use now. */
   heapUsedBytes: number;
+  /**
+   * Since the previous reading, when counted (`countWork`'s `holds`): what took `holdMs` or
+   * more in the process, with when it began, so that a slow request can be matched to what the
+   * process did meanwhile.
+   */
+  holds: Hold[];
 }
+
+/**
+ * Something that took a while in a serving process: an HTTP request served (with the CPU time of
+ * the whole process meanwhile, the collector's threads too), a MongoDB or Redis command (sent to
+ * answered: a pause of the process while its answer waited counts in it), or a collection pause.
+ */
+export interface Hold {
+  /** When it began, ms since the epoch (`nowMs`, comparable across processes). */
+  at: number;
+  ms: number;
+  /** `served (CPU 4.1)`, `mongo insert relation_events`, `redis mget m:user:{…}`, `gc minor`. */
+  what: string;
+}
+
+/** What took at least this long is kept as a `Hold`. */
+export const holdMs = 2;
+
+/** At most this many holds are kept between two readings (the rest are dropped). */
+const holdsKept = 100_000;
+
+const gcKinds: Record<number, string> = {
+  1: 'minor',
+  2: 'mark-sweep',
+  4: 'major',
+  8: 'incremental',
+  16: 'weak callbacks',
+};
 
 /** A MongoDB command slower than this is counted apart (`ProcessWork.mongoSlow`). */
 export const slowMongoMs = 10;
@@ -90,12 +125,19 @@ export function redisKind(command: { name: string; args: unknown[] }): string {
  * Starts counting `app`'s work (call once it has started); the reader of the counts. `byKind`
  * also counts Redis commands by kind (`ProcessWork.redisByKind`).
  */
-export function countWork(app: VerityApp, options: { byKind?: boolean } = {}): () => ProcessWork {
+export function countWork(
+  app: VerityApp,
+  options: { byKind?: boolean; holds?: boolean } = {},
+): () => ProcessWork {
   const pauses = watchPauses();
   let redisSent = 0;
   const redisByKind: Record<string, number> = {};
   let mongoCommands = 0;
-  const { redis, connection } = app.internals;
+  const holds: Hold[] = [];
+  const hold = (at: number, ms: number, what: () => string) => {
+    if (ms >= holdMs && holds.length < holdsKept) holds.push({ at, ms, what: what() });
+  };
+  const { redis, connection, httpServer } = app.internals;
   for (const client of [redis.command, redis.publisher]) {
     const send = client.sendCommand.bind(client);
     client.sendCommand = (...args: Parameters<typeof send>) => {
@@ -104,18 +146,53 @@ export function countWork(app: VerityApp, options: { byKind?: boolean } = {}): (
         const kind = redisKind(args[0]);
         redisByKind[kind] = (redisByKind[kind] ?? 0) + 1;
       }
-      return send(...args);
+      const answer = send(...args);
+      if (options.holds && answer instanceof Promise) {
+        const at = nowMs();
+        const done = () => hold(at, nowMs() - at, () => `redis ${redisKind(args[0])}`);
+        answer.then(done, done);
+      }
+      return answer;
     };
   }
   const mongo = { ms: 0, slow: 0 };
   const client = connection.getClient();
-  client.on('commandStarted', () => {
+  const collections = new Map<number, string>();
+  client.on('commandStarted', (event) => {
     mongoCommands++;
+    if (options.holds) {
+      const target: unknown = (event.command as Record<string, unknown>)[event.commandName];
+      collections.set(event.requestId, typeof target === 'string' ? ` ${target}` : '');
+    }
   });
-  const timed = ({ duration }: { duration: number }) => {
+  const timed = (event: { duration: number; requestId: number; commandName: string }) => {
+    const { duration } = event;
     mongo.ms += duration;
     if (duration > slowMongoMs) mongo.slow++;
+    if (options.holds) {
+      const target = collections.get(event.requestId) ?? '';
+      collections.delete(event.requestId);
+      hold(nowMs() - duration, duration, () => `mongo ${event.commandName}${target}`);
+    }
   };
+  if (options.holds) {
+    httpServer.on('request', (_request, response) => {
+      const at = nowMs();
+      const cpu = process.cpuUsage();
+      response.once('finish', () => {
+        const used = process.cpuUsage(cpu);
+        const cpuMs = (used.user + used.system) / 1000;
+        hold(at, nowMs() - at, () => `served (CPU ${cpuMs.toFixed(1)})`);
+      });
+    });
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = (entry as { detail?: { kind?: number } }).detail?.kind ?? 0;
+        const at = performance.timeOrigin + entry.startTime;
+        hold(at, entry.duration, () => `gc ${gcKinds[kind] ?? kind}`);
+      }
+    }).observe({ entryTypes: ['gc'] });
+  }
   client.on('commandSucceeded', timed);
   client.on('commandFailed', timed);
   return () => {
@@ -133,6 +210,7 @@ export function countWork(app: VerityApp, options: { byKind?: boolean } = {}): (
       mongoMs: mongo.ms,
       mongoSlow: mongo.slow,
       heapUsedBytes: process.memoryUsage().heapUsed,
+      holds: holds.splice(0),
     };
   };
 }

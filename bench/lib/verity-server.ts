@@ -22,7 +22,7 @@ process.on('message', (message: Message) => {
     if (message.type === 'start') {
       app = createBenchApp(message.options);
       const { url } = await app.start();
-      work = countWork(app, { byKind: true });
+      work = countWork(app, { byKind: true, holds: true });
       await reply(message.id, url);
     } else if (message.type === 'work') {
       await reply(message.id, work?.());
