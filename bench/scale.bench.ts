@@ -721,8 +721,7 @@ interface Figures {
  */
 function describeP99Request(run: RequestRunResult, holds: readonly Hold[]): string {
   const { latencies, doneAt } = run;
-  const order = latencies.map((_, i) => i).sort((a, b) => latencies[a]! - latencies[b]!);
-  const i = order[Math.min(order.length - 1, Math.max(0, Math.ceil(0.99 * order.length) - 1))]!;
+  const i = latencies.indexOf(quantile(latencies, 0.99));
   const end = doneAt[i]!;
   const start = end - latencies[i]!;
   const during = holds

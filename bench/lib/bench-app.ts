@@ -1,6 +1,5 @@
 import { createApp, type VerityApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { createLogger } from '../../src/infra/logger.js';
 import { watchPauses } from './pauses.js';
 import { nowMs } from './stats.js';
@@ -123,20 +122,25 @@ export function redisKind(command: { name: string; args: unknown[] }): string {
 
 /**
  * Starts counting `app`'s work (call once it has started); the reader of the counts. `byKind`
- * also counts Redis commands by kind (`ProcessWork.redisByKind`).
+ * also counts Redis commands by kind (`ProcessWork.redisByKind`); `holds` keeps what took a
+ * while (`ProcessWork.holds`).
  */
 export function countWork(
   app: VerityApp,
   options: { byKind?: boolean; holds?: boolean } = {},
 ): () => ProcessWork {
-  const pauses = watchPauses();
-  let redisSent = 0;
-  const redisByKind: Record<string, number> = {};
-  let mongoCommands = 0;
   const holds: Hold[] = [];
   const hold = (at: number, ms: number, what: () => string) => {
     if (ms >= holdMs && holds.length < holdsKept) holds.push({ at, ms, what: what() });
   };
+  const pauses = watchPauses(
+    options.holds
+      ? { onCollection: (at, ms, kind) => hold(at, ms, () => `gc ${gcKinds[kind] ?? kind}`) }
+      : {},
+  );
+  let redisSent = 0;
+  const redisByKind: Record<string, number> = {};
+  let mongoCommands = 0;
   const { redis, connection, httpServer } = app.internals;
   for (const client of [redis.command, redis.publisher]) {
     const send = client.sendCommand.bind(client);
@@ -185,13 +189,6 @@ export function countWork(
         hold(at, nowMs() - at, () => `served (CPU ${cpuMs.toFixed(1)})`);
       });
     });
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) {
-        const kind = (entry as { detail?: { kind?: number } }).detail?.kind ?? 0;
-        const at = performance.timeOrigin + entry.startTime;
-        hold(at, entry.duration, () => `gc ${gcKinds[kind] ?? kind}`);
-      }
-    }).observe({ entryTypes: ['gc'] });
   }
   client.on('commandSucceeded', timed);
   client.on('commandFailed', timed);

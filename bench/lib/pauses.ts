@@ -13,14 +13,21 @@ export interface Pauses {
  * the previous `take()` and starts over; `gc` keeps the collections' totals since watching
  * began. The stall is measured at 10 ms resolution, so it shows as its length plus up to 10 ms.
  */
-export function watchPauses() {
+export function watchPauses(
+  options: {
+    /** Told of each collection: when it began (ms since the epoch), how long, its kind. */
+    onCollection?: (at: number, ms: number, kind: number) => void;
+  } = {},
+) {
   const gc = { ms: 0, major: 0, longest: 0 };
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      options.onCollection?.(performance.timeOrigin + entry.startTime, entry.duration, kind);
       gc.ms += entry.duration;
       gc.longest = Math.max(gc.longest, entry.duration);
       // `detail.kind` 4: a full mark-compact (perf_hooks constants.NODE_PERFORMANCE_GC_MAJOR).
-      if ((entry as { detail?: { kind?: number } }).detail?.kind === 4) gc.major++;
+      if (kind === 4) gc.major++;
     }
   });
   observer.observe({ entryTypes: ['gc'] });
