@@ -47,6 +47,7 @@
  *   BENCH_SCALE_OPERATIONS             measures only the operations whose names contain one of
  *                                      these comma-separated words (any case); all by default
  *   BENCH_PROFILE=<dir>                a CPU profile of each serving process, written into <dir>
+ *   BENCH_SERVER_FLAGS="<flags>"       Node or V8 flags for the serving processes alone
  *
  * Next to each operation's latencies it prints what each request cost the serving process: CPU,
  * garbage-collection pauses, Redis commands sent, MongoDB commands with their time (sent to

@@ -138,10 +138,14 @@ export async function startStack(): Promise<Stack> {
     },
     async startVerityProcess(env = {}) {
       const profileDir = process.env['BENCH_PROFILE'];
+      // BENCH_SERVER_FLAGS: Node or V8 flags for the serving process alone (say, a collector
+      // setting), so that one can be measured without touching the bench's and load clients'.
+      const extraFlags = process.env['BENCH_SERVER_FLAGS']?.split(/\s+/).filter(Boolean) ?? [];
       const child = fork(serverScript, [], {
         execArgv: [
           ...serverExecArgv,
           ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+          ...extraFlags,
         ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'advanced',
