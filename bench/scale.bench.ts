@@ -44,6 +44,10 @@
  *   BENCH_SCALE_REPLAY_RATE            admissions per minute in the replay (10,000)
  *   BENCH_SCALE_REPLAY_CONCURRENCY     requests in flight in the replay (64)
  *   BENCH_SCALE_REPLAY=no              skips the replay
+ *   BENCH_SCALE_KEEP=<dir>             keeps each network, as built, in <dir>/small and
+ *                                      <dir>/launch, and on a later run measures on a copy of
+ *                                      the one kept there instead of building it again (the
+ *                                      sizes must match; delete the directory to build anew)
  *   BENCH_SCALE_OPERATIONS             measures only the operations whose names contain one of
  *                                      these comma-separated words (any case); all by default
  *   BENCH_PROFILE=<dir>                a CPU profile of each serving process, written into <dir>
@@ -64,6 +68,7 @@
  * made it. Before the operations, it prints what each serving process costs with no request at
  * all (its timers), over 5 seconds.
  */
+import path from 'node:path';
 import { toGlobalId } from '../src/graphql/global-id.js';
 import { createTokenService } from '../src/modules/auth/index.js';
 import {
@@ -72,6 +77,8 @@ import {
   createRandom,
   firstOrdinary,
   fmt,
+  keepNetwork,
+  keptNetwork,
   measuredRoots,
   mib,
   measureSize,
@@ -1061,6 +1068,7 @@ export const scaleScenario: Scenario = {
     const readFactor = sizeFromEnv('BENCH_SCALE_READ_FACTOR', 4);
     const rounds = sizeFromEnv('BENCH_SCALE_ROUNDS', 3);
     const doReplay = process.env['BENCH_SCALE_REPLAY'] !== 'no';
+    const keep = process.env['BENCH_SCALE_KEEP'];
 
     const rows: Row[] = [];
     const stacks: Stack[] = [];
@@ -1071,21 +1079,39 @@ export const scaleScenario: Scenario = {
         ['small', small],
         ['launch', launch],
       ] as const) {
-        const stack = await startStack();
+        const keptDir = keep ? path.join(keep, name) : undefined;
+        const kept = keptDir ? await keptNetwork(keptDir, sizes) : undefined;
+        const stack = await startStack({ from: kept?.stackDir });
         stacks.push(stack);
-        const builder = await stack.startVerity(serverEnv, { monitorCommands: true });
-        const built = await buildNetwork({
-          name,
-          sizes,
-          stack,
-          server: builder,
-          passwordHash,
-          concurrency: buildConcurrency,
-          seed: name === 'small' ? 1 : 2,
-          adminUsername,
-          keptTickets,
-        });
-        await builder.stop();
+        let built: BuiltNetwork;
+        if (kept) {
+          built = { ...kept.network, stack };
+          console.log(
+            `  ${name} network: a copy of the one kept in ${keptDir}, built ${kept.builtAt} by ` +
+              `the code of ${kept.commit} (its build figures are that build's)`,
+          );
+        } else {
+          const builder = await stack.startVerity(serverEnv, { monitorCommands: true });
+          built = await buildNetwork({
+            name,
+            sizes,
+            stack,
+            server: builder,
+            passwordHash,
+            concurrency: buildConcurrency,
+            seed: name === 'small' ? 1 : 2,
+            adminUsername,
+            keptTickets,
+          });
+          await builder.stop();
+          if (keptDir) {
+            const keptAt = nowMs();
+            await keepNetwork(keptDir, built);
+            console.log(
+              `  ${name} network kept in ${keptDir} (${((nowMs() - keptAt) / 1000).toFixed(1)} s)`,
+            );
+          }
+        }
         // An instance in this process gets the inputs ready (it never serves a measured
         // request).
         const server = await stack.startVerity(serverEnv);

@@ -15,6 +15,10 @@
  * `sizeRows` state the size of the database measured on (collStats per collection, MongoDB's
  * total bytes, Redis's used memory and keys).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { deserialize, serialize } from 'node:v8';
 import mongoose from 'mongoose';
 
 import { toGlobalId } from '../../src/graphql/global-id.js';
@@ -33,6 +37,69 @@ export interface NetworkSizes {
   waitlist: number;
   /** Followers of each of the five big accounts. */
   whaleFollowers: number;
+}
+
+/** A network kept by `keepNetwork`, as `keptNetwork` finds it. */
+export interface KeptNetwork {
+  /** Everything `buildNetwork` answered but the stack it was built on. */
+  network: Omit<BuiltNetwork, 'stack'>;
+  /** The directory to start its stack from (`startStack({ from })`). */
+  stackDir: string;
+  /** When it was built, and the commit whose code built it. */
+  builtAt: string;
+  commit: string;
+}
+
+const keptFile = 'network.v8';
+
+/**
+ * Keeps a network just built, with its stack, in the directory `dir` (which must not exist),
+ * for `keptNetwork` to find: later runs measure on a copy of it instead of building one again
+ * (a launch-size network takes over an hour). Its bookkeeping is written last, so a directory
+ * without it is a keep that did not finish, removed when the next one starts.
+ */
+export async function keepNetwork(dir: string, built: BuiltNetwork): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await built.stack.keep(path.join(dir, 'stack'));
+  const { stack: _stack, ...network } = built;
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    // Not a git checkout: the commit stays unknown.
+  }
+  const kept: Omit<KeptNetwork, 'stackDir'> = {
+    network,
+    builtAt: new Date().toISOString(),
+    commit,
+  };
+  await writeFile(path.join(dir, keptFile), serialize(kept));
+}
+
+/**
+ * The network kept in `dir`, or undefined if none is (or its keep did not finish). Throws if
+ * it was built to other sizes than `sizes`.
+ */
+export async function keptNetwork(
+  dir: string,
+  sizes: NetworkSizes,
+): Promise<KeptNetwork | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path.join(dir, keptFile));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const kept = deserialize(bytes) as Omit<KeptNetwork, 'stackDir'>;
+  const keptSizes = JSON.stringify(kept.network.sizes);
+  if (keptSizes !== JSON.stringify(sizes)) {
+    throw new Error(
+      `the network kept in ${dir} has sizes ${keptSizes}, not ${JSON.stringify(sizes)}`,
+    );
+  }
+  return { ...kept, stackDir: path.join(dir, 'stack') };
 }
 
 export const whaleCount = 5;

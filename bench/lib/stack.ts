@@ -1,7 +1,8 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { Redis } from 'ioredis';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { VerityApp } from '../../src/app.js';
@@ -51,6 +52,13 @@ export interface Stack {
    * operator runs it: its heap holds only what it serves.
    */
   startVerityProcess(env?: Record<string, string>): Promise<VerityProcess>;
+  /**
+   * Copies everything the stack holds into the directory `into` (which must not exist), for
+   * `startStack({ from: into })` to start again from: its MongoDB stopped and started again
+   * on the same address around the copy, its Redis saved. Only with no instance running on
+   * it, and on the embedded single Redis only.
+   */
+  keep(into: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -77,28 +85,48 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startStack(): Promise<Stack> {
+/** What a kept stack's directory holds besides its data: see `Stack.keep`. */
+const keptStackFile = 'stack.json';
+
+/**
+ * Starts a stack: an empty one, or (`from`) one holding what `Stack.keep` copied into that
+ * directory, copied again so that the kept one stays as it was.
+ */
+export async function startStack(options: { from?: string } = {}): Promise<Stack> {
   const logger = createLogger({ level: process.env['BENCH_LOG_LEVEL'] ?? 'error', name: 'bench' });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'verity-bench-'));
+  const redisKind = process.env['BENCH_REDIS'] === 'cluster' ? 'cluster' : 'single';
+  const embedded = !process.env['MONGODB_URI'] && redisKind === 'single';
+  let dbName = `bench_${randomBytes(4).toString('hex')}`;
+  if (options.from) {
+    if (!embedded) throw new Error('a kept stack runs on the embedded MongoDB and single Redis');
+    await cp(options.from, dir, { recursive: true });
+    ({ dbName } = JSON.parse(await readFile(path.join(dir, keptStackFile), 'utf8')) as {
+      dbName: string;
+    });
+  }
   const binary = process.env['MONGODB_URI']
     ? null
     : await ensureFerretDBBinary({
         cacheDir: loadConfig({ ...process.env, JWT_SECRET: benchJwtSecret }).cacheDir,
         logger,
       });
-  const ferretdb = binary
-    ? await startFerretDB({ binary, dataDir: path.join(dir, 'db'), logger })
-    : null;
-  const redisKind = process.env['BENCH_REDIS'] === 'cluster' ? 'cluster' : 'single';
+  const dataDir = path.join(dir, 'db');
+  let ferretdb = binary ? await startFerretDB({ binary, dataDir, logger }) : null;
   const redis =
     redisKind === 'cluster'
       ? await startRedisCluster({ logger }).then((cluster) => ({
           url: `redis-cluster://${cluster.nodeList}`,
           stop: () => cluster.stop(),
         }))
-      : await startRedisServer({ logger });
+      : // Its directory is the stack's: `keep` saves the dataset there, and a kept one is
+        // loaded from there at start (minutes for a launch-size network's gigabytes).
+        await startRedisServer({
+          logger,
+          args: () => ['--dir', dir],
+          readyTimeoutMs: 30 * 60_000,
+        });
   const mongoUri = process.env['MONGODB_URI'] ?? ferretdb!.uri;
-  const dbName = `bench_${randomBytes(4).toString('hex')}`;
   const servers: BenchServer[] = [];
   const processes: VerityProcess[] = [];
 
@@ -183,6 +211,24 @@ export async function startStack(): Promise<Stack> {
       };
       processes.push(instance);
       return instance;
+    },
+    async keep(into) {
+      if (!embedded || !binary || !ferretdb) {
+        throw new Error('only a stack on the embedded MongoDB and single Redis can be kept');
+      }
+      // A client of its own, without Verity's command timeout: SAVE writes gigabytes.
+      const client = new Redis(redis.url);
+      try {
+        await client.save();
+      } finally {
+        await client.quit();
+      }
+      // The database files are copied while nothing has them open.
+      const { port } = ferretdb;
+      await ferretdb.stop();
+      await writeFile(path.join(dir, keptStackFile), JSON.stringify({ dbName }));
+      await cp(dir, into, { recursive: true, errorOnExist: true, force: false });
+      ferretdb = await startFerretDB({ binary, dataDir, logger, port });
     },
     async stop() {
       for (const instance of processes) await instance.stop().catch(() => undefined);

@@ -65,6 +65,8 @@ export async function startRedisServer(options: {
   acceptPort?: (port: number) => Promise<boolean>;
   /** Environment variables over the server's own (`MALLOC_CONF`: see `redisMallocConf`). */
   env?: Readonly<Record<string, string>>;
+  /** How long it may take to accept connections (10 s): longer when it loads a saved dataset. */
+  readyTimeoutMs?: number;
 }): Promise<EmbeddedRedis> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -103,7 +105,7 @@ export async function startRedisServer(options: {
         ],
         env: { MALLOC_CONF: redisMallocConf, JE_MALLOC_CONF: redisMallocConf, ...options.env },
         readyPattern: /Ready to accept connections/,
-        readyTimeoutMs: 10_000,
+        readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
         logger: options.logger,
       });
       return {
