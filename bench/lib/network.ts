@@ -52,6 +52,15 @@ export interface KeptNetwork {
 
 const keptFile = 'network.v8';
 
+/** The commit checked out when this process started: the code a network kept later was built by. */
+const startCommit = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+
 /**
  * Keeps a network just built, with its stack, in the directory `dir` (which must not exist),
  * for `keptNetwork` to find: later runs measure on a copy of it instead of building one again
@@ -63,16 +72,10 @@ export async function keepNetwork(dir: string, built: BuiltNetwork): Promise<voi
   await mkdir(dir, { recursive: true });
   await built.stack.keep(path.join(dir, 'stack'));
   const { stack: _stack, ...network } = built;
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    // Not a git checkout: the commit stays unknown.
-  }
   const kept: Omit<KeptNetwork, 'stackDir'> = {
     network,
     builtAt: new Date().toISOString(),
-    commit,
+    commit: startCommit,
   };
   await writeFile(path.join(dir, keptFile), serialize(kept));
 }

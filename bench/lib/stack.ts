@@ -98,6 +98,7 @@ export async function startStack(options: { from?: string } = {}): Promise<Stack
   const redisKind = process.env['BENCH_REDIS'] === 'cluster' ? 'cluster' : 'single';
   const embedded = !process.env['MONGODB_URI'] && redisKind === 'single';
   let dbName = `bench_${randomBytes(4).toString('hex')}`;
+  const restored = options.from !== undefined;
   if (options.from) {
     if (!embedded) throw new Error('a kept stack runs on the embedded MongoDB and single Redis');
     await cp(options.from, dir, { recursive: true });
@@ -136,7 +137,7 @@ export async function startStack(options: { from?: string } = {}): Promise<Stack
     redisKind,
     async startVerity(env = {}, options = {}) {
       const app = createBenchApp({
-        env: { ...instanceEnv(dbName, dir), ...env },
+        env: { ...instanceEnv(dbName, dir, restored), ...env },
         mongoUri,
         redisUrl: redis.url,
         monitorCommands: options.monitorCommands ?? false,
@@ -194,7 +195,7 @@ export async function startStack(options: { from?: string } = {}): Promise<Stack
         });
       const url = await ask<string>('start', {
         options: {
-          env: { ...instanceEnv(dbName, dir), ...env },
+          env: { ...instanceEnv(dbName, dir, restored), ...env },
           mongoUri,
           redisUrl: redis.url,
           monitorCommands: true,
@@ -244,8 +245,15 @@ export async function startStack(options: { from?: string } = {}): Promise<Stack
   };
 }
 
-/** The settings of a bench instance on database `dbName` (files under `dir`). */
-const instanceEnv = (dbName: string, dir: string): Record<string, string> => ({
+/**
+ * The settings of a bench instance on database `dbName` (files under `dir`); `restored` when
+ * its Redis was started from a kept dataset.
+ */
+const instanceEnv = (dbName: string, dir: string, restored: boolean): Record<string, string> => ({
+  // A kept dataset was saved with no instance running, so it holds every fact MongoDB holds:
+  // the read model is complete on the restarted Redis (its new run id would otherwise make the
+  // first instance rebuild it from MongoDB).
+  ...(restored ? { REDIS_DURABLE: 'true' } : {}),
   NODE_ENV: 'production',
   HOST: '127.0.0.1',
   PORT: '0',
