@@ -24,7 +24,12 @@ describe('near cache', () => {
   });
 
   const open = async (
-    options: { url?: string; subscriberHeartbeatMs?: number; ttlMs?: number } = {},
+    options: {
+      url?: string;
+      subscriberHeartbeatMs?: number;
+      ttlMs?: number;
+      viewerSize?: number;
+    } = {},
   ) => {
     const clients = createRedisClients({
       url: options.url ?? inject('redisUrl'),
@@ -39,6 +44,7 @@ describe('near cache', () => {
       family: 'things',
       logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
       ...(options.ttlMs ? { ttlMs: options.ttlMs } : {}),
+      ...(options.viewerSize ? { viewerSize: options.viewerSize } : {}),
     });
     opened.push({ clients, cache });
     // Live once Redis has confirmed the channel: a fill sticks from then on.
@@ -117,6 +123,34 @@ describe('near cache', () => {
     expect(cache.get('viewer')).toEqual({ v: 2 });
     // The strangers read once were never protected: the first of them are gone.
     expect(cache.get(`once:${nearCacheEntries}`)).toBeUndefined();
+  });
+
+  it("keeps a viewer's own value apart from the people their pages show again", async () => {
+    const { cache } = await open({ viewerSize: 10 });
+    cache.fill(cache.begin(), 'viewer', { v: 1 }, { viewer: true });
+    cache.fill(cache.begin(), 'author', { v: 2 });
+    expect(cache.get('author')).toEqual({ v: 2 }); // read again: protected
+    // More strangers than the protected room, each read from Redis twice (the same people on
+    // every page): all protected in turn, pushing out everything protected before them.
+    const pages = () => {
+      for (const _pass of [1, 2]) {
+        for (let i = 0; i < 2 * nearCacheEntries; i++) {
+          cache.fill(cache.begin(), `stranger:${i}`, { v: i });
+        }
+      }
+    };
+    pages();
+    expect(cache.get('author')).toBeUndefined();
+    expect(cache.get('viewer')).toEqual({ v: 1 });
+    // Read again for a page, it stays a viewer's; a notice drops it like any other copy.
+    cache.fill(cache.begin(), 'viewer', { v: 3 });
+    pages();
+    expect(cache.get('viewer')).toEqual({ v: 3 });
+    await notice(cache, 'viewer');
+    await waitFor(() => cache.get('viewer') === undefined);
+    cache.fill(cache.begin(), 'viewer', { v: 4 }, { viewer: true });
+    cache.forget('viewer');
+    expect(cache.get('viewer')).toBeUndefined();
   });
 
   it('keeps a copy no longer than its time to live from its read, read again or not', async () => {

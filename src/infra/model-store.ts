@@ -38,8 +38,11 @@ export interface ModelRecords<T> {
    * keys of its own, in one step): call before that read, and pass the token to `adopt`.
    */
   begin(): number;
-  /** The record in `text` (null: none), read after `begin()` gave `token`; kept like `getMany`'s. */
-  adopt(token: number, id: string, text: string | null): T | null;
+  /**
+   * The record in `text` (null: none), read after `begin()` gave `token`; kept like `getMany`'s,
+   * or, for `viewer`, as a viewer's own (see `viewerSize`).
+   */
+  adopt(token: number, id: string, text: string | null, options?: { viewer?: boolean }): T | null;
   readonly channel: string;
 }
 
@@ -50,15 +53,27 @@ export function createModelRecords<T extends object>(options: {
   encode: (record: T) => string;
   decode: (text: string) => T;
   logger: Logger;
+  /** Records held besides the rest for viewers' own (`adopt(…, { viewer: true })`): none. */
+  viewerSize?: number;
 }): ModelRecords<T> {
   const { model, redis } = options;
   const keyOf = (id: string) => modelKey(model, options.family, id);
-  const near = createNearCache<T>({ redis, family: `m:${options.family}`, logger: options.logger });
+  const near = createNearCache<T>({
+    redis,
+    family: `m:${options.family}`,
+    logger: options.logger,
+    ...(options.viewerSize ? { viewerSize: options.viewerSize } : {}),
+  });
   model.onRebuilt(() => near.clear());
-  const adopt = (token: number, id: string, text: string | null) => {
+  const adopt = (
+    token: number,
+    id: string,
+    text: string | null,
+    adoptOptions?: { viewer?: boolean },
+  ) => {
     if (!text) return null;
     const record = Object.freeze(options.decode(text));
-    near.fill(token, id, record);
+    near.fill(token, id, record, adoptOptions);
     return record;
   };
 

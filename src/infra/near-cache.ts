@@ -29,8 +29,12 @@ export interface NearCache<V> {
   collect(keys: Iterable<string>, found: Map<string, V>): string[];
   /** Call before reading from Redis; pass the token to `fill`. */
   begin(): number;
-  /** Keeps `value`, read from Redis after `begin()` returned `token`, unless `key` changed since. */
-  fill(token: number, key: string, value: V): void;
+  /**
+   * Keeps `value`, read from Redis after `begin()` returned `token`, unless `key` changed since.
+   * `viewer`: the value is a viewer's own (read on each of their requests), kept in room of its
+   * own (`viewerSize`) that the values shown on pages do not push out.
+   */
+  fill(token: number, key: string, value: V, options?: { viewer?: boolean }): void;
   /** Drops this process's copy of `key` at once (it has just changed it). */
   forget(key: string): void;
   /** Drops every copy, and keeps no value read before now (the data behind them was replaced). */
@@ -79,6 +83,11 @@ export function createNearCache<V extends object>(options: {
   sizeOf?: (value: V) => number;
   /** Longest a copy is kept without being confirmed by Redis. */
   ttlMs?: number;
+  /**
+   * Size held at most, besides `maxSize`, for viewers' own values (`fill(…, { viewer: true })`):
+   * none unless given, and then such values are kept like the rest.
+   */
+  viewerSize?: number;
 }): NearCache<V> {
   const { redis, logger } = options;
   const channel = invalidationChannel(redis.namespace, options.family);
@@ -87,6 +96,7 @@ export function createNearCache<V extends object>(options: {
     maxSize: options.maxSize ?? nearCacheEntries,
     sizeOf: options.sizeOf ?? (() => 1),
     ttlMs: options.ttlMs ?? 60_000,
+    viewerSize: options.viewerSize ?? 0,
   });
 
   /** Logical clock: one tick per notice or reset. */
@@ -148,11 +158,11 @@ export function createNearCache<V extends object>(options: {
       return missing;
     },
     begin: () => clock,
-    fill(token, key, value) {
+    fill(token, key, value, fillOptions) {
       if (!live || token < floor) return;
       // A notice for `key` since `token` ticked the clock: without a tick, none came.
       if (clock > token && changedAt[bucketOf(key)]! > token) return;
-      values.set(key, value);
+      values.set(key, value, fillOptions?.viewer === true);
     },
     forget(key) {
       changedAt[bucketOf(key)] = ++clock;
@@ -185,11 +195,17 @@ export function createNearCache<V extends object>(options: {
  * again, only less often than pages read once push through probation (a viewer's own record,
  * between two of their requests, on an instance where each request shows ten strangers), and
  * its new copy is protected at once.
+ *
+ * That does not hold a viewer's record when the strangers come back too: 500 viewers each
+ * shown the same 20 people on every request are 10,000 copies read again, more than the
+ * protected room, which then keeps none of them, the viewers' records included. So a viewer's
+ * own value can be kept in a third segment (`viewerSize`), which only viewers' values enter.
  */
 function createSegments<V extends object>(options: {
   maxSize: number;
   sizeOf: (value: V) => number;
   ttlMs: number;
+  viewerSize: number;
 }) {
   const probationSize = Math.max(1, Math.floor(options.maxSize / 5));
   const segment = (maxSize: number) =>
@@ -200,6 +216,7 @@ function createSegments<V extends object>(options: {
     });
   const probation = segment(probationSize);
   const kept = segment(Math.max(1, options.maxSize - probationSize));
+  const viewers = options.viewerSize > 0 ? segment(options.viewerSize) : null;
   // Probation's history: per bucket of a hash of the key, the count of puts when a key was last
   // put on probation (0: none) and that key's whole hash, so that two keys in one bucket are
   // told apart; a later key in the bucket overwrites it (it is then only forgotten early).
@@ -208,7 +225,7 @@ function createSegments<V extends object>(options: {
   let puts = 0;
   return {
     get(key: string): V | undefined {
-      const value = kept.get(key);
+      const value = kept.get(key) ?? viewers?.get(key);
       if (value !== undefined) return value;
       const trial = probation.get(key);
       if (trial === undefined) return undefined;
@@ -218,7 +235,13 @@ function createSegments<V extends object>(options: {
       kept.set(key, trial, { ttl });
       return trial;
     },
-    set(key: string, value: V) {
+    set(key: string, value: V, viewer: boolean) {
+      if (viewers && (viewer || viewers.has(key))) {
+        kept.delete(key);
+        probation.delete(key);
+        viewers.set(key, value);
+        return;
+      }
       // A copy too large for probation is kept at once.
       if (kept.has(key) || options.sizeOf(value) > probationSize) {
         kept.set(key, value);
@@ -243,10 +266,12 @@ function createSegments<V extends object>(options: {
     delete(key: string) {
       kept.delete(key);
       probation.delete(key);
+      viewers?.delete(key);
     },
     clear() {
       kept.clear();
       probation.clear();
+      viewers?.clear();
     },
   };
 }

@@ -338,7 +338,7 @@ export function createUserService(deps: {
           records.keyOf(subject),
         );
         revoked = read.revoked;
-        user = records.adopt(token, subject, read.alongside);
+        user = records.adopt(token, subject, read.alongside, { viewer: true });
       }
       if (!user) throw unauthenticated('This account no longer exists.', 'invalid');
       if (revoked) {

@@ -20,6 +20,9 @@ interface UserEntry extends UserWire {
   fv: Partial<Record<ProfileField, number>>;
 }
 
+/** Viewers' records an instance holds apart from the rest (a copy lives a minute at most). */
+const viewerRecords = 2_500;
+
 const encode = (user: UserRecord, fv: UserEntry['fv'] = {}): string =>
   JSON.stringify({
     ...toUserWire(user),
@@ -109,6 +112,9 @@ export function createUserStore(deps: {
     encode: (user) => encode(user),
     decode,
     logger: deps.logger,
+    // The records of the viewers this instance serves, read on each of their requests, apart
+    // from the people their pages show (infra/near-cache.ts).
+    viewerSize: viewerRecords,
   });
   const keys = {
     /** Hash: username key → id. */
