@@ -196,10 +196,11 @@ export function createNearCache<V extends object>(options: {
  * between two of their requests, on an instance where each request shows ten strangers), and
  * its new copy is protected at once.
  *
- * That does not hold a viewer's record when the strangers come back too: 500 viewers each
- * shown the same 20 people on every request are 10,000 copies read again, more than the
- * protected room, which then keeps none of them, the viewers' records included. So a viewer's
- * own value can be kept in a third segment (`viewerSize`), which only viewers' values enter.
+ * That does not hold a viewer's record when the strangers come back too: a viewer shown the
+ * same 20 people on every request brings 20 copies a request that are read again, all
+ * protected in turn, and many viewers' pages push everything else out of the protected room,
+ * the viewers' records included. So a viewer's own value can be kept in a third segment
+ * (`viewerSize`), which only viewers' values enter.
  */
 function createSegments<V extends object>(options: {
   maxSize: number;
