@@ -1,4 +1,15 @@
-import { defineConfig } from 'vitest/config';
+import os from 'node:os';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Files that time a recovery under load (the fault drills) or start and break a Redis Cluster
+ * of their own: they run after the rest, one at a time, with the machine to themselves.
+ */
+const alone = [
+  'test/drills.test.ts',
+  'test/cluster-failover.test.ts',
+  'test/redis-cluster.test.ts',
+];
 
 export default defineConfig({
   resolve: {
@@ -8,7 +19,6 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,
@@ -16,5 +26,28 @@ export default defineConfig({
     teardownTimeout: 30_000,
     // Faults and timings are the suite's business; a flaky retry would hide a real race.
     retry: 0,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'suite',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...alone],
+          // Each file isolates itself (its own database and Redis namespace) and spends most
+          // of its time waiting on servers: two at a time even on two cores, where vitest's
+          // default is one.
+          maxWorkers: Math.max(2, os.availableParallelism() - 1),
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'alone',
+          include: alone,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
