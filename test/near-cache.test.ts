@@ -194,6 +194,31 @@ describe('near cache', () => {
     expect(cache.get('a')).toBeUndefined();
   });
 
+  it('keeps its copies through stalls of this process longer than its heartbeat', async () => {
+    const { clients, cache } = await open({ subscriberHeartbeatMs: 50 });
+    let drops = 0;
+    clients.subscriber.on('close', () => (drops += 1));
+    cache.fill(cache.begin(), 'a', { v: 1 });
+    // Busy 200 ms in each turn of the event loop: the heartbeat's PING goes out in one turn,
+    // its answer arrives during the stall and waits, unread, until the next turn, whose timers
+    // run before its reads. Waiting is not silence: nothing is dropped.
+    await new Promise<void>((resolve) => {
+      let turns = 0;
+      const stall = () => {
+        const until = Date.now() + 200;
+        while (Date.now() < until) {
+          // busy, like a long collection
+        }
+        if (++turns < 12) setImmediate(stall);
+        else resolve();
+      };
+      setImmediate(stall);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(drops).toBe(0);
+    expect(cache.get('a')).toEqual({ v: 1 });
+  });
+
   it('empties itself when its subscriber connection stops answering without closing', async () => {
     const redis = await startRedisServer({
       logger: createLogger({ level: 'silent', name: 'near-cache-test' }),

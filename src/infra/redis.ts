@@ -150,12 +150,17 @@ function heartbeat(
         continue;
       }
       if (awaiting.has(connection)) {
-        awaiting.delete(connection);
-        logger.warn(
-          { role: 'subscriber' },
-          'Redis subscriber connection stopped answering; reconnecting',
-        );
-        connection.disconnect(true);
+        // After a stall of this process (a long collection, a busy loop) the answer may be
+        // waiting unread in the socket while this timer runs first: judge after one turn of
+        // reading, which comes before `setImmediate`.
+        setImmediate(() => {
+          if (!awaiting.delete(connection) || connection.status !== 'ready') return;
+          logger.warn(
+            { role: 'subscriber' },
+            'Redis subscriber connection stopped answering; reconnecting',
+          );
+          connection.disconnect(true);
+        });
         continue;
       }
       awaiting.add(connection);
