@@ -210,6 +210,31 @@ describe('Redis caches on the read path', () => {
     }
   });
 
+  it('finds every account by name while the read model is rebuilt under the reads', async () => {
+    const users = await Promise.all(Array.from({ length: 10 }, () => verity.signUp()));
+    const lookup = `query($name: String!) { user(username: $name) { id } }`;
+    const answers = { found: 0, absent: [] as string[], errors: [] as string[] };
+    let rebuilding = true;
+    // Eight readers ask for the accounts by name, without a pause, through three rebuilds.
+    const readers = Array.from({ length: 8 }, async (_, reader) => {
+      for (let n = reader; rebuilding; n++) {
+        const user = users[n % users.length]!;
+        const result = await verity.gql(lookup, { name: user.username });
+        if (result.errors) answers.errors.push(String(result.errors[0]?.message));
+        else if (result.data!['user']?.['id'] === user.id) answers.found++;
+        else answers.absent.push(user.username);
+      }
+    });
+    for (let rebuild = 0; rebuild < 3; rebuild++) {
+      await verity.app.internals.model.rebuild();
+    }
+    rebuilding = false;
+    await Promise.all(readers);
+    expect(answers.errors).toEqual([]);
+    expect(answers.absent).toEqual([]);
+    expect(answers.found).toBeGreaterThan(0);
+  });
+
   it('answers pages, not errors, when Redis loses the rebuild’s lease in the middle of a rebuild', async () => {
     const reader = await verity.signUp();
     const author = await verity.signUp();

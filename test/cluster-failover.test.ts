@@ -136,6 +136,8 @@ describe('Verity on a Redis Cluster, through a failover', () => {
           { name: author.username },
         );
         if (result.errors) return false;
+        // An account that exists is never answered as absent, even in the middle of a rebuild.
+        expect(result.data!['user'], 'the author, found by name').not.toBeNull();
         const ids = new Set(
           result.data!['user'].truths.edges.map((edge: { node: { id: string } }) => edge.node.id),
         );

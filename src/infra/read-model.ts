@@ -242,15 +242,17 @@ export function createReadModel(options: {
 
   const clear = () => deleteKeys(redis, `${prefix}*`);
 
+  /** Runs `each` for every slot's marker, 1,024 at a time (on a cluster only). */
+  const everySlot = async (each: (key: string) => Promise<unknown>) => {
+    if (!redis.cluster) return;
+    for (let slot = 0; slot < slotCount; slot += 1_024) {
+      await Promise.all(Array.from({ length: 1_024 }, (_, i) => each(slotReadyKey(slot + i))));
+    }
+  };
+
   /** Sets the marker (every slot's first, on a cluster). */
   const markReady = async (runId: string) => {
-    if (redis.cluster) {
-      for (let slot = 0; slot < slotCount; slot += 1_024) {
-        await Promise.all(
-          Array.from({ length: 1_024 }, (_, i) => redis.command.set(slotReadyKey(slot + i), runId)),
-        );
-      }
-    }
+    await everySlot((key) => redis.command.set(key, runId));
     await markReadyScript.run(redis.command, [readyKey], [runId]);
   };
 
@@ -277,6 +279,10 @@ export function createReadModel(options: {
     try {
       const runId = await runIdOf(redis);
       logger.warn('the read model is incomplete; rebuilding it from MongoDB');
+      // Every slot's marker goes before any key does: a clear in key order would leave slots
+      // still marked complete after their keys had gone, and a read there would take a key
+      // cleared a moment ago for a fact that does not exist.
+      await everySlot((key) => redis.command.del(key));
       await clear();
       for (const family of families) {
         await stillHeld();
