@@ -4,6 +4,7 @@ import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redi
 import { scanKeys } from '../src/infra/redis.js';
 import { createLogger } from '../src/infra/logger.js';
 import { errorCodes, uniqueUsername, type TestUser } from './helpers/graphql.js';
+import { describeOnOwnRedis } from './helpers/redis.js';
 import { countRoundTrips } from './helpers/round-trips.js';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
 import { act, loseRedisKeys, post, react } from './helpers/social.js';
@@ -417,7 +418,7 @@ describe('trendsUpdated', () => {
   });
 });
 
-describe('round trips of search and discovery', () => {
+describeOnOwnRedis('round trips of search and discovery', () => {
   let redis: EmbeddedRedis;
   let verity: TestServer;
 

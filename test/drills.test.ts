@@ -15,7 +15,7 @@ import type { UserRecord } from '../src/modules/users/user.model.js';
 import { toUserWire } from '../src/modules/users/user.wire.js';
 import type { TestUser } from './helpers/graphql.js';
 import { spawnVerity, type VerityProcess } from './helpers/process.js';
-import { redisEnv } from './helpers/redis.js';
+import { describeOnOwnRedis, redisEnv } from './helpers/redis.js';
 import {
   startVerity,
   testJwtSecret,
@@ -482,7 +482,8 @@ function expectTargets(figures: Figures) {
 
 const verityEnv = { REQUEST_TIMEOUT_MS: String(requestTimeoutMs) };
 
-describe('fault drills', () => {
+// A Redis Cluster's own fault, a master that dies, is test/cluster-failover.test.ts's.
+describeOnOwnRedis('fault drills', () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);

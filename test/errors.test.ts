@@ -11,6 +11,7 @@ import {
 } from '../src/infra/embedded/redis-server.js';
 import { createLogger } from '../src/infra/logger.js';
 import { errorCodes, signUpMutation, uniqueUsername } from './helpers/graphql.js';
+import { describeOnOwnRedis } from './helpers/redis.js';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
 import { expiredSessionToken, forgedSessionToken, userIdHex } from './helpers/tokens.js';
 import { waitFor } from './helpers/wait.js';
@@ -325,7 +326,7 @@ describe('when the database goes away', () => {
   });
 });
 
-describe('when Redis goes away', () => {
+describeOnOwnRedis('when Redis goes away', () => {
   let redis: EmbeddedRedis;
   let verity: TestServer;
   const logger = createLogger({ level: 'silent' });

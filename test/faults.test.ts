@@ -5,6 +5,7 @@ import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redi
 import { createLogger } from '../src/infra/logger.js';
 import type { TruthRecord } from '../src/modules/truths/truth.model.js';
 import type { TestUser } from './helpers/graphql.js';
+import { describeOnOwnRedis } from './helpers/redis.js';
 import { startVerity, type TestServer } from './helpers/server.js';
 import { feedTexts, postRecord, tryPost } from './helpers/social.js';
 import { userIdHex } from './helpers/tokens.js';
@@ -16,7 +17,7 @@ import { waitFor } from './helpers/wait.js';
  * MongoDB, and once Redis is back every stored post is in the feeds and the counts, with no
  * help from anyone.
  */
-describe('posting through Redis faults', () => {
+describeOnOwnRedis('posting through Redis faults', () => {
   let redis: EmbeddedRedis;
   let verity: TestServer;
   const logger = createLogger({ level: 'silent' });

@@ -4,6 +4,7 @@ import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redi
 import { createLogger } from '../src/infra/logger.js';
 import { deleteKeys } from '../src/infra/redis.js';
 import { errorCodes } from './helpers/graphql.js';
+import { describeOnOwnRedis } from './helpers/redis.js';
 import { countRoundTrips } from './helpers/round-trips.js';
 import { userIdHex } from './helpers/tokens.js';
 import { startVerity, useVerity, type TestServer } from './helpers/server.js';
@@ -244,7 +245,7 @@ describe('feeds', () => {
   });
 });
 
-describe('round trips per feed page', () => {
+describeOnOwnRedis('round trips per feed page', () => {
   let redis: EmbeddedRedis;
   let verity: TestServer;
 

@@ -4,6 +4,7 @@ import { loadConfig } from '../src/config.js';
 import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
 import { createLogger } from '../src/infra/logger.js';
 import { errorCodes, uniqueUsername, type GraphQLErrorShape } from './helpers/graphql.js';
+import { describeOnOwnRedis } from './helpers/redis.js';
 import { startVerity, useVerities, useVerity, type TestServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -539,7 +540,7 @@ describe('rate limits across instances', () => {
   });
 });
 
-describe('rate limits while Redis is down', () => {
+describeOnOwnRedis('rate limits while Redis is down', () => {
   let redis: EmbeddedRedis;
   let verity: TestServer;
   const logger = createLogger({ level: 'silent' });

@@ -1,4 +1,4 @@
-import { inject } from 'vitest';
+import { describe, inject } from 'vitest';
 import { createLogger } from '../../src/infra/logger.js';
 import { createRedisClients, type RedisClients } from '../../src/infra/redis.js';
 
@@ -7,6 +7,13 @@ import { createRedisClients, type RedisClients } from '../../src/infra/redis.js'
  * runs with VERITY_TEST_REDIS=cluster (its `redisUrl` is then `redis-cluster://host:port,…`).
  */
 export const onCluster = (url = inject('redisUrl')) => url.startsWith('redis-cluster:');
+
+/**
+ * `describe` for tests that run Verity on a redis-server of their own, never on the run's Redis:
+ * the Redis Cluster pass would repeat them exactly, so they run in the first pass only.
+ */
+export const describeOnOwnRedis = (name: string, body: () => void) =>
+  describe.skipIf(onCluster())(name, body);
 
 /** The environment that points a Verity process at the run's Redis (for spawned processes). */
 export function redisEnv(url = inject('redisUrl')): Record<string, string> {
