@@ -1,7 +1,9 @@
+import { Types } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { errorCodes, uniqueUsername } from './helpers/graphql.js';
 import { useVerity } from './helpers/server.js';
 import { act, channelReady, post, react } from './helpers/social.js';
+import { userIdHex } from './helpers/tokens.js';
 import { waitFor } from './helpers/wait.js';
 
 const publicUrl = 'https://verity.example/social';
@@ -179,6 +181,87 @@ describe('a schema for client caches', () => {
         true,
         true,
       ]);
+    });
+    it('marks all in one step, newest first, and answers only the count when only that is asked', async () => {
+      const me = await verity.signUp();
+      const fan = await verity.signUp();
+      const mine = await post(verity, me.token, 'notice me, all of you');
+      await act(verity, fan.token, 'follow', me.id);
+      await react(verity, fan.token, mine.id, 'WOW');
+      await post(verity, fan.token, 'a reply to all', { replyToId: mine.id });
+      const page = await waitFor(async () => {
+        const result = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
+        return result.unreadCount === 3 ? result : null;
+      });
+      const all = await verity.gql(mark, { input: { all: true } }, { token: me.token });
+      expect(all.errors).toBeUndefined();
+      expect(
+        all.data!['markNotificationsRead'].notifications.map((n: { id: string }) => n.id),
+      ).toEqual(page.edges.map((edge: { node: { id: string } }) => edge.node.id));
+      expect(all.data!['markNotificationsRead'].unreadCount).toBe(0);
+
+      const other = await verity.signUp();
+      await act(verity, other.token, 'follow', me.id);
+      await waitFor(async () => {
+        const result = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
+        return result.unreadCount === 1;
+      });
+      const counted = await verity.gql(
+        `mutation { markNotificationsRead(input: { all: true }) { unreadCount } }`,
+        {},
+        { token: me.token },
+      );
+      expect(counted.errors).toBeUndefined();
+      expect(counted.data).toEqual({ markNotificationsRead: { unreadCount: 0 } });
+      const after = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
+      expect(after.edges.map((edge: { node: { read: boolean } }) => edge.node.read)).toEqual([
+        true,
+        true,
+        true,
+        true,
+      ]);
+    });
+
+    it('applies a read of all that a dead process left to what came before it, not after', async () => {
+      const me = await verity.signUp();
+      const early = await verity.signUp();
+      const late = await verity.signUp();
+      const { models, redis } = verity.app.internals;
+      await act(verity, early.token, 'follow', me.id);
+      await waitFor(async () => {
+        const result = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
+        return result.unreadCount === 1;
+      });
+      // What a process killed right after storing a read of all leaves: the read, and the
+      // journal entry it wrote before, now overdue.
+      const readId = new Types.ObjectId();
+      await models.NotificationRead.collection.insertOne({
+        _id: readId,
+        userId: new Types.ObjectId(userIdHex(me.id)),
+        ids: null,
+        at: new Date(),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await act(verity, late.token, 'follow', me.id);
+      await waitFor(async () => {
+        const result = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
+        return result.edges.length === 2;
+      });
+      await redis.command.zadd(
+        `${redis.namespace}:journal`,
+        Date.now() - 1,
+        `read:${readId.toHexString()}`,
+      );
+
+      const [newest, oldest] = await waitFor(
+        async () => {
+          const result = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
+          return result.unreadCount === 1 ? result.edges : null;
+        },
+        { timeoutMs: 20_000, message: 'the read was never applied' },
+      );
+      expect(newest.node).toMatchObject({ kind: 'FOLLOWED', read: false });
+      expect(oldest.node).toMatchObject({ kind: 'FOLLOWED', read: true });
     });
   });
 

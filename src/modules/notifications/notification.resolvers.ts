@@ -52,7 +52,7 @@ export const notificationResolvers: Resolvers = {
   },
 
   Mutation: {
-    markNotificationsRead: async (_parent, { input }, context) => {
+    markNotificationsRead: async (_parent, { input }, context, info) => {
       const viewer = requireViewer(context);
       let target: { ids: string[] } | { all: true };
       if (input.all) {
@@ -63,7 +63,10 @@ export const notificationResolvers: Resolvers = {
         }
         target = { ids: input.ids.map((id) => expectGlobalId(id, 'Notification', 'ids')) };
       }
-      const { marked, unread } = await context.services.notifications.markRead(viewer.id, target);
+      // What it marked is read back only for an answer that shows it.
+      const { marked, unread } = await context.services.notifications.markRead(viewer.id, target, {
+        list: selectedFieldNames(info).has('notifications'),
+      });
       return { notifications: marked, unreadCount: unread };
     },
   },

@@ -260,12 +260,13 @@ export function createNotificationService(deps: {
     unreadCount: (userId: string) => store.unreadCount(userId),
 
     /**
-     * Marks the given ids (only the user's own) or all as read. Answers what it marked, now
-     * read, and how many stay unread.
+     * Marks the given ids (only the user's own) or all as read. Answers how many stay unread
+     * and, with `list`, what it marked, now read.
      */
     async markRead(
       userId: string,
       target: { ids: string[] } | { all: true },
+      options: { list?: boolean } = {},
     ): Promise<{ marked: NotificationRecord[]; unread: number }> {
       const read: NotificationReadRecord = {
         _id: new Types.ObjectId(),
@@ -279,7 +280,7 @@ export function createNotificationService(deps: {
       let applied: { marked: NotificationRecord[]; unread: number } | null = null;
       await effects.apply(entry, [
         async () => {
-          applied = await store.read(read);
+          applied = await store.read(read, options);
         },
       ]);
       // With Redis away the read is stored and applied later: the answer cannot list what it

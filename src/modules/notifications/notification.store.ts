@@ -52,6 +52,10 @@ const decode = (text: string, read: boolean): NotificationRecord => {
 /** A notification's place in its user's list: its time (the id begins with it). */
 const scoreOf = (n: NotificationRecord) => n.createdAt.getTime();
 
+/** The list's order: by time, then by id, as ZREVRANGE gives them. */
+const newestFirst = (a: NotificationRecord, b: NotificationRecord) =>
+  scoreOf(b) - scoreOf(a) || (a._id.toHexString() < b._id.toHexString() ? 1 : -1);
+
 // KEYS: per notification its record, its user's list, its user's unread set (one slot per
 // user: `runSpread`). ARGV: the number kept per user, then per notification its text, id and
 // score. Adds each new one (a second run adds nothing) and trims the user's list to its newest
@@ -116,12 +120,33 @@ if not text then return false end
 return { text, redis.call('SISMEMBER', KEYS[2], ARGV[1]) }
 `;
 
-// KEYS: the user's unread set. ARGV: the user's records' key prefix, then the ids to mark read. Returns
-// how many stay unread, then each id's record ('' when the list no longer holds it).
+// KEYS: the user's unread set. ARGV: the user's records' key prefix, '1' to list what it marked,
+// then the ids to mark read. Returns how many stay unread, then (when listing) each id's record
+// ('' when the list no longer holds it).
 const markReadSource = `
-redis.call('SREM', KEYS[1], unpack(ARGV, 2))
+redis.call('SREM', KEYS[1], unpack(ARGV, 3))
 local out = { redis.call('SCARD', KEYS[1]) }
-for i = 2, #ARGV do out[#out + 1] = redis.call('GET', ARGV[1] .. ARGV[i]) or '' end
+if ARGV[2] == '1' then
+  for i = 3, #ARGV do out[#out + 1] = redis.call('GET', ARGV[1] .. ARGV[i]) or '' end
+end
+return out
+`;
+
+// KEYS: the user's list, unread set. ARGV: the user's records' key prefix, a time (ms), '1' to
+// list what it marked. Marks read every unread notification the list holds up to that time.
+// Returns how many stay unread, then (when listing) the record of each it marked.
+const markAllReadSource = `
+local upTo = tonumber(ARGV[2])
+local list = ARGV[3] == '1'
+local out = { 0 }
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local score = redis.call('ZSCORE', KEYS[1], id)
+  if score and tonumber(score) <= upTo then
+    redis.call('SREM', KEYS[2], id)
+    if list then out[#out + 1] = redis.call('GET', ARGV[1] .. id) or '' end
+  end
+end
+out[1] = redis.call('SCARD', KEYS[2])
 return out
 `;
 
@@ -155,6 +180,7 @@ export function createNotificationStore(deps: {
   const page = model.script(pageSource);
   const byId = model.script(byIdSource);
   const markRead = model.script(markReadSource);
+  const markAllRead = model.script(markAllReadSource);
   const unreadCount = model.script(unreadCountSource);
 
   model.family('notifications', async (client: Redis) => {
@@ -251,34 +277,39 @@ export function createNotificationStore(deps: {
       Number(await unreadCount.run(redis.command, [unread(userId)], [])),
 
     /**
-     * Applies a stored read: what it marked (the user's own of its ids, or, for a read of all,
-     * those unread up to its time), now read, and how many stay unread.
+     * Applies a stored read, in one round trip: marks read what it names (the user's own of its
+     * ids, or, for a read of all, those unread up to its time) and answers how many stay unread
+     * and, when `list` is set, what it marked, newest first.
      */
     async read(
       read: NotificationReadRecord,
+      { list: listMarked = false }: { list?: boolean } = {},
     ): Promise<{ marked: NotificationRecord[]; unread: number }> {
       const userId = read.userId.toHexString();
-      let ids: string[];
+      const flag = listMarked ? '1' : '0';
+      let reply: [number, ...string[]];
       if (read.ids === null) {
-        // Everything up to the read's time: what the list holds of it.
-        const { items: held } = await this.page(userId, null, keptPerUser, true);
-        ids = held
-          .filter((n) => n.createdAt.getTime() <= read.at.getTime())
-          .map((n) => n._id.toHexString());
+        reply = (await markAllRead.run(
+          redis.command,
+          [list(userId), unread(userId)],
+          [recordsOf(userId), read.at.getTime(), flag],
+        )) as [number, ...string[]];
       } else {
-        ids = [...new Set(read.ids.map((id) => id.toHexString()))];
+        const ids = [...new Set(read.ids.map((id) => id.toHexString()))];
+        if (ids.length === 0) return { marked: [], unread: await this.unreadCount(userId) };
+        reply = (await markRead.run(
+          redis.command,
+          [unread(userId)],
+          [recordsOf(userId), flag, ...ids],
+        )) as [number, ...string[]];
       }
-      if (ids.length === 0) return { marked: [], unread: await this.unreadCount(userId) };
-      const [remaining, ...texts] = (await markRead.run(
-        redis.command,
-        [unread(userId)],
-        [recordsOf(userId), ...ids],
-      )) as [number, ...string[]];
+      const [remaining, ...texts] = reply;
       const marked = texts
         .filter((text) => text !== '')
         .map((text) => decode(text, true))
         // An id of someone else's notification marks nothing and is not shown.
         .filter((n) => n.userId.toHexString() === userId);
+      if (read.ids === null) marked.sort(newestFirst);
       return { marked, unread: Number(remaining) };
     },
   };
