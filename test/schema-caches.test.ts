@@ -90,18 +90,25 @@ describe('a schema for client caches', () => {
       }
     `;
     const list = `{ notifications(first: 10) { unreadCount edges { node { id kind read } } } }`;
-
-    it('answers with the notifications it marked, now read, and the unread count', async () => {
+    /** The account's notifications once `unread` of them are unread. */
+    const listWhenUnread = (token: string, unread: number) =>
+      waitFor(async () => {
+        const result = (await verity.gql(list, {}, { token })).data!['notifications'];
+        return result.unreadCount === unread ? result : null;
+      });
+    /** A new account with three unread notifications from a fan: followed, reacted, replied. */
+    const notified = async () => {
       const me = await verity.signUp();
       const fan = await verity.signUp();
       const mine = await post(verity, me.token, 'notice me');
       await act(verity, fan.token, 'follow', me.id);
       await react(verity, fan.token, mine.id, 'WOW');
       await post(verity, fan.token, 'a reply', { replyToId: mine.id });
-      const page = await waitFor(async () => {
-        const result = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
-        return result.unreadCount === 3 ? result : null;
-      });
+      return { me, fan, page: await listWhenUnread(me.token, 3) };
+    };
+
+    it('answers with the notifications it marked, now read, and the unread count', async () => {
+      const { me, fan, page } = await notified();
       const [replied, reacted, followed] = page.edges.map(
         (edge: { node: { id: string; kind: string } }) => edge.node,
       );
@@ -114,10 +121,7 @@ describe('a schema for client caches', () => {
       // A notification of someone else's is neither marked nor shown.
       const theirs = await post(verity, fan.token, 'theirs');
       await react(verity, me.token, theirs.id, 'LIKE');
-      const fanList = await waitFor(async () => {
-        const result = (await verity.gql(list, {}, { token: fan.token })).data!['notifications'];
-        return result.unreadCount === 1 ? result : null;
-      });
+      const fanList = await listWhenUnread(fan.token, 1);
       const theirId = fanList.edges[0].node.id as string;
 
       const byIds = await verity.gql(
@@ -182,17 +186,9 @@ describe('a schema for client caches', () => {
         true,
       ]);
     });
+
     it('marks all in one step, newest first, and answers only the count when only that is asked', async () => {
-      const me = await verity.signUp();
-      const fan = await verity.signUp();
-      const mine = await post(verity, me.token, 'notice me, all of you');
-      await act(verity, fan.token, 'follow', me.id);
-      await react(verity, fan.token, mine.id, 'WOW');
-      await post(verity, fan.token, 'a reply to all', { replyToId: mine.id });
-      const page = await waitFor(async () => {
-        const result = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
-        return result.unreadCount === 3 ? result : null;
-      });
+      const { me, page } = await notified();
       const all = await verity.gql(mark, { input: { all: true } }, { token: me.token });
       expect(all.errors).toBeUndefined();
       expect(
@@ -202,10 +198,7 @@ describe('a schema for client caches', () => {
 
       const other = await verity.signUp();
       await act(verity, other.token, 'follow', me.id);
-      await waitFor(async () => {
-        const result = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
-        return result.unreadCount === 1;
-      });
+      await listWhenUnread(me.token, 1);
       const counted = await verity.gql(
         `mutation { markNotificationsRead(input: { all: true }) { unreadCount } }`,
         {},
@@ -228,10 +221,7 @@ describe('a schema for client caches', () => {
       const late = await verity.signUp();
       const { models, redis } = verity.app.internals;
       await act(verity, early.token, 'follow', me.id);
-      await waitFor(async () => {
-        const result = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
-        return result.unreadCount === 1;
-      });
+      await listWhenUnread(me.token, 1);
       // What a process killed right after storing a read of all leaves: the read, and the
       // journal entry it wrote before, now overdue.
       const readId = new Types.ObjectId();
