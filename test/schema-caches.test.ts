@@ -233,10 +233,7 @@ describe('a schema for client caches', () => {
       });
       await new Promise((resolve) => setTimeout(resolve, 5));
       await act(verity, late.token, 'follow', me.id);
-      await waitFor(async () => {
-        const result = (await verity.gql(list, {}, { token: me.token })).data!['notifications'];
-        return result.edges.length === 2;
-      });
+      await listWhenUnread(me.token, 2);
       await redis.command.zadd(
         `${redis.namespace}:journal`,
         Date.now() - 1,
