@@ -52,6 +52,8 @@
  *                                      these comma-separated words (any case); all by default
  *   BENCH_PROFILE=<dir>                a CPU profile of each serving process, written into <dir>
  *   BENCH_SERVER_FLAGS="<flags>"       Node or V8 flags for the serving processes alone
+ *   BENCH_SERVER_ENV="NAME=value …"    settings for the serving processes alone, over the
+ *                                      bench's (NEAR_CACHE_ENTRIES=0: no in-process copies)
  *
  * Next to each operation's latencies it prints what each request cost the serving process: CPU,
  * garbage-collection pauses, Redis commands sent, MongoDB commands with their time (sent to

@@ -191,6 +191,7 @@ export function createApp(options: AppOptions): VerityApp {
           redis,
           logger: logger.child({ component: 'read-model' }),
           durable: config.redis.durable,
+          nearCacheEntries: config.redis.nearCacheEntries,
         });
         const services = createServices({
           models,

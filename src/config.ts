@@ -195,6 +195,7 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected 1 to 64 letters, digits, or _ . : -')
     .default('verity'),
   REDIS_DURABLE: boolean(false),
+  NEAR_CACHE_ENTRIES: integer(0, 10_000_000, 5_000),
 
   JWT_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
   SESSION_TTL_SECONDS: integer(60, 365 * 24 * 3600, 7 * 24 * 3600),
@@ -348,6 +349,11 @@ function parse(env: Record<string, string | undefined>) {
        * the read model is trusted after a restart instead of rebuilt (infra/read-model.ts).
        */
       durable: e.REDIS_DURABLE,
+      /**
+       * Copies of Redis values each of an instance's near caches keeps (infra/near-cache.ts;
+       * a family's hashes ten times as many fields); 0: none, every read goes to Redis.
+       */
+      nearCacheEntries: e.NEAR_CACHE_ENTRIES,
     },
     auth: { jwtSecret: e.JWT_SECRET, sessionTtlSeconds: e.SESSION_TTL_SECONDS },
     graphql: {

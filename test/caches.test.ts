@@ -333,3 +333,49 @@ describe('in-process copies across instances', () => {
     await waitFor(async () => (await node(truth.id)) === undefined);
   });
 });
+
+describe('with no in-process copies (NEAR_CACHE_ENTRIES=0)', () => {
+  const reader = useVerity({ env: { NEAR_CACHE_ENTRIES: '0' } });
+  let writer: TestServer;
+  beforeAll(async () => {
+    writer = await startVerity({ dbName: reader.dbName, keepDatabase: true });
+  });
+  afterAll(() => writer.stop());
+
+  it('keeps no copy, and shows every change made through another instance in the next page', async () => {
+    const me = await writer.signUp();
+    const author = await writer.signUp();
+    await act(writer, me.token, 'follow', author.id);
+    const truth = await post(writer, author.token, 'read from Redis every time');
+    const node = async (server: TestServer) => {
+      const result = await feed(server, 'homeFeed', { token: me.token });
+      expect(result.errors).toBeUndefined();
+      const edges = result.data!['homeFeed'].edges as { node: Record<string, any> }[];
+      return edges.map((edge) => edge.node).find((n) => n['id'] === truth.id);
+    };
+    const held = (server: TestServer) =>
+      server.app.internals.services.users.peek(userIdHex(author.id));
+
+    // Read twice on each: the instance with the default keeps the author's record, this one not.
+    for (const server of [writer, reader, writer, reader]) {
+      expect(await node(server)).toMatchObject({ counts: { reactions: 0 } });
+    }
+    expect(held(writer)).toBeDefined();
+    expect(held(reader)).toBeUndefined();
+
+    const rename = await writer.gql(
+      `mutation { updateProfile(input: { displayName: "Read again" }) { displayName } }`,
+      {},
+      { token: author.token },
+    );
+    expect(rename.errors).toBeUndefined();
+    await react(writer, me.token, truth.id, 'LIKE');
+    // No copy to wait for a notice about: the very next page shows both.
+    expect(await node(reader)).toMatchObject({
+      author: { displayName: 'Read again' },
+      counts: { reactions: 1 },
+      viewerReaction: 'LIKE',
+    });
+    expect(held(reader)).toBeUndefined();
+  });
+});

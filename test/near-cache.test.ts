@@ -97,6 +97,30 @@ describe('near cache', () => {
     expect(cache.get('a')).toEqual({ v: 2 });
   });
 
+  it('keeps nothing with no room (maxSize 0), a viewer’s own value neither', async () => {
+    const clients = createRedisClients({
+      url: inject('redisUrl'),
+      namespace: `test:${uniqueDbName('near')}`,
+      logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
+    });
+    const cache = createNearCache<{ v: number }>({
+      redis: clients,
+      family: 'things',
+      logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
+      maxSize: 0,
+      viewerSize: 10,
+    });
+    opened.push({ clients, cache });
+    await clients.command.ping();
+    cache.fill(cache.begin(), 'a', { v: 1 });
+    cache.fill(cache.begin(), 'viewer', { v: 2 }, { viewer: true });
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.get('viewer')).toBeUndefined();
+    const found = new Map<string, { v: number }>();
+    expect(cache.collect(['a', 'viewer'], found)).toEqual(['a', 'viewer']);
+    expect(found.size).toBe(0);
+  });
+
   it('keeps what is read again when many values are read once', async () => {
     const { cache } = await open();
     cache.fill(cache.begin(), 'hot', { v: 1 });

@@ -170,6 +170,15 @@ export async function startStack(options: { from?: string } = {}): Promise<Stack
       // BENCH_SERVER_FLAGS: Node or V8 flags for the serving process alone (say, a collector
       // setting), so that one can be measured without touching the bench's and load clients'.
       const extraFlags = process.env['BENCH_SERVER_FLAGS']?.split(/\s+/).filter(Boolean) ?? [];
+      // BENCH_SERVER_ENV="NAME=value …": settings of the serving process alone, over the
+      // bench's (say, NEAR_CACHE_ENTRIES=0), so that one can be measured on kept networks.
+      const extraEnv = Object.fromEntries(
+        (process.env['BENCH_SERVER_ENV']?.split(/\s+/).filter(Boolean) ?? []).map((pair) => {
+          const at = pair.indexOf('=');
+          if (at < 1) throw new Error(`BENCH_SERVER_ENV: "${pair}" is not NAME=value`);
+          return [pair.slice(0, at), pair.slice(at + 1)];
+        }),
+      );
       const child = fork(serverScript, [], {
         execArgv: [
           ...serverExecArgv,
@@ -195,7 +204,7 @@ export async function startStack(options: { from?: string } = {}): Promise<Stack
         });
       const url = await ask<string>('start', {
         options: {
-          env: { ...instanceEnv(dbName, dir, restored), ...env },
+          env: { ...instanceEnv(dbName, dir, restored), ...env, ...extraEnv },
           mongoUri,
           redisUrl: redis.url,
           monitorCommands: true,

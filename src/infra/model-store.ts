@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Logger } from './logger.js';
-import { createNearCache, nearCacheEntries } from './near-cache.js';
+import { createNearCache } from './near-cache.js';
 import type { ReadModel } from './read-model.js';
 import type { RedisClients } from './redis.js';
 
@@ -62,6 +62,7 @@ export function createModelRecords<T extends object>(options: {
     redis,
     family: `m:${options.family}`,
     logger: options.logger,
+    maxSize: model.nearCacheEntries,
     ...(options.viewerSize ? { viewerSize: options.viewerSize } : {}),
   });
   model.onRebuilt(() => near.clear());
@@ -153,7 +154,7 @@ export function createModelHashes(options: {
     family: `m:${options.family}`,
     logger: options.logger,
     // Owners' hashes differ in size by orders of magnitude: bounded by fields, not owners.
-    maxSize: 10 * nearCacheEntries,
+    maxSize: 10 * model.nearCacheEntries,
     sizeOf: (entry) => entry.fields.size + 1,
   });
   model.onRebuilt(() => near.clear());
@@ -261,6 +262,7 @@ export function createModelCounts<F extends string>(options: {
     redis,
     family: `m:${options.family}`,
     logger: options.logger,
+    maxSize: model.nearCacheEntries,
   });
   model.onRebuilt(() => near.clear());
   const getScript = model.script(getCountsSource, { joined: true });

@@ -76,7 +76,8 @@ export function createNearCache<V extends object>(options: {
    * Total size held at most (see `sizeOf`); the least recently read go first. Kept small on
    * purpose: every copy held is an object graph that each full garbage collection marks, and on
    * a network far larger than the cache a bigger one buys few hits for that cost (README,
-   * "In-process copies of hot Redis values").
+   * "In-process copies of hot Redis values"). 0: no copy is kept, a viewer's neither, and
+   * every read goes to Redis.
    */
   maxSize?: number;
   /** Size of one value, a positive integer: 1 (one entry) unless given. */
@@ -91,6 +92,7 @@ export function createNearCache<V extends object>(options: {
 }): NearCache<V> {
   const { redis, logger } = options;
   const channel = invalidationChannel(redis.namespace, options.family);
+  if (options.maxSize === 0) return keepingNothing(channel);
   const subscriber = redis.subscriber;
   const values = createSegments<V>({
     maxSize: options.maxSize ?? nearCacheEntries,
@@ -179,6 +181,20 @@ export function createNearCache<V extends object>(options: {
       subscriber.off('ready', confirm);
       reset();
     },
+  };
+}
+
+/** A near cache that keeps no copy (`maxSize: 0`): every read goes to Redis. */
+function keepingNothing<V>(channel: string): NearCache<V> {
+  return {
+    channel,
+    get: () => undefined,
+    collect: (keys) => [...keys],
+    begin: () => 0,
+    fill() {},
+    forget() {},
+    clear() {},
+    close() {},
   };
 }
 

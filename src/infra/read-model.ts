@@ -1,6 +1,7 @@
 import { ServiceUnavailableError } from '../lib/errors.js';
 import { tryAcquireLease, type Lease } from './lock.js';
 import type { Logger } from './logger.js';
+import { nearCacheEntries } from './near-cache.js';
 import { deleteKeys, type Redis, type RedisClients } from './redis.js';
 import { createScript } from './redis-script.js';
 import { commonSlot, slotCount, slotOf, tagOfSlot } from './slots.js';
@@ -31,6 +32,11 @@ export interface ReadModel {
   /** `<ns>:m:`, the prefix of every model key. */
   readonly prefix: string;
   readonly readyKey: string;
+  /**
+   * Copies of its values each near cache of this instance keeps (infra/near-cache.ts): the
+   * size every family's cache is given (its hashes' ten times as many fields); 0: none.
+   */
+  readonly nearCacheEntries: number;
   /**
    * A Lua script over the model. The marker is checked before `source` runs (it is passed as
    * an extra first key and taken off `KEYS`, so `source` sees only its own keys).
@@ -207,6 +213,8 @@ export function createReadModel(options: {
   durable?: boolean;
   /** How often every instance checks the marker (it is also checked after each reconnect). */
   checkEveryMs?: number;
+  /** `ReadModel.nearCacheEntries`: `nearCacheEntries` unless given. */
+  nearCacheEntries?: number;
 }): ReadModel {
   const { redis, logger } = options;
   const prefix = `${redis.namespace}:m:`;
@@ -426,6 +434,7 @@ export function createReadModel(options: {
   return {
     prefix,
     readyKey,
+    nearCacheEntries: options.nearCacheEntries ?? nearCacheEntries,
 
     script(source, scriptOptions = {}) {
       const script = createScript(`${prelude}\n${source}`);

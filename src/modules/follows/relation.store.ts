@@ -217,6 +217,7 @@ export function createRelationStore(deps: {
     redis,
     family: 'm:rel',
     logger: deps.logger,
+    maxSize: model.nearCacheEntries,
   });
   // Each user's counts, kept likewise (the same channel: each side of a change that moved the
   // state announces its user).
@@ -224,6 +225,7 @@ export function createRelationStore(deps: {
     redis,
     family: 'm:rel',
     logger: deps.logger,
+    maxSize: model.nearCacheEntries,
   });
   model.onRebuilt(() => {
     snapshots.clear();

@@ -263,6 +263,7 @@ export function createModerationStore(deps: {
     redis,
     family: 'm:mod',
     logger: deps.logger,
+    maxSize: model.nearCacheEntries,
   });
   model.onRebuilt(() => near.clear());
   const scripts = {

@@ -98,6 +98,7 @@ export function createSessionStore(deps: {
     redis,
     family: 'm:rev',
     logger: deps.logger,
+    maxSize: model.nearCacheEntries,
   });
   model.onRebuilt(() => near.clear());
   const check = model.script(checkSource);
