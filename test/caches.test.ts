@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVerity, useVerity, type TestServer } from './helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueDbName, useVerity, type TestServer } from './helpers/server.js';
 import { act, feed, loseRedisKeys, post, react } from './helpers/social.js';
 import { leaseKeys, tryAcquireLease } from '../src/infra/lock.js';
 import { rebuildLease } from '../src/infra/read-model.js';
@@ -260,13 +260,17 @@ describe('Redis caches on the read path', () => {
   });
 });
 
+/** An instance (`reader`, with `env`) and a second one on the same database (`writer`). */
+function useReaderAndWriter(env: Record<string, string> = {}) {
+  const dbName = uniqueDbName();
+  return {
+    reader: useVerity({ dbName, env }),
+    writer: useVerity({ dbName, keepDatabase: true }),
+  };
+}
+
 describe('in-process copies across instances', () => {
-  const reader = useVerity();
-  let writer: TestServer;
-  beforeAll(async () => {
-    writer = await startVerity({ dbName: reader.dbName, keepDatabase: true });
-  });
-  afterAll(() => writer.stop());
+  const { reader, writer } = useReaderAndWriter();
 
   it('shows on one instance every change made through another', async () => {
     const me = await writer.signUp();
@@ -335,12 +339,7 @@ describe('in-process copies across instances', () => {
 });
 
 describe('with no in-process copies (NEAR_CACHE_ENTRIES=0)', () => {
-  const reader = useVerity({ env: { NEAR_CACHE_ENTRIES: '0' } });
-  let writer: TestServer;
-  beforeAll(async () => {
-    writer = await startVerity({ dbName: reader.dbName, keepDatabase: true });
-  });
-  afterAll(() => writer.stop());
+  const { reader, writer } = useReaderAndWriter({ NEAR_CACHE_ENTRIES: '0' });
 
   it('keeps no copy, and shows every change made through another instance in the next page', async () => {
     const me = await writer.signUp();
