@@ -121,32 +121,50 @@ describe('near cache', () => {
     expect(found.size).toBe(0);
   });
 
-  it('keeps what is read again when many values are read once', async () => {
+  it('keeps what is read again when many values are read once, and no copy past probation’s room', async () => {
     const { cache } = await open();
     cache.fill(cache.begin(), 'hot', { v: 1 });
     expect(cache.get('hot')).toEqual({ v: 1 });
-    // Twice the room in values read once: they pass through probation, not past `hot`.
+    // Twice the room in values read once: the first fill probation (a fifth of the room), the
+    // rest are only remembered, and none of them pushes `hot` out.
     for (let i = 0; i < 2 * nearCacheEntries; i++) cache.fill(cache.begin(), `once:${i}`, { v: i });
     expect(cache.get('hot')).toEqual({ v: 1 });
-    expect(cache.get('once:0')).toBeUndefined();
-    expect(cache.get(`once:${2 * nearCacheEntries - 1}`)).toEqual({ v: 2 * nearCacheEntries - 1 });
+    const last = `once:${2 * nearCacheEntries - 1}`;
+    expect(cache.get(last)).toBeUndefined();
+    expect(cache.get('once:0')).toEqual({ v: 0 });
+    // Read from Redis again, a remembered key is kept, and protected at once.
+    cache.fill(cache.begin(), last, { v: 1 });
+    for (let i = 0; i < 2 * nearCacheEntries; i++) cache.fill(cache.begin(), `more:${i}`, { v: i });
+    expect(cache.get(last)).toEqual({ v: 1 });
   });
 
-  it('protects at once what is read from Redis again after it left probation unread', async () => {
+  it('protects at once what is read from Redis again while probation is full', async () => {
     const { cache } = await open();
     const once = (from: number, count: number) => {
       for (let i = from; i < from + count; i++) cache.fill(cache.begin(), `once:${i}`, { v: i });
     };
-    // A viewer's record, then as many strangers as probation holds before their next request.
-    cache.fill(cache.begin(), 'viewer', { v: 1 });
+    // As many strangers as probation holds, then a viewer's record between two of their
+    // requests: remembered, not kept.
     once(0, nearCacheEntries / 5);
+    cache.fill(cache.begin(), 'viewer', { v: 1 });
     expect(cache.get('viewer')).toBeUndefined();
-    // Read from Redis again: protected now, however many strangers pass through probation next.
+    // Read from Redis again: protected now, however many strangers come next.
     cache.fill(cache.begin(), 'viewer', { v: 2 });
     once(nearCacheEntries, 2 * nearCacheEntries);
     expect(cache.get('viewer')).toEqual({ v: 2 });
-    // The strangers read once were never protected: the first of them are gone.
+    // The strangers read once were never kept past probation's room.
     expect(cache.get(`once:${nearCacheEntries}`)).toBeUndefined();
+  });
+
+  it('makes room on a full probation once its copies have outlived their time to live', async () => {
+    const { cache } = await open({ ttlMs: 300 });
+    for (let i = 0; i < nearCacheEntries / 5; i++) cache.fill(cache.begin(), `old:${i}`, { v: i });
+    cache.fill(cache.begin(), 'new', { v: 1 });
+    expect(cache.get('new')).toBeUndefined();
+    // Past their time to live (and a second since probation last looked for such copies).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    cache.fill(cache.begin(), 'newer', { v: 2 });
+    expect(cache.get('newer')).toEqual({ v: 2 });
   });
 
   it("keeps a viewer's own value apart from the people their pages show again", async () => {

@@ -201,16 +201,24 @@ function keepingNothing<V>(channel: string): NearCache<V> {
 /**
  * The copies of one near cache, in two least-recently-read segments: a copy is kept first on
  * probation (a fifth of the room) and moves to the protected rest when it is read again. A page
- * of people or truths read once (a search, a stranger's followers) passes through probation
- * and does not push out what is read again and again: the viewers' own records, hot authors,
- * the counts on a busy feed. A copy keeps the time it was filled when it moves (`ttlMs` counts
- * from the read from Redis).
+ * of people or truths read once (a search, a stranger's followers) does not push out what is
+ * read again and again: the viewers' own records, hot authors, the counts on a busy feed. A
+ * copy keeps the time it was filled when it moves (`ttlMs` counts from the read from Redis).
  *
- * Probation also remembers the keys it took lately (`historyPuts` of them; keys only, in fixed
- * arrays): a key read from Redis again after its copy left probation unread is read again and
- * again, only less often than pages read once push through probation (a viewer's own record,
- * between two of their requests, on an instance where each request shows ten strangers), and
- * its new copy is protected at once.
+ * Probation takes copies only while it has room: once full, a key read for the first time is
+ * only remembered (below), and its copy is not kept. On a network far larger than the cache,
+ * probation would otherwise take a copy of every stranger each page shows, each pushing out an
+ * older one, all of them living long enough to be promoted by the collector and then collected
+ * as old garbage (README, "Launch scale": with that, `searchUsers` cost more CPU on the launch
+ * network than with no copies at all). Its copies leave when read again (then protected), when
+ * a notice drops them, or, while it is full, once their time to live has passed (looked for at
+ * most once a second).
+ *
+ * Probation also remembers the keys it was offered lately (`historyPuts` of them, copied or
+ * not; keys only, in fixed arrays): a key read from Redis again while remembered is read again
+ * and again, only less often than pages read once come by (a viewer's own record, between two
+ * of their requests, on an instance where each request shows ten strangers), and its new copy
+ * is protected at once.
  *
  * That does not hold a viewer's record when the strangers come back too: a viewer shown the
  * same 20 people on every request brings 20 copies a request that are read again, all
@@ -240,6 +248,15 @@ function createSegments<V extends object>(options: {
   const putAt = new Uint32Array(historyBuckets);
   const putHash = new Uint32Array(historyBuckets);
   let puts = 0;
+  // Copies on probation past their time to live are dropped only when looked for: a full
+  // probation drops them all, at most once a second, to make room.
+  let purgedAt = 0;
+  const roomFreed = () => {
+    const now = Date.now();
+    if (now - purgedAt < 1_000) return false;
+    purgedAt = now;
+    return probation.purgeStale();
+  };
   return {
     get(key: string): V | undefined {
       const value = kept.get(key) ?? viewers?.get(key);
@@ -278,6 +295,10 @@ function createSegments<V extends object>(options: {
       puts = (puts + 1) >>> 0 || 1;
       putAt[bucket] = puts;
       putHash[bucket] = hash;
+      // Probation full: the key is only remembered (above). Its copy would push out one that
+      // waits to be read again, and on a network far larger than the cache it is itself read
+      // once: it would live long enough to be promoted, then be collected as old garbage.
+      if (probation.calculatedSize + options.sizeOf(value) > probationSize && !roomFreed()) return;
       probation.set(key, value);
     },
     delete(key: string) {
