@@ -276,8 +276,9 @@ function createSegments<V extends object>(options: {
         viewers.set(key, value);
         return;
       }
+      const size = options.sizeOf(value);
       // A copy too large for probation is kept at once.
-      if (kept.has(key) || options.sizeOf(value) > probationSize) {
+      if (kept.has(key) || size > probationSize) {
         kept.set(key, value);
         return;
       }
@@ -298,7 +299,7 @@ function createSegments<V extends object>(options: {
       // Probation full: the key is only remembered (above). Its copy would push out one that
       // waits to be read again, and on a network far larger than the cache it is itself read
       // once: it would live long enough to be promoted, then be collected as old garbage.
-      if (probation.calculatedSize + options.sizeOf(value) > probationSize && !roomFreed()) return;
+      if (probation.calculatedSize + size > probationSize && !roomFreed()) return;
       probation.set(key, value);
     },
     delete(key: string) {
