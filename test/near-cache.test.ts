@@ -29,6 +29,7 @@ describe('near cache', () => {
       subscriberHeartbeatMs?: number;
       ttlMs?: number;
       viewerSize?: number;
+      maxSize?: number;
     } = {},
   ) => {
     const clients = createRedisClients({
@@ -45,8 +46,11 @@ describe('near cache', () => {
       logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
       ...(options.ttlMs ? { ttlMs: options.ttlMs } : {}),
       ...(options.viewerSize ? { viewerSize: options.viewerSize } : {}),
+      ...(options.maxSize !== undefined ? { maxSize: options.maxSize } : {}),
     });
     opened.push({ clients, cache });
+    // One that keeps nothing never goes live.
+    if (options.maxSize === 0) return { clients, cache };
     // Live once Redis has confirmed the channel: a fill sticks from then on.
     await waitFor(() => {
       cache.fill(cache.begin(), 'probe', { v: 0 });
@@ -98,19 +102,7 @@ describe('near cache', () => {
   });
 
   it('keeps nothing with no room (maxSize 0), a viewer’s own value neither', async () => {
-    const clients = createRedisClients({
-      url: inject('redisUrl'),
-      namespace: `test:${uniqueDbName('near')}`,
-      logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
-    });
-    const cache = createNearCache<{ v: number }>({
-      redis: clients,
-      family: 'things',
-      logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
-      maxSize: 0,
-      viewerSize: 10,
-    });
-    opened.push({ clients, cache });
+    const { clients, cache } = await open({ maxSize: 0, viewerSize: 10 });
     await clients.command.ping();
     cache.fill(cache.begin(), 'a', { v: 1 });
     cache.fill(cache.begin(), 'viewer', { v: 2 }, { viewer: true });
