@@ -140,6 +140,13 @@ const unavailableErrorNames = new Set([
   'MaxRetriesPerRequestError',
 ]);
 
+/**
+ * Replies of a Redis Cluster whose slots are moving (a failover): a command that got one did not
+ * run. ioredis follows them for a command of its own, but not for one of an automatic pipeline
+ * whose other commands answered otherwise: that one fails with the reply.
+ */
+const clusterMoving = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
 /** True for failures of MongoDB or Redis being unreachable, which a retry may fix. */
 export function isUnavailableError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -157,7 +164,8 @@ export function isUnavailableError(error: unknown): boolean {
     unavailableErrorNames.has(error.name) ||
     error.message === 'Command timed out' ||
     error.message.startsWith('Connection is closed') ||
-    error.message.includes("Stream isn't writeable")
+    error.message.includes("Stream isn't writeable") ||
+    (error.name === 'ReplyError' && clusterMoving.test(error.message))
   );
 }
 
