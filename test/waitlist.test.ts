@@ -639,6 +639,27 @@ describe('admission by the timer and by a stale lease holder', () => {
     await admitNext(instances[0]!, cluster.adminToken, after['waiting'] as number);
   });
 
+  it("lets an admitNext wait for its own instance's tick, not take the lease from it", async () => {
+    await join(instances[0]!, uniqueEmail('turn'));
+    await join(instances[0]!, uniqueEmail('turn'));
+    const before = (await stats(instances[0]!, cluster.adminToken))['admittedThrough'] as number;
+    let next: Promise<Record<string, number>> | undefined;
+    const outcome = await tickPastBusy(() =>
+      instances[0]!.app.internals.services.waitlist.tick({
+        count: 1,
+        leaseMs: 100,
+        afterRead: async () => {
+          // An operator's admitNext on the same instance while its tick holds the lease, and
+          // the tick stalled past that lease.
+          next ??= admitNext(instances[0]!, cluster.adminToken, 1);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        },
+      }),
+    );
+    expect(outcome).toEqual({ status: 'done', admitted: 1, admittedThrough: before + 1 });
+    expect(await next).toMatchObject({ admittedThrough: before + 2 });
+  });
+
   it('does not let a holder whose lease expired move the watermark', async () => {
     await join(instances[0]!, uniqueEmail('stale'));
     await join(instances[0]!, uniqueEmail('stale'));

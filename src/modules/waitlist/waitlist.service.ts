@@ -355,6 +355,16 @@ export function createWaitlistService(deps: {
   let ticking = false;
   /** The admitNext calls of this instance, one after another (see admitNext). */
   let admitting: Promise<void> = Promise.resolve();
+  /**
+   * This instance's ticks, the timer's and admitNext's, one after another: a call meeting the
+   * timer's tick waits for it to end, instead of finding the lease taken and polling for it.
+   */
+  let ticks: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(run: () => Promise<T>): Promise<T> => {
+    const turn = ticks.then(run);
+    ticks = turn.catch(() => undefined);
+    return turn;
+  };
 
   return {
     join,
@@ -490,15 +500,15 @@ export function createWaitlistService(deps: {
     /**
      * Admits the next `count` tickets now, through the same leased, fenced tick. This
      * instance's calls take their turns in order (polling for the lease together, some would
-     * wait past their request's time while later ones got it); other instances' calls and the
-     * timer's ticks are waited for by polling.
+     * wait past their request's time while later ones got it), after this instance's timer
+     * tick if one is running; other instances' calls and ticks are waited for by polling.
      */
     async admitNext(count: number): Promise<WaitlistStats> {
       if (!Number.isSafeInteger(count) || count < 1 || count > maxAdmitCount)
         throw badUserInput(`count is 1 to ${maxAdmitCount.toLocaleString('en')}.`, 'count');
       const deadline = Date.now() + 10_000;
       const turn = admitting.then(async () => {
-        while ((await admission.tick({ count })).status === 'busy') {
+        while ((await inTurn(() => admission.tick({ count }))).status === 'busy') {
           if (Date.now() > deadline) throw new ServiceUnavailableError('admission lease is busy');
           await new Promise((resolve) => setTimeout(resolve, 25));
         }
@@ -508,16 +518,15 @@ export function createWaitlistService(deps: {
       return stats();
     },
 
-    /** One admission tick (what the timer runs); options are for admitNext and tests. */
-    tick: (options?: TickOptions): Promise<TickOutcome> => admission.tick(options),
+    /** One admission tick in this instance's turn (as the timer runs it); options are for tests. */
+    tick: (options?: TickOptions): Promise<TickOutcome> => inTurn(() => admission.tick(options)),
 
     /** Starts this instance's admission timer (every WAITLIST_TICK_MS; one tick at a time). */
     start() {
       timer ??= setInterval(() => {
         if (ticking) return;
         ticking = true;
-        admission
-          .tick()
+        inTurn(() => admission.tick())
           .catch((error: unknown) => logger.warn({ err: error }, 'admission tick failed'))
           .finally(() => {
             ticking = false;
