@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type EmbeddedRedis } from '../src/infra/embedded/redis-server.js';
+import { leaseKeys } from '../src/infra/lock.js';
 import { createLogger } from '../src/infra/logger.js';
 import { errorCodes, signUpMutation, uniqueUsername } from './helpers/graphql.js';
 import {
@@ -637,6 +638,19 @@ describe('admission by the timer and by a stale lease holder', () => {
     expect(firstSeen).toBeLessThanOrEqual(3);
     const after = await stats(instances[0]!, cluster.adminToken);
     await admitNext(instances[0]!, cluster.adminToken, after['waiting'] as number);
+  });
+
+  it('takes no lease while admissions are stopped and no tick is left to finish', async () => {
+    await join(instances[0]!, uniqueEmail('stopped'));
+    const { redis } = instances[0]!.app.internals;
+    const { fenceKey } = leaseKeys(redis, 'waitlist:tick');
+    const fence = async () => Number(await redis.command.get(fenceKey));
+    const before = await fence();
+    // About ten ticks of each instance's timer, someone waiting, at rate 0.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await fence()).toBe(before);
+    await admitNext(instances[1]!, cluster.adminToken, 1);
+    expect(await fence()).toBe(before + 1);
   });
 
   it("lets an admitNext wait for its own instance's tick, not take the lease from it", async () => {

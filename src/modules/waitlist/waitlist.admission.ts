@@ -62,7 +62,8 @@ async function retried<T>(write: () => Promise<T>): Promise<T> {
  *
  * Order of a tick, and why:
  * 1. Take the lease `waitlist:tick` with a fencing token (infra/lock.ts). Every instance's
- *    timer tries; only the holder works.
+ *    timer tries, unless nobody waits or admissions are stopped with no tick left to finish
+ *    (then the timer leaves the lease to admitNext); only the holder works.
  * 2. Write the new watermark to MongoDB FIRST, conditional on the watermark it read and on a
  *    fence older than ours: a stale holder (its lease expired while it stalled) matches nothing
  *    and stops. The watermark is the fact: once written, those tickets are admitted.
@@ -142,16 +143,33 @@ export function createAdmission(deps: {
     );
   };
 
+  /**
+   * Whether admissions are stopped (paused, or at rate 0) and no tick that died part way left
+   * the log or the mirror behind `watermark`: then a timer's tick has nothing to do and leaves
+   * the lease to admitNext.
+   */
+  const stoppedAndComplete = async (watermark: number, mirrored: number | null) => {
+    if (mirrored === null || mirrored < watermark) return false;
+    const [settings, recordedThrough] = await Promise.all([deps.settings(), readRecordedThrough()]);
+    const stopped = settings.paused || settings.admissionRatePerMinute === 0;
+    return stopped && recordedThrough >= watermark;
+  };
+
   const tick = async (options: TickOptions = {}): Promise<TickOutcome> => {
     const forced = options.count !== undefined;
+    let mirroredBefore: number | null = null;
     if (!forced) {
       // The common case costs one Redis round trip: nobody is waiting.
       const { lastTicket, admittedThrough } = await sequence.snapshot();
       if (lastTicket !== null && admittedThrough !== null && lastTicket <= admittedThrough) {
         return { status: 'idle' };
       }
+      mirroredBefore = admittedThrough;
     }
     const before = await sequence.durableWatermark();
+    if (!forced && (await stoppedAndComplete(before.admittedThrough, mirroredBefore))) {
+      return { status: 'idle' };
+    }
     const lease = await tryAcquireLease(redis, keys.tickLease, {
       ttlMs: options.leaseMs ?? deps.leaseMs,
       minFence: before.fence,
