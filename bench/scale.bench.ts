@@ -60,10 +60,11 @@
  * answered) and how many of them took over 10 ms, and its heap after, so that a launch figure
  * above its small one says where the time went; and next to each round's p99 the process's
  * longest event-loop stall and longest collection pause in that round, the load client's
- * longest stall and the longest event Redis's latency monitor recorded (and its kind), so that a
- * slow round says whether the server, the client or Redis stood still; and the kinds of Redis
- * command whose count a request differs most between the networks (name and key shape), so
- * that a launch figure above its small one names the reads it adds. At concurrency 1 it also
+ * longest stall and the longest event Redis's latency monitor recorded (and its kind; for a
+ * command, which one, from Redis's slow log), so that a slow round says whether the server, the
+ * client or Redis stood still, and on what; and the kinds of Redis command whose count a
+ * request differs most between the networks (name and key shape), so that a launch figure
+ * above its small one names the reads it adds. At concurrency 1 it also
  * prints, for each round, the request whose latency is that round's p99 and what the serving
  * process did while it was out (its serving time and CPU, and each MongoDB or Redis command and
  * collection pause of 2 ms or more: bench/lib/bench-app.ts, `Hold`), so that a p99 names what

@@ -23,7 +23,7 @@ import mongoose from 'mongoose';
 
 import { toGlobalId } from '../../src/graphql/global-id.js';
 import { hashPassword } from '../../src/modules/auth/index.js';
-import { countWork } from './bench-app.js';
+import { countWork, redisKind } from './bench-app.js';
 import { watchPauses } from './pauses.js';
 import type { Row } from './report.js';
 import { signUp, type BenchServer, type Stack } from './stack.js';
@@ -628,16 +628,23 @@ export async function redisTotals(
 /** Redis's latency monitor records events from this long on (ms). */
 export const redisLatencyThresholdMs = 1;
 
+/** Commands Redis's slow log keeps between two resets (the longest is looked for among them). */
+const redisSlowLogLength = 1024;
+
 /**
- * Starts (or restarts) Redis's latency monitor on every master behind `server`: from now,
- * `redisLongestEvent` gives the longest event Redis itself took, a command or a job of its
- * own (expiry, a fork), of `redisLatencyThresholdMs` or more.
+ * Starts (or restarts) Redis's latency monitor and its slow log on every master behind
+ * `server`: from now, `redisLongestEvent` gives the longest event Redis itself took, a command
+ * or a job of its own (expiry, a fork), of `redisLatencyThresholdMs` or more, and for a
+ * command which one.
  */
 export async function resetRedisLatency(server: BenchServer): Promise<void> {
   await Promise.all(
     server.app.internals.redis.masters().map(async (master) => {
       await master.config('SET', 'latency-monitor-threshold', String(redisLatencyThresholdMs));
+      await master.config('SET', 'slowlog-log-slower-than', String(redisLatencyThresholdMs * 1000));
+      await master.config('SET', 'slowlog-max-len', String(redisSlowLogLength));
       await master.latency('RESET');
+      await master.call('SLOWLOG', 'RESET');
     }),
   );
 }
@@ -645,12 +652,14 @@ export async function resetRedisLatency(server: BenchServer): Promise<void> {
 /**
  * The longest event Redis recorded since `resetRedisLatency`, over its masters: how long it took
  * (ms; 0 for none) and its kind as the latency monitor names it (`command`, `fast-command`,
- * `expire-cycle`, `fork`, ...; empty for none).
+ * `expire-cycle`, `fork`, ...; empty for none), followed for a `command` by the kind of the
+ * longest command in the slow log (`command evalsha 1f0c2a m:fd:pos`).
  */
 export async function redisLongestEvent(
   server: BenchServer,
 ): Promise<{ ms: number; kind: string }> {
   let longest = { ms: 0, kind: '' };
+  let slowest = { us: 0, kind: '' };
   for (const master of server.app.internals.redis.masters()) {
     // One entry per kind of event: its name, when it last happened, its latest and its longest
     // time (ms) since the reset.
@@ -658,6 +667,21 @@ export async function redisLongestEvent(
     for (const [kind, , , max] of events) {
       if (Number(max) > longest.ms) longest = { ms: Number(max), kind };
     }
+    // Each entry: its id, when, how long it ran (µs), and the command with its arguments.
+    const entries = (await master.call('SLOWLOG', 'GET', String(redisSlowLogLength))) as [
+      number,
+      number,
+      number,
+      string[],
+    ][];
+    for (const [, , us, [name = '', ...args]] of entries) {
+      if (Number(us) > slowest.us) {
+        slowest = { us: Number(us), kind: redisKind({ name: name.toLowerCase(), args }) };
+      }
+    }
+  }
+  if (longest.kind === 'command' && slowest.kind) {
+    longest = { ...longest, kind: `${longest.kind} ${slowest.kind}` };
   }
   return longest;
 }
