@@ -46,7 +46,7 @@ describe('near cache', () => {
       logger: createLogger({ level: 'silent', name: 'near-cache-test' }),
       ...(options.ttlMs ? { ttlMs: options.ttlMs } : {}),
       ...(options.viewerSize ? { viewerSize: options.viewerSize } : {}),
-      ...(options.maxSize !== undefined ? { maxSize: options.maxSize } : {}),
+      maxSize: options.maxSize ?? nearCacheEntries,
     });
     opened.push({ clients, cache });
     // One that keeps nothing never goes live.

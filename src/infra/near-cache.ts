@@ -44,7 +44,7 @@ export interface NearCache<V> {
   close(): void;
 }
 
-/** Copies a near cache holds unless told otherwise. */
+/** Copies each near cache of a read model holds unless told otherwise (NEAR_CACHE_ENTRIES). */
 export const nearCacheEntries = 5_000;
 
 /** Buckets of notice ticks (a power of two): 128 KiB a cache. */
@@ -77,9 +77,10 @@ export function createNearCache<V extends object>(options: {
    * purpose: every copy held is an object graph that each full garbage collection marks, and on
    * a network far larger than the cache a bigger one buys few hits for that cost (README,
    * "In-process copies of hot Redis values"). 0: no copy is kept, a viewer's neither, and
-   * every read goes to Redis.
+   * every read goes to Redis. Given by the read model (`ReadModel.nearCacheEntries`, from
+   * NEAR_CACHE_ENTRIES), so that the setting reaches every cache.
    */
-  maxSize?: number;
+  maxSize: number;
   /** Size of one value, a positive integer: 1 (one entry) unless given. */
   sizeOf?: (value: V) => number;
   /** Longest a copy is kept without being confirmed by Redis. */
@@ -95,7 +96,7 @@ export function createNearCache<V extends object>(options: {
   if (options.maxSize === 0) return keepingNothing(channel);
   const subscriber = redis.subscriber;
   const values = createSegments<V>({
-    maxSize: options.maxSize ?? nearCacheEntries,
+    maxSize: options.maxSize,
     sizeOf: options.sizeOf ?? (() => 1),
     ttlMs: options.ttlMs ?? 60_000,
     viewerSize: options.viewerSize ?? 0,
