@@ -150,9 +150,9 @@ export function createAdmission(deps: {
    */
   const stoppedAndComplete = async (watermark: number, mirrored: number | null) => {
     if (mirrored === null || mirrored < watermark) return false;
-    const [settings, recordedThrough] = await Promise.all([deps.settings(), readRecordedThrough()]);
-    const stopped = settings.paused || settings.admissionRatePerMinute === 0;
-    return stopped && recordedThrough >= watermark;
+    const settings = await deps.settings();
+    if (!settings.paused && settings.admissionRatePerMinute > 0) return false;
+    return (await readRecordedThrough()) >= watermark;
   };
 
   const tick = async (options: TickOptions = {}): Promise<TickOutcome> => {
