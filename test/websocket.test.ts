@@ -20,7 +20,7 @@ const userUpdated = /* GraphQL */ `
 
 describe('the WebSocket transport', () => {
   const verity = useVerity({
-    env: { WS_MAX_SUBSCRIPTIONS: '3', WS_CONNECTION_INIT_TIMEOUT_MS: '300', MAX_QUERY_DEPTH: '2' },
+    env: { WS_MAX_SUBSCRIPTIONS: '3', WS_CONNECTION_INIT_TIMEOUT_MS: '1000', MAX_QUERY_DEPTH: '2' },
   });
 
   describe('authentication', () => {
