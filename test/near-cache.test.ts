@@ -229,26 +229,27 @@ describe('near cache', () => {
   });
 
   it('keeps its copies through stalls of this process longer than its heartbeat', async () => {
-    const { clients, cache } = await open({ subscriberHeartbeatMs: 50 });
+    // A heartbeat well above a loaded machine's scheduling delays, the stalls longer still.
+    const { clients, cache } = await open({ subscriberHeartbeatMs: 200 });
     let drops = 0;
     clients.subscriber.on('close', () => (drops += 1));
     cache.fill(cache.begin(), 'a', { v: 1 });
-    // Busy 200 ms in each turn of the event loop: the heartbeat's PING goes out in one turn,
+    // Busy 500 ms in each turn of the event loop: the heartbeat's PING goes out in one turn,
     // its answer arrives during the stall and waits, unread, until the next turn, whose timers
     // run before its reads. Waiting is not silence: nothing is dropped.
     await new Promise<void>((resolve) => {
       let turns = 0;
       const stall = () => {
-        const until = Date.now() + 200;
+        const until = Date.now() + 500;
         while (Date.now() < until) {
           // busy, like a long collection
         }
-        if (++turns < 12) setImmediate(stall);
+        if (++turns < 6) setImmediate(stall);
         else resolve();
       };
       setImmediate(stall);
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 400));
     expect(drops).toBe(0);
     expect(cache.get('a')).toEqual({ v: 1 });
   });
