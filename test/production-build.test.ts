@@ -71,7 +71,7 @@ describe('the production build', () => {
         REDIS_NAMESPACE: namespace,
         ...env,
       },
-      ['node', 'dist/main.js'],
+      ['node', '--initial-old-space-size=256', 'dist/main.js'],
     );
     running.push(verity);
     const listening = await verity.waitForLog((line) => line['msg'] === 'Verity is listening');

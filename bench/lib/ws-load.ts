@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const clientScript = fileURLToPath(new URL('./ws-load-client.ts', import.meta.url));
@@ -109,10 +110,22 @@ export async function openWsLoad(options: {
 const rawServerScript = fileURLToPath(new URL('./raw-broadcast-server.ts', import.meta.url));
 
 /**
+ * The Node and V8 flags of `npm run start:prod` (package.json), read from there so that the
+ * processes a benchmark measures run as production runs.
+ */
+const productionFlags = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    scripts: Record<string, string>;
+  }
+).scripts['start:prod']!.split(/\s+/).filter((word) => word.startsWith('--'));
+
+/**
  * How benchmark server processes run: TypeScript compiled as for production
- * (compiled-loader.mjs), like the Verity instance under measurement; load clients use tsx.
+ * (compiled-loader.mjs) with production's flags, like the Verity instance under measurement;
+ * load clients use tsx.
  */
 export const serverExecArgv = [
+  ...productionFlags,
   '--import',
   fileURLToPath(new URL('./compiled-loader.mjs', import.meta.url)),
 ];
